@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what ferry's demo and tests need on a fresh Debian machine: the registry the tests
+# run (CNCF Distribution, Debian's docker-registry), skopeo as the independent checker, openssl
+# and htpasswd for the TLS and auth fixtures, and the npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v skopeo >/dev/null || missing+=(skopeo)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The Debian package starts a registry on :5000 where an init system runs; ferry never uses it.
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi

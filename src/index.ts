@@ -1,0 +1,39 @@
+/**
+ * ferry's public library API. The CLI uses only what is exported here.
+ */
+import {loadTransferInputs, type InputFiles} from './inputs.js'
+import {runTransfer, type EngineOptions, type TransferReport} from './transfer/run.js'
+
+export type TransferOptions = Omit<EngineOptions, 'rules' | 'credentials' | 'ruleErrors'> &
+  (
+    | ({rules?: undefined; credentials?: undefined} & InputFiles)
+    | Pick<EngineOptions, 'rules' | 'credentials' | 'ruleErrors'>
+  )
+
+/**
+ * Copies every image the rules name. Give `ruleFile` (and `securityFile`) as the CLI does, or
+ * already parsed `rules` and `credentials`. Resolves with each job's result; rejects only when the
+ * inputs cannot be read at all.
+ */
+export async function transfer(options: TransferOptions): Promise<TransferReport> {
+  if (options.rules) return runTransfer(options)
+  const inputs = await loadTransferInputs(options)
+  return runTransfer({...options, ...inputs})
+}
+
+export {runTransfer, loadTransferInputs}
+export type {EngineOptions, TransferReport}
+export type {InputFiles, TransferInputs} from './inputs.js'
+export type {JobResult, GenerateFailure, TransferSummary} from './report/summary.js'
+export type {TransferJob, ImageLocation} from './pipeline/job.js'
+export type {Rule} from './config/rules.js'
+export type {CredentialStore} from './config/security.js'
+export type {Channel} from './pipeline/channel.js'
+export type {RequestLimiter} from './registry/limiter.js'
+export type {Logger} from './report/logger.js'
+export {MemoryChannel} from './pipeline/channel.js'
+export {createLimiter} from './registry/limiter.js'
+export {createLogger} from './report/logger.js'
+export {FerryError, ConfigError, RegistryError} from './errors.js'
+export {parseReference, formatReference} from './reference.js'
+export {formatReport} from './report/summary.js'

@@ -1,0 +1,27 @@
+import {defaultsFromEnv, loadRuleFile, type Rule} from './config/rules.js'
+import {anonymousStore, loadSecurityFile, type CredentialStore} from './config/security.js'
+import type {ConfigError} from './errors.js'
+
+/** What the engine needs from the files users write; each input format produces this. */
+export interface TransferInputs {
+  rules: Rule[]
+  ruleErrors: ConfigError[]
+  credentials: CredentialStore
+}
+
+export interface InputFiles {
+  ruleFile: string
+  securityFile?: string
+  /** Default destination registry and namespace for rules with an empty destination. */
+  registry?: string
+  ns?: string
+  env?: NodeJS.ProcessEnv
+}
+
+/** image-transfer's pair of files. A file that cannot be read or parsed at all throws a ConfigError. */
+export async function loadTransferInputs(files: InputFiles): Promise<TransferInputs> {
+  const env = files.env ?? process.env
+  const credentials = files.securityFile ? await loadSecurityFile(files.securityFile, env) : anonymousStore
+  const {rules, errors} = await loadRuleFile(files.ruleFile, defaultsFromEnv({registry: files.registry, ns: files.ns}, env))
+  return {rules, ruleErrors: errors, credentials}
+}

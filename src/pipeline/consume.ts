@@ -1,0 +1,54 @@
+import {FerryError} from '../errors.js'
+import {backoffDelay, sleep} from '../retry.js'
+
+export interface RoutineOptions<J, R> {
+  routines: number
+  /** Attempts after the first for a job that failed with a retryable error. */
+  retry: number
+  work: (job: J, attempt: number, signal: AbortSignal | undefined) => Promise<R>
+  /** Turns a failure into a result: a routine never dies of one job's error. */
+  failed: (job: J, error: unknown, attempts: number) => R
+  onResult: (result: R) => void
+  signal?: AbortSignal
+  /** Base of the backoff between attempts of one job; tests shorten it. */
+  retryBaseMs?: number
+}
+
+/**
+ * N routines draining one source of jobs. Each job is retried whole while its error is
+ * retryable (a DENIED or an unsupported manifest will not get better by trying again), with
+ * backoff that honours a registry's Retry-After.
+ */
+export async function runRoutines<J, R>(source: AsyncIterable<J>, options: RoutineOptions<J, R>): Promise<void> {
+  const routine = async () => {
+    for await (const job of source) {
+      if (options.signal?.aborted) break
+      options.onResult(await attemptJob(job, options))
+    }
+  }
+  await Promise.all(Array.from({length: Math.max(1, options.routines)}, routine))
+}
+
+async function attemptJob<J, R>(job: J, options: RoutineOptions<J, R>): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await options.work(job, attempt, options.signal)
+    } catch (error) {
+      const retryAfterMs = (error as {retryAfterMs?: number}).retryAfterMs
+      const again = attempt <= options.retry && isRetryable(error) && !options.signal?.aborted
+      const delay = again ? backoffDelay(attempt, {baseMs: options.retryBaseMs ?? 1000, retryAfterMs}) : -1
+      if (delay < 0) return options.failed(job, error, attempt)
+      try {
+        await sleep(delay, options.signal)
+      } catch {
+        return options.failed(job, error, attempt)
+      }
+    }
+  }
+}
+
+/** Errors ferry does not know (a bug, a socket error it did not classify) get another chance. */
+export function isRetryable(error: unknown): boolean {
+  if (FerryError.is(error)) return error.retryable
+  return true
+}

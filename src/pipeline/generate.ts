@@ -1,0 +1,89 @@
+import {FerryError} from '../errors.js'
+import type {Rule} from '../config/rules.js'
+import {MemoryChannel} from './channel.js'
+import type {TransferJob} from './job.js'
+
+export type Generated = {kind: 'job'; job: TransferJob} | {kind: 'error'; rule: string; error: FerryError}
+
+/** Lists a source repository's tags; the pipeline does not know where they come from. */
+export type TagLister = (registry: string, repository: string, signal?: AbortSignal) => AsyncIterable<string>
+
+/** The jobs of one rule once its tags are known. Pure. */
+export function jobsForRule(rule: Rule, tags: readonly string[]): TransferJob[] {
+  const {source, destination} = rule
+  if (source.digest) {
+    return [
+      {
+        rule: rule.text,
+        source: {registry: source.registry, repository: source.repository, digest: source.digest},
+        destination: {registry: destination.registry, repository: destination.repository, tag: destination.tag, digest: destination.digest},
+      },
+    ]
+  }
+  return tags.map((tag) => ({
+    rule: rule.text,
+    source: {registry: source.registry, repository: source.repository, tag},
+    destination: {registry: destination.registry, repository: destination.repository, tag: destination.tag ?? tag},
+  }))
+}
+
+/**
+ * Rules in, jobs out, as they become known. Rules that need a tag listing are listed by up to
+ * `listers` at once, and their jobs flow out while other repositories are still being listed, so
+ * copying starts before enumeration ends. A rule whose listing fails yields one error and the
+ * others go on.
+ */
+export async function* generateJobs(
+  rules: Iterable<Rule> | AsyncIterable<Rule>,
+  options: {listTags: TagLister; listers: number; signal?: AbortSignal},
+): AsyncGenerator<Generated> {
+  const out = new MemoryChannel<Generated>(Math.max(16, options.listers * 4))
+  const stop = new AbortController()
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal
+
+  const listRule = async (rule: Rule) => {
+    let count = 0
+    try {
+      for await (const tag of options.listTags(rule.source.registry, rule.source.repository, signal)) {
+        for (const job of jobsForRule(rule, [tag])) await out.push({kind: 'job', job}, {signal})
+        count++
+      }
+      if (count === 0) {
+        await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', `rule ${rule.text}: the source repository has no tags`)}, {signal})
+      }
+    } catch (error) {
+      if (signal.aborted) return
+      const failure = FerryError.is(error) ? error : new FerryError('LIST_FAILED', String(error))
+      await out.push({kind: 'error', rule: rule.text, error: failure}, {signal}).catch(() => undefined)
+    }
+  }
+
+  const produce = async () => {
+    const running = new Set<Promise<void>>()
+    try {
+      for await (const rule of rules) {
+        if (signal.aborted) break
+        if (rule.source.digest || rule.source.tags) {
+          for (const job of jobsForRule(rule, rule.source.tags ?? [])) await out.push({kind: 'job', job}, {signal})
+          continue
+        }
+        while (running.size >= Math.max(1, options.listers)) await Promise.race(running)
+        const task: Promise<void> = listRule(rule).finally(() => running.delete(task))
+        running.add(task)
+      }
+      await Promise.all(running)
+    } catch {
+      // Aborted while pushing: the consumer went away, nothing is waiting for these jobs.
+    } finally {
+      out.close()
+    }
+  }
+
+  const producing = produce()
+  try {
+    for await (const item of out) yield item
+  } finally {
+    stop.abort()
+    await producing
+  }
+}

@@ -1,0 +1,25 @@
+/** One image to copy: a source tag or digest to a destination tag or digest. */
+export interface TransferJob {
+  source: ImageLocation
+  destination: ImageLocation
+  /** The rule that produced the job, as the user wrote it, for reports. */
+  rule: string
+}
+
+/** Where an image is: registry, repository, and a tag or a digest (at least one). */
+export interface ImageLocation {
+  registry: string
+  repository: string
+  tag?: string
+  digest?: string
+}
+
+export function describeLocation(location: ImageLocation): string {
+  const tag = location.tag ? `:${location.tag}` : ''
+  const digest = location.digest ? `@${location.digest}` : ''
+  return `${location.registry}/${location.repository}${tag}${digest}`
+}
+
+export function describeJob(job: TransferJob): string {
+  return `${describeLocation(job.source)} → ${describeLocation(job.destination)}`
+}

@@ -1,0 +1,115 @@
+import {FerryError} from '../errors.js'
+import type {Challenge} from './challenge.js'
+import {parseChallenges} from './challenge.js'
+
+export interface Credentials {
+  username?: string
+  password?: string
+}
+
+export interface IssuedToken {
+  token: string
+  /** Seconds the token is valid, as the token server said (60 when it did not, per the spec). */
+  expiresIn: number
+}
+
+/** Fetches a bearer token; the client supplies it so token requests pass the limiter too. */
+export type TokenFetcher = (
+  url: string,
+  authorization: string | undefined,
+  signal?: AbortSignal,
+) => Promise<IssuedToken>
+
+/** Tokens are refreshed this long before they expire, so a request never leaves with a dying one. */
+const EXPIRY_MARGIN_MS = 30_000
+
+/**
+ * Decides the Authorization header of each request for one registry: nothing until the registry
+ * challenges, then basic credentials or a bearer token for the request's scopes. Tokens are cached
+ * per scope set with their expiry; concurrent requests for the same scopes share one token fetch.
+ */
+export class Authenticator {
+  private challenge?: Challenge
+  private readonly tokens = new Map<string, {value: string; expiresAt: number}>()
+  private readonly pending = new Map<string, Promise<string>>()
+
+  constructor(
+    private readonly credentials: Credentials,
+    private readonly fetchToken: TokenFetcher,
+    private readonly describe: string,
+  ) {}
+
+  get anonymous(): boolean {
+    return !this.credentials.username
+  }
+
+  async authorization(scopes: readonly string[], signal?: AbortSignal): Promise<string | undefined> {
+    const challenge = this.challenge
+    if (!challenge) return undefined
+    if (challenge.scheme === 'basic') return this.basic()
+    if (challenge.scheme !== 'bearer') return undefined
+    const key = scopeKey(scopes)
+    const cached = this.tokens.get(key)
+    if (cached && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return `Bearer ${cached.value}`
+    let inFlight = this.pending.get(key)
+    if (!inFlight) {
+      inFlight = this.requestToken(challenge, scopes, key, signal).finally(() => this.pending.delete(key))
+      this.pending.set(key, inFlight)
+    }
+    return `Bearer ${await inFlight}`
+  }
+
+  /**
+   * Called on a 401. Returns true when sending the request again can succeed: the registry's
+   * challenge is new to us, or the token we sent was stale. False means our credentials are
+   * what the registry refuses.
+   */
+  unauthorized(header: string | undefined, scopes: readonly string[], sent: string | undefined): boolean {
+    const challenge = parseChallenges(header).find((c) => c.scheme === 'bearer' || c.scheme === 'basic')
+    if (!challenge) return false
+    const known = this.challenge
+    this.challenge = challenge
+    if (!sent) return challenge.scheme === 'bearer' || !this.anonymous
+    if (!known || known.scheme !== challenge.scheme) return true
+    if (challenge.scheme === 'bearer') {
+      const key = scopeKey(scopes)
+      const cached = this.tokens.get(key)
+      if (cached && sent === `Bearer ${cached.value}`) {
+        this.tokens.delete(key)
+        return true
+      }
+    }
+    return false
+  }
+
+  private basic(): string | undefined {
+    if (this.anonymous) return undefined
+    const pair = `${this.credentials.username}:${this.credentials.password ?? ''}`
+    return `Basic ${Buffer.from(pair).toString('base64')}`
+  }
+
+  private async requestToken(
+    challenge: Challenge,
+    scopes: readonly string[],
+    key: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const realm = challenge.params.realm
+    if (!realm) throw new FerryError('AUTH_FAILED', `${this.describe} sent a bearer challenge without a realm`)
+    let url: URL
+    try {
+      url = new URL(realm)
+    } catch {
+      throw new FerryError('AUTH_FAILED', `${this.describe} sent a bearer challenge with an invalid realm`)
+    }
+    if (challenge.params.service) url.searchParams.set('service', challenge.params.service)
+    for (const scope of scopes) url.searchParams.append('scope', scope)
+    const issued = await this.fetchToken(url.toString(), this.basic(), signal)
+    this.tokens.set(key, {value: issued.token, expiresAt: Date.now() + issued.expiresIn * 1000})
+    return issued.token
+  }
+}
+
+function scopeKey(scopes: readonly string[]): string {
+  return [...scopes].sort().join(' ')
+}

@@ -1,0 +1,213 @@
+import type {Readable} from 'node:stream'
+
+import {FerryError} from '../errors.js'
+import {repositoryScope} from './challenge.js'
+import type {RegistryClient} from './client.js'
+
+const PULL = ['pull']
+const PUSH = ['pull', 'push']
+
+export interface BlobTarget {
+  digest: string
+  size: number
+}
+
+/** True when the repository already holds the blob. */
+export async function blobExists(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  options: {signal?: AbortSignal} = {},
+): Promise<boolean> {
+  const response = await client.send({
+    method: 'HEAD',
+    path: `/v2/${repository}/blobs/${digest}`,
+    scopes: [repositoryScope(repository, PUSH)],
+    // Some Harbor versions say 400 where they mean "not here".
+    expect: [200, 404, 400],
+    idempotent: true,
+    what: `HEAD blob ${client.registry}/${repository}@${digest}`,
+    signal: options.signal,
+  })
+  return response.status === 200
+}
+
+/** The blob's bytes as a stream; the caller verifies them. Redirects to storage are followed. */
+export async function openBlob(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  options: {signal?: AbortSignal} = {},
+): Promise<Readable> {
+  const response = await client.send({
+    method: 'GET',
+    path: `/v2/${repository}/blobs/${digest}`,
+    scopes: [repositoryScope(repository, PULL)],
+    responseType: 'stream',
+    expect: [200],
+    idempotent: true,
+    what: `GET blob ${client.registry}/${repository}@${digest}`,
+    signal: options.signal,
+  })
+  return response.data as Readable
+}
+
+export type MountOutcome = {mounted: true} | {mounted: false; location: string}
+
+/**
+ * Asks the registry to link a blob it already holds in `from` into `repository`. A registry that
+ * will not mount answers 202 with an upload session, which the caller then uses for a normal upload.
+ */
+export async function mountBlob(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  from: string,
+  options: {signal?: AbortSignal} = {},
+): Promise<MountOutcome> {
+  const query = new URLSearchParams({mount: digest, from})
+  const response = await client.send({
+    method: 'POST',
+    path: `/v2/${repository}/blobs/uploads/?${query}`,
+    scopes: [repositoryScope(repository, PUSH), repositoryScope(from, PULL)],
+    headers: {'Content-Length': '0'},
+    expect: [201, 202],
+    idempotent: false,
+    what: `mount blob ${digest} from ${from} into ${client.registry}/${repository}`,
+    signal: options.signal,
+  })
+  if (response.status === 201) return {mounted: true}
+  return {mounted: false, location: uploadLocation(client, response.headers, repository)}
+}
+
+export async function startUpload(
+  client: RegistryClient,
+  repository: string,
+  options: {signal?: AbortSignal} = {},
+): Promise<string> {
+  const response = await client.send({
+    method: 'POST',
+    path: `/v2/${repository}/blobs/uploads/`,
+    scopes: [repositoryScope(repository, PUSH)],
+    headers: {'Content-Length': '0'},
+    expect: [202],
+    idempotent: false,
+    what: `start upload to ${client.registry}/${repository}`,
+    signal: options.signal,
+  })
+  return uploadLocation(client, response.headers, repository)
+}
+
+/** One streamed PUT: the body is committed under `digest` only if the registry receives all of it. */
+export async function putBlob(
+  client: RegistryClient,
+  repository: string,
+  location: string,
+  blob: BlobTarget,
+  body: Readable,
+  options: {signal?: AbortSignal} = {},
+): Promise<void> {
+  await client.send({
+    method: 'PUT',
+    path: withDigest(location, blob.digest),
+    scopes: [repositoryScope(repository, PUSH)],
+    headers: {'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size)},
+    body,
+    expect: [201, 204],
+    idempotent: false,
+    what: `upload blob ${blob.digest} to ${client.registry}/${repository}`,
+    signal: options.signal,
+  })
+}
+
+/**
+ * Chunked upload (PATCH per chunk, then an empty PUT that commits), for registries that cap a
+ * request's size. Holds one chunk in memory at a time; the commit happens only after the whole
+ * body has been read, so a verifier in front of `body` still fails the upload before it lands.
+ */
+export async function putBlobChunked(
+  client: RegistryClient,
+  repository: string,
+  location: string,
+  blob: BlobTarget,
+  body: Readable,
+  chunkSize: number,
+  options: {signal?: AbortSignal} = {},
+): Promise<void> {
+  let current = location
+  let offset = 0
+  const send = async (chunk: Buffer) => {
+    const response = await client.send({
+      method: 'PATCH',
+      path: current,
+      scopes: [repositoryScope(repository, PUSH)],
+      headers: {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(chunk.length),
+        'Content-Range': `${offset}-${offset + chunk.length - 1}`,
+      },
+      body: chunk,
+      expect: [202, 204],
+      idempotent: false,
+      what: `upload chunk of blob ${blob.digest} to ${client.registry}/${repository}`,
+      signal: options.signal,
+    })
+    offset += chunk.length
+    current = uploadLocation(client, response.headers, repository, current)
+  }
+  let pending: Buffer[] = []
+  let pendingSize = 0
+  for await (const piece of body) {
+    let data = piece as Buffer
+    while (data.length > 0) {
+      const take = Math.min(chunkSize - pendingSize, data.length)
+      pending.push(data.subarray(0, take))
+      pendingSize += take
+      data = data.subarray(take)
+      if (pendingSize === chunkSize) {
+        await send(Buffer.concat(pending))
+        pending = []
+        pendingSize = 0
+      }
+    }
+  }
+  if (pendingSize > 0) await send(Buffer.concat(pending))
+  await client.send({
+    method: 'PUT',
+    path: withDigest(current, blob.digest),
+    scopes: [repositoryScope(repository, PUSH)],
+    headers: {'Content-Type': 'application/octet-stream', 'Content-Length': '0'},
+    expect: [201, 204],
+    idempotent: false,
+    what: `commit blob ${blob.digest} to ${client.registry}/${repository}`,
+    signal: options.signal,
+  })
+}
+
+/** Best effort: frees the registry's upload session after a failed upload. */
+export async function cancelUpload(client: RegistryClient, repository: string, location: string): Promise<void> {
+  await client
+    .send({
+      method: 'DELETE',
+      path: location,
+      scopes: [repositoryScope(repository, PUSH)],
+      expect: [200, 202, 204, 404],
+      idempotent: true,
+      what: `cancel upload to ${client.registry}/${repository}`,
+    })
+    .catch(() => undefined)
+}
+
+function uploadLocation(client: RegistryClient, headers: Record<string, string>, repository: string, fallback?: string): string {
+  const location = headers.location ?? fallback
+  if (!location) {
+    throw new FerryError('UPLOAD_INVALID', `registry ${client.registry} opened an upload to ${repository} without a Location`)
+  }
+  return client.resolve(location)
+}
+
+function withDigest(location: string, digest: string): string {
+  const url = new URL(location)
+  url.searchParams.set('digest', digest)
+  return url.toString()
+}

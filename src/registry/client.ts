@@ -1,0 +1,361 @@
+import {readFileSync} from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
+import net from 'node:net'
+import type {Readable} from 'node:stream'
+import tls from 'node:tls'
+
+import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
+
+import {FerryError, RegistryError} from '../errors.js'
+import {backoffDelay, sleep} from '../retry.js'
+import {Authenticator} from './auth.js'
+import {registryErrorFromResponse} from './errors.js'
+import type {RequestLimiter} from './limiter.js'
+
+/** How to reach one registry; filled from security.yaml by the caller. */
+export interface RegistryAccess {
+  username?: string
+  password?: string
+  /** image-transfer's meaning: plain HTTP. */
+  insecure?: boolean
+  /** HTTPS without certificate verification, explicitly asked for. */
+  skipTlsVerify?: boolean
+  /** Extra trusted CA, PEM. */
+  ca?: string
+}
+
+export interface ClientOptions {
+  /** The registry's name as users write it (docker.io), for messages. */
+  registry: string
+  /** host[:port] actually contacted (registry-1.docker.io for docker.io). */
+  endpoint: string
+  access: RegistryAccess
+  limiter: RequestLimiter
+  /** A request (or a blob stream) with no bytes moving for this long fails as TIMEOUT. */
+  idleTimeoutMs?: number
+  /** Attempts after the first for idempotent requests that fail with a retryable error. */
+  requestRetries?: number
+  userAgent?: string
+}
+
+export interface RegistryRequest {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE'
+  /** `/v2/…` on this registry, or an absolute URL a registry handed us (upload Location). */
+  path: string
+  /** Token scopes the request needs (`repository:NAME:pull,push`). */
+  scopes: readonly string[]
+  headers?: Record<string, string>
+  body?: Buffer | Readable
+  responseType?: 'buffer' | 'stream'
+  /** Statuses that are answers rather than errors. */
+  expect: readonly number[]
+  /** Safe to send again after a 5xx, 429 or reset. A stream body never is. */
+  idempotent: boolean
+  /** Names the operation in errors, e.g. `GET manifest team/app:1.0`. */
+  what: string
+  signal?: AbortSignal
+}
+
+export interface RegistryResponse<D = Buffer | Readable | undefined> {
+  status: number
+  headers: Record<string, string>
+  data: D
+  /** Final URL after redirects. */
+  url: string
+}
+
+const MAX_ERROR_BODY = 64 * 1024
+
+/**
+ * One client per registry: keep-alive agents, the registry's TLS settings, authentication, the
+ * shared limiter and request-level retries. Layers from the inside out: every attempt passes the
+ * limiter, auth decides the header per attempt, retry wraps both. It knows nothing of jobs.
+ */
+export class RegistryClient {
+  readonly registry: string
+  readonly baseUrl: string
+  private readonly http: AxiosInstance
+  private readonly auth: Authenticator
+  private readonly limiter: RequestLimiter
+  private readonly idleTimeoutMs: number
+  private readonly requestRetries: number
+  /** A 429 holds this registry's requests until then; other registries keep going. */
+  private pausedUntil = 0
+
+  constructor(options: ClientOptions) {
+    this.registry = options.registry
+    const scheme = options.access.insecure ? 'http' : 'https'
+    this.baseUrl = `${scheme}://${options.endpoint}`
+    this.limiter = options.limiter
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000
+    this.requestRetries = options.requestRetries ?? 3
+    const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
+    this.http = axios.create({
+      httpAgent: new http.Agent({keepAlive: true, maxSockets: 64}),
+      httpsAgent: new https.Agent({
+        keepAlive: true,
+        maxSockets: 64,
+        rejectUnauthorized: !options.access.skipTlsVerify,
+        // Passing `ca` replaces Node's trust store, so the public roots go in with the extra CA.
+        ...(extraCa.length > 0 ? {ca: [...tls.rootCertificates, ...extraCa]} : {}),
+      }),
+      headers: {'User-Agent': options.userAgent ?? 'ferry'},
+      decompress: false,
+      maxBodyLength: Infinity,
+      maxContentLength: Infinity,
+      proxy: false,
+      validateStatus: () => true,
+    })
+    this.auth = new Authenticator(
+      {username: options.access.username, password: options.access.password},
+      (url, authorization, signal) => this.fetchToken(url, authorization, signal),
+      `registry ${this.registry}`,
+    )
+  }
+
+  async send(request: RegistryRequest): Promise<RegistryResponse> {
+    const url = this.resolve(request.path)
+    const sameOrigin = new URL(url).origin === new URL(this.baseUrl).origin
+    let attempt = 0
+    let authRetries = 0
+    for (;;) {
+      const authorization = sameOrigin ? await this.auth.authorization(request.scopes, request.signal) : undefined
+      let response: AxiosResponse
+      try {
+        response = await this.attempt(url, request, authorization)
+      } catch (error) {
+        const failure = networkError(error, request.what, request.signal)
+        if (request.idempotent && failure.retryable && attempt < this.requestRetries) {
+          attempt++
+          await sleep(backoffDelay(attempt), request.signal)
+          continue
+        }
+        throw failure
+      }
+      const headers = plainHeaders(response.headers)
+      if (response.status === 401 && sameOrigin && authRetries < 2 && replayable(request)) {
+        await drain(response.data)
+        if (this.auth.unauthorized(headers['www-authenticate'], request.scopes, authorization)) {
+          authRetries++
+          continue
+        }
+        throw new RegistryError(
+          'UNAUTHORIZED',
+          `${request.what}: registry ${this.registry} refused ${this.auth.anonymous ? 'anonymous access (add credentials to the security file)' : 'the credentials from the security file'}`,
+          {status: 401},
+        )
+      }
+      if (request.expect.includes(response.status)) {
+        return {status: response.status, headers, data: response.data, url: response.request?.res?.responseUrl ?? url}
+      }
+      const body = await readLimited(response.data)
+      const error = registryErrorFromResponse(response.status, headers, body, request.what)
+      if (response.status === 429) this.pause(error.retryAfterMs ?? 1000)
+      if (request.idempotent && error.retryable && attempt < this.requestRetries) {
+        attempt++
+        const delay = backoffDelay(attempt, {retryAfterMs: error.retryAfterMs})
+        if (delay >= 0) {
+          await sleep(delay, request.signal)
+          continue
+        }
+      }
+      throw error
+    }
+  }
+
+  /** Same as send, with the body read into memory: for manifests, tag lists and error bodies. */
+  async sendForBuffer(request: RegistryRequest): Promise<RegistryResponse<Buffer>> {
+    const response = await this.send({...request, responseType: 'buffer'})
+    return {...response, data: (response.data as Buffer | undefined) ?? Buffer.alloc(0)}
+  }
+
+  /** Absolute URL for a path or a Location header, refusing hops that would reach private hosts. */
+  resolve(pathOrUrl: string): string {
+    const url = new URL(pathOrUrl, this.baseUrl)
+    const base = new URL(this.baseUrl)
+    if (url.host !== base.host && isPrivateAddress(url.hostname)) {
+      throw new FerryError(
+        'UNSAFE_REDIRECT',
+        `registry ${this.registry} sent ferry to a private address on another host (${url.hostname}); refused`,
+      )
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new FerryError('UNSAFE_REDIRECT', `registry ${this.registry} sent a ${url.protocol} URL; refused`)
+    }
+    return url.toString()
+  }
+
+  private async attempt(url: string, request: RegistryRequest, authorization: string | undefined): Promise<AxiosResponse> {
+    await this.waitWhilePaused(request.signal)
+    const headers: Record<string, string> = {...request.headers}
+    if (authorization) headers.Authorization = authorization
+    const redirects = request.method === 'GET' || request.method === 'HEAD' ? 5 : 0
+    const response = await this.limiter.schedule(() =>
+      this.http.request({
+        url,
+        method: request.method,
+        headers,
+        data: request.body,
+        responseType: request.responseType === 'stream' ? 'stream' : 'arraybuffer',
+        maxRedirects: redirects,
+        timeout: this.idleTimeoutMs,
+        signal: request.signal,
+      }),
+    )
+    if (request.responseType === 'stream' && response.data && typeof response.data.setTimeout === 'function') {
+      // A stalled body must fail, not hang: an idle timeout, never a total one, so huge layers can take hours.
+      const stream = response.data as Readable & {setTimeout(ms: number, cb: () => void): void}
+      stream.setTimeout(this.idleTimeoutMs, () =>
+        stream.destroy(new FerryError('TIMEOUT', `${request.what}: no data for ${this.idleTimeoutMs / 1000}s`, {retryable: true})),
+      )
+    } else if (request.responseType !== 'stream' && Buffer.isBuffer(response.data) === false && response.data) {
+      response.data = Buffer.from(response.data as ArrayBuffer)
+    }
+    return response
+  }
+
+  private pause(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms)
+  }
+
+  private async waitWhilePaused(signal?: AbortSignal): Promise<void> {
+    while (Date.now() < this.pausedUntil) await sleep(this.pausedUntil - Date.now(), signal)
+  }
+
+  private async fetchToken(url: string, authorization: string | undefined, signal?: AbortSignal) {
+    const headers: Record<string, string> = {}
+    if (authorization) headers.Authorization = authorization
+    let attempt = 0
+    for (;;) {
+      let response: AxiosResponse
+      try {
+        response = await this.limiter.schedule(() =>
+          this.http.request({url, method: 'GET', headers, responseType: 'arraybuffer', timeout: this.idleTimeoutMs, signal}),
+        )
+      } catch (error) {
+        const failure = networkError(error, `token for registry ${this.registry}`, signal)
+        if (failure.retryable && attempt < this.requestRetries) {
+          attempt++
+          await sleep(backoffDelay(attempt), signal)
+          continue
+        }
+        throw failure
+      }
+      const body = Buffer.from(response.data as ArrayBuffer)
+      if (response.status === 401 || response.status === 403) {
+        throw new RegistryError(
+          'UNAUTHORIZED',
+          `token server of registry ${this.registry} refused ${this.auth.anonymous ? 'anonymous access (add credentials to the security file)' : 'the credentials from the security file'}`,
+          {status: response.status},
+        )
+      }
+      if (response.status !== 200) {
+        const error = registryErrorFromResponse(response.status, plainHeaders(response.headers), body, `token for registry ${this.registry}`)
+        if (error.retryable && attempt < this.requestRetries) {
+          attempt++
+          await sleep(Math.max(0, backoffDelay(attempt, {retryAfterMs: error.retryAfterMs})), signal)
+          continue
+        }
+        throw error
+      }
+      let parsed: {token?: unknown; access_token?: unknown; expires_in?: unknown}
+      try {
+        parsed = JSON.parse(body.toString('utf8'))
+      } catch {
+        throw new FerryError('AUTH_FAILED', `token server of registry ${this.registry} answered something that is not JSON`)
+      }
+      const token = typeof parsed.token === 'string' ? parsed.token : parsed.access_token
+      if (typeof token !== 'string' || token === '') {
+        throw new FerryError('AUTH_FAILED', `token server of registry ${this.registry} answered without a token`)
+      }
+      const expiresIn = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 60
+      return {token, expiresIn}
+    }
+  }
+}
+
+function replayable(request: RegistryRequest): boolean {
+  return !request.body || Buffer.isBuffer(request.body)
+}
+
+function plainHeaders(headers: AxiosResponse['headers']): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined || value === null) continue
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
+  }
+  return out
+}
+
+async function readLimited(data: unknown): Promise<Buffer | undefined> {
+  if (data === undefined || data === null) return undefined
+  if (Buffer.isBuffer(data)) return data.subarray(0, MAX_ERROR_BODY)
+  if (data instanceof ArrayBuffer) return Buffer.from(data).subarray(0, MAX_ERROR_BODY)
+  const stream = data as Readable
+  if (typeof stream.on !== 'function') return undefined
+  const chunks: Buffer[] = []
+  let size = 0
+  try {
+    for await (const chunk of stream) {
+      if (size < MAX_ERROR_BODY) chunks.push(chunk as Buffer)
+      size += (chunk as Buffer).length
+      if (size >= MAX_ERROR_BODY) break
+    }
+  } catch {
+    // The error status is what matters; a body cut short only loses detail.
+  } finally {
+    stream.destroy()
+  }
+  return Buffer.concat(chunks)
+}
+
+async function drain(data: unknown): Promise<void> {
+  await readLimited(data)
+}
+
+/** A failure below HTTP (reset, refused, timeout, abort) as a FerryError; resets are retryable. */
+export function networkError(error: unknown, what: string, signal?: AbortSignal): FerryError {
+  if (FerryError.is(error)) return error
+  if (signal?.aborted) return new FerryError('ABORTED', `${what}: aborted`, {cause: error})
+  const code = (error as {code?: string}).code
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
+    return new FerryError('TIMEOUT', `${what}: timed out`, {retryable: true, cause: error})
+  }
+  if (code === 'ERR_CANCELED') return new FerryError('ABORTED', `${what}: aborted`, {cause: error})
+  const detail = code ?? (error instanceof Error ? error.message : String(error))
+  const certificate = typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)
+  if (certificate) {
+    return new FerryError(
+      'TLS',
+      `${what}: TLS certificate not trusted (${code}); set caFile for this registry in the security file, or skipTlsVerify: true`,
+      {cause: error},
+    )
+  }
+  return new FerryError('NETWORK', `${what}: ${detail}`, {retryable: true, cause: error})
+}
+
+function nodeExtraCa(): string | undefined {
+  const file = process.env.NODE_EXTRA_CA_CERTS
+  if (!file) return undefined
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+/** Loopback, RFC 1918, link-local (cloud metadata), unique-local v6: never a hop to another host. */
+export function isPrivateAddress(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '')
+  if (host === 'localhost') return true
+  if (net.isIPv4(host)) {
+    const [a, b] = host.split('.').map(Number)
+    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)
+  }
+  if (net.isIPv6(host)) {
+    const lower = host.toLowerCase()
+    return lower === '::1' || lower === '::' || lower.startsWith('fe80:') || lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('::ffff:')
+  }
+  return false
+}

@@ -1,0 +1,46 @@
+import {RegistryError} from '../errors.js'
+import {parseRetryAfter} from '../retry.js'
+
+/** Codes used when a registry answers an error status without an OCI error body. */
+function codeForStatus(status: number): string {
+  if (status === 401) return 'UNAUTHORIZED'
+  if (status === 403) return 'DENIED'
+  if (status === 404) return 'NOT_FOUND'
+  if (status === 405) return 'UNSUPPORTED'
+  if (status === 413) return 'TOO_LARGE'
+  if (status === 429) return 'TOOMANYREQUESTS'
+  if (status >= 500) return 'SERVER_ERROR'
+  return `HTTP_${status}`
+}
+
+/** 5xx and 429 are passing states of the server; 408 is a timeout on its side. */
+export function retryableStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408
+}
+
+/**
+ * Builds the error for an error response. `what` names the operation and target without any
+ * query string (upload URLs carry session state) and never a header value.
+ */
+export function registryErrorFromResponse(
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  what: string,
+): RegistryError {
+  let code = codeForStatus(status)
+  let detail = ''
+  if (body && body.length > 0) {
+    try {
+      const parsed = JSON.parse(body.toString('utf8')) as {errors?: {code?: unknown; message?: unknown}[]}
+      const first = parsed.errors?.[0]
+      if (first && typeof first.code === 'string') code = first.code
+      if (first && typeof first.message === 'string') detail = first.message
+    } catch {
+      // Not an OCI error body (an HTML error page from a proxy, say): the status says enough.
+    }
+  }
+  const retryAfterMs = parseRetryAfter(headers['retry-after'])
+  const message = `${what}: ${status} ${code}${detail ? ` (${detail.slice(0, 200)})` : ''}`
+  return new RegistryError(code, message, {status, retryable: retryableStatus(status), retryAfterMs})
+}

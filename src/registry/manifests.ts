@@ -1,0 +1,94 @@
+import {createHash} from 'node:crypto'
+
+import {FerryError} from '../errors.js'
+import {repositoryScope} from './challenge.js'
+import type {RegistryClient} from './client.js'
+import {MANIFEST_ACCEPT} from './media-types.js'
+
+export interface ManifestHead {
+  digest: string
+  mediaType: string
+  size: number
+}
+
+export interface FetchedManifest extends ManifestHead {
+  bytes: Buffer
+}
+
+export function sha256Digest(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+}
+
+const PULL = ['pull']
+const PUSH = ['pull', 'push']
+
+/** The digest of a manifest without downloading it; undefined when it does not exist. */
+export async function headManifest(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  options: {signal?: AbortSignal; push?: boolean} = {},
+): Promise<ManifestHead | undefined> {
+  const response = await client.send({
+    method: 'HEAD',
+    path: `/v2/${repository}/manifests/${reference}`,
+    scopes: [repositoryScope(repository, options.push ? PUSH : PULL)],
+    headers: {Accept: MANIFEST_ACCEPT},
+    expect: [200, 404],
+    idempotent: true,
+    what: `HEAD manifest ${client.registry}/${repository}:${reference}`,
+    signal: options.signal,
+  })
+  if (response.status === 404) return undefined
+  const digest = response.headers['docker-content-digest']
+  if (!digest) return undefined // cannot compare without it; the caller fetches the manifest instead
+  return {digest, mediaType: response.headers['content-type'] ?? '', size: Number(response.headers['content-length'] ?? 0)}
+}
+
+/** The exact bytes of a manifest; its digest is computed from them, never taken on trust. */
+export async function getManifest(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  options: {signal?: AbortSignal} = {},
+): Promise<FetchedManifest> {
+  const what = `GET manifest ${client.registry}/${repository}${reference.includes(':') ? '@' : ':'}${reference}`
+  const response = await client.sendForBuffer({
+    method: 'GET',
+    path: `/v2/${repository}/manifests/${reference}`,
+    scopes: [repositoryScope(repository, PULL)],
+    headers: {Accept: MANIFEST_ACCEPT},
+    expect: [200],
+    idempotent: true,
+    what,
+    signal: options.signal,
+  })
+  const bytes = response.data
+  const digest = sha256Digest(bytes)
+  if (reference.startsWith('sha256:') && digest !== reference) {
+    throw new FerryError('DIGEST_MISMATCH', `${what}: registry served a manifest whose digest is ${digest}`, {retryable: true})
+  }
+  return {bytes, digest, mediaType: response.headers['content-type'] ?? '', size: bytes.length}
+}
+
+/** Pushes bytes unchanged, so the digest at the destination equals the source's. */
+export async function putManifest(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  manifest: {bytes: Buffer; mediaType: string},
+  options: {signal?: AbortSignal} = {},
+): Promise<string> {
+  const response = await client.send({
+    method: 'PUT',
+    path: `/v2/${repository}/manifests/${reference}`,
+    scopes: [repositoryScope(repository, PUSH)],
+    headers: {'Content-Type': manifest.mediaType},
+    body: manifest.bytes,
+    expect: [200, 201, 202],
+    idempotent: true,
+    what: `PUT manifest ${client.registry}/${repository}${reference.includes(':') ? '@' : ':'}${reference}`,
+    signal: options.signal,
+  })
+  return response.headers['docker-content-digest'] ?? sha256Digest(manifest.bytes)
+}

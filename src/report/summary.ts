@@ -1,0 +1,85 @@
+/** What happened to one job, as the library returns it and the report prints it. */
+export interface JobResult {
+  source: string
+  destination: string
+  rule: string
+  status: 'copied' | 'skipped' | 'failed'
+  /** Digest of the source manifest, when it was read. */
+  digest?: string
+  /** Blob bytes uploaded. */
+  bytes: number
+  blobs: {uploaded: number; mounted: number; existing: number}
+  attempts: number
+  durationMs: number
+  error?: {code: string; message: string}
+}
+
+export interface GenerateFailure {
+  rule: string
+  code: string
+  message: string
+}
+
+export interface TransferSummary {
+  jobs: number
+  copied: number
+  skipped: number
+  failed: number
+  generateFailed: number
+  bytes: number
+  requests: number
+  durationMs: number
+}
+
+export function summarize(results: readonly JobResult[], generateFailures: readonly GenerateFailure[], extra: {requests: number; durationMs: number}): TransferSummary {
+  const count = (status: JobResult['status']) => results.filter((result) => result.status === status).length
+  return {
+    jobs: results.length,
+    copied: count('copied'),
+    skipped: count('skipped'),
+    failed: count('failed'),
+    generateFailed: generateFailures.length,
+    bytes: results.reduce((sum, result) => sum + result.bytes, 0),
+    requests: extra.requests,
+    durationMs: extra.durationMs,
+  }
+}
+
+/** The closing lines: every failure with its reason, then image-transfer's last line. Pure. */
+export function formatReport(summary: TransferSummary, results: readonly JobResult[], generateFailures: readonly GenerateFailure[]): string[] {
+  const lines: string[] = []
+  if (generateFailures.length > 0) {
+    lines.push(`Rules that generated no jobs (${generateFailures.length}):`)
+    for (const failure of generateFailures) lines.push(`  ${failure.message}`)
+  }
+  const failed = results.filter((result) => result.status === 'failed')
+  if (failed.length > 0) {
+    lines.push(`Failed jobs (${failed.length}):`)
+    for (const result of failed) lines.push(`  ${result.source} → ${result.destination}: ${result.error?.message ?? 'unknown error'}`)
+  }
+  lines.push(
+    `Finished, ${summary.failed} transfer jobs failed, ${summary.generateFailed} jobs generate failed` +
+      ` (${summary.copied} copied, ${summary.skipped} skipped, ${formatBytes(summary.bytes)} moved, ${summary.requests} requests, ${(summary.durationMs / 1000).toFixed(1)}s)`,
+  )
+  return lines
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
+}
+
+/** One progress line per finished job. */
+export function formatProgress(index: number, result: JobResult): string {
+  const head = `[${index}] ${result.status} ${result.source} → ${result.destination}`
+  if (result.status === 'failed') return `${head}: ${result.error?.message ?? 'unknown error'}`
+  if (result.status === 'skipped') return `${head} (${result.digest ? 'same digest' : 'exists'})`
+  const {uploaded, mounted, existing} = result.blobs
+  return `${head} (${formatBytes(result.bytes)}; blobs: ${uploaded} uploaded, ${mounted} mounted, ${existing} present)`
+}

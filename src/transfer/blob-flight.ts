@@ -1,0 +1,39 @@
+/**
+ * One upload per (destination registry, digest) at a time. Jobs that need a blob another job
+ * is uploading wait for it, then find it present (or mount it) instead of uploading it again.
+ * Without this, two jobs sharing a layer upload it twice, and CNCF Distribution can answer 500
+ * to a HEAD racing the commit of the same blob.
+ */
+export class BlobFlights {
+  private readonly tails = new Map<string, Promise<void>>()
+
+  async exclusive<T>(registry: string, digest: string, task: () => Promise<T>): Promise<T> {
+    const key = `${registry}\u0000${digest}`
+    const previous = this.tails.get(key) ?? Promise.resolve()
+    let release!: () => void
+    const mine = new Promise<void>((resolve) => (release = resolve))
+    const tail = previous.then(() => mine)
+    this.tails.set(key, tail)
+    await previous
+    try {
+      return await task()
+    } finally {
+      release()
+      if (this.tails.get(key) === tail) this.tails.delete(key)
+    }
+  }
+}
+
+/** Where each digest is known to live at a destination, so a later job can mount it from there. */
+export class BlobHomes {
+  private readonly homes = new Map<string, string>()
+
+  /** `scope` separates clients with different credentials: a mount needs pull on the home. */
+  remember(scope: string, digest: string, repository: string): void {
+    this.homes.set(`${scope}\u0000${digest}`, repository)
+  }
+
+  find(scope: string, digest: string): string | undefined {
+    return this.homes.get(`${scope}\u0000${digest}`)
+  }
+}

@@ -1,0 +1,147 @@
+import type {Rule} from '../config/rules.js'
+import type {CredentialStore} from '../config/security.js'
+import {describeError, errorCode, type ConfigError} from '../errors.js'
+import {MemoryChannel, type Channel} from '../pipeline/channel.js'
+import {runRoutines} from '../pipeline/consume.js'
+import {generateJobs, type Generated} from '../pipeline/generate.js'
+import {describeLocation, type TransferJob} from '../pipeline/job.js'
+import {listTags} from '../registry/catalog.js'
+import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
+import {silentLogger, type Logger} from '../report/logger.js'
+import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferSummary} from '../report/summary.js'
+import {BlobFlights, BlobHomes} from './blob-flight.js'
+import {ClientPool} from './clients.js'
+import {copyImage} from './copy-image.js'
+
+export interface EngineOptions {
+  rules: readonly Rule[]
+  /** Rules that failed to parse: each counts as "generate failed" in the summary. */
+  ruleErrors?: readonly ConfigError[]
+  credentials: CredentialStore
+  /** Jobs copied at once (and tag listings at once). */
+  routines?: number
+  /** Attempts after the first for a failed job. */
+  retry?: number
+  /** Requests per second to all registries together; unlimited when absent. */
+  qps?: number
+  /** Upload blobs in PATCH chunks of this many bytes. */
+  chunkSize?: number
+  /** A request or blob stream idle this long fails (and is retried). */
+  idleTimeoutMs?: number
+  logger?: Logger
+  signal?: AbortSignal
+  /** Replaces the in-memory limiter, e.g. with one shared by a fleet. */
+  limiter?: RequestLimiter
+  /** Replaces the in-memory channel, e.g. with a Redis queue. */
+  channel?: Channel<TransferJob>
+  onResult?: (result: JobResult) => void
+  /** Base delay between job attempts (tests shorten it). */
+  retryBaseMs?: number
+}
+
+export interface TransferReport {
+  results: JobResult[]
+  generateFailures: GenerateFailure[]
+  summary: TransferSummary
+}
+
+/**
+ * The engine: rules → generator → bounded channel → routines copying images. Returns every job's
+ * result; never throws for a job's failure (those are results), only for misuse.
+ */
+export async function runTransfer(options: EngineOptions): Promise<TransferReport> {
+  const started = Date.now()
+  const routines = Math.max(1, options.routines ?? 5)
+  const logger = options.logger ?? silentLogger
+  const limiter = options.limiter ?? createLimiter({qps: options.qps})
+  const ownsLimiter = !options.limiter
+  const clients = new ClientPool(
+    (registry, repository) => {
+      const access = options.credentials.lookup(registry, repository)
+      return {key: access.entry ?? '', access}
+    },
+    {limiter, idleTimeoutMs: options.idleTimeoutMs},
+  )
+  const context = {clients, flights: new BlobFlights(), homes: new BlobHomes(), chunkSize: options.chunkSize, signal: options.signal}
+  const results: JobResult[] = []
+  const generateFailures: GenerateFailure[] = (options.ruleErrors ?? []).map((error) => ({
+    rule: error.file ? `${error.file}${error.line ? `:${error.line}` : ''}` : 'rule',
+    code: error.code,
+    message: error.message,
+  }))
+  for (const failure of generateFailures) logger.warn(`generate failed: ${failure.message}`)
+
+  const channel = options.channel ?? new MemoryChannel<TransferJob>(routines * 4)
+  const generated = generateJobs(options.rules, {
+    listTags: (registry, repository, signal) => listTags(clients.get(registry, repository).client, repository, {signal}),
+    listers: routines,
+    signal: options.signal,
+  })
+
+  const produce = async () => {
+    try {
+      for await (const item of generated as AsyncIterable<Generated>) {
+        if (item.kind === 'job') {
+          await channel.push(item.job, {signal: options.signal})
+        } else {
+          const failure = {rule: item.rule, code: item.error.code, message: item.error.message}
+          generateFailures.push(failure)
+          logger.warn(`generate failed: ${failure.message}`)
+        }
+      }
+    } catch (error) {
+      if (!options.signal?.aborted) {
+        generateFailures.push({rule: '*', code: errorCode(error), message: `generating jobs stopped: ${describeError(error)}`})
+      }
+    } finally {
+      channel.close()
+    }
+  }
+
+  const consume = runRoutines<TransferJob, JobResult>(channel, {
+    routines,
+    retry: options.retry ?? 2,
+    signal: options.signal,
+    retryBaseMs: options.retryBaseMs,
+    work: async (job, attempt) => {
+      const begun = Date.now()
+      const outcome = await copyImage(job, context)
+      return {
+        ...identify(job),
+        status: outcome.status,
+        digest: outcome.digest,
+        bytes: outcome.bytes,
+        blobs: outcome.blobs,
+        attempts: attempt,
+        durationMs: Date.now() - begun,
+      }
+    },
+    failed: (job, error, attempts) => ({
+      ...identify(job),
+      status: 'failed',
+      bytes: 0,
+      blobs: {uploaded: 0, mounted: 0, existing: 0},
+      attempts,
+      durationMs: 0,
+      error: {code: errorCode(error), message: describeError(error)},
+    }),
+    onResult: (result) => {
+      results.push(result)
+      logger.info(formatProgress(results.length, result))
+      options.onResult?.(result)
+    },
+  })
+
+  try {
+    await Promise.all([produce(), consume])
+  } finally {
+    if (ownsLimiter) await limiter.stop()
+  }
+  const summary = summarize(results, generateFailures, {requests: limiter.started, durationMs: Date.now() - started})
+  return {results, generateFailures, summary}
+}
+
+function identify(job: TransferJob): Pick<JobResult, 'source' | 'destination' | 'rule'> {
+  return {source: describeLocation(job.source), destination: describeLocation(job.destination), rule: job.rule}
+}
+

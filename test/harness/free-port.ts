@@ -1,0 +1,26 @@
+import net from 'node:net';
+
+/**
+ * Asks the kernel for a free TCP port on 127.0.0.1.
+ *
+ * The port is released before the caller binds it, so another process can
+ * grab it in between; callers that spawn a server must retry on EADDRINUSE.
+ * Distribution cannot be told to listen on port 0 and report the port back,
+ * hence this dance.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      if (address === null || typeof address === 'string') {
+        server.close();
+        reject(new Error('could not read the port of a listening socket'));
+        return;
+      }
+      server.close(() => resolve(address.port));
+    });
+  });
+}

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict'
+import {test} from 'node:test'
+
+import {DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST, parseManifest} from '../../src/registry/media-types.js'
+
+const d = (digest: string, mediaType = 'application/octet-stream') => ({mediaType, digest: `sha256:${digest.padEnd(64, '0')}`, size: 1})
+
+test('parseManifest reads images and indexes and refuses schema 1', () => {
+  const image = {schemaVersion: 2, mediaType: DOCKER_MANIFEST, config: d('c'), layers: [d('a'), d('b')]}
+  const oci = {schemaVersion: 2, config: d('c'), layers: [d('a')]}
+  const index = {schemaVersion: 2, mediaType: OCI_INDEX, manifests: [d('1', OCI_MANIFEST)]}
+  const cases: {name: string; doc: unknown; contentType?: string; kind?: string; mediaType?: string; code?: string}[] = [
+    {name: 'docker image by header', doc: image, contentType: DOCKER_MANIFEST, kind: 'image', mediaType: DOCKER_MANIFEST},
+    {name: 'docker image by field', doc: image, contentType: 'application/json', kind: 'image', mediaType: DOCKER_MANIFEST},
+    {name: 'oci image without mediaType', doc: oci, kind: 'image', mediaType: OCI_MANIFEST},
+    {name: 'oci index', doc: index, contentType: `${OCI_INDEX}; charset=utf-8`, kind: 'index', mediaType: OCI_INDEX},
+    {name: 'docker list', doc: {...index, mediaType: DOCKER_MANIFEST_LIST}, contentType: DOCKER_MANIFEST_LIST, kind: 'index', mediaType: DOCKER_MANIFEST_LIST},
+    {name: 'schema 1', doc: {schemaVersion: 1, name: 'a', fsLayers: []}, code: 'UNSUPPORTED_MEDIA_TYPE'},
+    {name: 'unknown type', doc: {schemaVersion: 2}, contentType: 'application/x-thing', code: 'UNSUPPORTED_MEDIA_TYPE'},
+    {name: 'bad descriptor', doc: {...image, layers: [{digest: 'x'}]}, contentType: DOCKER_MANIFEST, code: 'MANIFEST_INVALID'},
+  ]
+  for (const item of cases) {
+    const bytes = Buffer.from(JSON.stringify(item.doc))
+    if (item.code) {
+      assert.throws(() => parseManifest(bytes, item.contentType, 'm'), (error: {code: string}) => error.code === item.code, item.name)
+      continue
+    }
+    const parsed = parseManifest(bytes, item.contentType, 'm')
+    assert.equal(parsed.kind, item.kind, item.name)
+    assert.equal(parsed.mediaType, item.mediaType, item.name)
+  }
+  assert.throws(() => parseManifest(Buffer.from('not json'), DOCKER_MANIFEST, 'm'), /not JSON/)
+})
