@@ -42,7 +42,7 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
 
   async run(): Promise<TransferReport> {
     const {flags} = await this.parse(Transfer)
-    const logger = createLogger({logFile: flags.log, quiet: flags.quiet || this.jsonEnabled()})
+    const logger = createLogger({logFile: flags.log, quiet: flags.quiet, json: this.jsonEnabled()})
     const abort = new AbortController()
     const stop = () => abort.abort()
     process.once('SIGINT', stop)
@@ -68,9 +68,7 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
     }
-    const lines = formatReport(report.summary, report.results, report.generateFailures)
-    if (!this.jsonEnabled()) for (const line of lines) this.log(line)
-    else for (const line of lines) logger.info(line)
+    for (const line of formatReport(report.summary, report.results, report.generateFailures)) logger.result(line)
     if (report.summary.failed > 0 || report.summary.generateFailed > 0) process.exitCode = 1
     return report
   }

@@ -30,10 +30,13 @@ export interface RegistryAccess {
 
 export interface CredentialStore {
   lookup(registry: string, repository: string): RegistryAccess
+  /** Every password in the store, so reports and logs can blank them out wherever they appear. */
+  secrets(): string[]
 }
 
 export const anonymousStore: CredentialStore = {
   lookup: () => ({insecure: false, skipTlsVerify: false}),
+  secrets: () => [],
 }
 
 const FIELDS = ['username', 'password', 'insecure', 'skipTlsVerify', 'caFile'] as const
@@ -106,6 +109,10 @@ export function parseSecurity(text: string, file: string, env: NodeJS.ProcessEnv
 class PrefixStore implements CredentialStore {
   constructor(private readonly entries: Map<string, RegistryAccess>) {}
 
+  secrets(): string[] {
+    return [...this.entries.values()].map((access) => access.password).filter((value): value is string => Boolean(value))
+  }
+
   lookup(registry: string, repository: string): RegistryAccess {
     const host = normalizeRegistry(registry)
     if (this.entries.size > 0) {
@@ -175,8 +182,8 @@ function parseEntry(key: string, value: unknown, scheme: 'http' | 'https' | unde
       fail(`${field} must be a string, found ${kindOf(raw)} (quote it in YAML)`, field)
     }
     const expanded = expandEnv(raw as string, ctx.env)
-    if (!expanded.ok) fail(`${field} ${expanded.problem}`, field)
-    return (expanded as {value: string}).value
+    if (!expanded.ok) return fail(`${field} ${expanded.problem}`, field)
+    return expanded.value
   }
   const flag = (field: Field): boolean | undefined => {
     const raw = fields[field]

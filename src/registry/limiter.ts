@@ -20,11 +20,15 @@ export interface RequestLimiter {
 export function createLimiter(options: {qps?: number} = {}): RequestLimiter {
   const qps = options.qps
   if (!qps || qps <= 0 || !Number.isFinite(qps)) return unlimited()
-  const bottleneck = new Bottleneck({minTime: Math.ceil(1000 / qps), maxConcurrent: null})
+  const bottleneck = new Bottleneck({minTime: 1000 / qps, maxConcurrent: null})
+  // A few milliseconds over the second, so that an observer whose clock reads the starts a
+  // little later (the registry's access log, a test) still never sees qps + 1 in one second.
+  const window = new SlidingWindow(qps, 1005)
   let started = 0
   return {
     schedule: (task) =>
-      bottleneck.schedule(() => {
+      bottleneck.schedule(async () => {
+        await window.admit()
         started++
         return task()
       }),
@@ -48,5 +52,35 @@ function unlimited(): RequestLimiter {
       return started
     },
     async stop() {},
+  }
+}
+
+/**
+ * The hard bound under bottleneck's pacing: bottleneck spaces starts on a millisecond clock, and
+ * timer slack can put qps + 1 starts inside one second by a fraction of a millisecond. Starts are
+ * admitted one at a time, each no sooner than one window after the start `limit` places before it.
+ */
+class SlidingWindow {
+  private readonly starts: number[]
+  private next = 0
+  private gate: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {
+    this.starts = new Array(Math.max(1, Math.floor(limit))).fill(-Infinity)
+  }
+
+  admit(): Promise<void> {
+    const turn = this.gate.then(async () => {
+      const oldest = this.starts[this.next]
+      const wait = oldest + this.windowMs - performance.now()
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)))
+      this.starts[this.next] = performance.now()
+      this.next = (this.next + 1) % this.starts.length
+    })
+    this.gate = turn
+    return turn
   }
 }

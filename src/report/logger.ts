@@ -2,8 +2,12 @@ import {appendFileSync} from 'node:fs'
 
 /** Where progress and problems go; a library caller may pass its own. */
 export interface Logger {
+  /** Progress: stderr unless quiet. */
   info(line: string): void
+  /** Problems: stderr always. */
   warn(line: string): void
+  /** The closing report: stdout unless quiet output was asked for as JSON. */
+  result(line: string): void
 }
 
 /** Values that must never be printed, registered as credentials are loaded. */
@@ -26,18 +30,33 @@ export class Redactor {
 }
 
 /** Lines to stderr, and to a log file when asked; every line passes the redactor first. */
-export function createLogger(options: {logFile?: string; quiet?: boolean; redactor?: Redactor; write?: (line: string) => void}): Logger {
+export function createLogger(options: {
+  logFile?: string
+  quiet?: boolean
+  /** Keep stdout for a JSON document: the report lines then go only to the log file. */
+  json?: boolean
+  redactor?: Redactor
+}): Logger {
   const redactor = options.redactor ?? new Redactor()
-  const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`))
-  const emit = (line: string, toConsole: boolean) => {
+  const emit = (line: string, stream: NodeJS.WriteStream | undefined) => {
     const clean = redactor.redact(line)
-    if (toConsole) write(clean)
+    stream?.write(`${clean}\n`)
     if (options.logFile) appendFileSync(options.logFile, `${new Date().toISOString()} ${clean}\n`)
   }
   return {
-    info: (line) => emit(line, !options.quiet),
-    warn: (line) => emit(line, true),
+    info: (line) => emit(line, options.quiet || options.json ? undefined : process.stderr),
+    warn: (line) => emit(line, process.stderr),
+    result: (line) => emit(line, options.json ? undefined : process.stdout),
   }
 }
 
-export const silentLogger: Logger = {info() {}, warn() {}}
+/** The same logger with every line passed through the redactor (a library caller's logger too). */
+export function redactingLogger(logger: Logger, redactor: Redactor): Logger {
+  return {
+    info: (line) => logger.info(redactor.redact(line)),
+    warn: (line) => logger.warn(redactor.redact(line)),
+    result: (line) => logger.result(redactor.redact(line)),
+  }
+}
+
+export const silentLogger: Logger = {info() {}, warn() {}, result() {}}

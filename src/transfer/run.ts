@@ -7,7 +7,7 @@ import {generateJobs, type Generated} from '../pipeline/generate.js'
 import {describeLocation, type TransferJob} from '../pipeline/job.js'
 import {listTags} from '../registry/catalog.js'
 import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
-import {silentLogger, type Logger} from '../report/logger.js'
+import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
 import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferSummary} from '../report/summary.js'
 import {BlobFlights, BlobHomes} from './blob-flight.js'
 import {ClientPool} from './clients.js'
@@ -52,7 +52,10 @@ export interface TransferReport {
 export async function runTransfer(options: EngineOptions): Promise<TransferReport> {
   const started = Date.now()
   const routines = Math.max(1, options.routines ?? 5)
-  const logger = options.logger ?? silentLogger
+  // Registries can echo what they were sent; nothing a credential store holds leaves the engine.
+  const redactor = new Redactor()
+  for (const secret of options.credentials.secrets()) redactor.add(secret)
+  const logger = redactingLogger(options.logger ?? silentLogger, redactor)
   const limiter = options.limiter ?? createLimiter({qps: options.qps})
   const ownsLimiter = !options.limiter
   const clients = new ClientPool(
@@ -123,7 +126,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
       blobs: {uploaded: 0, mounted: 0, existing: 0},
       attempts,
       durationMs: 0,
-      error: {code: errorCode(error), message: describeError(error)},
+      error: {code: errorCode(error), message: redactor.redact(describeError(error))},
     }),
     onResult: (result) => {
       results.push(result)
