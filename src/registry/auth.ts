@@ -20,7 +20,10 @@ export type TokenFetcher = (
   signal?: AbortSignal,
 ) => Promise<IssuedToken>
 
-/** Tokens are refreshed this long before they expire, so a request never leaves with a dying one. */
+/**
+ * Tokens are refreshed this long before they expire, so a request never leaves with a dying one;
+ * half the lifetime for short-lived tokens, or every request would fetch a new one.
+ */
 const EXPIRY_MARGIN_MS = 30_000
 
 /**
@@ -50,7 +53,7 @@ export class Authenticator {
     if (challenge.scheme !== 'bearer') return undefined
     const key = scopeKey(scopes)
     const cached = this.tokens.get(key)
-    if (cached && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return `Bearer ${cached.value}`
+    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.value}`
     let inFlight = this.pending.get(key)
     if (!inFlight) {
       inFlight = this.requestToken(challenge, scopes, key, signal).finally(() => this.pending.delete(key))
@@ -71,15 +74,17 @@ export class Authenticator {
     this.challenge = challenge
     if (!sent) return challenge.scheme === 'bearer' || !this.anonymous
     if (!known || known.scheme !== challenge.scheme) return true
-    if (challenge.scheme === 'bearer') {
-      const key = scopeKey(scopes)
-      const cached = this.tokens.get(key)
-      if (cached && sent === `Bearer ${cached.value}`) {
-        this.tokens.delete(key)
-        return true
-      }
-    }
-    return false
+    if (challenge.scheme !== 'bearer') return false
+    // A stale or revoked token: drop it, unless another request already replaced it. The caller
+    // bounds how often one request may come back here, so a token that is refused for good ends.
+    const key = scopeKey(scopes)
+    if (this.tokens.get(key)?.value === sent.slice('Bearer '.length)) this.tokens.delete(key)
+    return true
+  }
+
+  /** What the registry said when it refused a token (`insufficient_scope`, `invalid_token`). */
+  get refusal(): string | undefined {
+    return this.challenge?.params.error
   }
 
   private basic(): string | undefined {
@@ -105,7 +110,8 @@ export class Authenticator {
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service)
     for (const scope of scopes) url.searchParams.append('scope', scope)
     const issued = await this.fetchToken(url.toString(), this.basic(), signal)
-    this.tokens.set(key, {value: issued.token, expiresAt: Date.now() + issued.expiresIn * 1000})
+    const lifetime = issued.expiresIn * 1000
+    this.tokens.set(key, {value: issued.token, expiresAt: Date.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2)})
     return issued.token
   }
 }

@@ -134,15 +134,22 @@ export class RegistryClient {
         throw failure
       }
       const headers = plainHeaders(response.headers)
-      if (response.status === 401 && sameOrigin && authRetries < 2 && replayable(request)) {
+      if (response.status === 401 && sameOrigin && authRetries < 2) {
         await drain(response.data)
-        if (this.auth.unauthorized(headers['www-authenticate'], request.scopes, authorization)) {
+        const renewed = this.auth.unauthorized(headers['www-authenticate'], request.scopes, authorization)
+        if (renewed && !replayable(request)) {
+          // A streamed body cannot be sent twice: the caller opens a new stream and tries again,
+          // with the token that the next request fetches.
+          throw new RegistryError('UNAUTHORIZED', `${request.what}: token expired during the request`, {status: 401, retryable: true})
+        }
+        if (renewed) {
           authRetries++
           continue
         }
+        const refusal = this.auth.refusal ? ` (${this.auth.refusal})` : ''
         throw new RegistryError(
           'UNAUTHORIZED',
-          `${request.what}: registry ${this.registry} refused ${this.auth.anonymous ? 'anonymous access (add credentials to the security file)' : 'the credentials from the security file'}`,
+          `${request.what}: registry ${this.registry} refused ${this.auth.anonymous ? 'anonymous access (add credentials to the security file)' : 'the credentials from the security file'}${refusal}`,
           {status: 401},
         )
       }
@@ -199,6 +206,11 @@ export class RegistryClient {
         data: request.body,
         responseType: request.responseType === 'stream' ? 'stream' : 'arraybuffer',
         maxRedirects: redirects,
+        // A blob GET may be redirected to storage elsewhere; never to a private host (SSRF).
+        beforeRedirect: (options: {href?: string; protocol?: string; host?: string; hostname?: string; port?: string | number}) => {
+          const target = options.href ?? `${options.protocol}//${options.hostname}${options.port ? `:${options.port}` : ''}/`
+          this.resolve(target)
+        },
         timeout: this.idleTimeoutMs,
         signal: request.signal,
       }),

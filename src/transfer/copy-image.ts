@@ -9,6 +9,7 @@ import {isForeignLayer, parseManifest, type Descriptor} from '../registry/media-
 import type {BlobFlights, BlobHomes} from './blob-flight.js'
 import type {ClientPool, PooledClient} from './clients.js'
 import {mapLimit} from './map-limit.js'
+import {backoffDelay, sleep} from '../retry.js'
 
 export interface CopyContext {
   clients: ClientPool
@@ -30,6 +31,9 @@ export interface CopyOutcome {
   blobs: {uploaded: number; mounted: number; existing: number}
   manifests: number
 }
+
+/** Tries of one blob upload before the job fails (and the pipeline may retry the job). */
+const BLOB_ATTEMPTS = 3
 
 /** Used when a registry refuses a single streamed PUT as too large. */
 const FALLBACK_CHUNK_SIZE = 16 * 1024 * 1024
@@ -143,12 +147,22 @@ async function ensureBlob(descriptor: Descriptor, source: Side, destination: Sid
         // A registry that refuses mounts (or lost the home repository) still takes an upload.
       }
     }
+    let chunkSize = context.chunkSize
     let bytes: number
-    try {
-      bytes = await uploadBlob(descriptor, source, destination, location, context.chunkSize, context)
-    } catch (error) {
-      if (!(error instanceof RegistryError && error.status === 413) || context.chunkSize) throw error
-      bytes = await uploadBlob(descriptor, source, destination, undefined, FALLBACK_CHUNK_SIZE, context)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        bytes = await uploadBlob(descriptor, source, destination, location, chunkSize, context)
+        break
+      } catch (error) {
+        location = undefined // the session died with the failed upload
+        if (error instanceof RegistryError && error.status === 413 && !chunkSize) {
+          chunkSize = FALLBACK_CHUNK_SIZE
+          continue
+        }
+        // A reset or an expired token in the middle of one layer costs that layer, not the whole job.
+        if (!FerryError.is(error) || !error.retryable || attempt >= BLOB_ATTEMPTS || context.signal?.aborted) throw error
+        await sleep(Math.max(0, backoffDelay(attempt, {baseMs: 200, retryAfterMs: (error as RegistryError).retryAfterMs})), context.signal)
+      }
     }
     context.homes.remember(dst.key, digest, destination.repository)
     return {kind: 'uploaded', bytes}

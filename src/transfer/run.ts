@@ -140,6 +140,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   } finally {
     if (ownsLimiter) await limiter.stop()
   }
+  if (options.rules.length === 0 && generateFailures.length === 0) logger.warn('the rules name no images: nothing to copy')
   const summary = summarize(results, generateFailures, {requests: limiter.started, durationMs: Date.now() - started})
   return {results, generateFailures, summary}
 }

@@ -1,0 +1,884 @@
+// ferry vs skopeo sync, registry to registry on loopback.
+//
+//   npm run bench                       default corpus: 20 repositories × 3 tags, 256 KiB layers
+//   npm run bench -- --large 256        plus one image with a 256 MiB layer (also the ceiling size)
+//   npm run bench -- --repos 40 --tags 5 --layer-size 1MiB --routines 10
+//
+// Every option also reads from the environment: --layer-size ↔ BENCH_LAYER_SIZE, and so on.
+//
+// One source registry is seeded with a deterministic corpus (shared base layer, per-repository
+// layers, multi-arch indexes in Docker and OCI flavours). Each tool gets its own fresh
+// destination registry and runs three scenarios: a full copy, a second run with nothing to do,
+// and a run after a tenth of the source tags were re-pushed with different images. After every
+// run, every source tag is checked at the destination: same manifest digest, every index child
+// present by digest, every blob present. Figures: wall time and peak RSS of the tool's process
+// (/usr/bin/time -v), requests seen by both registries (their access logs), blob bytes that
+// landed at the destination and bytes the source served.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import yaml from 'js-yaml';
+import {
+  clientFor,
+  fetchManifest,
+  pushBlob,
+  pushImage,
+  pushIndex,
+  randomBlob,
+  randomLayer,
+  seedCorpus,
+  sha256,
+  skopeo,
+  skopeoDigest,
+  startRegistry,
+  type Corpus,
+  type CorpusEntry,
+  type RequestLog,
+  type TestRegistry,
+} from '../test/harness/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const FERRY_BIN = path.join(ROOT, 'bin', 'run.js');
+const PIPE_BLOB = path.join(ROOT, 'bench', 'pipe-blob.mjs');
+const TIME_BIN = '/usr/bin/time';
+const MiB = 1024 * 1024;
+const MB = 1_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+interface Options {
+  repos: number;
+  tags: number;
+  layerSize: number;
+  indexEvery: number;
+  large: number; // MiB, 0 = none
+  routines: number;
+  qps: number;
+  changePercent: number;
+  ceilingMiB: number; // 0 = skip
+  seed: string;
+  tools: Tool[];
+  skopeoMode: 'yaml' | 'per-repo';
+  preserveDigests: boolean;
+  out: string;
+}
+
+type Tool = 'skopeo' | 'ferry';
+
+function parseSize(text: string, what: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(text);
+  if (!m) throw new Error(`${what}: not a size: ${text}`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? MiB : unit.startsWith('g') ? 1024 * MiB : 1;
+  return Math.round(Number(m[1]) * factor);
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      repos: { type: 'string' },
+      tags: { type: 'string' },
+      'layer-size': { type: 'string' },
+      'index-every': { type: 'string' },
+      large: { type: 'string' },
+      routines: { type: 'string' },
+      qps: { type: 'string' },
+      'change-percent': { type: 'string' },
+      ceiling: { type: 'string' },
+      seed: { type: 'string' },
+      tools: { type: 'string' },
+      'skopeo-mode': { type: 'string' },
+      'preserve-digests': { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(`npm run bench -- [options]   (each also as env BENCH_<NAME>, e.g. BENCH_LAYER_SIZE)
+  --repos N             repositories in the corpus (20)
+  --tags N              tags per repository (3)
+  --layer-size SIZE     bytes per generated layer, e.g. 256KiB, 1MiB (256KiB)
+  --index-every N       every Nth image is a 3-platform index, 0 = none (3)
+  --large N             add one image with an N MiB layer (0 = none)
+  --routines N          ferry --routines (5, ferry's default)
+  --qps N               ferry --qps (0 = unlimited)
+  --change-percent P    share of tags re-pushed before the third scenario (10)
+  --ceiling N           MiB for the loopback ceiling blob; 0 skips it (256, or --large if given)
+  --seed S              corpus seed (ferry-bench)
+  --tools LIST          skopeo,ferry
+  --skopeo-mode M       yaml (one skopeo sync for all) or per-repo (one skopeo sync per repository)
+  --preserve-digests    pass --preserve-digests to skopeo sync (default: skopeo's defaults)
+  --out FILE            JSON results (bench/results/latest.json)`);
+    process.exit(0);
+  }
+  const pick = (name: keyof typeof values, env: string): string | undefined => {
+    const v = values[name];
+    if (typeof v === 'string') return v;
+    return process.env[`BENCH_${env}`];
+  };
+  const int = (name: keyof typeof values, env: string, fallback: number, min = 0): number => {
+    const text = pick(name, env);
+    if (text === undefined || text === '') return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${String(name)}: expected an integer ≥ ${min}, got ${text}`);
+    return n;
+  };
+  const large = int('large', 'LARGE', 0);
+  const tools = (pick('tools', 'TOOLS') ?? 'skopeo,ferry').split(',').map((t) => t.trim()).filter(Boolean);
+  for (const t of tools) if (t !== 'skopeo' && t !== 'ferry') throw new Error(`--tools: unknown tool ${t}`);
+  const skopeoMode = pick('skopeo-mode', 'SKOPEO_MODE') ?? 'yaml';
+  if (skopeoMode !== 'yaml' && skopeoMode !== 'per-repo') throw new Error(`--skopeo-mode: yaml or per-repo, not ${skopeoMode}`);
+  const layerSizeText = pick('layer-size', 'LAYER_SIZE');
+  return {
+    repos: int('repos', 'REPOS', 20, 1),
+    tags: int('tags', 'TAGS', 3, 1),
+    layerSize: layerSizeText ? parseSize(layerSizeText, '--layer-size') : 256 * 1024,
+    indexEvery: int('index-every', 'INDEX_EVERY', 3),
+    large,
+    routines: int('routines', 'ROUTINES', 5, 1),
+    qps: int('qps', 'QPS', 0),
+    changePercent: int('change-percent', 'CHANGE_PERCENT', 10),
+    ceilingMiB: int('ceiling', 'CEILING', large > 0 ? large : 256),
+    seed: pick('seed', 'SEED') ?? 'ferry-bench',
+    tools: tools as Tool[],
+    skopeoMode,
+    preserveDigests: values['preserve-digests'] === true || process.env.BENCH_PRESERVE_DIGESTS === '1',
+    out: path.resolve(pick('out', 'OUT') ?? path.join(ROOT, 'bench', 'results', 'latest.json')),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring a process
+
+interface Measured {
+  wallMs: number;
+  peakRssKiB: number;
+  exitCode: number;
+  /** User + system CPU seconds of the process tree (0 without /usr/bin/time). */
+  cpuSeconds: number;
+  /** How peak RSS was obtained. */
+  rssMethod: 'time -v' | '/proc poll';
+}
+
+/**
+ * Runs a command with its output in `logFile`; wall time from spawn to exit, peak RSS from GNU
+ * time's ru_maxrss (the largest single process of the tree, which for ferry and skopeo is the
+ * tool itself) or, without /usr/bin/time, from polling VmRSS of the process tree.
+ */
+async function measure(cmd: string, args: string[], logFile: string, timeoutMs = 15 * 60_000): Promise<Measured> {
+  const useTime = existsSync(TIME_BIN);
+  const timeFile = `${logFile}.time`;
+  const out = await open(logFile, 'a');
+  await out.write(`$ ${cmd} ${args.join(' ')}\n`);
+  const started = performance.now();
+  const child = spawn(useTime ? TIME_BIN : cmd, useTime ? ['-v', '-o', timeFile, cmd, ...args] : args, {
+    stdio: ['ignore', out.fd, out.fd],
+    cwd: ROOT,
+  });
+  let polledPeak = 0;
+  const poll = useTime
+    ? undefined
+    : setInterval(() => {
+        if (child.pid !== undefined) polledPeak = Math.max(polledPeak, treeRssKiB(child.pid));
+      }, 20);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+  });
+  const wallMs = performance.now() - started;
+  clearTimeout(timer);
+  if (poll) clearInterval(poll);
+  await out.close();
+  if (!useTime) return { wallMs, peakRssKiB: polledPeak, exitCode: code, cpuSeconds: 0, rssMethod: '/proc poll' };
+  const report = await readFile(timeFile, 'utf8').catch(() => '');
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(report);
+  const status = /Exit status: (\d+)/.exec(report);
+  const seconds = (label: string) => Number(new RegExp(`${label} time \\(seconds\\): ([\\d.]+)`).exec(report)?.[1] ?? 0);
+  return {
+    wallMs,
+    peakRssKiB: rss ? Number(rss[1]) : 0,
+    exitCode: status ? Number(status[1]) : code,
+    cpuSeconds: seconds('User') + seconds('System'),
+    rssMethod: 'time -v',
+  };
+}
+
+/** Current RSS of a process and its descendants (fallback without /usr/bin/time). */
+function treeRssKiB(pid: number): number {
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const m = /VmRSS:\s+(\d+) kB/.exec(status);
+      if (m) total += Number(m[1]);
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const children = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+        if (children) stack.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // Gone already.
+    }
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the registries saw
+
+/**
+ * The harness's RequestLog keeps method, path and status; the access log line also has the
+ * response size, which gives the bytes a registry served. This taps the same stdout chunks.
+ */
+class ByteTap {
+  private partial = '';
+  served = 0;
+  blobGetBytes = 0;
+
+  constructor(log: RequestLog) {
+    const original = log.write.bind(log);
+    log.write = (chunk: Buffer) => {
+      original(chunk);
+      this.feed(chunk);
+    };
+  }
+
+  reset(): void {
+    this.served = 0;
+    this.blobGetBytes = 0;
+  }
+
+  private feed(chunk: Buffer): void {
+    const lines = (this.partial + chunk.toString('utf8')).split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /"(\S+) (\S+) [^"]*" (\d{3}) (\d+|-)/.exec(line);
+      if (!m || m[2]!.includes('ferry-harness-marker')) continue;
+      const size = m[4] === '-' ? 0 : Number(m[4]);
+      this.served += size;
+      if (m[1] === 'GET' && /\/blobs\/sha256:/.test(m[2]!)) this.blobGetBytes += size;
+    }
+  }
+}
+
+interface Counted {
+  total: number;
+  byMethod: Record<string, number>;
+  /** e.g. "HEAD blob", "GET manifest", "PUT upload", "GET ping". */
+  byRoute: Record<string, number>;
+  errors: number;
+}
+
+function route(method: string, uri: string): string {
+  const p = uri.split('?')[0]!;
+  const kind =
+    p === '/v2/' || p === '/v2'
+      ? 'ping'
+      : /\/manifests\//.test(p)
+        ? 'manifest'
+        : /\/blobs\/uploads\//.test(p)
+          ? uri.includes('mount=')
+            ? 'mount'
+            : 'upload'
+          : /\/blobs\//.test(p)
+            ? 'blob'
+            : /\/tags\/list$/.test(p)
+              ? 'tags'
+              : 'other';
+  return `${method} ${kind}`;
+}
+
+function countRequests(log: RequestLog): Counted {
+  const byMethod: Record<string, number> = {};
+  const byRoute: Record<string, number> = {};
+  let errors = 0;
+  for (const e of log.entries) {
+    byMethod[e.method] = (byMethod[e.method] ?? 0) + 1;
+    const r = route(e.method, e.path);
+    byRoute[r] = (byRoute[r] ?? 0) + 1;
+    if (e.status >= 500) errors++;
+  }
+  return { total: log.entries.length, byMethod, byRoute, errors };
+}
+
+/** Bytes of every blob the registry stores (filesystem driver layout). */
+async function storedBlobBytes(registry: TestRegistry): Promise<{ bytes: number; count: number }> {
+  const root = path.join(registry.storageDir, 'docker', 'registry', 'v2', 'blobs');
+  if (!existsSync(root)) return { bytes: 0, count: 0 };
+  const files = (await readdir(root, { recursive: true })) as string[];
+  let bytes = 0;
+  let count = 0;
+  for (const f of files) {
+    if (path.basename(f) !== 'data') continue;
+    bytes += (await stat(path.join(root, f))).size;
+    count++;
+  }
+  return { bytes, count };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verifying a copy
+
+interface VerifyResult {
+  ok: boolean;
+  tags: number;
+  matched: number;
+  mismatched: string[];
+  missing: string[];
+  extraTags: string[];
+  missingChildren: number;
+  missingBlobs: number;
+  /** skopeo inspect --raw digests of a few tags, compared with the source: a second opinion. */
+  skopeoSample: { reference: string; ok: boolean }[];
+}
+
+async function listTags(registry: TestRegistry, repository: string): Promise<string[]> {
+  const res = await clientFor(registry).request('GET', `/v2/${repository}/tags/list`, {
+    scope: `repository:${repository}:pull`,
+  });
+  if (res.status === 404) return [];
+  if (res.status !== 200) throw new Error(`list tags ${repository}: HTTP ${res.status}`);
+  return (JSON.parse(res.body.toString('utf8')) as { tags: string[] | null }).tags ?? [];
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return results;
+}
+
+async function verifyCopy(
+  source: TestRegistry,
+  destination: TestRegistry,
+  mapping: readonly RepoMapping[],
+  sample: readonly { repository: string; tag: string }[],
+): Promise<VerifyResult> {
+  const result: VerifyResult = {
+    ok: false,
+    tags: 0,
+    matched: 0,
+    mismatched: [],
+    missing: [],
+    extraTags: [],
+    missingChildren: 0,
+    missingBlobs: 0,
+    skopeoSample: [],
+  };
+  const work: { from: string; to: string; tag: string }[] = [];
+  for (const { from, to } of mapping) {
+    const [srcTags, dstTags] = await Promise.all([listTags(source, from), listTags(destination, to)]);
+    for (const t of dstTags) if (!srcTags.includes(t)) result.extraTags.push(`${to}:${t}`);
+    for (const tag of srcTags) work.push({ from, to, tag });
+  }
+  result.tags = work.length;
+  const blobsChecked = new Set<string>();
+
+  const checkTree = async (repository: string, bytes: Buffer): Promise<void> => {
+    const doc = JSON.parse(bytes.toString('utf8')) as {
+      manifests?: { digest: string }[];
+      config?: { digest: string };
+      layers?: { digest: string }[];
+    };
+    if (doc.manifests) {
+      for (const child of doc.manifests) {
+        try {
+          const got = await fetchManifest(destination, repository, child.digest);
+          if (got.digest !== child.digest) result.missingChildren++;
+          else await checkTree(repository, got.bytes);
+        } catch {
+          result.missingChildren++;
+        }
+      }
+      return;
+    }
+    for (const d of [doc.config, ...(doc.layers ?? [])]) {
+      if (!d) continue;
+      const key = `${repository}@${d.digest}`;
+      if (blobsChecked.has(key)) continue;
+      blobsChecked.add(key);
+      const res = await clientFor(destination).request('HEAD', `/v2/${repository}/blobs/${d.digest}`, {
+        scope: `repository:${repository}:pull`,
+      });
+      if (res.status !== 200) result.missingBlobs++;
+    }
+  };
+
+  await mapLimit(work, 8, async ({ from, to, tag }) => {
+    const src = await fetchManifest(source, from, tag);
+    let dst: Awaited<ReturnType<typeof fetchManifest>>;
+    try {
+      dst = await fetchManifest(destination, to, tag);
+    } catch {
+      result.missing.push(`${to}:${tag}`);
+      return;
+    }
+    if (dst.digest !== src.digest) {
+      result.mismatched.push(`${to}:${tag} ${dst.digest} ≠ source ${src.digest}`);
+      return;
+    }
+    result.matched++;
+    await checkTree(to, dst.bytes);
+  });
+
+  for (const { repository, tag } of sample) {
+    const to = mapping.find((m) => m.from === repository)?.to;
+    if (!to) continue;
+    const [a, b] = await Promise.all([
+      skopeoDigest(source, `${repository}:${tag}`),
+      skopeoDigest(destination, `${to}:${tag}`).catch(() => 'missing'),
+    ]);
+    result.skopeoSample.push({ reference: `${to}:${tag}`, ok: a === b });
+  }
+
+  result.ok =
+    result.matched === result.tags &&
+    result.tags > 0 &&
+    result.extraTags.length === 0 &&
+    result.missingChildren === 0 &&
+    result.missingBlobs === 0 &&
+    result.skopeoSample.every((s) => s.ok);
+  return result;
+}
+
+function describeVerify(v: VerifyResult): string {
+  if (v.ok) return `${v.matched}/${v.tags} ok`;
+  const parts = [`${v.matched}/${v.tags}`];
+  if (v.mismatched.length) parts.push(`${v.mismatched.length} digest≠`);
+  if (v.missing.length) parts.push(`${v.missing.length} missing`);
+  if (v.extraTags.length) parts.push(`${v.extraTags.length} extra`);
+  if (v.missingChildren) parts.push(`${v.missingChildren} children missing`);
+  if (v.missingBlobs) parts.push(`${v.missingBlobs} blobs missing`);
+  if (v.skopeoSample.some((s) => !s.ok)) parts.push('skopeo sample ≠');
+  return `FAIL ${parts.join(', ')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tools
+
+interface RepoMapping {
+  /** Source repository. */
+  from: string;
+  /** Destination repository: mirror/<last path component>, which is where skopeo sync puts it. */
+  to: string;
+}
+
+interface ToolRun extends Measured {
+  processes: number;
+}
+
+async function runSkopeo(
+  options: Options,
+  source: TestRegistry,
+  destination: TestRegistry,
+  mapping: readonly RepoMapping[],
+  work: string,
+  logFile: string,
+): Promise<ToolRun> {
+  const common = [
+    '--insecure-policy',
+    'sync',
+    '--dest',
+    'docker',
+    '--dest-tls-verify=false',
+    '--dest-no-creds',
+    '--all',
+    ...(options.preserveDigests ? ['--preserve-digests'] : []),
+  ];
+  if (options.skopeoMode === 'yaml') {
+    const file = path.join(work, 'skopeo-sync.yaml');
+    const images: Record<string, string[]> = {};
+    for (const { from } of mapping) images[from] = []; // [] = every tag, like ferry's tagless rule
+    await writeFile(file, yaml.dump({ [source.host]: { 'tls-verify': false, images } }));
+    const run = await measure('skopeo', [...common, '--src', 'yaml', file, `${destination.host}/mirror`], logFile);
+    return { ...run, processes: 1 };
+  }
+  const total: ToolRun = { wallMs: 0, peakRssKiB: 0, exitCode: 0, cpuSeconds: 0, rssMethod: 'time -v', processes: 0 };
+  for (const { from } of mapping) {
+    const run = await measure(
+      'skopeo',
+      [...common, '--src', 'docker', '--src-tls-verify=false', '--src-no-creds', `${source.host}/${from}`, `${destination.host}/mirror`],
+      logFile,
+    );
+    total.wallMs += run.wallMs;
+    total.cpuSeconds += run.cpuSeconds;
+    total.peakRssKiB = Math.max(total.peakRssKiB, run.peakRssKiB);
+    total.exitCode ||= run.exitCode;
+    total.rssMethod = run.rssMethod;
+    total.processes++;
+  }
+  return total;
+}
+
+async function runFerry(
+  options: Options,
+  source: TestRegistry,
+  destination: TestRegistry,
+  mapping: readonly RepoMapping[],
+  work: string,
+  logFile: string,
+): Promise<ToolRun> {
+  const securityFile = path.join(work, 'security.yaml');
+  const ruleFile = path.join(work, 'rules.yaml');
+  await writeFile(securityFile, yaml.dump({ [source.host]: { insecure: true }, [destination.host]: { insecure: true } }));
+  const rules: Record<string, string> = {};
+  for (const { from, to } of mapping) rules[`${source.host}/${from}`] = `${destination.host}/${to}`;
+  await writeFile(ruleFile, yaml.dump(rules));
+  const args = [FERRY_BIN, 'transfer', '--securityFile', securityFile, '--ruleFile', ruleFile, '--routines', String(options.routines)];
+  if (options.qps > 0) args.push('--qps', String(options.qps));
+  const run = await measure(process.execPath, args, logFile);
+  return { ...run, processes: 1 };
+}
+
+/** ferry's own closing line, e.g. "(60 copied, 0 skipped, 30.1 MiB moved, 812 requests, 2.1s)". */
+async function ferrySelfReport(logFile: string): Promise<string | undefined> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  const lines = text.split('\n').filter((l) => l.startsWith('Finished,'));
+  return lines[lines.length - 1];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Corpus changes
+
+/** Re-pushes `count` evenly spaced tags with different images (new top layer / new index). */
+async function changeTags(
+  source: TestRegistry,
+  corpus: Corpus,
+  options: Options,
+): Promise<CorpusEntry[]> {
+  const entries = corpus.entries;
+  const count = options.changePercent <= 0 ? 0 : Math.max(1, Math.round((entries.length * options.changePercent) / 100));
+  const step = count === 0 ? 1 : Math.max(1, Math.floor(entries.length / count));
+  const chosen: CorpusEntry[] = [];
+  for (let i = 0; i < entries.length && chosen.length < count; i += step) chosen.push(entries[i]!);
+  const size = options.layerSize;
+  const base = randomLayer(size, `${options.seed}:base`);
+  for (const entry of chosen) {
+    const seed = `${options.seed}:changed:${entry.repository}:${entry.tag}`;
+    if (entry.kind === 'index') {
+      await pushIndex(source, entry.repository, entry.tag, undefined, entry.flavour, { layerSize: size, seed, sharedLayer: base });
+    } else {
+      await pushImage(source, entry.repository, entry.tag, {
+        flavour: entry.flavour,
+        layers: [base, randomLayer(size, `${options.seed}:${entry.repository}`), randomLayer(size, seed)],
+        labels: { 'org.ferry.test.ref': `${entry.repository}:${entry.tag}`, 'org.ferry.bench.changed': 'yes' },
+      });
+    }
+  }
+  return chosen;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loopback ceiling
+
+interface Ceiling {
+  bytes: number;
+  wallMs: number;
+  innerMs: number;
+  peakRssKiB: number;
+  mbPerSec: number;
+  verified: boolean;
+}
+
+async function loopbackCeiling(sizeMiB: number, work: string): Promise<Ceiling> {
+  const a = await startRegistry();
+  const b = await startRegistry();
+  try {
+    const bytes = randomBlob(sizeMiB * MiB, 'ferry-bench:ceiling');
+    const digest = sha256(bytes);
+    await pushBlob(a, 'ceiling/blob', { digest, size: bytes.length, mediaType: 'application/octet-stream', bytes });
+    const logFile = path.join(work, 'ceiling.log');
+    const run = await measure(process.execPath, [PIPE_BLOB, a.url, b.url, 'ceiling/blob', digest], logFile);
+    if (run.exitCode !== 0) throw new Error(`pipe-blob failed; see ${logFile}`);
+    const line = (await readFile(logFile, 'utf8')).split('\n').find((l) => l.startsWith('{'));
+    const inner = line ? (JSON.parse(line) as { ms: number }).ms : run.wallMs;
+    const head = await clientFor(b).request('HEAD', `/v2/ceiling/blob/blobs/${digest}`);
+    return {
+      bytes: bytes.length,
+      wallMs: run.wallMs,
+      innerMs: inner,
+      peakRssKiB: run.peakRssKiB,
+      mbPerSec: bytes.length / MB / (inner / 1000),
+      verified: head.status === 200 && Number(head.headers['content-length']) === bytes.length,
+    };
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+type Scenario = 'full copy' | 'no-op rerun' | 'after change';
+
+interface RowResult {
+  scenario: Scenario;
+  tool: Tool;
+  wallSeconds: number;
+  exitCode: number;
+  processes: number;
+  peakRssMiB: number;
+  cpuSeconds: number;
+  rssMethod: string;
+  requests: { total: number; source: Counted; destination: Counted };
+  bytes: {
+    /** Blob bytes newly stored at the destination (its blob store grew by this much). */
+    stored: number;
+    blobsStored: number;
+    /** Blob bytes the source served (GET /v2/…/blobs/…). */
+    pulledBlobs: number;
+    /** Every response byte the source served (blobs, manifests, tag lists). */
+    sourceServed: number;
+  };
+  /** stored bytes ÷ wall time, MB = 10^6 bytes. */
+  mbPerSec: number;
+  verify: VerifyResult;
+  ferrySays?: string;
+  log: string;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const startedAt = new Date();
+  if (!existsSync(path.join(ROOT, 'dist', 'commands', 'transfer.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
+  }
+  if (!existsSync(TIME_BIN)) {
+    console.warn(`note: ${TIME_BIN} not found (apt-get install time); peak RSS falls back to polling /proc`);
+  }
+  const skopeoVersion = (await skopeo(['--version'])).toString('utf8').trim();
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-'));
+  const registries: TestRegistry[] = [];
+  const say = (text: string) => console.log(text);
+
+  try {
+    // Source and corpus.
+    const source = await startRegistry();
+    registries.push(source);
+    const sourceTap = new ByteTap(source.requestLog);
+    let t = performance.now();
+    const corpus = await seedCorpus(source, {
+      repositories: options.repos,
+      tagsPerRepo: options.tags,
+      layerSize: options.layerSize,
+      seed: options.seed,
+      indexEvery: options.indexEvery,
+    });
+    const repositories = [...corpus.repositories];
+    if (options.large > 0) {
+      await pushImage(source, 'big/large', '1.0.0', {
+        flavour: 'docker',
+        layers: [randomLayer(options.large * MiB, `${options.seed}:large`)],
+        labels: { 'org.ferry.bench': 'large' },
+      });
+      repositories.push('big/large');
+    }
+    const seeded = await storedBlobBytes(source);
+    const indexes = corpus.entries.filter((e) => e.kind === 'index').length;
+    say(
+      `corpus: ${repositories.length} repositories, ${corpus.entries.length + (options.large > 0 ? 1 : 0)} tags ` +
+        `(${indexes} multi-arch indexes), ${seeded.count} blobs, ${(seeded.bytes / MiB).toFixed(1)} MiB ` +
+        `(layer ${(options.layerSize / 1024).toFixed(0)} KiB${options.large > 0 ? `, + one ${options.large} MiB layer` : ''}); ` +
+        `seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
+
+    const mapping: RepoMapping[] = repositories.map((from) => ({ from, to: `mirror/${path.posix.basename(from)}` }));
+    const names = new Set(mapping.map((m) => m.to));
+    if (names.size !== mapping.length) throw new Error('two source repositories share a last path component; skopeo sync would merge them');
+
+    // One fresh destination per tool.
+    const destinations = new Map<Tool, { registry: TestRegistry; tap: ByteTap }>();
+    for (const tool of options.tools) {
+      const registry = await startRegistry();
+      registries.push(registry);
+      destinations.set(tool, { registry, tap: new ByteTap(registry.requestLog) });
+    }
+
+    // A few tags for skopeo's second opinion: a Docker image, an OCI image, an index.
+    const sample = [
+      corpus.entries.find((e) => e.kind === 'image' && e.flavour === 'docker'),
+      corpus.entries.find((e) => e.kind === 'image' && e.flavour === 'oci'),
+      corpus.entries.find((e) => e.kind === 'index'),
+    ].filter((e): e is CorpusEntry => e !== undefined);
+
+    const rows: RowResult[] = [];
+    const scenarios: Scenario[] = ['full copy', 'no-op rerun', 'after change'];
+    let changed: CorpusEntry[] = [];
+    for (const scenario of scenarios) {
+      if (scenario === 'after change') {
+        t = performance.now();
+        changed = await changeTags(source, corpus, options);
+        say(
+          `changed ${changed.length} of ${corpus.entries.length} tags at the source ` +
+            `(${changed.filter((e) => e.kind === 'index').length} of them indexes) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+        );
+      }
+      for (const tool of options.tools) {
+        const { registry: destination, tap } = destinations.get(tool)!;
+        await Promise.all([source.requestLog.settle(), destination.requestLog.settle()]);
+        source.requestLog.clear();
+        destination.requestLog.clear();
+        sourceTap.reset();
+        tap.reset();
+        const before = await storedBlobBytes(destination);
+        const logFile = path.join(work, `${tool}-${scenario.replace(/\W+/g, '-')}.log`);
+
+        const run =
+          tool === 'skopeo'
+            ? await runSkopeo(options, source, destination, mapping, work, logFile)
+            : await runFerry(options, source, destination, mapping, work, logFile);
+
+        await Promise.all([source.requestLog.settle(), destination.requestLog.settle()]);
+        const srcCount = countRequests(source.requestLog);
+        const dstCount = countRequests(destination.requestLog);
+        const after = await storedBlobBytes(destination);
+        const sampleNow = scenario === 'after change' ? [...sample, ...changed.slice(0, 2)] : sample;
+        const verify = await verifyCopy(source, destination, mapping, sampleNow);
+        const stored = after.bytes - before.bytes;
+        const row: RowResult = {
+          scenario,
+          tool,
+          wallSeconds: run.wallMs / 1000,
+          exitCode: run.exitCode,
+          processes: run.processes,
+          peakRssMiB: run.peakRssKiB / 1024,
+          cpuSeconds: run.cpuSeconds,
+          rssMethod: run.rssMethod,
+          requests: { total: srcCount.total + dstCount.total, source: srcCount, destination: dstCount },
+          bytes: {
+            stored,
+            blobsStored: after.count - before.count,
+            pulledBlobs: sourceTap.blobGetBytes,
+            sourceServed: sourceTap.served,
+          },
+          mbPerSec: stored / MB / (run.wallMs / 1000),
+          verify,
+          log: logFile,
+        };
+        if (tool === 'ferry') row.ferrySays = await ferrySelfReport(logFile);
+        rows.push(row);
+        say(
+          `  ${scenario.padEnd(12)} ${tool.padEnd(6)} ${row.wallSeconds.toFixed(2)} s, exit ${row.exitCode}, ` +
+            `${row.requests.total} requests, ${(stored / MiB).toFixed(1)} MiB stored, digests ${describeVerify(verify)}`,
+        );
+        if (run.exitCode !== 0) {
+          const text = await readFile(logFile, 'utf8').catch(() => '');
+          say(`    ${tool} failed; last lines of ${logFile}:\n${text.split('\n').slice(-15).map((l) => `      ${l}`).join('\n')}`);
+        }
+        if (!verify.ok) {
+          for (const line of [...verify.mismatched, ...verify.missing, ...verify.extraTags].slice(0, 5)) say(`    ${line}`);
+        }
+      }
+    }
+
+    let ceiling: Ceiling | undefined;
+    if (options.ceilingMiB > 0) ceiling = await loopbackCeiling(options.ceilingMiB, work);
+
+    // Report.
+    console.log('');
+    printTable(rows, options);
+    if (ceiling) {
+      console.log(
+        `loopback ceiling: one ${(ceiling.bytes / MiB).toFixed(0)} MiB blob, Node GET piped into PUT (no hashing): ` +
+          `${(ceiling.innerMs / 1000).toFixed(2)} s = ${ceiling.mbPerSec.toFixed(0)} MB/s ` +
+          `(process wall ${(ceiling.wallMs / 1000).toFixed(2)} s, peak RSS ${(ceiling.peakRssKiB / 1024).toFixed(0)} MiB, ` +
+          `${ceiling.verified ? 'landed intact' : 'NOT VERIFIED'})`,
+      );
+    }
+    const ferryLines = rows.filter((r) => r.ferrySays);
+    for (const r of ferryLines) console.log(`ferry's own summary, ${r.scenario}: ${r.ferrySays}`);
+    const allOk = rows.every((r) => r.verify.ok && r.exitCode === 0);
+    console.log(allOk ? 'every run exited 0 and every destination tag has the source digest' : 'SOME RUNS FAILED OR COPIED WRONG: see above');
+
+    const results = {
+      startedAt: startedAt.toISOString(),
+      environment: {
+        node: process.version,
+        skopeo: skopeoVersion,
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        memoryMiB: Math.round(os.totalmem() / MiB),
+        rssMethod: rows[0]?.rssMethod,
+      },
+      options: { ...options, out: path.relative(ROOT, options.out) },
+      corpus: {
+        repositories: repositories.length,
+        tags: corpus.entries.length + (options.large > 0 ? 1 : 0),
+        indexes,
+        blobs: seeded.count,
+        blobBytes: seeded.bytes,
+        changedTags: changed.map((e) => `${e.repository}:${e.tag}`),
+      },
+      units: { wallSeconds: 's', mbPerSec: 'stored blob bytes / wall, MB = 10^6 B', peakRssMiB: 'MiB (ru_maxrss)' },
+      runs: rows.map(({ log: _log, ...r }) => r),
+      ratios: ratios(rows),
+      ceiling,
+    };
+    await mkdir(path.dirname(options.out), { recursive: true });
+    await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`results: ${path.relative(process.cwd(), options.out)}${allOk ? '' : `; tool logs kept in ${work}`}`);
+    if (!allOk) process.exitCode = 1;
+  } finally {
+    await Promise.all(registries.map((r) => r.stop()));
+    if (process.exitCode !== 1) await rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function ratios(rows: readonly RowResult[]): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const scenario of new Set(rows.map((r) => r.scenario))) {
+    const f = rows.find((r) => r.scenario === scenario && r.tool === 'ferry');
+    const s = rows.find((r) => r.scenario === scenario && r.tool === 'skopeo');
+    out[scenario] = f && s ? f.wallSeconds / s.wallSeconds : null;
+  }
+  return out;
+}
+
+function printTable(rows: readonly RowResult[], options: Options): void {
+  const r = ratios(rows);
+  const header = ['scenario', 'tool', 'wall s', 'MB/s', 'peak RSS MiB', 'CPU s', 'requests (src+dst)', 'stored MiB', 'pulled MiB', 'digests', 'time ferry/skopeo'];
+  const body = rows.map((row) => [
+    row.scenario,
+    row.tool + (row.tool === 'skopeo' && options.skopeoMode === 'per-repo' ? ` ×${row.processes}` : ''),
+    row.wallSeconds.toFixed(2),
+    row.bytes.stored > 0 ? row.mbPerSec.toFixed(1) : '-',
+    row.peakRssMiB.toFixed(0),
+    row.cpuSeconds.toFixed(2),
+    `${row.requests.total} (${row.requests.source.total}+${row.requests.destination.total})`,
+    (row.bytes.stored / MiB).toFixed(1),
+    (row.bytes.pulledBlobs / MiB).toFixed(1),
+    (row.exitCode === 0 ? '' : `exit ${row.exitCode}, `) + describeVerify(row.verify),
+    row.tool === 'ferry' && r[row.scenario] != null ? `${r[row.scenario]!.toFixed(2)}×` : '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const numeric = new Set([2, 3, 4, 5, 7, 8]);
+  const fmt = (cells: string[]) =>
+    cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  console.log(fmt(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const b of body) console.log(fmt(b));
+  console.log(
+    `MB/s = blob bytes newly stored at the destination ÷ wall time (MB = 10^6 B); wall includes process start-up; ` +
+      `ferry --routines ${options.routines}${options.qps ? ` --qps ${options.qps}` : ''}; ` +
+      `skopeo sync ${options.skopeoMode === 'yaml' ? '--src yaml (one process)' : '--src docker (one process per repository)'} --all` +
+      `${options.preserveDigests ? ' --preserve-digests' : ' (no --preserve-digests)'}`,
+  );
+}
+
+await main();
