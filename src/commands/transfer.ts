@@ -62,8 +62,16 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
         signal: abort.signal,
       })
     } catch (error) {
-      if (FerryError.is(error)) this.error(error.message, {exit: 2})
-      throw error
+      if (!FerryError.is(error)) throw error
+      if (this.jsonEnabled()) {
+        // oclif prints the error as JSON, then exits with process.exitCode (else 1), not `exit`.
+        process.exitCode = 2
+        this.error(error.message, {exit: 2})
+      }
+      // A file the user must fix is one line naming it. oclif's error display would wrap it at
+      // 80 columns (stderr is seldom a terminal in CI) and prefix each piece with ' ›'.
+      this.logToStderr(`Error: ${error.message}`)
+      this.exit(2)
     } finally {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)

@@ -7,6 +7,12 @@ export interface Credentials {
   password?: string
 }
 
+/**
+ * Credentials that change during a run (a cloud provider's temporary login token): asked for
+ * each time a token is fetched or a basic header is built, so the source can refresh them.
+ */
+export type CredentialSource = () => Promise<Credentials>
+
 export interface IssuedToken {
   token: string
   /** Seconds the token is valid, as the token server said (60 when it did not, per the spec). */
@@ -36,14 +42,22 @@ export class Authenticator {
   private readonly tokens = new Map<string, {value: string; expiresAt: number}>()
   private readonly pending = new Map<string, Promise<string>>()
 
+  private readonly source: CredentialSource
+  /** Whether credentials were given at all (a dynamic source always counts as given). */
+  readonly anonymous: boolean
+
   constructor(
-    private readonly credentials: Credentials,
+    credentials: Credentials | CredentialSource,
     private readonly fetchToken: TokenFetcher,
     private readonly describe: string,
-  ) {}
-
-  get anonymous(): boolean {
-    return !this.credentials.username
+  ) {
+    if (typeof credentials === 'function') {
+      this.source = credentials
+      this.anonymous = false
+    } else {
+      this.source = async () => credentials
+      this.anonymous = !credentials.username
+    }
   }
 
   async authorization(scopes: readonly string[], signal?: AbortSignal): Promise<string | undefined> {
@@ -87,9 +101,10 @@ export class Authenticator {
     return this.challenge?.params.error
   }
 
-  private basic(): string | undefined {
-    if (this.anonymous) return undefined
-    const pair = `${this.credentials.username}:${this.credentials.password ?? ''}`
+  private async basic(): Promise<string | undefined> {
+    const credentials = await this.source()
+    if (!credentials.username) return undefined
+    const pair = `${credentials.username}:${credentials.password ?? ''}`
     return `Basic ${Buffer.from(pair).toString('base64')}`
   }
 
@@ -109,7 +124,7 @@ export class Authenticator {
     }
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service)
     for (const scope of scopes) url.searchParams.append('scope', scope)
-    const issued = await this.fetchToken(url.toString(), this.basic(), signal)
+    const issued = await this.fetchToken(url.toString(), await this.basic(), signal)
     const lifetime = issued.expiresIn * 1000
     this.tokens.set(key, {value: issued.token, expiresAt: Date.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2)})
     return issued.token

@@ -9,7 +9,7 @@ import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
 
 import {FerryError, RegistryError} from '../errors.js'
 import {backoffDelay, sleep} from '../retry.js'
-import {Authenticator} from './auth.js'
+import {Authenticator, type CredentialSource} from './auth.js'
 import {registryErrorFromResponse} from './errors.js'
 import type {RequestLimiter} from './limiter.js'
 
@@ -17,6 +17,8 @@ import type {RequestLimiter} from './limiter.js'
 export interface RegistryAccess {
   username?: string
   password?: string
+  /** Credentials that a provider refreshes during the run; wins over username/password. */
+  credentials?: CredentialSource
   /** image-transfer's meaning: plain HTTP. */
   insecure?: boolean
   /** HTTPS without certificate verification, explicitly asked for. */
@@ -108,7 +110,7 @@ export class RegistryClient {
       validateStatus: () => true,
     })
     this.auth = new Authenticator(
-      {username: options.access.username, password: options.access.password},
+      options.access.credentials ?? {username: options.access.username, password: options.access.password},
       (url, authorization, signal) => this.fetchToken(url, authorization, signal),
       `registry ${this.registry}`,
     )

@@ -46,8 +46,15 @@ export function summarize(results: readonly JobResult[], generateFailures: reado
 }
 
 /** The closing lines: every failure with its reason, then image-transfer's last line. Pure. */
-export function formatReport(summary: TransferSummary, results: readonly JobResult[], generateFailures: readonly GenerateFailure[]): string[] {
+export function formatReport(
+  summary: TransferSummary,
+  results: readonly JobResult[],
+  generateFailures: readonly GenerateFailure[],
+  omittedTags: readonly {repository: string; count: number}[] = [],
+): string[] {
   const lines: string[] = []
+  const omitted = omittedTags.reduce((sum, item) => sum + item.count, 0)
+  if (omitted > 0) lines.push(`Tags left out by the tag limit: ${omitted} in ${omittedTags.length} repositories`)
   if (generateFailures.length > 0) {
     lines.push(`Rules that generated no jobs (${generateFailures.length}):`)
     for (const failure of generateFailures) lines.push(`  ${failure.message}`)

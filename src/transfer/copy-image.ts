@@ -20,6 +20,8 @@ export interface CopyContext {
   /** Blobs of one image copied at once. */
   blobConcurrency?: number
   signal?: AbortSignal
+  /** Makes the destination repository exist where a registry needs that before a push. */
+  prepare?: (registry: string, repository: string, signal?: AbortSignal) => Promise<void>
 }
 
 export interface CopyOutcome {
@@ -77,6 +79,7 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     throw new FerryError('DIGEST_MISMATCH', `source manifest digest is ${manifest.digest}, not the destination digest ${job.destination.digest} the rule names`)
   }
 
+  await context.prepare?.(job.destination.registry, job.destination.repository, signal)
   await copyReferenced(manifest, source, destination, context, outcome)
   await putManifest(destination.pooled.client, destination.repository, destinationReference, manifest, {signal})
   outcome.manifests++

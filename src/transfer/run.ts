@@ -11,10 +11,11 @@ import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/lo
 import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferSummary} from '../report/summary.js'
 import {BlobFlights, BlobHomes} from './blob-flight.js'
 import {ClientPool} from './clients.js'
-import {copyImage} from './copy-image.js'
+import {copyImage, type CopyContext} from './copy-image.js'
 
 export interface EngineOptions {
-  rules: readonly Rule[]
+  /** Rules, or a stream of them (a provider enumerating a whole registry). */
+  rules: Iterable<Rule> | AsyncIterable<Rule>
   /** Rules that failed to parse: each counts as "generate failed" in the summary. */
   ruleErrors?: readonly ConfigError[]
   credentials: CredentialStore
@@ -35,6 +36,11 @@ export interface EngineOptions {
   /** Replaces the in-memory channel, e.g. with a Redis queue. */
   channel?: Channel<TransferJob>
   onResult?: (result: JobResult) => void
+  /**
+   * Makes a destination repository ready before the first push to it (a cloud registry's
+   * namespace or repository that must exist first). Called once per repository per run.
+   */
+  prepareDestination?: (registry: string, repository: string, signal?: AbortSignal) => Promise<void>
   /** Base delay between job attempts (tests shorten it). */
   retryBaseMs?: number
 }
@@ -43,6 +49,8 @@ export interface TransferReport {
   results: JobResult[]
   generateFailures: GenerateFailure[]
   summary: TransferSummary
+  /** Tags a provider's limit left out, per repository. */
+  omittedTags?: {repository: string; count: number}[]
 }
 
 /**
@@ -65,7 +73,14 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     },
     {limiter, idleTimeoutMs: options.idleTimeoutMs},
   )
-  const context = {clients, flights: new BlobFlights(), homes: new BlobHomes(), chunkSize: options.chunkSize, signal: options.signal}
+  const context: CopyContext = {
+    clients,
+    flights: new BlobFlights(),
+    homes: new BlobHomes(),
+    chunkSize: options.chunkSize,
+    signal: options.signal,
+    prepare: options.prepareDestination ? once(options.prepareDestination) : undefined,
+  }
   const results: JobResult[] = []
   const generateFailures: GenerateFailure[] = (options.ruleErrors ?? []).map((error) => ({
     rule: error.file ? `${error.file}${error.line ? `:${error.line}` : ''}` : 'rule',
@@ -81,10 +96,12 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     signal: options.signal,
   })
 
+  let jobs = 0
   const produce = async () => {
     try {
       for await (const item of generated as AsyncIterable<Generated>) {
         if (item.kind === 'job') {
+          jobs++
           await channel.push(item.job, {signal: options.signal})
         } else {
           const failure = {rule: item.rule, code: item.error.code, message: item.error.message}
@@ -140,9 +157,24 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   } finally {
     if (ownsLimiter) await limiter.stop()
   }
-  if (options.rules.length === 0 && generateFailures.length === 0) logger.warn('the rules name no images: nothing to copy')
+  if (jobs === 0 && generateFailures.length === 0) logger.warn('the rules name no images: nothing to copy')
   const summary = summarize(results, generateFailures, {requests: limiter.started, durationMs: Date.now() - started})
   return {results, generateFailures, summary}
+}
+
+/** One call per repository, shared by concurrent callers; a failure is not remembered, so a retry tries again. */
+function once(prepare: NonNullable<EngineOptions['prepareDestination']>): NonNullable<CopyContext['prepare']> {
+  const done = new Map<string, Promise<void>>()
+  return (registry, repository, signal) => {
+    const key = `${registry}/${repository}`
+    let pending = done.get(key)
+    if (!pending) {
+      pending = prepare(registry, repository, signal)
+      done.set(key, pending)
+      pending.catch(() => done.delete(key))
+    }
+    return pending
+  }
 }
 
 function identify(job: TransferJob): Pick<JobResult, 'source' | 'destination' | 'rule'> {

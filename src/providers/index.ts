@@ -1,0 +1,19 @@
+import {ConfigError} from '../errors.js'
+import type {ProviderModule} from './provider.js'
+
+/**
+ * Providers by name, loaded on first use: cloud SDKs are heavy (the Tencent one alone takes a
+ * quarter second to load), and a run needs at most two of them. Adding a provider is one module
+ * and one line here.
+ */
+const loaders: Record<string, () => Promise<ProviderModule>> = {
+  registry: async () => (await import('./registry.js')).registryProvider,
+}
+
+export const providerNames = (): string[] => Object.keys(loaders).sort()
+
+export async function loadProvider(name: string): Promise<ProviderModule> {
+  const load = loaders[name]
+  if (!load) throw new ConfigError(`unknown provider ${JSON.stringify(name)}; ferry knows ${providerNames().join(', ')}`)
+  return load()
+}

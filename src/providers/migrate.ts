@@ -1,0 +1,83 @@
+import type {Rule} from '../config/rules.js'
+import type {CredentialStore} from '../config/security.js'
+import type {RegistryAccess} from '../registry/client.js'
+import type {RequestLimiter} from '../registry/limiter.js'
+import {runTransfer, type EngineOptions, type TransferReport} from '../transfer/run.js'
+import type {DestinationProvider, SourceProvider} from './provider.js'
+
+export interface MigrateOptions extends Omit<EngineOptions, 'rules' | 'ruleErrors' | 'credentials' | 'prepareDestination' | 'limiter'> {
+  from: SourceProvider
+  to: DestinationProvider
+  credentials: CredentialStore
+  limiter: RequestLimiter
+  /** Put every repository under this namespace at the destination (replacing the source's first path component). */
+  toNamespace?: string
+}
+
+/** Destination path of a source repository. Pure. */
+export function destinationRepository(repository: string, toNamespace: string | undefined): string {
+  if (!toNamespace) return repository
+  const parts = repository.split('/')
+  const rest = parts.length > 1 ? parts.slice(1) : parts
+  return [toNamespace.replace(/^\/+|\/+$/g, ''), ...rest].join('/')
+}
+
+/** The provider's enumeration as rules, one per repository, streamed as pages arrive. */
+export async function* providerRules(
+  from: SourceProvider,
+  to: DestinationProvider,
+  options: {toNamespace?: string; signal?: AbortSignal; onOmitted?: (repository: string, count: number) => void},
+): AsyncGenerator<Rule> {
+  for await (const found of from.repositories(options.signal)) {
+    if (found.omittedTags) options.onOmitted?.(found.repository, found.omittedTags)
+    if (found.tags && found.tags.length === 0) continue
+    yield {
+      text: `${from.name}:${from.registry}/${found.repository}`,
+      source: {registry: from.registry, repository: found.repository, tags: found.tags},
+      destination: {registry: to.registry, repository: destinationRepository(found.repository, options.toNamespace)},
+    }
+  }
+}
+
+/** Provider access first (temporary tokens), then the security file. */
+export function layeredCredentials(base: CredentialStore, sides: {registry: string; access?: () => RegistryAccess; name: string}[]): CredentialStore {
+  return {
+    lookup(registry, repository) {
+      const side = sides.find((candidate) => candidate.registry === registry && candidate.access)
+      if (!side) return base.lookup(registry, repository)
+      const fromFile = base.lookup(registry, repository)
+      // TLS settings still come from the security file; only the credentials are the provider's.
+      return {...fromFile, ...side.access!(), entry: `provider:${side.name}`}
+    },
+    secrets: () => base.secrets(),
+  }
+}
+
+/**
+ * One-click migration: a source provider enumerates, a destination provider prepares, and the
+ * same engine as `transfer` copies.
+ */
+export async function migrate(options: MigrateOptions): Promise<TransferReport> {
+  const {from, to} = options
+  const omitted: {repository: string; count: number}[] = []
+  const rules = providerRules(from, to, {
+    toNamespace: options.toNamespace,
+    signal: options.signal,
+    onOmitted: (repository, count) => {
+      omitted.push({repository, count})
+      options.logger?.warn(`${from.registry}/${repository}: ${count} older tags left out by the tag limit`)
+    },
+  })
+  const credentials = layeredCredentials(options.credentials, [
+    {registry: from.registry, access: from.access?.bind(from), name: from.name},
+    {registry: to.registry, access: to.access?.bind(to), name: to.name},
+  ])
+  const report = await runTransfer({
+    ...options,
+    rules,
+    credentials,
+    limiter: options.limiter,
+    prepareDestination: (_registry, repository, signal) => to.prepare(repository, signal),
+  })
+  return {...report, omittedTags: omitted}
+}
