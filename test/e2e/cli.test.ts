@@ -71,6 +71,26 @@ describe('cli: transfer against real registries', () => {
     assert.ok(!run.stderr.includes('    at '), run.stderr);
   });
 
+  test('--registry/--ns, DEFAULT_REGISTRY/DEFAULT_NAMESPACE and --chunkSize reach the engine', async () => {
+    const ruleFile = await work.file('defaults.yaml', ruleYaml([[`${src.host}/cli/app:2.0`, '']]));
+    const flags = await runCli(['transfer', '--ruleFile', ruleFile, '--securityFile', security, '--registry', dst.host, '--ns', 'fromflag'], {
+      env: { DEFAULT_REGISTRY: 'unused.example.com', DEFAULT_NAMESPACE: 'fromenv' },
+    });
+    assert.equal(flags.code, 0, flags.stdout + flags.stderr);
+    assert.equal(await skopeoDigest(dst, 'fromflag/app:2.0'), images['2.0']!.digest);
+
+    await dst.requestLog.settle();
+    dst.requestLog.clear();
+    const env = await runCli(['transfer', '--ruleFile', ruleFile, '--securityFile', security, '--chunkSize', '1000'], {
+      env: { DEFAULT_REGISTRY: dst.host, DEFAULT_NAMESPACE: 'fromenv' },
+    });
+    assert.equal(env.code, 0, env.stdout + env.stderr);
+    assert.equal(await skopeoDigest(dst, 'fromenv/app:2.0'), images['2.0']!.digest);
+    const log = await dst.requestLog.settle();
+    const expected = images['2.0']!.blobs.reduce((n, b) => n + Math.ceil(b.size / 1000), 0);
+    assert.equal(log.filter((e) => e.method === 'PATCH' && e.status === 202).length, expected, JSON.stringify(log));
+  });
+
   test('--json prints one JSON report whose summary matches its results', async () => {
     const ruleFile = await work.file(
       'json.yaml',

@@ -89,7 +89,6 @@ describe('transfer: authentication and TLS', () => {
       assert.ok(push.length > 0, `a token with push on ${repository}: ${JSON.stringify(requests)}`);
       assert.ok(push.some((r) => r.scopes.includes(`repository:${repository}:pull,push`)), JSON.stringify(push));
     }
-    assert.ok(requests.every((r) => r.sentCredentials && r.status === 200), JSON.stringify(requests));
     assertNoSecrets(JSON.stringify(report), 'the report');
   });
 
