@@ -13,7 +13,10 @@
 // run, every source tag is checked at the destination: same manifest digest, every index child
 // present by digest, every blob present. Figures: wall time and peak RSS of the tool's process
 // (/usr/bin/time -v), requests seen by both registries (their access logs), blob bytes that
-// landed at the destination and bytes the source served.
+// landed at the destination and bytes the source served. The whole pass runs --repeat times
+// (default 3) with fresh registries and alternating tool order; the table shows medians and the
+// JSON (bench/results/latest.json) keeps every run. A "loopback ceiling" (bench/pipe-blob.mjs:
+// one blob, GET piped into PUT, no hashing) gives a figure to read the throughput against.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -62,6 +65,8 @@ interface Options {
   changePercent: number;
   ceilingMiB: number; // 0 = skip
   seed: string;
+  /** Whole passes (fresh registries each); the table shows medians. */
+  repeat: number;
   tools: Tool[];
   skopeoMode: 'yaml' | 'per-repo';
   preserveDigests: boolean;
@@ -92,6 +97,7 @@ function parseOptions(): Options {
       'change-percent': { type: 'string' },
       ceiling: { type: 'string' },
       seed: { type: 'string' },
+      repeat: { type: 'string' },
       tools: { type: 'string' },
       'skopeo-mode': { type: 'string' },
       'preserve-digests': { type: 'boolean' },
@@ -110,8 +116,10 @@ function parseOptions(): Options {
   --routines N          ferry --routines (5, ferry's default)
   --qps N               ferry --qps (0 = unlimited)
   --change-percent P    share of tags re-pushed before the third scenario (10)
-  --ceiling N           MiB for the loopback ceiling blob; 0 skips it (256, or --large if given)
+  --ceiling N           MiB for the loopback ceiling blob, 0 skips it (256, or --large if given);
+                        run max(3, --repeat) times
   --seed S              corpus seed (ferry-bench)
+  --repeat N            whole passes, fresh registries each; the table shows medians (3)
   --tools LIST          skopeo,ferry
   --skopeo-mode M       yaml (one skopeo sync for all) or per-repo (one skopeo sync per repository)
   --preserve-digests    pass --preserve-digests to skopeo sync (default: skopeo's defaults)
@@ -147,6 +155,7 @@ function parseOptions(): Options {
     changePercent: int('change-percent', 'CHANGE_PERCENT', 10),
     ceilingMiB: int('ceiling', 'CEILING', large > 0 ? large : 256),
     seed: pick('seed', 'SEED') ?? 'ferry-bench',
+    repeat: int('repeat', 'REPEAT', 3, 1),
     tools: tools as Tool[],
     skopeoMode,
     preserveDigests: values['preserve-digests'] === true || process.env.BENCH_PRESERVE_DIGESTS === '1',
@@ -587,47 +596,64 @@ async function changeTags(
 // ---------------------------------------------------------------------------------------------
 // Loopback ceiling
 
-interface Ceiling {
-  bytes: number;
-  wallMs: number;
+interface CeilingRun {
   innerMs: number;
+  wallMs: number;
   peakRssKiB: number;
   mbPerSec: number;
   verified: boolean;
 }
 
-async function loopbackCeiling(sizeMiB: number, work: string): Promise<Ceiling> {
+interface Ceiling {
+  bytes: number;
+  runs: CeilingRun[];
+  medianMbPerSec: number;
+  bestMbPerSec: number;
+}
+
+/** GET piped into PUT by bench/pipe-blob.mjs, `times` times, each into a fresh registry. */
+async function loopbackCeiling(sizeMiB: number, times: number, work: string): Promise<Ceiling> {
   const a = await startRegistry();
-  const b = await startRegistry();
+  const stops: Array<() => Promise<void>> = [() => a.stop()];
   try {
     const bytes = randomBlob(sizeMiB * MiB, 'ferry-bench:ceiling');
     const digest = sha256(bytes);
     await pushBlob(a, 'ceiling/blob', { digest, size: bytes.length, mediaType: 'application/octet-stream', bytes });
-    const logFile = path.join(work, 'ceiling.log');
-    const run = await measure(process.execPath, [PIPE_BLOB, a.url, b.url, 'ceiling/blob', digest], logFile);
-    if (run.exitCode !== 0) throw new Error(`pipe-blob failed; see ${logFile}`);
-    const line = (await readFile(logFile, 'utf8')).split('\n').find((l) => l.startsWith('{'));
-    const inner = line ? (JSON.parse(line) as { ms: number }).ms : run.wallMs;
-    const head = await clientFor(b).request('HEAD', `/v2/ceiling/blob/blobs/${digest}`);
-    return {
-      bytes: bytes.length,
-      wallMs: run.wallMs,
-      innerMs: inner,
-      peakRssKiB: run.peakRssKiB,
-      mbPerSec: bytes.length / MB / (inner / 1000),
-      verified: head.status === 200 && Number(head.headers['content-length']) === bytes.length,
-    };
+    const runs: CeilingRun[] = [];
+    for (let i = 0; i < times; i++) {
+      const b = await startRegistry();
+      stops.push(() => b.stop());
+      const logFile = path.join(work, `ceiling-${i}.log`);
+      const run = await measure(process.execPath, [PIPE_BLOB, a.url, b.url, 'ceiling/blob', digest], logFile);
+      if (run.exitCode !== 0) throw new Error(`pipe-blob failed; see ${logFile}`);
+      const line = (await readFile(logFile, 'utf8')).split('\n').find((l) => l.startsWith('{'));
+      const inner = line ? (JSON.parse(line) as { ms: number }).ms : run.wallMs;
+      const head = await clientFor(b).request('HEAD', `/v2/ceiling/blob/blobs/${digest}`);
+      runs.push({
+        innerMs: inner,
+        wallMs: run.wallMs,
+        peakRssKiB: run.peakRssKiB,
+        mbPerSec: bytes.length / MB / (inner / 1000),
+        verified: head.status === 200 && Number(head.headers['content-length']) === bytes.length,
+      });
+      await b.stop();
+      stops.pop();
+    }
+    const rates = runs.map((r) => r.mbPerSec);
+    return { bytes: bytes.length, runs, medianMbPerSec: median(rates), bestMbPerSec: Math.max(...rates) };
   } finally {
-    await Promise.all([a.stop(), b.stop()]);
+    await Promise.all(stops.map((stop) => stop()));
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Main
+// One pass: fresh registries, three scenarios per tool
 
 type Scenario = 'full copy' | 'no-op rerun' | 'after change';
+const SCENARIOS: readonly Scenario[] = ['full copy', 'no-op rerun', 'after change'];
 
 interface RowResult {
+  pass: number;
   scenario: Scenario;
   tool: Tool;
   wallSeconds: number;
@@ -640,6 +666,7 @@ interface RowResult {
   bytes: {
     /** Blob bytes newly stored at the destination (its blob store grew by this much). */
     stored: number;
+    /** Files added to the destination blob store (layers, configs and manifests). */
     blobsStored: number;
     /** Blob bytes the source served (GET /v2/…/blobs/…). */
     pulledBlobs: number;
@@ -653,22 +680,26 @@ interface RowResult {
   log: string;
 }
 
-async function main(): Promise<void> {
-  const options = parseOptions();
-  const startedAt = new Date();
-  if (!existsSync(path.join(ROOT, 'dist', 'commands', 'transfer.js'))) {
-    throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
-  }
-  if (!existsSync(TIME_BIN)) {
-    console.warn(`note: ${TIME_BIN} not found (apt-get install time); peak RSS falls back to polling /proc`);
-  }
-  const skopeoVersion = (await skopeo(['--version'])).toString('utf8').trim();
-  const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-'));
-  const registries: TestRegistry[] = [];
-  const say = (text: string) => console.log(text);
+interface CorpusInfo {
+  repositories: number;
+  tags: number;
+  indexes: number;
+  /** Files in the source blob store: layers, configs and manifests. */
+  blobs: number;
+  blobBytes: number;
+  changedTags: string[];
+}
 
+async function onePass(
+  options: Options,
+  pass: number,
+  work: string,
+  say: (text: string) => void,
+): Promise<{ rows: RowResult[]; corpus: CorpusInfo }> {
+  const registries: TestRegistry[] = [];
+  // Alternate which tool goes first, so neither always meets a colder or warmer machine.
+  const tools = pass % 2 === 0 ? options.tools : [...options.tools].reverse();
   try {
-    // Source and corpus.
     const source = await startRegistry();
     registries.push(source);
     const sourceTap = new ByteTap(source.requestLog);
@@ -690,27 +721,36 @@ async function main(): Promise<void> {
       repositories.push('big/large');
     }
     const seeded = await storedBlobBytes(source);
-    const indexes = corpus.entries.filter((e) => e.kind === 'index').length;
-    say(
-      `corpus: ${repositories.length} repositories, ${corpus.entries.length + (options.large > 0 ? 1 : 0)} tags ` +
-        `(${indexes} multi-arch indexes), ${seeded.count} blobs, ${(seeded.bytes / MiB).toFixed(1)} MiB ` +
-        `(layer ${(options.layerSize / 1024).toFixed(0)} KiB${options.large > 0 ? `, + one ${options.large} MiB layer` : ''}); ` +
-        `seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`,
-    );
+    const info: CorpusInfo = {
+      repositories: repositories.length,
+      tags: corpus.entries.length + (options.large > 0 ? 1 : 0),
+      indexes: corpus.entries.filter((e) => e.kind === 'index').length,
+      blobs: seeded.count,
+      blobBytes: seeded.bytes,
+      changedTags: [],
+    };
+    if (pass === 0) {
+      say(
+        `corpus: ${info.repositories} repositories, ${info.tags} tags (${info.indexes} of them 3-platform indexes), ` +
+          `${info.blobs} blobs incl. manifests, ${(info.blobBytes / MiB).toFixed(1)} MiB ` +
+          `(layers of ${(options.layerSize / 1024).toFixed(0)} KiB${options.large > 0 ? `, plus one ${options.large} MiB layer` : ''}); ` +
+          `seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+      );
+    }
 
     const mapping: RepoMapping[] = repositories.map((from) => ({ from, to: `mirror/${path.posix.basename(from)}` }));
-    const names = new Set(mapping.map((m) => m.to));
-    if (names.size !== mapping.length) throw new Error('two source repositories share a last path component; skopeo sync would merge them');
+    if (new Set(mapping.map((m) => m.to)).size !== mapping.length) {
+      throw new Error('two source repositories share a last path component; skopeo sync would merge them');
+    }
 
-    // One fresh destination per tool.
     const destinations = new Map<Tool, { registry: TestRegistry; tap: ByteTap }>();
-    for (const tool of options.tools) {
+    for (const tool of tools) {
       const registry = await startRegistry();
       registries.push(registry);
       destinations.set(tool, { registry, tap: new ByteTap(registry.requestLog) });
     }
 
-    // A few tags for skopeo's second opinion: a Docker image, an OCI image, an index.
+    // skopeo's second opinion on a few tags: a Docker image, an OCI image, an index.
     const sample = [
       corpus.entries.find((e) => e.kind === 'image' && e.flavour === 'docker'),
       corpus.entries.find((e) => e.kind === 'image' && e.flavour === 'oci'),
@@ -718,18 +758,20 @@ async function main(): Promise<void> {
     ].filter((e): e is CorpusEntry => e !== undefined);
 
     const rows: RowResult[] = [];
-    const scenarios: Scenario[] = ['full copy', 'no-op rerun', 'after change'];
     let changed: CorpusEntry[] = [];
-    for (const scenario of scenarios) {
+    for (const scenario of SCENARIOS) {
       if (scenario === 'after change') {
         t = performance.now();
         changed = await changeTags(source, corpus, options);
-        say(
-          `changed ${changed.length} of ${corpus.entries.length} tags at the source ` +
-            `(${changed.filter((e) => e.kind === 'index').length} of them indexes) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
-        );
+        info.changedTags = changed.map((e) => `${e.repository}:${e.tag}`);
+        if (pass === 0) {
+          say(
+            `  (re-pushed ${changed.length} of ${corpus.entries.length} source tags with different images, ` +
+              `${changed.filter((e) => e.kind === 'index').length} of them indexes, in ${((performance.now() - t) / 1000).toFixed(1)} s)`,
+          );
+        }
       }
-      for (const tool of options.tools) {
+      for (const tool of tools) {
         const { registry: destination, tap } = destinations.get(tool)!;
         await Promise.all([source.requestLog.settle(), destination.requestLog.settle()]);
         source.requestLog.clear();
@@ -737,7 +779,7 @@ async function main(): Promise<void> {
         sourceTap.reset();
         tap.reset();
         const before = await storedBlobBytes(destination);
-        const logFile = path.join(work, `${tool}-${scenario.replace(/\W+/g, '-')}.log`);
+        const logFile = path.join(work, `pass${pass}-${tool}-${scenario.replace(/\W+/g, '-')}.log`);
 
         const run =
           tool === 'skopeo'
@@ -748,10 +790,10 @@ async function main(): Promise<void> {
         const srcCount = countRequests(source.requestLog);
         const dstCount = countRequests(destination.requestLog);
         const after = await storedBlobBytes(destination);
-        const sampleNow = scenario === 'after change' ? [...sample, ...changed.slice(0, 2)] : sample;
-        const verify = await verifyCopy(source, destination, mapping, sampleNow);
+        const verify = await verifyCopy(source, destination, mapping, scenario === 'after change' ? [...sample, ...changed.slice(0, 2)] : sample);
         const stored = after.bytes - before.bytes;
         const row: RowResult = {
+          pass,
           scenario,
           tool,
           wallSeconds: run.wallMs / 1000,
@@ -774,111 +816,236 @@ async function main(): Promise<void> {
         if (tool === 'ferry') row.ferrySays = await ferrySelfReport(logFile);
         rows.push(row);
         say(
-          `  ${scenario.padEnd(12)} ${tool.padEnd(6)} ${row.wallSeconds.toFixed(2)} s, exit ${row.exitCode}, ` +
+          `  pass ${pass + 1}  ${scenario.padEnd(12)} ${tool.padEnd(6)} ${row.wallSeconds.toFixed(2).padStart(6)} s, exit ${row.exitCode}, ` +
             `${row.requests.total} requests, ${(stored / MiB).toFixed(1)} MiB stored, digests ${describeVerify(verify)}`,
         );
         if (run.exitCode !== 0) {
           const text = await readFile(logFile, 'utf8').catch(() => '');
           say(`    ${tool} failed; last lines of ${logFile}:\n${text.split('\n').slice(-15).map((l) => `      ${l}`).join('\n')}`);
         }
-        if (!verify.ok) {
-          for (const line of [...verify.mismatched, ...verify.missing, ...verify.extraTags].slice(0, 5)) say(`    ${line}`);
-        }
+        for (const line of [...verify.mismatched, ...verify.missing, ...verify.extraTags].slice(0, 5)) say(`    ${line}`);
       }
     }
-
-    let ceiling: Ceiling | undefined;
-    if (options.ceilingMiB > 0) ceiling = await loopbackCeiling(options.ceilingMiB, work);
-
-    // Report.
-    console.log('');
-    printTable(rows, options);
-    if (ceiling) {
-      console.log(
-        `loopback ceiling: one ${(ceiling.bytes / MiB).toFixed(0)} MiB blob, Node GET piped into PUT (no hashing): ` +
-          `${(ceiling.innerMs / 1000).toFixed(2)} s = ${ceiling.mbPerSec.toFixed(0)} MB/s ` +
-          `(process wall ${(ceiling.wallMs / 1000).toFixed(2)} s, peak RSS ${(ceiling.peakRssKiB / 1024).toFixed(0)} MiB, ` +
-          `${ceiling.verified ? 'landed intact' : 'NOT VERIFIED'})`,
-      );
-    }
-    const ferryLines = rows.filter((r) => r.ferrySays);
-    for (const r of ferryLines) console.log(`ferry's own summary, ${r.scenario}: ${r.ferrySays}`);
-    const allOk = rows.every((r) => r.verify.ok && r.exitCode === 0);
-    console.log(allOk ? 'every run exited 0 and every destination tag has the source digest' : 'SOME RUNS FAILED OR COPIED WRONG: see above');
-
-    const results = {
-      startedAt: startedAt.toISOString(),
-      environment: {
-        node: process.version,
-        skopeo: skopeoVersion,
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model,
-        memoryMiB: Math.round(os.totalmem() / MiB),
-        rssMethod: rows[0]?.rssMethod,
-      },
-      options: { ...options, out: path.relative(ROOT, options.out) },
-      corpus: {
-        repositories: repositories.length,
-        tags: corpus.entries.length + (options.large > 0 ? 1 : 0),
-        indexes,
-        blobs: seeded.count,
-        blobBytes: seeded.bytes,
-        changedTags: changed.map((e) => `${e.repository}:${e.tag}`),
-      },
-      units: { wallSeconds: 's', mbPerSec: 'stored blob bytes / wall, MB = 10^6 B', peakRssMiB: 'MiB (ru_maxrss)' },
-      runs: rows.map(({ log: _log, ...r }) => r),
-      ratios: ratios(rows),
-      ceiling,
-    };
-    await mkdir(path.dirname(options.out), { recursive: true });
-    await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);
-    console.log(`results: ${path.relative(process.cwd(), options.out)}${allOk ? '' : `; tool logs kept in ${work}`}`);
-    if (!allOk) process.exitCode = 1;
+    return { rows, corpus: info };
   } finally {
     await Promise.all(registries.map((r) => r.stop()));
-    if (process.exitCode !== 1) await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
-function ratios(rows: readonly RowResult[]): Record<string, number | null> {
-  const out: Record<string, number | null> = {};
-  for (const scenario of new Set(rows.map((r) => r.scenario))) {
-    const f = rows.find((r) => r.scenario === scenario && r.tool === 'ferry');
-    const s = rows.find((r) => r.scenario === scenario && r.tool === 'skopeo');
-    out[scenario] = f && s ? f.wallSeconds / s.wallSeconds : null;
+// ---------------------------------------------------------------------------------------------
+// Summary
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+interface Summary {
+  scenario: Scenario;
+  tool: Tool;
+  passes: number;
+  /** Medians over the passes. */
+  wallSeconds: number;
+  wallMin: number;
+  wallMax: number;
+  mbPerSec: number;
+  peakRssMiB: number;
+  cpuSeconds: number;
+  requests: number;
+  sourceRequests: number;
+  destinationRequests: number;
+  storedBytes: number;
+  pulledBlobBytes: number;
+  /** Every pass exited 0 and verified. */
+  ok: boolean;
+  digests: string;
+  /** ferry's median wall ÷ skopeo's median wall for this scenario (ferry rows only). */
+  ferryOverSkopeo?: number;
+}
+
+function summarise(rows: readonly RowResult[], options: Options): Summary[] {
+  const out: Summary[] = [];
+  for (const scenario of SCENARIOS) {
+    for (const tool of options.tools) {
+      const mine = rows.filter((r) => r.scenario === scenario && r.tool === tool);
+      if (mine.length === 0) continue;
+      const m = (f: (r: RowResult) => number) => median(mine.map(f));
+      const failed = mine.filter((r) => r.exitCode !== 0 || !r.verify.ok);
+      const walls = mine.map((r) => r.wallSeconds);
+      out.push({
+        scenario,
+        tool,
+        passes: mine.length,
+        wallSeconds: m((r) => r.wallSeconds),
+        wallMin: Math.min(...walls),
+        wallMax: Math.max(...walls),
+        mbPerSec: m((r) => r.mbPerSec),
+        peakRssMiB: m((r) => r.peakRssMiB),
+        cpuSeconds: m((r) => r.cpuSeconds),
+        requests: m((r) => r.requests.total),
+        sourceRequests: m((r) => r.requests.source.total),
+        destinationRequests: m((r) => r.requests.destination.total),
+        storedBytes: m((r) => r.bytes.stored),
+        pulledBlobBytes: m((r) => r.bytes.pulledBlobs),
+        ok: failed.length === 0,
+        digests:
+          failed.length === 0
+            ? `${mine[0]!.verify.matched}/${mine[0]!.verify.tags} ok${mine.length > 1 ? ` ×${mine.length}` : ''}`
+            : failed.map((r) => `pass ${r.pass + 1}: ${r.exitCode === 0 ? '' : `exit ${r.exitCode}, `}${describeVerify(r.verify)}`).join('; '),
+      });
+    }
+    const f = out.find((s) => s.scenario === scenario && s.tool === 'ferry');
+    const k = out.find((s) => s.scenario === scenario && s.tool === 'skopeo');
+    if (f && k) f.ferryOverSkopeo = f.wallSeconds / k.wallSeconds;
   }
   return out;
 }
 
-function printTable(rows: readonly RowResult[], options: Options): void {
-  const r = ratios(rows);
-  const header = ['scenario', 'tool', 'wall s', 'MB/s', 'peak RSS MiB', 'CPU s', 'requests (src+dst)', 'stored MiB', 'pulled MiB', 'digests', 'time ferry/skopeo'];
-  const body = rows.map((row) => [
-    row.scenario,
-    row.tool + (row.tool === 'skopeo' && options.skopeoMode === 'per-repo' ? ` ×${row.processes}` : ''),
-    row.wallSeconds.toFixed(2),
-    row.bytes.stored > 0 ? row.mbPerSec.toFixed(1) : '-',
-    row.peakRssMiB.toFixed(0),
-    row.cpuSeconds.toFixed(2),
-    `${row.requests.total} (${row.requests.source.total}+${row.requests.destination.total})`,
-    (row.bytes.stored / MiB).toFixed(1),
-    (row.bytes.pulledBlobs / MiB).toFixed(1),
-    (row.exitCode === 0 ? '' : `exit ${row.exitCode}, `) + describeVerify(row.verify),
-    row.tool === 'ferry' && r[row.scenario] != null ? `${r[row.scenario]!.toFixed(2)}×` : '',
+function printTable(summary: readonly Summary[], options: Options): void {
+  const header = [
+    'scenario',
+    'tool',
+    'wall s',
+    'min–max',
+    'MB/s',
+    'peak RSS MiB',
+    'CPU s',
+    'requests (src+dst)',
+    'stored MiB',
+    'pulled MiB',
+    'digests = source',
+    'time ferry/skopeo',
+  ];
+  const body = summary.map((s) => [
+    s.scenario,
+    s.tool,
+    s.wallSeconds.toFixed(2),
+    s.passes > 1 ? `${s.wallMin.toFixed(2)}–${s.wallMax.toFixed(2)}` : '',
+    s.storedBytes > 0 ? s.mbPerSec.toFixed(1) : '-',
+    s.peakRssMiB.toFixed(0),
+    s.cpuSeconds.toFixed(2),
+    `${s.requests} (${s.sourceRequests}+${s.destinationRequests})`,
+    (s.storedBytes / MiB).toFixed(1),
+    (s.pulledBlobBytes / MiB).toFixed(1),
+    s.digests,
+    s.ferryOverSkopeo === undefined ? '' : `${s.ferryOverSkopeo.toFixed(2)}×`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const numeric = new Set([2, 3, 4, 5, 7, 8]);
+  const numeric = new Set([2, 3, 4, 5, 6, 8, 9]);
   const fmt = (cells: string[]) =>
     cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   console.log(fmt(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const b of body) console.log(fmt(b));
   console.log(
-    `MB/s = blob bytes newly stored at the destination ÷ wall time (MB = 10^6 B); wall includes process start-up; ` +
-      `ferry --routines ${options.routines}${options.qps ? ` --qps ${options.qps}` : ''}; ` +
+    `${options.repeat > 1 ? `median of ${options.repeat} passes (fresh registries each, tool order alternating); ` : ''}` +
+      `wall = process start to exit; MB/s = blob bytes newly stored at the destination ÷ wall (MB = 10^6 B); ` +
+      `peak RSS and CPU from /usr/bin/time -v.\n` +
+      `ferry transfer --routines ${options.routines}${options.qps ? ` --qps ${options.qps}` : ''}; ` +
       `skopeo sync ${options.skopeoMode === 'yaml' ? '--src yaml (one process)' : '--src docker (one process per repository)'} --all` +
-      `${options.preserveDigests ? ' --preserve-digests' : ' (no --preserve-digests)'}`,
+      `${options.preserveDigests ? ' --preserve-digests' : ' (default options, no --preserve-digests)'}.`,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const startedAt = new Date();
+  if (!existsSync(path.join(ROOT, 'dist', 'commands', 'transfer.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
+  }
+  if (!existsSync(TIME_BIN)) {
+    console.warn(`note: ${TIME_BIN} not found (apt-get install time); peak RSS falls back to polling /proc, CPU s reads 0`);
+  }
+  const skopeoVersion = (await skopeo(['--version'])).toString('utf8').trim();
+  // Everything here shares the CPUs with the registries; other work on the machine skews it.
+  const loadBefore = os.loadavg();
+  if (loadBefore[0]! > os.cpus().length / 2) {
+    console.warn(
+      `warning: load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs before starting; ` +
+        'timings will be skewed by whatever else is running',
+    );
+  }
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-'));
+  const say = (text: string) => console.log(text);
+  let keepWork = false;
+  try {
+    const rows: RowResult[] = [];
+    let corpus: CorpusInfo | undefined;
+    for (let pass = 0; pass < options.repeat; pass++) {
+      const result = await onePass(options, pass, work, say);
+      rows.push(...result.rows);
+      corpus ??= result.corpus;
+    }
+    let ceiling: Ceiling | undefined;
+    if (options.ceilingMiB > 0) ceiling = await loopbackCeiling(options.ceilingMiB, Math.max(3, options.repeat), work);
+
+    const summary = summarise(rows, options);
+    console.log('');
+    printTable(summary, options);
+    if (ceiling) {
+      const rss = median(ceiling.runs.map((r) => r.peakRssKiB / 1024));
+      console.log(
+        `loopback ceiling: one ${(ceiling.bytes / MiB).toFixed(0)} MiB blob, Node GET piped into one PUT (no hashing), ` +
+          `${ceiling.runs.length} runs: median ${ceiling.medianMbPerSec.toFixed(0)} MB/s, best ${ceiling.bestMbPerSec.toFixed(0)} MB/s ` +
+          `(${ceiling.runs.map((r) => (r.innerMs / 1000).toFixed(2)).join(' / ')} s; peak RSS ${rss.toFixed(0)} MiB; ` +
+          `${ceiling.runs.every((r) => r.verified) ? 'landed intact' : 'NOT VERIFIED'})`,
+      );
+    }
+    for (const r of rows.filter((x) => x.ferrySays && x.pass === 0)) console.log(`ferry's own summary, ${r.scenario}: ${r.ferrySays}`);
+    const allOk = summary.every((s) => s.ok);
+    const loadAfter = os.loadavg();
+    console.log(
+      `load average (1/5/15 min) before: ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, ` +
+        `after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} CPUs; the bench itself keeps 1–2 busy)`,
+    );
+    console.log(
+      allOk
+        ? 'every run exited 0 and every destination tag has the source digest (children and blobs present)'
+        : 'SOME RUNS FAILED OR COPIED WRONG: see above',
+    );
+
+    const results = {
+      startedAt: startedAt.toISOString(),
+      environment: {
+        node: process.version,
+        skopeo: skopeoVersion,
+        registry: 'docker-registry (Debian, CNCF Distribution 2.8), filesystem storage, no blob descriptor cache, 127.0.0.1',
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        memoryMiB: Math.round(os.totalmem() / MiB),
+        rssMethod: rows[0]?.rssMethod,
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: loadAfter,
+      },
+      options: { ...options, out: path.relative(ROOT, options.out) },
+      corpus,
+      units: {
+        wallSeconds: 's, process start to exit',
+        mbPerSec: 'blob bytes newly stored at the destination / wall, MB = 10^6 B',
+        peakRssMiB: 'MiB, ru_maxrss from /usr/bin/time -v',
+        cpuSeconds: 'user + system s',
+      },
+      summary,
+      runs: rows.map(({ log: _log, ...r }) => r),
+      ceiling,
+    };
+    await mkdir(path.dirname(options.out), { recursive: true });
+    await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);
+    keepWork = !allOk;
+    console.log(`results: ${path.relative(process.cwd(), options.out)}${keepWork ? `; tool logs kept in ${work}` : ''}`);
+    if (!allOk) process.exitCode = 1;
+  } catch (error) {
+    keepWork = true;
+    console.error(`bench failed; tool logs kept in ${work}`);
+    throw error;
+  } finally {
+    if (!keepWork) await rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 await main();

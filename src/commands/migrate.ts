@@ -50,7 +50,7 @@ repositories where its registry needs them before a push. Providers: ${providerN
       const credentials = flags.securityFile ? await loadSecurityFile(flags.securityFile) : anonymousStore
       const secrets = flags.secretFile ? await loadSecretFile(flags.secretFile) : {}
       const limiter = createLimiter({qps: settings.qps})
-      const base = {secrets, credentials, limiter, env: process.env}
+      const base = {secrets, credentials, limiter, env: process.env, logger}
       const fromContext: ProviderContext = {
         ...base,
         settings: {registry: flags.fromRegistry, namespace: flags.fromNamespace, region: flags.fromRegion, instance: flags.fromInstance},

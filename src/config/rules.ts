@@ -242,6 +242,8 @@ function side(which: 'source' | 'destination', text: string): RepositoryAndTags 
 
 function listLines(lines: number[]): string {
   const unique = [...new Set(lines)]
+  // A generated file can repeat a key thousands of times; the message stays one readable line.
+  if (unique.length > 10) return `${unique.slice(0, 9).join(', ')} and ${unique.length - 9} more`
   return unique.length === 1 ? `${unique[0]}` : `${unique.slice(0, -1).join(', ')} and ${unique.at(-1)}`
 }
 

@@ -6,7 +6,7 @@
  * Also home of the small YAML helpers rules.ts shares (loading with one-line errors, and finding
  * the line of a key, which js-yaml v4 does not report).
  */
-import {readFileSync} from 'node:fs'
+import {readFileSync, statSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 import yaml from 'js-yaml'
@@ -30,7 +30,10 @@ export interface RegistryAccess {
 
 export interface CredentialStore {
   lookup(registry: string, repository: string): RegistryAccess
-  /** Every password in the store, so reports and logs can blank them out wherever they appear. */
+  /**
+   * Every password in the store, and each `username:password` pair (what a Basic header carries,
+   * base64ed), so reports and logs can blank them out wherever they appear.
+   */
   secrets(): string[]
 }
 
@@ -38,6 +41,9 @@ export const anonymousStore: CredentialStore = {
   lookup: () => ({insecure: false, skipTlsVerify: false}),
   secrets: () => [],
 }
+
+/** The system bundle of every public CA is about 200 KiB. */
+const MAX_CA_FILE = 16 * 1024 * 1024
 
 const FIELDS = ['username', 'password', 'insecure', 'skipTlsVerify', 'caFile'] as const
 type Field = (typeof FIELDS)[number]
@@ -110,7 +116,9 @@ class PrefixStore implements CredentialStore {
   constructor(private readonly entries: Map<string, RegistryAccess>) {}
 
   secrets(): string[] {
-    return [...this.entries.values()].map((access) => access.password).filter((value): value is string => Boolean(value))
+    return [...this.entries.values()].flatMap((access) =>
+      access.password ? [access.password, ...(access.username ? [`${access.username}:${access.password}`] : [])] : [],
+    )
   }
 
   lookup(registry: string, repository: string): RegistryAccess {
@@ -215,8 +223,14 @@ function parseEntry(key: string, value: unknown, scheme: 'http' | 'https' | unde
     const path = resolve(dirname(ctx.file), caFile)
     let pem: string
     try {
+      // A device or pipe (/dev/zero, a FIFO) would be read forever: only a regular file of a
+      // bundle's size is read at all.
+      const stats = statSync(path)
+      if (!stats.isFile()) return fail('caFile is not a regular file', 'caFile')
+      if (stats.size > MAX_CA_FILE) return fail(`caFile is larger than ${MAX_CA_FILE / 1024 / 1024} MiB; it is not a CA bundle`, 'caFile')
       pem = readFileSync(path, 'utf8')
     } catch (error) {
+      if (error instanceof ConfigError) throw error
       return fail(`cannot read caFile (${systemCode(error)})`, 'caFile')
     }
     if (!pem.includes('-----BEGIN CERTIFICATE-----')) fail('caFile holds no PEM certificate', 'caFile')
@@ -310,8 +324,22 @@ export function loadYaml(text: string, file: string, options: LoadOptions): {val
       const message = duplicateMessage(body, error.mark.position, options.what)
       if (message) throw new ConfigError(message, {file, line, code: options.code})
     }
-    throw new ConfigError(`invalid YAML: ${error.reason}`, {file, line, code: options.code})
+    throw new ConfigError(`invalid YAML: ${reasonWithoutContent(error.reason)}`, {file, line, code: options.code})
   }
+}
+
+/**
+ * Some of js-yaml's reasons quote the text they stopped at (`unidentified alias "…"`, `unknown tag
+ * !<…>`): with an unquoted password such as `*hunter2` or `!hunter2` that is the secret itself.
+ * The line number says where to look.
+ */
+function reasonWithoutContent(reason: string): string {
+  return reason
+    // Greedy: the quoted text can itself hold quotes.
+    .replace(/"[\s\S]*"/, '(not shown)')
+    .replace(/!<[\s\S]*>/, '(not shown)')
+    .replace(/^(tag name cannot contain such characters|tag name is malformed|tag prefix is malformed): .*$/s, '$1')
+    .replace(/[\r\n]+/g, ' ')
 }
 
 function duplicateMessage(text: string, position: number, what: string): string | undefined {

@@ -72,8 +72,14 @@ export async function* generateJobs(
         running.add(task)
       }
       await Promise.all(running)
-    } catch {
-      // Aborted while pushing: the consumer went away, nothing is waiting for these jobs.
+    } catch (error) {
+      // Aborted while pushing: the consumer went away, nothing is waiting for these jobs. Anything
+      // else is the rules themselves failing (a provider's enumeration): reported, never dropped.
+      await Promise.all(running)
+      if (!signal.aborted) {
+        const failure = FerryError.is(error) ? error : new FerryError('LIST_FAILED', String(error))
+        await out.push({kind: 'error', rule: '*', error: failure}, {signal}).catch(() => undefined)
+      }
     } finally {
       out.close()
     }

@@ -8,6 +8,11 @@ import type {ProviderModule} from './provider.js'
  */
 const loaders: Record<string, () => Promise<ProviderModule>> = {
   registry: async () => (await import('./registry.js')).registryProvider,
+  ccr: async () => (await import('./tcr.js')).ccrProvider,
+  tcr: async () => (await import('./tcr.js')).tcrProvider,
+  acr: async () => (await import('./acr.js')).acrProvider,
+  ecr: async () => (await import('./ecr.js')).ecrProvider,
+  harbor: async () => (await import('./harbor.js')).harborProvider,
 }
 
 export const providerNames = (): string[] => Object.keys(loaders).sort()

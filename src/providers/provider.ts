@@ -1,6 +1,7 @@
 import type {CredentialStore} from '../config/security.js'
 import type {RegistryAccess} from '../registry/client.js'
 import type {RequestLimiter} from '../registry/limiter.js'
+import type {Logger} from '../report/logger.js'
 
 /** A repository a source provider found; `tags` when its API lists them (else the registry is asked). */
 export interface SourceRepository {
@@ -41,6 +42,8 @@ export interface ProviderContext {
   /** Every API and registry request of the run passes this one limiter. */
   limiter: RequestLimiter
   env: NodeJS.ProcessEnv
+  /** The run's logger, for what a provider leaves out on purpose (untagged images, skipped projects). */
+  logger?: Logger
 }
 
 /** A provider plugin: one module, chosen by name. */

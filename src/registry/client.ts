@@ -39,6 +39,8 @@ export interface ClientOptions {
   /** Attempts after the first for idempotent requests that fail with a retryable error. */
   requestRetries?: number
   userAgent?: string
+  /** Called with each bearer token obtained, so whatever prints messages can redact it. */
+  onSecret?: (secret: string) => void
 }
 
 export interface RegistryRequest {
@@ -82,6 +84,7 @@ export class RegistryClient {
   private readonly limiter: RequestLimiter
   private readonly idleTimeoutMs: number
   private readonly requestRetries: number
+  private readonly onSecret?: (secret: string) => void
   /** A 429 holds this registry's requests until then; other registries keep going. */
   private pausedUntil = 0
 
@@ -92,6 +95,7 @@ export class RegistryClient {
     this.limiter = options.limiter
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000
     this.requestRetries = options.requestRetries ?? 3
+    this.onSecret = options.onSecret
     const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
     this.http = axios.create({
       httpAgent: new http.Agent({keepAlive: true, maxSockets: 64}),
@@ -105,7 +109,9 @@ export class RegistryClient {
       headers: {'User-Agent': options.userAgent ?? 'ferry'},
       decompress: false,
       maxBodyLength: Infinity,
-      maxContentLength: Infinity,
+      // -1, not Infinity: any limit > -1 makes axios wrap a stream response in a Readable.from()
+      // that has no setTimeout, which silently disabled the idle timeout on blob streams below.
+      maxContentLength: -1,
       proxy: false,
       validateStatus: () => true,
     })
@@ -283,6 +289,8 @@ export class RegistryClient {
       if (typeof token !== 'string' || token === '') {
         throw new FerryError('AUTH_FAILED', `token server of registry ${this.registry} answered without a token`)
       }
+      // A registry may quote the token back in an error message, without the word Bearer.
+      this.onSecret?.(token)
       const expiresIn = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 60
       return {token, expiresIn}
     }

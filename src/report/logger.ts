@@ -24,6 +24,8 @@ export class Redactor {
 
   redact(text: string): string {
     let out = text.replace(/\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]+/g, '$1 [redacted]')
+    // A JWT (most registries' bearer tokens), also when quoted without its scheme or cut short.
+    out = out.replace(/\beyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}/g, '[redacted]')
     for (const secret of this.secrets) out = out.split(secret).join('[redacted]')
     return out
   }

@@ -20,7 +20,13 @@ export class ClientPool {
 
   constructor(
     private readonly lookup: AccessLookup,
-    private readonly options: {limiter: RequestLimiter; idleTimeoutMs?: number; requestRetries?: number; userAgent?: string},
+    private readonly options: {
+      limiter: RequestLimiter
+      idleTimeoutMs?: number
+      requestRetries?: number
+      userAgent?: string
+      onSecret?: (secret: string) => void
+    },
   ) {}
 
   get(registry: string, repository: string): PooledClient {
@@ -36,6 +42,7 @@ export class ClientPool {
         idleTimeoutMs: this.options.idleTimeoutMs,
         requestRetries: this.options.requestRetries,
         userAgent: this.options.userAgent,
+        onSecret: this.options.onSecret,
       })
       this.clients.set(key, client)
     }

@@ -2,6 +2,7 @@ import {pipeline} from 'node:stream'
 
 import {FerryError, RegistryError} from '../errors.js'
 import type {TransferJob} from '../pipeline/job.js'
+import {networkError} from '../registry/client.js'
 import {blobExists, cancelUpload, mountBlob, openBlob, putBlob, putBlobChunked, startUpload} from '../registry/blobs.js'
 import {DigestVerifier} from '../registry/digest-verifier.js'
 import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
@@ -197,6 +198,9 @@ async function uploadBlob(
     const streamFailed = new Promise<never>((_, reject) => {
       pipeline(body, verifier, (error) => {
         if (!error) return
+        // A socket error from the source (reset, premature close) is a network failure like any
+        // other: retryable, with a code, instead of an unclassified error reported as INTERNAL.
+        error = FerryError.is(error) ? error : networkError(error, `GET ${what}`, context.signal)
         streamError = error
         local.abort(error)
         reject(error)

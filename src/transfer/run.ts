@@ -71,7 +71,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
       const access = options.credentials.lookup(registry, repository)
       return {key: access.entry ?? '', access}
     },
-    {limiter, idleTimeoutMs: options.idleTimeoutMs},
+    {limiter, idleTimeoutMs: options.idleTimeoutMs, onSecret: (secret) => redactor.add(secret)},
   )
   const context: CopyContext = {
     clients,

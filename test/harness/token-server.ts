@@ -33,6 +33,8 @@ export interface TokenRequestRecord {
   scopes: string[];
   granted: Scope[];
   status: number;
+  /** The token issued (status 200), so tests can check it never leaks into output. */
+  token?: string;
 }
 
 export interface TokenServerOptions {
@@ -212,6 +214,7 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
     // Like Docker Hub: an anonymous or under-privileged caller still gets a
     // token, just one granting less; the registry then answers 401/403.
     const token = issue(record.account, record.granted);
+    record.token = token;
     reply(200, { token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() });
   }
 

@@ -1,0 +1,208 @@
+import http from 'node:http'
+import https from 'node:https'
+import tls from 'node:tls'
+
+import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
+
+import type {RegistryAccess} from '../config/security.js'
+import {abortError, FerryError} from '../errors.js'
+import {networkError} from '../registry/client.js'
+import type {RequestLimiter} from '../registry/limiter.js'
+import {backoffDelay, parseRetryAfter, sleep} from '../retry.js'
+import {hasNextPage, parseHarborError, totalCount} from './harbor-model.js'
+
+/** Statuses worth asking again: throttling, and a gateway or core that is briefly down. */
+const RETRYABLE = new Set([429, 500, 502, 503, 504])
+
+export interface HarborRequest {
+  method: 'GET' | 'HEAD' | 'POST'
+  /** Path under /api/v2.0, already encoded. */
+  path: string
+  query?: Record<string, string | number>
+  headers?: Record<string, string>
+  body?: unknown
+  /** Statuses that are answers rather than errors. */
+  expect: readonly number[]
+  /** Names the operation in messages: `list projects`, `create project team`. */
+  what: string
+  /** What the account needs when Harbor answers 403, for the message. */
+  permission?: string
+  signal?: AbortSignal
+}
+
+export interface HarborResponse<T> {
+  status: number
+  data: T
+  headers: Record<string, string>
+}
+
+export interface HarborApiOptions {
+  /** host[:port] of the Harbor instance; the API and the registry share it. */
+  host: string
+  /** The security file's entry for the host: account, plain HTTP, TLS settings. */
+  access: RegistryAccess
+  limiter: RequestLimiter
+  /** Attempts after the first for throttled or failing requests. */
+  retries?: number
+  timeoutMs?: number
+}
+
+/**
+ * The Harbor v2 REST API (`/api/v2.0`) with basic auth. Every attempt passes the run's limiter,
+ * so --qps covers API calls too; throttling and 5xx answers are retried with backoff, honouring
+ * Retry-After. Every call is safe to repeat: reads, and a project creation whose repeat answers 409.
+ */
+export class HarborApi {
+  readonly host: string
+  readonly baseUrl: string
+  readonly anonymous: boolean
+  private readonly http: AxiosInstance
+  private readonly limiter: RequestLimiter
+  private readonly retries: number
+  private readonly authorization?: string
+
+  constructor(options: HarborApiOptions) {
+    this.host = options.host
+    this.baseUrl = `${options.access.insecure ? 'http' : 'https'}://${options.host}/api/v2.0`
+    this.limiter = options.limiter
+    this.retries = options.retries ?? 4
+    const {username, password} = options.access
+    this.anonymous = !username
+    if (username) this.authorization = `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}`
+    this.http = axios.create({
+      httpAgent: new http.Agent({keepAlive: true}),
+      httpsAgent: new https.Agent({
+        keepAlive: true,
+        rejectUnauthorized: !options.access.skipTlsVerify,
+        // Passing `ca` replaces Node's trust store, so the public roots go in with the extra CA.
+        ...(options.access.ca ? {ca: [...tls.rootCertificates, options.access.ca]} : {}),
+      }),
+      headers: {'User-Agent': 'ferry', Accept: 'application/json'},
+      proxy: false,
+      maxRedirects: 0,
+      timeout: options.timeoutMs ?? 60_000,
+      responseType: 'arraybuffer',
+      validateStatus: () => true,
+    })
+  }
+
+  async request<T = unknown>(request: HarborRequest): Promise<HarborResponse<T>> {
+    const url = `${this.baseUrl}${request.path}`
+    for (let attempt = 0; ; attempt++) {
+      if (request.signal?.aborted) throw abortError()
+      let response: AxiosResponse<ArrayBuffer>
+      try {
+        response = await this.limiter.schedule(() =>
+          this.http.request<ArrayBuffer>({
+            url,
+            method: request.method,
+            params: request.query,
+            data: request.body,
+            headers: {
+              ...request.headers,
+              ...(this.authorization ? {Authorization: this.authorization} : {}),
+              ...(request.body === undefined ? {} : {'Content-Type': 'application/json'}),
+            },
+            signal: request.signal,
+          }),
+        )
+      } catch (error) {
+        const failure = networkError(error, `harbor: ${request.what} on ${this.host}`, request.signal)
+        if (failure.retryable && attempt < this.retries) {
+          await sleep(backoffDelay(attempt + 1), request.signal)
+          continue
+        }
+        if (failure.code !== 'NETWORK') throw failure
+        throw new FerryError('NETWORK', `${failure.message}: cannot reach ${this.baseUrl} (http or https follows insecure in the security file)`, {
+          retryable: true,
+          cause: error,
+        })
+      }
+      const headers = plainHeaders(response.headers)
+      const text = response.data ? Buffer.from(response.data).toString('utf8') : ''
+      if (request.expect.includes(response.status)) {
+        // Only a success carries a body worth reading; an expected 404 or 409 is an answer by its status.
+        const data = response.status < 300 ? parseBody<T>(text, request, this.host) : (undefined as T)
+        return {status: response.status, headers, data}
+      }
+      if (RETRYABLE.has(response.status) && attempt < this.retries) {
+        const delay = backoffDelay(attempt + 1, {retryAfterMs: parseRetryAfter(headers['retry-after'])})
+        if (delay >= 0) {
+          await sleep(delay, request.signal)
+          continue
+        }
+      }
+      throw this.failure(response.status, text, request, attempt)
+    }
+  }
+
+  /**
+   * Every page of a listing, as it arrives (`page`/`page_size`, ended by X-Total-Count, Link
+   * or a short page).
+   */
+  async *pages<T>(request: Omit<HarborRequest, 'method' | 'expect'> & {pageSize: number}): AsyncGenerator<T[]> {
+    let seen = 0
+    for (let page = 1; ; page++) {
+      const response = await this.request<T[]>({
+        ...request,
+        method: 'GET',
+        query: {...request.query, page, page_size: request.pageSize},
+        expect: [200],
+      })
+      const items = Array.isArray(response.data) ? response.data : []
+      seen += items.length
+      if (items.length > 0) yield items
+      const more = hasNextPage({
+        seen,
+        received: items.length,
+        pageSize: request.pageSize,
+        total: totalCount(response.headers['x-total-count']),
+        link: response.headers.link,
+      })
+      if (!more) return
+    }
+  }
+
+  private failure(status: number, body: string, request: HarborRequest, attempts: number): FerryError {
+    const {code, message} = parseHarborError(status, body)
+    const said = `${status} ${code}${message ? `: ${message}` : ''}`
+    if (status === 401) {
+      return new FerryError(
+        'AUTH_FAILED',
+        this.anonymous
+          ? `harbor: ${this.host} refused anonymous access (${request.what}: ${said}); add username and password for ${this.host} to the security file`
+          : `harbor: ${this.host} refused the credentials from the security file (${request.what}: ${said}); check the username and password of its entry`,
+      )
+    }
+    if (status === 403) {
+      const need = request.permission ? `; the account needs ${request.permission}` : ''
+      return new FerryError('FORBIDDEN', `harbor: ${request.what} on ${this.host} was refused (${said})${need}`)
+    }
+    if (RETRYABLE.has(status)) {
+      return new FerryError(code, `harbor: ${request.what} on ${this.host} still failed after ${attempts + 1} attempts (${said})${status === 429 ? '; lower --qps' : ''}`, {
+        retryable: true,
+      })
+    }
+    return new FerryError(code, `harbor: ${request.what} on ${this.host} failed with ${said}`)
+  }
+}
+
+function parseBody<T>(text: string, request: HarborRequest, host: string): T {
+  if (request.method === 'HEAD' || text.trim() === '') return undefined as T
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    throw new FerryError('INVALID_RESPONSE', `harbor: ${request.what} on ${host} answered something that is not JSON; is ${host} a Harbor 2.x host?`, {
+      retryable: true,
+    })
+  }
+}
+
+function plainHeaders(headers: AxiosResponse['headers']): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined || value === null) continue
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
+  }
+  return out
+}
