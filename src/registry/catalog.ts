@@ -1,4 +1,4 @@
-import {FerryError} from '../errors.js'
+import {FerryError, RegistryError} from '../errors.js'
 import {repositoryScope} from './challenge.js'
 import type {RegistryClient} from './client.js'
 
@@ -11,47 +11,61 @@ export async function* listTags(
   repository: string,
   options: {signal?: AbortSignal} = {},
 ): AsyncGenerator<string> {
-  let path: string | undefined = `/v2/${repository}/tags/list?n=${PAGE_SIZE}`
   const seen = new Set<string>()
-  while (path) {
-    const response = await client.sendForBuffer({
-      method: 'GET',
-      path,
-      scopes: [repositoryScope(repository, ['pull'])],
-      expect: [200],
-      idempotent: true,
-      what: `list tags of ${client.registry}/${repository}`,
-      signal: options.signal,
-    })
-    const page = parseJson<{tags?: unknown}>(response.data, `list tags of ${client.registry}/${repository}`)
-    for (const tag of Array.isArray(page.tags) ? page.tags : []) {
+  const pages = pagesOf(client, `/v2/${repository}/tags/list`, {
+    scopes: [repositoryScope(repository, ['pull'])],
+    what: `list tags of ${client.registry}/${repository}`,
+    signal: options.signal,
+  })
+  for await (const page of pages) {
+    const tags = (page as {tags?: unknown}).tags
+    for (const tag of Array.isArray(tags) ? tags : []) {
       if (typeof tag === 'string' && !seen.has(tag)) {
         seen.add(tag)
         yield tag
       }
     }
-    path = nextLink(response.headers.link)
   }
 }
 
 /** Every repository of a registry through the optional catalog endpoint. */
 export async function* listRepositories(client: RegistryClient, options: {signal?: AbortSignal} = {}): AsyncGenerator<string> {
-  let path: string | undefined = `/v2/_catalog?n=${PAGE_SIZE}`
-  while (path) {
-    const response = await client.sendForBuffer({
-      method: 'GET',
-      path,
-      scopes: ['registry:catalog:*'],
-      expect: [200],
-      idempotent: true,
-      what: `list repositories of ${client.registry}`,
-      signal: options.signal,
-    })
-    const page = parseJson<{repositories?: unknown}>(response.data, `list repositories of ${client.registry}`)
-    for (const name of Array.isArray(page.repositories) ? page.repositories : []) {
+  const pages = pagesOf(client, '/v2/_catalog', {scopes: ['registry:catalog:*'], what: `list repositories of ${client.registry}`, signal: options.signal})
+  for await (const page of pages) {
+    const names = (page as {repositories?: unknown}).repositories
+    for (const name of Array.isArray(names) ? names : []) {
       if (typeof name === 'string') yield name
     }
-    path = nextLink(response.headers.link)
+  }
+}
+
+/**
+ * JSON pages of a listing endpoint, following Link. The first request asks for large pages; a
+ * registry whose page cap is lower refuses that (Distribution: 400 PAGINATION_NUMBER_INVALID),
+ * and is then asked with no page size at all, so it picks its own.
+ */
+async function* pagesOf(
+  client: RegistryClient,
+  path: string,
+  request: {scopes: readonly string[]; what: string; signal?: AbortSignal},
+): AsyncGenerator<unknown> {
+  let next: string | undefined = `${path}?n=${PAGE_SIZE}`
+  let sized = true
+  while (next) {
+    let response
+    try {
+      response = await client.sendForBuffer({method: 'GET', path: next, expect: [200], idempotent: true, ...request})
+    } catch (error) {
+      if (sized && error instanceof RegistryError && error.code === 'PAGINATION_NUMBER_INVALID') {
+        sized = false
+        next = path
+        continue
+      }
+      throw error
+    }
+    sized = false
+    yield parseJson<unknown>(response.data, request.what)
+    next = nextLink(response.headers.link)
   }
 }
 
