@@ -4,10 +4,10 @@
 import {loadTransferInputs, type InputFiles} from './inputs.js'
 import {runTransfer, type EngineOptions, type TransferReport} from './transfer/run.js'
 
-export type TransferOptions = Omit<EngineOptions, 'rules' | 'credentials' | 'ruleErrors'> &
+export type TransferOptions = Omit<EngineOptions, 'rules' | 'credentials' | 'ruleErrors' | 'ruleWarnings'> &
   (
     | ({rules?: undefined; credentials?: undefined} & InputFiles)
-    | Pick<EngineOptions, 'rules' | 'credentials' | 'ruleErrors'>
+    | Pick<EngineOptions, 'rules' | 'credentials' | 'ruleErrors' | 'ruleWarnings'>
   )
 
 /**

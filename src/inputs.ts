@@ -6,6 +6,8 @@ import type {ConfigError} from './errors.js'
 export interface TransferInputs {
   rules: Rule[]
   ruleErrors: ConfigError[]
+  /** What the loader read past on purpose, one line each. */
+  ruleWarnings: string[]
   credentials: CredentialStore
 }
 
@@ -22,6 +24,6 @@ export interface InputFiles {
 export async function loadTransferInputs(files: InputFiles): Promise<TransferInputs> {
   const env = files.env ?? process.env
   const credentials = files.securityFile ? await loadSecurityFile(files.securityFile, env) : anonymousStore
-  const {rules, errors} = await loadRuleFile(files.ruleFile, defaultsFromEnv({registry: files.registry, ns: files.ns}, env))
-  return {rules, ruleErrors: errors, credentials}
+  const {rules, errors, warnings} = await loadRuleFile(files.ruleFile, defaultsFromEnv({registry: files.registry, ns: files.ns}, env))
+  return {rules, ruleErrors: errors, ruleWarnings: warnings, credentials}
 }

@@ -20,6 +20,8 @@ export interface RepositoryAndTags {
   repository: string
   tags: string[]
   digest?: string
+  /** Blank entries skipped in a tag list (`1.0,,2.0,`), for a warning. */
+  emptyTags?: number
 }
 
 // Every name users write for Docker Hub; credentials and rules written under any of them must meet.
@@ -69,10 +71,12 @@ export function parseReference(text: string): ImageReference {
 export function parseRepositoryAndTags(text: string): RepositoryAndTags {
   const parts = splitReference(text)
   const tags: string[] = []
+  let emptyTags = 0
   if (parts.tagPart !== undefined) {
     const seen = new Set<string>()
     for (const raw of parts.tagPart.split(',')) {
       const tag = raw.trim()
+      if (tag === '') emptyTags++
       if (tag === '' || seen.has(tag)) continue
       seen.add(tag)
       tags.push(checkTag(text, tag))
@@ -81,6 +85,7 @@ export function parseRepositoryAndTags(text: string): RepositoryAndTags {
   }
   const result: RepositoryAndTags = {registry: parts.registry, repository: parts.repository, tags}
   if (parts.digest !== undefined) result.digest = parts.digest
+  if (emptyTags > 0) result.emptyTags = emptyTags
   return result
 }
 

@@ -2,35 +2,53 @@ import {Flags} from '@oclif/core'
 
 import {parseSize} from '../config/size.js'
 
+/** Flags image-transfer users already type are listed under this heading in --help. */
+export const IMAGE_TRANSFER = 'IMAGE-TRANSFER (same names, meanings and defaults)'
+
 /** The flags every command that runs the copy engine takes, with image-transfer's names. */
 export const engineFlags = {
-  securityFile: Flags.string({description: 'security file: credentials per registry or registry/namespace (anonymous when absent)'}),
-  routines: Flags.integer({description: 'images copied at once (and repositories listed at once)', default: 5, min: 1, max: 1000}),
-  retry: Flags.integer({description: 'attempts after the first for a failed job, with backoff', default: 2, min: 0, max: 100}),
+  securityFile: Flags.string({
+    description: 'security file: credentials per registry or registry/namespace (anonymous when absent)',
+    helpGroup: IMAGE_TRANSFER,
+  }),
+  routines: Flags.integer({description: 'images copied at once (and repositories listed at once)', default: 5, min: 1, max: 1000, helpGroup: IMAGE_TRANSFER}),
+  retry: Flags.integer({description: 'attempts after the first for a failed job, with backoff', default: 2, min: 0, max: 100, helpGroup: IMAGE_TRANSFER}),
   qps: Flags.integer({
     description:
-      'at most this many requests per second to all registries together, evenly paced (0 = unlimited). Unlike image-transfer, the limit really applies',
+      "at most this many requests per second to all registries together, evenly paced (0 = unlimited). image-transfer's --qps never took effect; ferry's does",
     default: 0,
     min: 0,
+    helpGroup: IMAGE_TRANSFER,
+  }),
+  'tag-exist-overridden': Flags.boolean({
+    description: 'move a destination tag that already exists to the new digest (--tag-exist-overridden=false: never; such jobs are skipped as "tag exists")',
+    default: true,
+    allowNo: true,
+    helpGroup: IMAGE_TRANSFER,
   }),
   chunkSize: Flags.string({description: 'upload blobs in chunks of this size (e.g. 16MiB) instead of one streamed PUT'}),
   log: Flags.string({description: 'also append every line to this log file'}),
   quiet: Flags.boolean({description: 'no progress lines; failures and the summary only', default: false}),
 }
 
+/** Boolean flags that image-transfer users may write Go's way (`--name=false`). */
+export const GO_BOOLEANS = ['tag-exist-overridden', 'ccrToTcr', 'quiet']
+
 export interface EngineFlagValues {
   routines: number
   retry: number
   qps: number
   chunkSize?: string
+  'tag-exist-overridden': boolean
 }
 
 /** Engine options from the parsed flags. */
-export function engineSettings(flags: EngineFlagValues): {routines: number; retry: number; qps?: number; chunkSize?: number} {
+export function engineSettings(flags: EngineFlagValues): {routines: number; retry: number; qps?: number; chunkSize?: number; overwriteTags: boolean} {
   return {
     routines: flags.routines,
     retry: flags.retry,
     qps: flags.qps || undefined,
     chunkSize: flags.chunkSize ? parseSize(flags.chunkSize, '--chunkSize') : undefined,
+    overwriteTags: flags['tag-exist-overridden'],
   }
 }

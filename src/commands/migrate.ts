@@ -1,15 +1,11 @@
 import {Command, Flags} from '@oclif/core'
 
-import {engineFlags, engineSettings} from '../cli/engine-flags.js'
+import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
+import {goStyleBooleans} from '../cli/go-booleans.js'
+import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
-import {loadSecretFile} from '../config/secrets.js'
-import {anonymousStore, loadSecurityFile} from '../config/security.js'
-import {loadProvider, providerNames} from '../providers/index.js'
-import {migrate} from '../providers/migrate.js'
-import type {ProviderContext} from '../providers/provider.js'
-import {createLimiter} from '../registry/limiter.js'
+import {providerNames} from '../providers/index.js'
 import type {TransferReport} from '../transfer/run.js'
-import {ConfigError} from '../errors.js'
 
 export default class Migrate extends Command {
   static override summary = 'One-click migration of a whole registry: a source provider enumerates, a destination provider prepares.'
@@ -37,34 +33,31 @@ repositories where its registry needs them before a push. Providers: ${providerN
     fromInstance: Flags.string({description: 'source instance (name or id) for enterprise registries'}),
     toInstance: Flags.string({description: 'destination instance (name or id) for enterprise registries'}),
     secretFile: Flags.string({description: 'cloud API keys per provider (image-transfer secret.yaml: ccr/tcr secretId and secretKey)'}),
+    ccrTagNums: Flags.integer({description: 'ccr source: the newest N tags of each repository by push time (0 = all; default 100)', min: 0}),
     ...engineFlags,
   }
 
   async run(): Promise<TransferReport> {
-    const {flags} = await this.parse(Migrate)
-    return runEngineCommand(this, flags, async ({logger, signal}) => {
-      const [fromModule, toModule] = await Promise.all([loadProvider(flags.from), loadProvider(flags.to)])
-      if (!fromModule.source) throw new ConfigError(`provider ${fromModule.name} cannot be a source`)
-      if (!toModule.destination) throw new ConfigError(`provider ${toModule.name} cannot be a destination`)
-      const settings = engineSettings(flags)
-      const credentials = flags.securityFile ? await loadSecurityFile(flags.securityFile) : anonymousStore
-      const secrets = flags.secretFile ? await loadSecretFile(flags.secretFile) : {}
-      const limiter = createLimiter({qps: settings.qps})
-      const base = {secrets, credentials, limiter, env: process.env, logger}
-      const fromContext: ProviderContext = {
-        ...base,
-        settings: {registry: flags.fromRegistry, namespace: flags.fromNamespace, region: flags.fromRegion, instance: flags.fromInstance},
-      }
-      const toContext: ProviderContext = {
-        ...base,
-        settings: {registry: flags.toRegistry, namespace: flags.toNamespace, region: flags.toRegion, instance: flags.toInstance},
-      }
-      const [from, to] = await Promise.all([fromModule.source(fromContext), toModule.destination(toContext)])
-      try {
-        return await migrate({...settings, from, to, credentials, limiter, toNamespace: flags.toNamespace, logger, signal})
-      } finally {
-        await limiter.stop()
-      }
-    })
+    const {flags} = await this.parse(Migrate, goStyleBooleans(this.argv, GO_BOOLEANS))
+    return runEngineCommand(this, flags, ({logger, signal}) =>
+      runMigration({
+        from: flags.from,
+        to: flags.to,
+        fromSettings: {
+          registry: flags.fromRegistry,
+          namespace: flags.fromNamespace,
+          region: flags.fromRegion,
+          instance: flags.fromInstance,
+          tagNums: flags.ccrTagNums === undefined ? undefined : String(flags.ccrTagNums),
+        },
+        toSettings: {registry: flags.toRegistry, namespace: flags.toNamespace, region: flags.toRegion, instance: flags.toInstance},
+        toNamespace: flags.toNamespace,
+        securityFile: flags.securityFile,
+        secretFile: flags.secretFile,
+        engine: engineSettings(flags),
+        logger,
+        signal,
+      }),
+    )
   }
 }

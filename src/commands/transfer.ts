@@ -1,6 +1,8 @@
 import {Command, Flags} from '@oclif/core'
 
-import {engineFlags, engineSettings} from '../cli/engine-flags.js'
+import {engineFlags, engineSettings, GO_BOOLEANS, IMAGE_TRANSFER} from '../cli/engine-flags.js'
+import {goStyleBooleans} from '../cli/go-booleans.js'
+import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {transfer, type TransferReport} from '../index.js'
 
@@ -22,18 +24,58 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
   static override enableJsonFlag = true
 
   static override flags = {
-    ruleFile: Flags.string({description: 'rule file: a YAML or JSON map from source image to destination image', required: true}),
-    registry: Flags.string({description: 'default destination registry for rules with an empty destination (env DEFAULT_REGISTRY)'}),
-    ns: Flags.string({description: 'default destination namespace for rules with an empty destination (env DEFAULT_NAMESPACE)'}),
+    ruleFile: Flags.string({
+      description: 'rule file: a YAML or JSON map from source image to destination image (not with --ccrToTcr)',
+      helpGroup: IMAGE_TRANSFER,
+      exactlyOne: ['ruleFile', 'ccrToTcr'],
+    }),
+    registry: Flags.string({
+      description: 'default destination registry for rules with an empty destination (env DEFAULT_REGISTRY, which image-transfer documents but never read)',
+      helpGroup: IMAGE_TRANSFER,
+    }),
+    ns: Flags.string({
+      description: 'default destination namespace for rules with an empty destination (env DEFAULT_NAMESPACE; image-transfer never read --ns)',
+      helpGroup: IMAGE_TRANSFER,
+    }),
+    ccrToTcr: Flags.boolean({
+      description: 'one-click migration of a whole Tencent CCR (personal edition) into a TCR enterprise instance; same as `ferry migrate --from ccr --to tcr`',
+      helpGroup: IMAGE_TRANSFER,
+      exactlyOne: ['ruleFile', 'ccrToTcr'],
+    }),
+    ccrRegion: Flags.string({description: 'CCR region (--ccrToTcr)', default: 'ap-guangzhou', helpGroup: IMAGE_TRANSFER}),
+    tcrRegion: Flags.string({description: 'TCR instance region (--ccrToTcr)', default: 'ap-guangzhou', helpGroup: IMAGE_TRANSFER}),
+    tcrName: Flags.string({description: 'TCR instance name (--ccrToTcr)', helpGroup: IMAGE_TRANSFER}),
+    secretFile: Flags.string({description: 'Tencent Cloud API keys: ccr/tcr secretId and secretKey, each standing in for the other (--ccrToTcr)', helpGroup: IMAGE_TRANSFER}),
+    ccrTagNums: Flags.integer({
+      description: 'newest N tags of each CCR repository by push time (0 = all); ferry reports how many it left out, image-transfer did not',
+      default: 100,
+      min: 0,
+      helpGroup: IMAGE_TRANSFER,
+    }),
     ...engineFlags,
   }
 
   async run(): Promise<TransferReport> {
-    const {flags} = await this.parse(Transfer)
+    const {flags} = await this.parse(Transfer, goStyleBooleans(this.argv, GO_BOOLEANS))
+    if (flags.ccrToTcr) {
+      return runEngineCommand(this, flags, ({logger, signal}) =>
+        runMigration({
+          from: 'ccr',
+          to: 'tcr',
+          fromSettings: {region: flags.ccrRegion, tagNums: String(flags.ccrTagNums)},
+          toSettings: {region: flags.tcrRegion, instance: flags.tcrName},
+          securityFile: flags.securityFile,
+          secretFile: flags.secretFile,
+          engine: engineSettings(flags),
+          logger,
+          signal,
+        }),
+      )
+    }
     return runEngineCommand(this, flags, ({logger, signal}) =>
       transfer({
         ...engineSettings(flags),
-        ruleFile: flags.ruleFile,
+        ruleFile: flags.ruleFile!,
         securityFile: flags.securityFile,
         registry: flags.registry,
         ns: flags.ns,

@@ -36,6 +36,8 @@ export interface RuleDefaults {
 export interface ParsedRules {
   rules: Rule[]
   errors: ConfigError[]
+  /** Things ferry read past on purpose (an empty tag in a list), one line each with file and line. */
+  warnings: string[]
 }
 
 /** A flag wins over its environment variable; empty values count as unset. */
@@ -63,13 +65,14 @@ export async function loadRuleFile(file: string, defaults: RuleDefaults): Promis
 export function parseRules(text: string, file: string, defaults: RuleDefaults): ParsedRules {
   const fallback = checkDefaults(defaults)
   const {value: doc, duplicateLine} = loadYaml(text, file, {duplicates: 'report', what: 'rule', code: 'INVALID_CONFIG'})
-  if (doc === null || doc === undefined) return {rules: [], errors: []}
+  if (doc === null || doc === undefined) return {rules: [], errors: [], warnings: []}
   if (!isPlainMap(doc)) {
     throw new ConfigError(`a rule file is a map from source to destination; this one is ${kindOf(doc)}`, {file})
   }
 
   const rules: Rule[] = []
   const errors: ConfigError[] = []
+  const warnings: string[] = []
   const ruleError = (message: string, line?: number) => errors.push(new ConfigError(message, {file, line, code: 'INVALID_RULE'}))
 
   // Keys js-yaml has already flattened (repeats merged, `1.10` read as a number) are found again
@@ -105,13 +108,16 @@ export function parseRules(text: string, file: string, defaults: RuleDefaults): 
       const rule: Rule = {text: key, file, ...parseRule(key, value, fallback)}
       if (line !== undefined) rule.line = line
       rules.push(rule)
+      // image-transfer's generated JSON ends tag lists with a comma: read past, but say so.
+      const empty = parseRepositoryAndTags(key.trim()).emptyTags
+      if (empty) warnings.push(`${file}${line ? `:${line}` : ''}: rule ${quote(key)}: ${empty === 1 ? 'an empty tag' : `${empty} empty tags`} in the tag list ignored`)
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error
       ruleError(`rule ${quote(key)}: ${error.message}`, line)
     }
   }
   errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0))
-  return {rules, errors}
+  return {rules, errors, warnings}
 }
 
 type Parsed = Pick<Rule, 'source' | 'destination'>

@@ -4,6 +4,8 @@ export interface JobResult {
   destination: string
   rule: string
   status: 'copied' | 'skipped' | 'failed'
+  /** Why a job was skipped. */
+  reason?: 'same digest' | 'tag exists'
   /** Digest of the source manifest, when it was read. */
   digest?: string
   /** Blob bytes uploaded. */
@@ -86,7 +88,7 @@ export function formatBytes(bytes: number): string {
 export function formatProgress(index: number, result: JobResult): string {
   const head = `[${index}] ${result.status} ${result.source} → ${result.destination}`
   if (result.status === 'failed') return `${head}: ${result.error?.message ?? 'unknown error'}`
-  if (result.status === 'skipped') return `${head} (${result.digest ? 'same digest' : 'exists'})`
+  if (result.status === 'skipped') return `${head} (${result.reason ?? 'same digest'})`
   const {uploaded, mounted, existing} = result.blobs
   return `${head} (${formatBytes(result.bytes)}; blobs: ${uploaded} uploaded, ${mounted} mounted, ${existing} present)`
 }

@@ -21,12 +21,16 @@ export interface CopyContext {
   /** Blobs of one image copied at once. */
   blobConcurrency?: number
   signal?: AbortSignal
+  /** False: an existing destination tag is never moved to another digest (the job is skipped). */
+  overwriteTags?: boolean
   /** Makes the destination repository exist where a registry needs that before a push. */
   prepare?: (registry: string, repository: string, signal?: AbortSignal) => Promise<void>
 }
 
 export interface CopyOutcome {
   status: 'copied' | 'skipped'
+  /** Why a job was skipped: the same digest is there, or the tag exists and may not be moved. */
+  reason?: 'same digest' | 'tag exists'
   /** Digest of the top manifest. */
   digest: string
   /** Blob bytes uploaded to the destination by this job. */
@@ -71,11 +75,15 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   ])
   const outcome: CopyOutcome = {status: 'skipped', digest: '', bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, manifests: 0}
   if (sourceHead && destinationHead && sourceHead.digest === destinationHead.digest) {
-    return {...outcome, digest: sourceHead.digest}
+    return {...outcome, digest: sourceHead.digest, reason: 'same digest'}
+  }
+  if (destinationHead && context.overwriteTags === false && job.destination.tag) {
+    // Immutable-tag registries and mirrors under running clusters: an existing tag stays as it is.
+    return {...outcome, digest: sourceHead?.digest ?? '', reason: 'tag exists'}
   }
   const manifest = await getManifest(source.pooled.client, source.repository, sourceHead?.digest ?? sourceReference, {signal})
   outcome.digest = manifest.digest
-  if (destinationHead?.digest === manifest.digest) return outcome
+  if (destinationHead?.digest === manifest.digest) return {...outcome, reason: 'same digest'}
   if (job.destination.digest && job.destination.digest !== manifest.digest) {
     throw new FerryError('DIGEST_MISMATCH', `source manifest digest is ${manifest.digest}, not the destination digest ${job.destination.digest} the rule names`)
   }
@@ -197,7 +205,9 @@ async function uploadBlob(
     const verifier = new DigestVerifier(descriptor, what)
     const streamFailed = new Promise<never>((_, reject) => {
       pipeline(body, verifier, (error) => {
-        if (!error) return
+        // When the upload failed first, its abort of the source stream comes back here as an
+        // error: an echo of that failure, which must not replace it (it would say ABORTED).
+        if (!error || local.signal.aborted) return
         // A socket error from the source (reset, premature close) is a network failure like any
         // other: retryable, with a code, instead of an unclassified error reported as INTERNAL.
         error = FerryError.is(error) ? error : networkError(error, `GET ${what}`, context.signal)

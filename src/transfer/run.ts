@@ -18,6 +18,13 @@ export interface EngineOptions {
   rules: Iterable<Rule> | AsyncIterable<Rule>
   /** Rules that failed to parse: each counts as "generate failed" in the summary. */
   ruleErrors?: readonly ConfigError[]
+  /** Lines the rule loader read past on purpose; logged as warnings. */
+  ruleWarnings?: readonly string[]
+  /**
+   * image-transfer's --tag-exist-overridden (default true). False: a destination tag that already
+   * exists is never moved, even to a different digest; the job is skipped ("tag exists").
+   */
+  overwriteTags?: boolean
   credentials: CredentialStore
   /** Jobs copied at once (and tag listings at once). */
   routines?: number
@@ -78,6 +85,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     flights: new BlobFlights(),
     homes: new BlobHomes(),
     chunkSize: options.chunkSize,
+    overwriteTags: options.overwriteTags ?? true,
     signal: options.signal,
     prepare: options.prepareDestination ? once(options.prepareDestination) : undefined,
   }
@@ -88,6 +96,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     message: error.message,
   }))
   for (const failure of generateFailures) logger.warn(`generate failed: ${failure.message}`)
+  for (const warning of options.ruleWarnings ?? []) logger.warn(`warning: ${warning}`)
 
   const channel = options.channel ?? new MemoryChannel<TransferJob>(routines * 4)
   const generated = generateJobs(options.rules, {
@@ -129,6 +138,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
       return {
         ...identify(job),
         status: outcome.status,
+        ...(outcome.reason ? {reason: outcome.reason} : {}),
         digest: outcome.digest,
         bytes: outcome.bytes,
         blobs: outcome.blobs,

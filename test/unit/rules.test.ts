@@ -165,7 +165,7 @@ describe('parseRules: the rule cases', () => {
   })
 
   it('an empty or comment-only file has no rules', () => {
-    for (const text of ['', '\n\n', '# nothing yet\n', '---\n']) assert.deepEqual(parseRules(text, FILE, {}), {rules: [], errors: []})
+    for (const text of ['', '\n\n', '# nothing yet\n', '---\n']) assert.deepEqual(parseRules(text, FILE, {}), {rules: [], errors: [], warnings: []})
   })
 })
 
@@ -306,5 +306,20 @@ describe('parseRules on a large file', () => {
     assert.equal(rules.length, 20_000)
     assert.equal(rules[19_999]?.line, 20_001)
     assert.ok(performance.now() - started < 5_000)
+  })
+})
+
+describe('parseRules: warnings', () => {
+  it('an empty tag in a list (image-transfer JSON) is read past with a warning naming file and line', () => {
+    const cases: [string, string[]][] = [
+      ['a.io/x/app:1.0,2.0: b.io/y/app\n', []],
+      ['a.io/x/app:1.0,2.0,: b.io/y/app\n', ['rules.yaml:1: rule "a.io/x/app:1.0,2.0,": an empty tag in the tag list ignored']],
+      ['\n"a.io/x/app:1.0,,2.0,": b.io/y/app\n', ['rules.yaml:2: rule "a.io/x/app:1.0,,2.0,": 2 empty tags in the tag list ignored']],
+    ]
+    for (const [text, expected] of cases) {
+      const parsed = parseRules(text, 'rules.yaml', {})
+      assert.deepEqual(parsed.warnings, expected, text)
+      assert.deepEqual(parsed.rules[0]?.source.tags, ['1.0', '2.0'], text)
+    }
   })
 })
