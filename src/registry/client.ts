@@ -116,10 +116,22 @@ export class RegistryClient {
       validateStatus: () => true,
     })
     this.auth = new Authenticator(
-      options.access.credentials ?? {username: options.access.username, password: options.access.password},
+      options.access.credentials ? this.reporting(options.access.credentials) : {username: options.access.username, password: options.access.password},
       (url, authorization, signal) => this.fetchToken(url, authorization, signal),
       `registry ${this.registry}`,
     )
+  }
+
+  /** A provider's temporary passwords are secrets too: each one reaches the redactor as it is issued. */
+  private reporting(source: CredentialSource): CredentialSource {
+    return async () => {
+      const credentials = await source()
+      if (credentials.password) {
+        this.onSecret?.(credentials.password)
+        if (credentials.username) this.onSecret?.(`${credentials.username}:${credentials.password}`)
+      }
+      return credentials
+    }
   }
 
   async send(request: RegistryRequest): Promise<RegistryResponse> {

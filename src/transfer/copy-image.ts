@@ -205,9 +205,9 @@ async function uploadBlob(
     const verifier = new DigestVerifier(descriptor, what)
     const streamFailed = new Promise<never>((_, reject) => {
       pipeline(body, verifier, (error) => {
-        // When the upload failed first, its abort of the source stream comes back here as an
-        // error: an echo of that failure, which must not replace it (it would say ABORTED).
-        if (!error || local.signal.aborted) return
+        // When the upload failed first, its end of the pipeline (or the abort below) comes back
+        // here as an error: an echo of that failure, which must not replace it.
+        if (!error || local.signal.aborted || consumerGone(error)) return
         // A socket error from the source (reset, premature close) is a network failure like any
         // other: retryable, with a code, instead of an unclassified error reported as INTERNAL.
         error = FerryError.is(error) ? error : networkError(error, `GET ${what}`, context.signal)
@@ -229,4 +229,10 @@ async function uploadBlob(
     // than the aborted PUT it caused.
     throw FerryError.is(streamError) ? streamError : error
   }
+}
+
+/** The errors a stream reports when its reader went away or aborted it, rather than the source failing. */
+function consumerGone(error: unknown): boolean {
+  const code = (error as {code?: unknown}).code
+  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR' || code === 'ERR_CANCELED' || (error as Error).name === 'AbortError'
 }

@@ -121,12 +121,12 @@ describe('parseReference', () => {
 })
 
 describe('parseRepositoryAndTags', () => {
-  const cases: [string, {registry: string; repository: string; tags: string[]; digest?: string}][] = [
+  const cases: [string, {registry: string; repository: string; tags: string[]; digest?: string; emptyTags?: number}][] = [
     ['redis', {registry: 'docker.io', repository: 'library/redis', tags: []}],
     ['redis:6', {registry: 'docker.io', repository: 'library/redis', tags: ['6']}],
     ['redis:6,7,8', {registry: 'docker.io', repository: 'library/redis', tags: ['6', '7', '8']}],
-    ['redis:6,7,', {registry: 'docker.io', repository: 'library/redis', tags: ['6', '7']}],
-    ['redis:6, 7 , ,8', {registry: 'docker.io', repository: 'library/redis', tags: ['6', '7', '8']}],
+    ['redis:6,7,', {registry: 'docker.io', repository: 'library/redis', tags: ['6', '7'], emptyTags: 1}],
+    ['redis:6, 7 , ,8', {registry: 'docker.io', repository: 'library/redis', tags: ['6', '7', '8'], emptyTags: 1}],
     ['redis:6,6,7', {registry: 'docker.io', repository: 'library/redis', tags: ['6', '7']}],
     ['127.0.0.1:5000/app', {registry: '127.0.0.1:5000', repository: 'app', tags: []}],
     ['127.0.0.1:5000/app:1,2', {registry: '127.0.0.1:5000', repository: 'app', tags: ['1', '2']}],
