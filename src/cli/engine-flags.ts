@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {parseSize} from '../config/size.js'
+import {tagFilter, type TagFilter} from '../select/filters.js'
 
 /** Flags image-transfer users already type are listed under this heading in --help. */
 export const IMAGE_TRANSFER = 'IMAGE-TRANSFER (same names, meanings and defaults)'
@@ -26,6 +27,11 @@ export const engineFlags = {
     allowNo: true,
     helpGroup: IMAGE_TRANSFER,
   }),
+  includeTags: Flags.string({
+    description: 'copy only listed tags matching this regular expression (searched, as RegExp.test; repeatable)',
+    multiple: true,
+  }),
+  excludeTags: Flags.string({description: 'leave out listed tags matching this regular expression (repeatable)', multiple: true}),
   chunkSize: Flags.string({description: 'upload blobs in chunks of this size (e.g. 16MiB) instead of one streamed PUT'}),
   log: Flags.string({description: 'also append every line to this log file'}),
   quiet: Flags.boolean({description: 'no progress lines; failures and the summary only', default: false}),
@@ -40,11 +46,21 @@ export interface EngineFlagValues {
   qps: number
   chunkSize?: string
   'tag-exist-overridden': boolean
+  includeTags?: string[]
+  excludeTags?: string[]
 }
 
 /** Engine options from the parsed flags. */
-export function engineSettings(flags: EngineFlagValues): {routines: number; retry: number; qps?: number; chunkSize?: number; overwriteTags: boolean} {
+export function engineSettings(flags: EngineFlagValues): {
+  routines: number
+  retry: number
+  qps?: number
+  chunkSize?: number
+  overwriteTags: boolean
+  tagFilter?: TagFilter
+} {
   return {
+    tagFilter: tagFilter({include: flags.includeTags, exclude: flags.excludeTags}),
     routines: flags.routines,
     retry: flags.retry,
     qps: flags.qps || undefined,

@@ -6,6 +6,7 @@ import {migrate} from '../providers/migrate.js'
 import type {ProviderContext} from '../providers/provider.js'
 import {createLimiter} from '../registry/limiter.js'
 import type {Logger} from '../report/logger.js'
+import {repositoryFilter, type TagFilter} from '../select/filters.js'
 import type {TransferReport} from '../transfer/run.js'
 
 export interface MigrationRequest {
@@ -16,7 +17,9 @@ export interface MigrationRequest {
   toNamespace?: string
   securityFile?: string
   secretFile?: string
-  engine: {routines: number; retry: number; qps?: number; chunkSize?: number; overwriteTags?: boolean}
+  engine: {routines: number; retry: number; qps?: number; chunkSize?: number; overwriteTags?: boolean; tagFilter?: TagFilter}
+  /** --repositories globs. */
+  repositories?: string[]
   logger: Logger
   signal: AbortSignal
 }
@@ -42,6 +45,7 @@ export async function runMigration(request: MigrationRequest): Promise<TransferR
       credentials,
       limiter,
       toNamespace: request.toNamespace,
+      repositoryFilter: repositoryFilter(request.repositories),
       logger: request.logger,
       signal: request.signal,
     })

@@ -33,6 +33,10 @@ repositories where its registry needs them before a push. Providers: ${providerN
     fromInstance: Flags.string({description: 'source instance (name or id) for enterprise registries'}),
     toInstance: Flags.string({description: 'destination instance (name or id) for enterprise registries'}),
     secretFile: Flags.string({description: 'cloud API keys per provider (image-transfer secret.yaml: ccr/tcr secretId and secretKey)'}),
+    repositories: Flags.string({
+      description: 'only source repositories matching this glob (`*` within a path component, `**` across; repeatable)',
+      multiple: true,
+    }),
     ccrTagNums: Flags.integer({description: 'ccr source: the newest N tags of each repository by push time (0 = all; default 100)', min: 0}),
     ...engineFlags,
   }
@@ -52,6 +56,7 @@ repositories where its registry needs them before a push. Providers: ${providerN
         },
         toSettings: {registry: flags.toRegistry, namespace: flags.toNamespace, region: flags.toRegion, instance: flags.toInstance},
         toNamespace: flags.toNamespace,
+        repositories: flags.repositories,
         securityFile: flags.securityFile,
         secretFile: flags.secretFile,
         engine: engineSettings(flags),

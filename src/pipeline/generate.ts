@@ -35,7 +35,13 @@ export function jobsForRule(rule: Rule, tags: readonly string[]): TransferJob[] 
  */
 export async function* generateJobs(
   rules: Iterable<Rule> | AsyncIterable<Rule>,
-  options: {listTags: TagLister; listers: number; signal?: AbortSignal},
+  options: {
+    listTags: TagLister
+    listers: number
+    signal?: AbortSignal
+    /** Applies to listed tags only: tags a rule names are copied as named. */
+    tagFilter?: (tag: string) => boolean
+  },
 ): AsyncGenerator<Generated> {
   const out = new MemoryChannel<Generated>(Math.max(16, options.listers * 4))
   const stop = new AbortController()
@@ -45,8 +51,9 @@ export async function* generateJobs(
     let count = 0
     try {
       for await (const tag of options.listTags(rule.source.registry, rule.source.repository, signal)) {
-        for (const job of jobsForRule(rule, [tag])) await out.push({kind: 'job', job}, {signal})
         count++
+        if (options.tagFilter && !options.tagFilter(tag)) continue
+        for (const job of jobsForRule(rule, [tag])) await out.push({kind: 'job', job}, {signal})
       }
       if (count === 0) {
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', `rule ${rule.text}: the source repository has no tags`)}, {signal})

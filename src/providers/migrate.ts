@@ -12,6 +12,8 @@ export interface MigrateOptions extends Omit<EngineOptions, 'rules' | 'ruleError
   limiter: RequestLimiter
   /** Put every repository under this namespace at the destination (replacing the source's first path component). */
   toNamespace?: string
+  /** Which enumerated repositories to copy (--repositories globs). */
+  repositoryFilter?: (repository: string) => boolean
 }
 
 /** Destination path of a source repository. Pure. */
@@ -26,14 +28,23 @@ export function destinationRepository(repository: string, toNamespace: string | 
 export async function* providerRules(
   from: SourceProvider,
   to: DestinationProvider,
-  options: {toNamespace?: string; signal?: AbortSignal; onOmitted?: (repository: string, count: number) => void},
+  options: {
+    toNamespace?: string
+    signal?: AbortSignal
+    onOmitted?: (repository: string, count: number) => void
+    repositoryFilter?: (repository: string) => boolean
+    tagFilter?: (tag: string) => boolean
+  },
 ): AsyncGenerator<Rule> {
   for await (const found of from.repositories(options.signal)) {
+    if (options.repositoryFilter && !options.repositoryFilter(found.repository)) continue
     if (found.omittedTags) options.onOmitted?.(found.repository, found.omittedTags)
-    if (found.tags && found.tags.length === 0) continue
+    // Tags a provider listed are filtered here; tags the registry lists, by the generator.
+    const tags = found.tags && options.tagFilter ? found.tags.filter(options.tagFilter) : found.tags
+    if (tags && tags.length === 0) continue
     yield {
       text: `${from.name}:${from.registry}/${found.repository}`,
-      source: {registry: from.registry, repository: found.repository, tags: found.tags},
+      source: {registry: from.registry, repository: found.repository, tags},
       destination: {registry: to.registry, repository: destinationRepository(found.repository, options.toNamespace)},
     }
   }
@@ -62,6 +73,8 @@ export async function migrate(options: MigrateOptions): Promise<TransferReport> 
   const omitted: {repository: string; count: number}[] = []
   const rules = providerRules(from, to, {
     toNamespace: options.toNamespace,
+    repositoryFilter: options.repositoryFilter,
+    tagFilter: options.tagFilter,
     signal: options.signal,
     onOmitted: (repository, count) => {
       omitted.push({repository, count})

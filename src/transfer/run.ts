@@ -25,6 +25,8 @@ export interface EngineOptions {
    * exists is never moved, even to a different digest; the job is skipped ("tag exists").
    */
   overwriteTags?: boolean
+  /** Which listed tags to copy (--includeTags/--excludeTags); tags a rule names are always copied. */
+  tagFilter?: (tag: string) => boolean
   credentials: CredentialStore
   /** Jobs copied at once (and tag listings at once). */
   routines?: number
@@ -103,6 +105,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     listTags: (registry, repository, signal) => listTags(clients.get(registry, repository).client, repository, {signal}),
     listers: routines,
     signal: options.signal,
+    tagFilter: options.tagFilter,
   })
 
   let jobs = 0
