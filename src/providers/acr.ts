@@ -4,9 +4,11 @@ import {acrEndpoint, AcrTransport} from './acr-api.js'
 import {splitRepository, type AcrEdition} from './acr-edition.js'
 import {enterpriseEdition} from './acr-enterprise.js'
 import {personalEdition} from './acr-personal.js'
-import {refreshingLogin} from './acr-token.js'
+import {timedLogin} from './acr-token.js'
+import type {Credentials} from '../registry/auth.js'
 import type {Logger} from '../report/logger.js'
 import type {DestinationProvider, ProviderContext, ProviderModule, SourceProvider, SourceRepository} from './provider.js'
+import {TemporaryLoginCache} from './temporary-login.js'
 
 type Side = 'source' | 'destination'
 
@@ -47,7 +49,7 @@ interface Opened {
   settings: AcrSettings
   edition: AcrEdition
   registry: string
-  credentials: ReturnType<typeof refreshingLogin>
+  credentials: () => Promise<Credentials>
 }
 
 /**
@@ -69,7 +71,22 @@ async function open(context: ProviderContext, side: Side): Promise<Opened> {
     settings,
     edition,
     registry: normalizeRegistry(parseRegistryHost(host)),
-    credentials: refreshingLogin(() => edition.login()),
+    credentials: loginSource(edition),
+  }
+}
+
+/**
+ * The `credentials` source a provider's access() returns: the registry client calls it whenever
+ * it builds a basic header or fetches a bearer token, so it is cheap while the login is fresh.
+ */
+function loginSource(edition: AcrEdition): () => Promise<Credentials> {
+  const logins = new TemporaryLoginCache(async () => {
+    const issuedAt = Date.now()
+    return timedLogin(await edition.login(), issuedAt)
+  })
+  return async () => {
+    const {username, password} = await logins.current()
+    return {username, password}
   }
 }
 

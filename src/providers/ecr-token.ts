@@ -1,16 +1,15 @@
 import {FerryError} from '../errors.js'
 import {parseRegistryHost} from '../reference.js'
+import type {LoginLifetime} from './temporary-login.js'
 
 /** One GetAuthorizationToken answer, decoded: registry login plus where and until when it works. */
-export interface EcrAuthorization {
+export interface EcrAuthorization extends LoginLifetime {
   username: string
   password: string
   /** Registry host[:port] from proxyEndpoint. */
   registry: string
   /** proxyEndpoint was http:// (a local stand-in): the registry speaks plain HTTP. */
   insecure: boolean
-  fetchedAt: number
-  expiresAt: number
 }
 
 /** What the SDK hands back, reduced to the fields we read. */
@@ -22,7 +21,6 @@ export interface AuthorizationData {
 
 // ECR documents 12 hours; a token without an expiry is trusted for one hour only.
 const UNKNOWN_LIFETIME_MS = 60 * 60_000
-const MAX_MARGIN_MS = 5 * 60_000
 
 /** The base64 `AWS:password` pair. Pure. */
 export function decodeAuthorizationToken(token: string): {username: string; password: string} {
@@ -46,47 +44,10 @@ export function registryFromProxyEndpoint(proxyEndpoint: string): {registry: str
   return {registry: parseRegistryHost(url.host), insecure: url.protocol === 'http:'}
 }
 
-export function decodeAuthorization(data: AuthorizationData | undefined, fetchedAt: number): EcrAuthorization {
+export function decodeAuthorization(data: AuthorizationData | undefined, issuedAt: number): EcrAuthorization {
   if (!data?.authorizationToken || !data.proxyEndpoint) {
     throw new FerryError('AUTH_FAILED', 'ecr: GetAuthorizationToken returned no authorization data for the registry')
   }
-  const expiresAt = data.expiresAt instanceof Date && !Number.isNaN(data.expiresAt.getTime()) ? data.expiresAt.getTime() : fetchedAt + UNKNOWN_LIFETIME_MS
-  return {...decodeAuthorizationToken(data.authorizationToken), ...registryFromProxyEndpoint(data.proxyEndpoint), fetchedAt, expiresAt}
-}
-
-/**
- * When to fetch a new token: a quarter of its lifetime before it expires, at most five minutes
- * before. A request that starts just before expiry would otherwise meet a 401 halfway through a
- * layer upload. Pure.
- */
-export function refreshAt(token: Pick<EcrAuthorization, 'fetchedAt' | 'expiresAt'>): number {
-  const lifetime = Math.max(0, token.expiresAt - token.fetchedAt)
-  return token.expiresAt - Math.min(MAX_MARGIN_MS, lifetime / 4)
-}
-
-/**
- * The current registry login, fetched again once due. Callers that arrive while a fetch is under
- * way share it, so a hundred routines hitting expiry together cost one API call.
- */
-export class AuthorizationCache {
-  private pending?: Promise<EcrAuthorization>
-
-  constructor(
-    private readonly fetch: () => Promise<EcrAuthorization>,
-    private token?: EcrAuthorization,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  async current(): Promise<EcrAuthorization> {
-    if (this.token && this.now() < refreshAt(this.token)) return this.token
-    this.pending ??= this.fetch()
-      .then((token) => {
-        this.token = token
-        return token
-      })
-      .finally(() => {
-        this.pending = undefined
-      })
-    return this.pending
-  }
+  const expiresAt = data.expiresAt instanceof Date && !Number.isNaN(data.expiresAt.getTime()) ? data.expiresAt.getTime() : issuedAt + UNKNOWN_LIFETIME_MS
+  return {...decodeAuthorizationToken(data.authorizationToken), ...registryFromProxyEndpoint(data.proxyEndpoint), issuedAt, expiresAt}
 }

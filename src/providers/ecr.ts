@@ -1,8 +1,8 @@
 import {ConfigError} from '../errors.js'
 import type {RegistryAccess} from '../registry/client.js'
 import {EcrApi} from './ecr-api.js'
-import {AuthorizationCache} from './ecr-token.js'
 import type {DestinationProvider, ProviderContext, ProviderModule, SourceProvider} from './provider.js'
+import {TemporaryLoginCache} from './temporary-login.js'
 
 /**
  * AWS ECR. The registry host is not configured but learned from GetAuthorizationToken's
@@ -73,7 +73,7 @@ async function connect(context: ProviderContext, side: 'source' | 'destination')
     regionFlag: `--${prefix}Region`,
   })
   const first = await api.authorize()
-  const logins = new AuthorizationCache(() => api.authorize(), first)
+  const logins = new TemporaryLoginCache(() => api.authorize(), {initial: first})
   const access: RegistryAccess = {
     credentials: async () => {
       const {username, password} = await logins.current()

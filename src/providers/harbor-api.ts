@@ -6,7 +6,7 @@ import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
 
 import type {RegistryAccess} from '../config/security.js'
 import {abortError, FerryError} from '../errors.js'
-import {networkError} from '../registry/client.js'
+import {networkError, plainHeaders} from '../registry/client.js'
 import type {RequestLimiter} from '../registry/limiter.js'
 import {backoffDelay, parseRetryAfter, sleep} from '../retry.js'
 import {hasNextPage, parseHarborError, totalCount} from './harbor-model.js'
@@ -196,13 +196,4 @@ function parseBody<T>(text: string, request: HarborRequest, host: string): T {
       retryable: true,
     })
   }
-}
-
-function plainHeaders(headers: AxiosResponse['headers']): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined || value === null) continue
-    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
-  }
-  return out
 }

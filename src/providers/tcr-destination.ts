@@ -3,8 +3,9 @@ import {parseRegistryHost} from '../reference.js'
 import {apiKeys, createTencentApi, PAGE_SIZE, regionOf, type TcrResponse, type TencentApi} from './tcr-api.js'
 import {isAlreadyExists, TencentApiError} from './tcr-errors.js'
 import {offsetPages, pageNumberPages} from './tcr-pages.js'
-import {loginExpiry, RefreshingLogin} from './tcr-token.js'
+import {loginExpiry, type InstanceLogin} from './tcr-token.js'
 import type {DestinationProvider, ProviderContext} from './provider.js'
+import {TemporaryLoginCache} from './temporary-login.js'
 
 type Instance = NonNullable<TcrResponse<'DescribeInstances'>['Registries']>[number]
 
@@ -25,7 +26,7 @@ export async function tcrDestination(context: ProviderContext): Promise<Destinat
   if (!domain) throw new ConfigError(`tcr: instance ${name} (${registryId}) in region ${region} has no public domain; is it still being created?`)
   const registry = parseRegistryHost(domain)
 
-  const login = new RefreshingLogin(async () => {
+  const login = new TemporaryLoginCache(async (): Promise<InstanceLogin> => {
     const issuedAt = Date.now()
     const answer = await api.call('CreateInstanceToken', {RegistryId: registryId, TokenType: 'temp'})
     if (!answer.Username || !answer.Token) throw new ConfigError(`tcr: CreateInstanceToken for instance ${name} returned no username or token`)
@@ -47,7 +48,12 @@ export async function tcrDestination(context: ProviderContext): Promise<Destinat
       }
       return ready
     },
-    access: () => ({credentials: () => login.credentials()}),
+    access: () => ({
+      credentials: async () => {
+        const {username, password} = await login.current()
+        return {username, password}
+      },
+    }),
   }
 }
 

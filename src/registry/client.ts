@@ -313,7 +313,8 @@ function replayable(request: RegistryRequest): boolean {
   return !request.body || Buffer.isBuffer(request.body)
 }
 
-function plainHeaders(headers: AxiosResponse['headers']): Record<string, string> {
+/** Axios response headers as lower-case names with string values (arrays joined). Pure. */
+export function plainHeaders(headers: AxiosResponse['headers']): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (value === undefined || value === null) continue

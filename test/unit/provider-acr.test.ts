@@ -6,7 +6,7 @@ import {acrEndpoint} from '../../src/providers/acr-api.js'
 import {morePages, paged, splitRepository, toNumber, type Page} from '../../src/providers/acr-edition.js'
 import {pickInstanceDomain} from '../../src/providers/acr-enterprise.js'
 import {acrError, classifyAcrFailure, isAlreadyExists, readAcrFailure, type AcrFailure, type AcrFailureKind} from '../../src/providers/acr-errors.js'
-import {loginIsFresh, refreshingLogin, type TemporaryLogin} from '../../src/providers/acr-token.js'
+import {timedLogin} from '../../src/providers/acr-token.js'
 import {acrSettings} from '../../src/providers/acr.js'
 
 test('classifyAcrFailure reads the code, never the message', () => {
@@ -206,47 +206,15 @@ test('pickInstanceDomain prefers the SYSTEM domain of an enabled internet endpoi
   for (const [answer, expected] of cases) assert.deepEqual(pickInstanceDomain(answer), expected, JSON.stringify(answer))
 })
 
-test('loginIsFresh: refreshed within the margin, at most half the lifetime early', () => {
-  const login = (expiresAt: number): TemporaryLogin => ({username: 'u', password: 'p', expiresAt})
-  const hour = 3_600_000
-  const cases: [TemporaryLogin, number, number, boolean][] = [
-    [login(hour), 0, 0, true],
-    [login(hour), 0, hour - 5 * 60_000 - 1, true],
-    [login(hour), 0, hour - 5 * 60_000, false],
-    [login(hour), 0, hour + 1, false],
-    [login(2000), 0, 999, true],
-    [login(2000), 0, 1000, false],
-    // No expiry in the answer: treated as a ten-minute login.
-    [login(Number.NaN), 0, 4 * 60_000, true],
-    [login(Number.NaN), 0, 5 * 60_000, false],
-    [login(-1), 0, 0, false],
+test('timedLogin: stamps the fetch time; a login without expiry lasts ten minutes', () => {
+  const issuedAt = 1_000_000
+  const cases: [number, number][] = [
+    [issuedAt + 3_600_000, issuedAt + 3_600_000],
+    [issuedAt - 1, issuedAt - 1],
+    [Number.NaN, issuedAt + 10 * 60_000],
+    [Number.POSITIVE_INFINITY, issuedAt + 10 * 60_000],
   ]
-  for (const [value, fetchedAt, now, expected] of cases) assert.equal(loginIsFresh(value, fetchedAt, now), expected, JSON.stringify({value, now}))
-})
-
-test('refreshingLogin fetches once while fresh, shares a refresh, forgets a failure', async () => {
-  let clock = 0
-  let calls = 0
-  let failNext = false
-  const source = refreshingLogin(
-    async () => {
-      calls++
-      await new Promise((resolve) => setTimeout(resolve, 5))
-      if (failNext) {
-        failNext = false
-        throw new Error('API down')
-      }
-      return {username: `u${calls}`, password: `p${calls}`, expiresAt: clock + 60_000}
-    },
-    {now: () => clock},
-  )
-  assert.deepEqual(await Promise.all([source(), source(), source()]), Array(3).fill({username: 'u1', password: 'p1'}))
-  assert.equal(calls, 1)
-  clock = 29_000
-  assert.deepEqual(await source(), {username: 'u1', password: 'p1'})
-  clock = 30_000
-  failNext = true
-  await assert.rejects(source(), /API down/)
-  assert.deepEqual(await source(), {username: 'u3', password: 'p3'})
-  assert.equal(calls, 3)
+  for (const [expiresAt, expected] of cases) {
+    assert.deepEqual(timedLogin({username: 'u', password: 'p', expiresAt}, issuedAt), {username: 'u', password: 'p', issuedAt, expiresAt: expected}, String(expiresAt))
+  }
 })

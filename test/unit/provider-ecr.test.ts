@@ -4,14 +4,7 @@ import {test} from 'node:test'
 import {ConfigError, FerryError} from '../../src/errors.js'
 import {parseRegistryId, secretCredentials, underNamespace} from '../../src/providers/ecr.js'
 import {classifyEcrError, ecrFailure, type EcrCallContext} from '../../src/providers/ecr-errors.js'
-import {
-  AuthorizationCache,
-  decodeAuthorization,
-  decodeAuthorizationToken,
-  refreshAt,
-  registryFromProxyEndpoint,
-  type EcrAuthorization,
-} from '../../src/providers/ecr-token.js'
+import {decodeAuthorization, decodeAuthorizationToken, registryFromProxyEndpoint} from '../../src/providers/ecr-token.js'
 
 const b64 = (text: string) => Buffer.from(text).toString('base64')
 
@@ -49,52 +42,10 @@ test('registryFromProxyEndpoint: host from the URL, plain HTTP only for http://'
 test('decodeAuthorization: expiry from the answer, one hour when absent; missing data is an error', () => {
   const now = 1_000_000
   const full = decodeAuthorization({authorizationToken: b64('AWS:pw'), expiresAt: new Date(now + 12 * 3600_000), proxyEndpoint: 'http://127.0.0.1:1'}, now)
-  assert.deepEqual(full, {username: 'AWS', password: 'pw', registry: '127.0.0.1:1', insecure: true, fetchedAt: now, expiresAt: now + 12 * 3600_000})
+  assert.deepEqual(full, {username: 'AWS', password: 'pw', registry: '127.0.0.1:1', insecure: true, issuedAt: now, expiresAt: now + 12 * 3600_000})
   assert.equal(decodeAuthorization({authorizationToken: b64('AWS:pw'), proxyEndpoint: 'https://r.example'}, now).expiresAt, now + 3600_000)
   assert.throws(() => decodeAuthorization(undefined, now), /no authorization data/)
   assert.throws(() => decodeAuthorization({authorizationToken: b64('AWS:pw')}, now), /no authorization data/)
-})
-
-test('refreshAt: a quarter of the lifetime before expiry, at most five minutes', () => {
-  const cases: [number, number, number][] = [
-    // fetchedAt, expiresAt, refresh at
-    [0, 12 * 3600_000, 12 * 3600_000 - 5 * 60_000],
-    [0, 1000, 750],
-    [0, 8 * 60_000, 6 * 60_000],
-    [0, 0, 0],
-    [500, 100, 100],
-  ]
-  for (const [fetchedAt, expiresAt, expected] of cases) assert.equal(refreshAt({fetchedAt, expiresAt}), expected, JSON.stringify({fetchedAt, expiresAt}))
-})
-
-test('AuthorizationCache: reuses a fresh login, refreshes a due one once for all callers, forgets a failure', async () => {
-  let now = 0
-  let fetches = 0
-  let fail = false
-  const login = (password: string): EcrAuthorization => ({username: 'AWS', password, registry: 'r', insecure: false, fetchedAt: now, expiresAt: now + 1000})
-  const cache = new AuthorizationCache(
-    async () => {
-      fetches++
-      await new Promise((resolve) => setTimeout(resolve, 5))
-      if (fail) throw new Error('boom')
-      return login(`pw${fetches}`)
-    },
-    login('pw0'),
-    () => now,
-  )
-  assert.equal((await cache.current()).password, 'pw0')
-  now = 749
-  assert.equal((await cache.current()).password, 'pw0')
-  assert.equal(fetches, 0)
-  now = 750
-  const together = await Promise.all([cache.current(), cache.current(), cache.current()])
-  assert.deepEqual(together.map((t) => t.password), ['pw1', 'pw1', 'pw1'])
-  assert.equal(fetches, 1)
-  now = 2000
-  fail = true
-  await assert.rejects(cache.current(), /boom/)
-  fail = false
-  assert.equal((await cache.current()).password, 'pw3')
 })
 
 test('classifyEcrError: throttling and transient failures are retried, the rest are not', () => {

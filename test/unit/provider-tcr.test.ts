@@ -7,7 +7,7 @@ import {namespaceOf} from '../../src/providers/tcr-destination.js'
 import {apiError, isAlreadyExists, isTransient, readSdkFailure, sanitize} from '../../src/providers/tcr-errors.js'
 import {offsetPages, pageNumberPages, type Page} from '../../src/providers/tcr-pages.js'
 import {newestTags, parseTagLimit, tagTime, type TagTimes} from '../../src/providers/tcr-tags.js'
-import {loginExpiry, refreshAt, RefreshingLogin, type InstanceLogin} from '../../src/providers/tcr-token.js'
+import {loginExpiry} from '../../src/providers/tcr-token.js'
 
 /** What tencentcloud-sdk-nodejs throws: an Error with requestId/traceId, `code` from the body, `httpCode` on non-200. */
 function sdkError(message: string, fields: {code?: string; requestId?: string; httpCode?: number} = {}): Error {
@@ -205,7 +205,7 @@ test('pageNumberPages works whether the first page is 0 or 1', async () => {
   assert.equal(calls, 3, 'two pages with nothing new end the listing')
 })
 
-test('loginExpiry reads ExpTime in milliseconds or seconds; refreshAt leaves a margin', () => {
+test('loginExpiry reads ExpTime in milliseconds or seconds', () => {
   const issuedAt = Date.parse('2026-01-01T00:00:00Z')
   const cases: [number | undefined, number][] = [
     [issuedAt + 3_600_000, issuedAt + 3_600_000],
@@ -214,30 +214,4 @@ test('loginExpiry reads ExpTime in milliseconds or seconds; refreshAt leaves a m
     [0, issuedAt + 3_600_000],
   ]
   for (const [expTime, expected] of cases) assert.equal(loginExpiry(expTime, issuedAt), expected, String(expTime))
-  assert.equal(refreshAt({issuedAt, expiresAt: issuedAt + 3_600_000}), issuedAt + 3_600_000 - 300_000)
-  assert.equal(refreshAt({issuedAt, expiresAt: issuedAt + 60_000}), issuedAt + 45_000)
-  assert.equal(refreshAt({issuedAt, expiresAt: issuedAt - 1}), issuedAt - 1)
-})
-
-test('RefreshingLogin: one fetch for concurrent callers, reuse until the margin, refetch after, failures not kept', async () => {
-  let now = 1_000_000
-  let fetches = 0
-  let fail = false
-  const login = new RefreshingLogin(async (): Promise<InstanceLogin> => {
-    fetches++
-    await new Promise((resolve) => setTimeout(resolve, 5))
-    if (fail) throw new Error('CreateInstanceToken failed')
-    return {username: 'u', password: `token-${fetches}`, issuedAt: now, expiresAt: now + 3_600_000}
-  }, () => now)
-  const first = await Promise.all([login.credentials(), login.credentials(), login.credentials()])
-  assert.deepEqual(first.map((c) => c.password), ['token-1', 'token-1', 'token-1'])
-  now += 3_600_000 - 300_001
-  assert.equal((await login.credentials()).password, 'token-1', 'still outside the margin')
-  now += 2
-  assert.equal((await login.credentials()).password, 'token-2', 'inside the margin: refreshed')
-  now += 3_600_000
-  fail = true
-  await assert.rejects(login.credentials(), /CreateInstanceToken failed/)
-  fail = false
-  assert.equal((await login.credentials()).password, 'token-4', 'a failure is not remembered')
 })
