@@ -12,7 +12,7 @@ import {
   repositoryPathProblem,
   type RepositoryAndTags,
 } from '../reference.js'
-import {isPlainMap, kindOf, loadYaml, scanKeys, topLevelLines, yamlKeyOf} from './security.js'
+import {isPlainMap, kindOf, loadYaml, scanKeys, topLevelLines, yamlKeyOf} from './yaml.js'
 
 export interface Rule {
   /** The source key as written, for messages. */

@@ -2,7 +2,7 @@ import {readFile} from 'node:fs/promises'
 
 import {ConfigError} from '../errors.js'
 import {expandEnv} from './env.js'
-import {isPlainMap, kindOf, lineOfKey, loadYaml} from './security.js'
+import {isPlainMap, kindOf, lineOfKey, loadYaml} from './yaml.js'
 
 /** Cloud API keys for one provider. */
 export interface CloudSecret {

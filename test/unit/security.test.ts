@@ -5,14 +5,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ConfigError} from '../../src/errors.js'
 import {expandEnv} from '../../src/config/env.js'
-import {
-  anonymousStore,
-  lineOfKey,
-  loadSecurityFile,
-  parseSecurity,
-  scanKeys,
-  type RegistryAccess,
-} from '../../src/config/security.js'
+import {anonymousStore, loadSecurityFile, parseSecurity, type RegistryAccess} from '../../src/config/security.js'
+import {lineOfKey, scanKeys} from '../../src/config/yaml.js'
 
 const FILE = 'security.yaml'
 const SECRET = 'S3cr3t-Pa55'
