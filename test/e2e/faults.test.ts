@@ -338,6 +338,20 @@ describe('upload-side faults', () => {
     assert.equal(dstProxy.count({ method: 'PUT', path }), 2);
   });
 
+  test('a registry refusing a whole-blob PUT as too large (413): the blob goes up in PATCH chunks', TEST, async () => {
+    const pushed = await image('put-blob-413');
+    const big = pushed.layers[0]!;
+    const put = new RegExp(`^/v2/faults/put-blob-413/blobs/uploads/.*digest=${encodeURIComponent(big.digest)}`);
+    const patch = /^\/v2\/faults\/put-blob-413\/blobs\/uploads\//;
+    // Only a PUT that carries the body is refused: the empty commit PUT after the chunks passes.
+    const f = fault(dstProxy, { method: 'PUT', path: put, times: 1, fault: { kind: 'status', status: 413 } });
+    const run = await copy('put-blob-413');
+    f.remove();
+    assert.equal(f.hits, 1);
+    await assertCopied(run, pushed);
+    assert.ok(dstProxy.count({ method: 'PATCH', path: patch }) >= 1, 'the fallback uploaded in chunks');
+  });
+
   test('the connection dropped during a blob PUT: uploaded again, the copy succeeds', TEST, async () => {
     const pushed = await image('put-blob-drop');
     const big = pushed.layers[0]!;
