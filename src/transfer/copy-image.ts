@@ -3,17 +3,16 @@ import {pipeline} from 'node:stream'
 import {FerryError, RegistryError} from '../errors.js'
 import type {TransferJob} from '../pipeline/job.js'
 import {networkError} from '../registry/client.js'
-import {blobExists, cancelUpload, mountBlob, openBlob, putBlob, putBlobChunked, startUpload} from '../registry/blobs.js'
 import {DigestVerifier} from '../registry/digest-verifier.js'
-import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
+import type {FetchedManifest} from '../registry/manifests.js'
 import {isForeignLayer, parseManifest, type Descriptor} from '../registry/media-types.js'
 import type {BlobFlights, BlobHomes} from './blob-flight.js'
-import type {ClientPool, PooledClient} from './clients.js'
+import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
 import {mapLimit} from './map-limit.js'
 import {backoffDelay, sleep} from '../retry.js'
 
 export interface CopyContext {
-  clients: ClientPool
+  endpoints: EndpointResolver
   flights: BlobFlights
   homes: BlobHomes
   /** Upload in PATCH chunks of this many bytes instead of one streamed PUT. */
@@ -45,11 +44,6 @@ const BLOB_ATTEMPTS = 3
 /** Used when a registry refuses a single streamed PUT as too large. */
 const FALLBACK_CHUNK_SIZE = 16 * 1024 * 1024
 
-interface Side {
-  pooled: PooledClient
-  repository: string
-}
-
 /**
  * Copies one image. The order is the safety property: every blob, then every child manifest
  * (pushed by digest), is present at the destination before the manifest that references it is
@@ -57,11 +51,8 @@ interface Side {
  * missing blob, and a re-run picks up what is already there.
  */
 export async function copyImage(job: TransferJob, context: CopyContext): Promise<CopyOutcome> {
-  const source: Side = {pooled: context.clients.get(job.source.registry, job.source.repository), repository: job.source.repository}
-  const destination: Side = {
-    pooled: context.clients.get(job.destination.registry, job.destination.repository),
-    repository: job.destination.repository,
-  }
+  const source = context.endpoints.source(job.source)
+  const destination = context.endpoints.destination(job.destination)
   const sourceReference = job.source.digest ?? job.source.tag
   if (!sourceReference) throw new FerryError('INVALID_RULE', 'job without a source tag or digest')
   const destinationReference = job.destination.tag ?? job.destination.digest ?? job.source.digest
@@ -70,8 +61,8 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
 
   // One HEAD at each side decides a no-change job; nothing else is requested for it.
   const [sourceHead, destinationHead] = await Promise.all([
-    job.source.digest ? {digest: job.source.digest} : headManifest(source.pooled.client, source.repository, sourceReference, {signal}),
-    headManifest(destination.pooled.client, destination.repository, destinationReference, {signal, push: true}),
+    job.source.digest ? {digest: job.source.digest} : source.headManifest(sourceReference, signal),
+    destination.headManifest(destinationReference, signal),
   ])
   const outcome: CopyOutcome = {status: 'skipped', digest: '', bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, manifests: 0}
   if (sourceHead && destinationHead && sourceHead.digest === destinationHead.digest) {
@@ -81,7 +72,7 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     // Immutable-tag registries and mirrors under running clusters: an existing tag stays as it is.
     return {...outcome, digest: sourceHead?.digest ?? '', reason: 'tag exists'}
   }
-  const manifest = await getManifest(source.pooled.client, source.repository, sourceHead?.digest ?? sourceReference, {signal})
+  const manifest = await source.getManifest(sourceHead?.digest ?? sourceReference, signal)
   outcome.digest = manifest.digest
   if (destinationHead?.digest === manifest.digest) return {...outcome, reason: 'same digest'}
   if (job.destination.digest && job.destination.digest !== manifest.digest) {
@@ -90,7 +81,7 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
 
   await context.prepare?.(job.destination.registry, job.destination.repository, signal)
   await copyReferenced(manifest, source, destination, context, outcome)
-  await putManifest(destination.pooled.client, destination.repository, destinationReference, manifest, {signal})
+  await destination.putManifest(destinationReference, manifest, signal)
   outcome.manifests++
   outcome.status = 'copied'
   return outcome
@@ -99,22 +90,22 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
 /** Everything a manifest references, children of an index first pushed by digest. */
 async function copyReferenced(
   manifest: FetchedManifest,
-  source: Side,
-  destination: Side,
+  source: ImageSource,
+  destination: ImageDestination,
   context: CopyContext,
   outcome: CopyOutcome,
 ): Promise<void> {
-  const what = `${source.pooled.client.registry}/${source.repository}@${manifest.digest}`
+  const what = `${source.name}@${manifest.digest}`
   const parsed = parseManifest(manifest.bytes, manifest.mediaType, what)
   if (parsed.kind === 'index') {
     for (const child of parsed.manifests) {
       // By digest, never to the tag: immutable-tag registries refuse a tag pushed twice, and a
       // tag must not point at one platform while the others are still on their way.
-      const present = await headManifest(destination.pooled.client, destination.repository, child.digest, {signal: context.signal, push: true})
+      const present = await destination.headManifest(child.digest, context.signal)
       if (present?.digest === child.digest) continue
-      const childManifest = await getManifest(source.pooled.client, source.repository, child.digest, {signal: context.signal})
+      const childManifest = await source.getManifest(child.digest, context.signal)
       await copyReferenced(childManifest, source, destination, context, outcome)
-      await putManifest(destination.pooled.client, destination.repository, child.digest, childManifest, {signal: context.signal})
+      await destination.putManifest(child.digest, childManifest, context.signal)
       outcome.manifests++
     }
     return
@@ -135,25 +126,24 @@ async function copyReferenced(
 type BlobResult = {kind: 'uploaded' | 'mounted' | 'existing'; bytes: number}
 
 /** Makes one blob present in the destination repository: already there, mounted, or uploaded. */
-async function ensureBlob(descriptor: Descriptor, source: Side, destination: Side, context: CopyContext): Promise<BlobResult> {
-  const dst = destination.pooled
+async function ensureBlob(descriptor: Descriptor, source: ImageSource, destination: ImageDestination, context: CopyContext): Promise<BlobResult> {
   const digest = descriptor.digest
-  return context.flights.exclusive(dst.client.registry, digest, async () => {
-    if (await blobExists(dst.client, destination.repository, digest, {signal: context.signal})) {
-      context.homes.remember(dst.key, digest, destination.repository)
+  return context.flights.exclusive(destination.flightKey, digest, async () => {
+    if (await destination.hasBlob(digest, context.signal)) {
+      context.homes.remember(destination.scope, digest, destination.repository)
       return {kind: 'existing', bytes: 0}
     }
-    const sameCredentials = source.pooled.key === dst.key
-    const home = context.homes.find(dst.key, digest) ?? (sameCredentials ? source.repository : undefined)
-    let location: string | undefined
-    if (home && home !== destination.repository) {
+    const sameStore = source.scope === destination.scope
+    const home = context.homes.find(destination.scope, digest) ?? (sameStore ? source.repository : undefined)
+    let session: string | undefined
+    if (home && home !== destination.repository && destination.mountBlob) {
       try {
-        const mount = await mountBlob(dst.client, destination.repository, digest, home, {signal: context.signal})
+        const mount = await destination.mountBlob(digest, home, context.signal)
         if (mount.mounted) {
-          context.homes.remember(dst.key, digest, destination.repository)
+          context.homes.remember(destination.scope, digest, destination.repository)
           return {kind: 'mounted', bytes: 0}
         }
-        location = mount.location
+        session = mount.session
       } catch (error) {
         if (FerryError.is(error) && error.code === 'ABORTED') throw error
         // A registry that refuses mounts (or lost the home repository) still takes an upload.
@@ -163,10 +153,10 @@ async function ensureBlob(descriptor: Descriptor, source: Side, destination: Sid
     let bytes: number
     for (let attempt = 1; ; attempt++) {
       try {
-        bytes = await uploadBlob(descriptor, source, destination, location, chunkSize, context)
+        bytes = await uploadBlob(descriptor, source, destination, session, chunkSize, context)
         break
       } catch (error) {
-        location = undefined // the session died with the failed upload
+        session = undefined // the session died with the failed upload
         if (error instanceof RegistryError && error.status === 413 && !chunkSize) {
           chunkSize = FALLBACK_CHUNK_SIZE
           continue
@@ -176,36 +166,35 @@ async function ensureBlob(descriptor: Descriptor, source: Side, destination: Sid
         await sleep(Math.max(0, backoffDelay(attempt, {baseMs: 200, retryAfterMs: (error as RegistryError).retryAfterMs})), context.signal)
       }
     }
-    context.homes.remember(dst.key, digest, destination.repository)
+    context.homes.remember(destination.scope, digest, destination.repository)
     return {kind: 'uploaded', bytes}
   })
 }
 
 /**
  * Streams a blob from source to destination through a digest verifier: no disk, no whole layer
- * in memory. A wrong byte fails the stream before its last chunk is released, so the upload
- * cannot complete and nothing corrupt is committed; the upload session is then cancelled.
+ * in memory. A wrong byte fails the stream before its last chunk is released, so the write
+ * cannot complete and nothing corrupt is committed; the destination then discards the write.
  */
 async function uploadBlob(
   descriptor: Descriptor,
-  source: Side,
-  destination: Side,
-  location: string | undefined,
+  source: ImageSource,
+  destination: ImageDestination,
+  session: string | undefined,
   chunkSize: number | undefined,
   context: CopyContext,
 ): Promise<number> {
-  const dst = destination.pooled.client
-  const what = `blob ${descriptor.digest} of ${source.pooled.client.registry}/${source.repository}`
-  const session = location ?? (await startUpload(dst, destination.repository, {signal: context.signal}))
+  const what = `blob ${descriptor.digest} of ${source.name}`
   const local = new AbortController()
   const signal = context.signal ? AbortSignal.any([context.signal, local.signal]) : local.signal
   let streamError: unknown
+  let write: Promise<void> | undefined
   try {
-    const body = await openBlob(source.pooled.client, source.repository, descriptor.digest, {signal})
+    const body = await source.openBlob(descriptor, signal)
     const verifier = new DigestVerifier(descriptor, what)
     const streamFailed = new Promise<never>((_, reject) => {
       pipeline(body, verifier, (error) => {
-        // When the upload failed first, its end of the pipeline (or the abort below) comes back
+        // When the write failed first, its end of the pipeline (or the abort below) comes back
         // here as an error: an echo of that failure, which must not replace it.
         if (!error || local.signal.aborted || consumerGone(error)) return
         // A socket error from the source (reset, premature close) is a network failure like any
@@ -217,16 +206,15 @@ async function uploadBlob(
       })
     })
     streamFailed.catch(() => undefined)
-    const upload = chunkSize
-      ? putBlobChunked(dst, destination.repository, session, descriptor, verifier, chunkSize, {signal})
-      : putBlob(dst, destination.repository, session, descriptor, verifier, {signal})
-    await Promise.race([upload, streamFailed])
+    write = destination.writeBlob(descriptor, verifier, {signal, session, chunkSize})
+    await Promise.race([write, streamFailed])
     return verifier.bytes
   } catch (error) {
     local.abort()
-    await cancelUpload(dst, destination.repository, session)
+    // The destination cleans up its half-written blob (an upload session, a temporary file).
+    await write?.catch(() => undefined)
     // The verifier's own error (DIGEST_MISMATCH, SIZE_MISMATCH, a reset at the source) says more
-    // than the aborted PUT it caused.
+    // than the aborted write it caused.
     throw FerryError.is(streamError) ? streamError : error
   }
 }

@@ -12,6 +12,8 @@ import {formatProgress, summarize, type GenerateFailure, type JobResult, type Tr
 import {BlobFlights, BlobHomes} from './blob-flight.js'
 import {ClientPool} from './clients.js'
 import {copyImage, type CopyContext} from './copy-image.js'
+import type {EndpointResolver} from './endpoints.js'
+import {registryEndpoints} from './registry-endpoints.js'
 
 export interface EngineOptions {
   /** Rules, or a stream of them (a provider enumerating a whole registry). */
@@ -52,6 +54,11 @@ export interface EngineOptions {
   prepareDestination?: (registry: string, repository: string, signal?: AbortSignal) => Promise<void>
   /** Base delay between job attempts (tests shorten it). */
   retryBaseMs?: number
+  /**
+   * Where jobs read and write: given the registry resolver, returns the one to use (save, load
+   * and backup put an OCI layout on one side).
+   */
+  endpoints?: (registries: EndpointResolver) => EndpointResolver
 }
 
 export interface TransferReport {
@@ -82,8 +89,9 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     },
     {limiter, idleTimeoutMs: options.idleTimeoutMs, onSecret: (secret) => redactor.add(secret)},
   )
+  const registries = registryEndpoints(clients)
   const context: CopyContext = {
-    clients,
+    endpoints: options.endpoints ? options.endpoints(registries) : registries,
     flights: new BlobFlights(),
     homes: new BlobHomes(),
     chunkSize: options.chunkSize,

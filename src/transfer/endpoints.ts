@@ -1,0 +1,64 @@
+/**
+ * The two ends of a copy, as the copier sees them. A registry repository implements both; an OCI
+ * image layout (save, load, backup) implements both too, so every copy goes through the same
+ * path: blobs verified first, child manifests next, the top manifest last.
+ */
+import type {Readable} from 'node:stream'
+
+import type {FetchedManifest, ManifestHead} from '../registry/manifests.js'
+import type {Descriptor} from '../registry/media-types.js'
+import type {ImageLocation} from '../pipeline/job.js'
+
+interface Endpoint {
+  /** `registry/repository`, for messages. */
+  readonly name: string
+  readonly repository: string
+  /**
+   * Endpoints with the same scope share a store and credentials: a blob present under one
+   * repository of a scope can be mounted into another.
+   */
+  readonly scope: string
+  /** The digest and media type of a manifest without its bytes; undefined when absent. */
+  headManifest(reference: string, signal?: AbortSignal): Promise<ManifestHead | undefined>
+}
+
+export interface ImageSource extends Endpoint {
+  /** The exact bytes; a digest reference is checked against them. */
+  getManifest(reference: string, signal?: AbortSignal): Promise<FetchedManifest>
+  /** The blob's bytes as a stream; the copier verifies them on the way. */
+  openBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<Readable>
+}
+
+export type MountResult = {mounted: true} | {mounted: false; session?: string}
+
+export interface BlobWriteOptions {
+  signal: AbortSignal
+  /** An upload session opened by a mount the destination declined. */
+  session?: string
+  /** Upload in parts of this many bytes, where the destination has parts. */
+  chunkSize?: number
+}
+
+export interface ImageDestination extends Endpoint {
+  /** Blob uploads to one `flightKey` and digest run one at a time (see BlobFlights). */
+  readonly flightKey: string
+  hasBlob(digest: string, signal?: AbortSignal): Promise<boolean>
+  /** Makes a blob that lives in another repository of the same scope present here, if the store can. */
+  mountBlob?(digest: string, from: string, signal?: AbortSignal): Promise<MountResult>
+  /**
+   * Stores `body` under the descriptor's digest. `body` is already verified on its way: it fails
+   * before its last byte when the content does not match, and the write must then commit
+   * nothing. Cleans up after itself on failure.
+   */
+  writeBlob(descriptor: Descriptor, body: Readable, options: BlobWriteOptions): Promise<void>
+  putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<void>
+}
+
+/**
+ * Opens the ends of a job. The engine's default opens registry repositories; save, load and
+ * backup hand it one that opens a layout for their side.
+ */
+export interface EndpointResolver {
+  source(location: ImageLocation): ImageSource
+  destination(location: ImageLocation): ImageDestination
+}

@@ -1,0 +1,74 @@
+import type {Readable} from 'node:stream'
+
+import type {ImageLocation} from '../pipeline/job.js'
+import {blobExists, cancelUpload, mountBlob, openBlob, putBlob, putBlobChunked, startUpload} from '../registry/blobs.js'
+import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
+import type {Descriptor} from '../registry/media-types.js'
+import type {ClientPool, PooledClient} from './clients.js'
+import type {BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource, MountResult} from './endpoints.js'
+
+/** A repository of a registry, read and written through the pooled client for its credentials. */
+export class RegistryRepository implements ImageSource, ImageDestination {
+  readonly name: string
+  readonly scope: string
+  readonly flightKey: string
+
+  constructor(
+    private readonly pooled: PooledClient,
+    readonly repository: string,
+    /** A destination asks for push access from its first request on, so HEAD and pushes share one token. */
+    private readonly push: boolean,
+  ) {
+    this.name = `${pooled.client.registry}/${repository}`
+    this.scope = pooled.key
+    this.flightKey = pooled.client.registry
+  }
+
+  private get client() {
+    return this.pooled.client
+  }
+
+  headManifest(reference: string, signal?: AbortSignal) {
+    return headManifest(this.client, this.repository, reference, {signal, push: this.push})
+  }
+
+  getManifest(reference: string, signal?: AbortSignal) {
+    return getManifest(this.client, this.repository, reference, {signal})
+  }
+
+  openBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<Readable> {
+    return openBlob(this.client, this.repository, descriptor.digest, {signal})
+  }
+
+  hasBlob(digest: string, signal?: AbortSignal) {
+    return blobExists(this.client, this.repository, digest, {signal})
+  }
+
+  async mountBlob(digest: string, from: string, signal?: AbortSignal): Promise<MountResult> {
+    const outcome = await mountBlob(this.client, this.repository, digest, from, {signal})
+    return outcome.mounted ? outcome : {mounted: false, session: outcome.location}
+  }
+
+  async writeBlob(descriptor: Descriptor, body: Readable, options: BlobWriteOptions): Promise<void> {
+    const {signal} = options
+    const session = options.session ?? (await startUpload(this.client, this.repository, {signal}))
+    try {
+      if (options.chunkSize) await putBlobChunked(this.client, this.repository, session, descriptor, body, options.chunkSize, {signal})
+      else await putBlob(this.client, this.repository, session, descriptor, body, {signal})
+    } catch (error) {
+      await cancelUpload(this.client, this.repository, session)
+      throw error
+    }
+  }
+
+  async putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<void> {
+    await putManifest(this.client, this.repository, reference, manifest, {signal})
+  }
+}
+
+/** The engine's default: both ends of every job are registry repositories. */
+export function registryEndpoints(clients: ClientPool): EndpointResolver {
+  const open = (location: ImageLocation, push: boolean) =>
+    new RegistryRepository(clients.get(location.registry, location.repository), location.repository, push)
+  return {source: (location) => open(location, false), destination: (location) => open(location, true)}
+}
