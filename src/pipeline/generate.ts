@@ -28,6 +28,37 @@ export function jobsForRule(rule: Rule, tags: readonly string[]): TransferJob[] 
 }
 
 /**
+ * Rules that differ only in their destination (one source, a list of targets, as image-syncer
+ * writes them) become one job per tag with several destinations, so the source is read once.
+ * Only neighbours are merged: the loaders emit a source's destinations together.
+ */
+export function mergeDestinations(jobs: readonly TransferJob[][]): TransferJob[] {
+  const [first, ...others] = jobs
+  if (!first) return []
+  return first.map((job, index) => {
+    const extra = others.map((list) => list[index]!.destination)
+    return extra.length > 0 ? {...job, extraDestinations: extra} : job
+  })
+}
+
+function sourceKey(rule: Rule): string {
+  return JSON.stringify({...rule, text: undefined, file: undefined, line: undefined, destination: undefined})
+}
+
+/** Groups neighbouring rules with the same source (and selection). */
+async function* groupRules(rules: Iterable<Rule> | AsyncIterable<Rule>): AsyncGenerator<Rule[]> {
+  let group: Rule[] = []
+  for await (const rule of rules) {
+    if (group.length > 0 && sourceKey(group[0]!) !== sourceKey(rule)) {
+      yield group
+      group = []
+    }
+    group.push(rule)
+  }
+  if (group.length > 0) yield group
+}
+
+/**
  * Rules in, jobs out, as they become known. Rules that need a tag listing are listed by up to
  * `listers` at once, and their jobs flow out while other repositories are still being listed, so
  * copying starts before enumeration ends. A rule whose listing fails yields one error and the
@@ -47,13 +78,16 @@ export async function* generateJobs(
   const stop = new AbortController()
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal
 
-  const listRule = async (rule: Rule) => {
+  const jobsForGroup = (group: Rule[], tags: readonly string[]) => mergeDestinations(group.map((member) => jobsForRule(member, tags)))
+
+  const listRule = async (group: Rule[]) => {
+    const rule = group[0]!
     let count = 0
     try {
       for await (const tag of options.listTags(rule.source.registry, rule.source.repository, signal)) {
         count++
         if (options.tagFilter && !options.tagFilter(tag)) continue
-        for (const job of jobsForRule(rule, [tag])) await out.push({kind: 'job', job}, {signal})
+        for (const job of jobsForGroup(group, [tag])) await out.push({kind: 'job', job}, {signal})
       }
       if (count === 0) {
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', `rule ${rule.text}: the source repository has no tags`)}, {signal})
@@ -68,14 +102,15 @@ export async function* generateJobs(
   const produce = async () => {
     const running = new Set<Promise<void>>()
     try {
-      for await (const rule of rules) {
+      for await (const group of groupRules(rules)) {
         if (signal.aborted) break
+        const rule = group[0]!
         if (rule.source.digest || rule.source.tags) {
-          for (const job of jobsForRule(rule, rule.source.tags ?? [])) await out.push({kind: 'job', job}, {signal})
+          for (const job of jobsForGroup(group, rule.source.tags ?? [])) await out.push({kind: 'job', job}, {signal})
           continue
         }
         while (running.size >= Math.max(1, options.listers)) await Promise.race(running)
-        const task: Promise<void> = listRule(rule).finally(() => running.delete(task))
+        const task: Promise<void> = listRule(group).finally(() => running.delete(task))
         running.add(task)
       }
       await Promise.all(running)

@@ -2,6 +2,11 @@
 export interface TransferJob {
   source: ImageLocation
   destination: ImageLocation
+  /**
+   * Further destinations of the same source image (one source, a list of targets): the source
+   * is read once for all of them, and each gets its own result.
+   */
+  extraDestinations?: ImageLocation[]
   /** The rule that produced the job, as the user wrote it, for reports. */
   rule: string
 }
@@ -21,5 +26,6 @@ export function describeLocation(location: ImageLocation): string {
 }
 
 export function describeJob(job: TransferJob): string {
-  return `${describeLocation(job.source)} → ${describeLocation(job.destination)}`
+  const destinations = [job.destination, ...(job.extraDestinations ?? [])].map(describeLocation).join(', ')
+  return `${describeLocation(job.source)} → ${destinations}`
 }

@@ -1,13 +1,14 @@
 import {pipeline} from 'node:stream'
 
 import {FerryError, RegistryError} from '../errors.js'
-import type {TransferJob} from '../pipeline/job.js'
+import type {ImageLocation, TransferJob} from '../pipeline/job.js'
 import {networkError} from '../registry/client.js'
 import {DigestVerifier} from '../registry/digest-verifier.js'
 import type {FetchedManifest} from '../registry/manifests.js'
 import {isForeignLayer, parseManifest, type Descriptor} from '../registry/media-types.js'
 import type {BlobFlights, BlobHomes} from './blob-flight.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
+import {FanOutDestination} from './fan-out.js'
 import {mapLimit} from './map-limit.js'
 import {backoffDelay, sleep} from '../retry.js'
 
@@ -27,7 +28,9 @@ export interface CopyContext {
 }
 
 export interface CopyOutcome {
-  status: 'copied' | 'skipped'
+  /** 'failed' only for one destination of several, when the others went on without it. */
+  status: 'copied' | 'skipped' | 'failed'
+  error?: unknown
   /** Why a job was skipped: the same digest is there, or the tag exists and may not be moved. */
   reason?: 'same digest' | 'tag exists'
   /** Digest of the top manifest. */
@@ -45,46 +48,101 @@ const BLOB_ATTEMPTS = 3
 const FALLBACK_CHUNK_SIZE = 16 * 1024 * 1024
 
 /**
- * Copies one image. The order is the safety property: every blob, then every child manifest
- * (pushed by digest), is present at the destination before the manifest that references it is
- * pushed, and the top manifest goes last. A failure at any point leaves no manifest naming a
- * missing blob, and a re-run picks up what is already there.
+ * Copies one image to its destination (and to the job's further destinations, reading the
+ * source once for all of them). Returns one outcome per destination, in the job's order.
+ *
+ * The order is the safety property: every blob, then every child manifest (pushed by digest), is
+ * present at a destination before the manifest that references it is pushed, and the top
+ * manifest goes last. A failure at any point leaves no manifest naming a missing blob, and a
+ * re-run picks up what is already there.
  */
-export async function copyImage(job: TransferJob, context: CopyContext): Promise<CopyOutcome> {
+export async function copyImage(job: TransferJob, context: CopyContext): Promise<CopyOutcome[]> {
   const source = context.endpoints.source(job.source)
-  const destination = context.endpoints.destination(job.destination)
   const sourceReference = job.source.digest ?? job.source.tag
   if (!sourceReference) throw new FerryError('INVALID_RULE', 'job without a source tag or digest')
-  const destinationReference = job.destination.tag ?? job.destination.digest ?? job.source.digest
-  if (!destinationReference) throw new FerryError('INVALID_RULE', 'job without a destination tag or digest')
+  const targets = destinationsOf(job).map((location) => {
+    const reference = location.tag ?? location.digest ?? job.source.digest
+    if (!reference) throw new FerryError('INVALID_RULE', 'job without a destination tag or digest')
+    return {location, reference, endpoint: context.endpoints.destination(location)}
+  })
   const signal = context.signal
 
   // One HEAD at each side decides a no-change job; nothing else is requested for it.
-  const [sourceHead, destinationHead] = await Promise.all([
+  const [sourceHead, heads] = await Promise.all([
     job.source.digest ? {digest: job.source.digest} : source.headManifest(sourceReference, signal),
-    destination.headManifest(destinationReference, signal),
+    Promise.allSettled(targets.map((target) => target.endpoint.headManifest(target.reference, signal))),
   ])
-  const outcome: CopyOutcome = {status: 'skipped', digest: '', bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, manifests: 0}
-  if (sourceHead && destinationHead && sourceHead.digest === destinationHead.digest) {
-    return {...outcome, digest: sourceHead.digest, reason: 'same digest'}
-  }
-  if (destinationHead && context.overwriteTags === false && job.destination.tag) {
-    // Immutable-tag registries and mirrors under running clusters: an existing tag stays as it is.
-    return {...outcome, digest: sourceHead?.digest ?? '', reason: 'tag exists'}
-  }
-  const manifest = await source.getManifest(sourceHead?.digest ?? sourceReference, signal)
-  outcome.digest = manifest.digest
-  if (destinationHead?.digest === manifest.digest) return {...outcome, reason: 'same digest'}
-  if (job.destination.digest && job.destination.digest !== manifest.digest) {
-    throw new FerryError('DIGEST_MISMATCH', `source manifest digest is ${manifest.digest}, not the destination digest ${job.destination.digest} the rule names`)
-  }
+  // With several destinations, one that cannot even be asked fails alone.
+  if (heads.every((head) => head.status === 'rejected')) throw (heads[0] as PromiseRejectedResult).reason
+  const destinationHeads = heads.map((head) => (head.status === 'fulfilled' ? head.value : undefined))
+  const outcomes: CopyOutcome[] = heads.map((head) => ({
+    status: head.status === 'rejected' ? 'failed' : 'skipped',
+    ...(head.status === 'rejected' ? {error: head.reason} : {}),
+    digest: '',
+    bytes: 0,
+    blobs: {uploaded: 0, mounted: 0, existing: 0},
+    manifests: 0,
+  }))
+  let pending = targets.map((_, index) => index).filter((index) => outcomes[index]!.status !== 'failed')
+  pending = pending.filter((index) => {
+    const head = destinationHeads[index]
+    const outcome = outcomes[index]!
+    if (sourceHead && head && sourceHead.digest === head.digest) {
+      Object.assign(outcome, {digest: sourceHead.digest, reason: 'same digest'})
+      return false
+    }
+    if (head && context.overwriteTags === false && targets[index]!.location.tag) {
+      // Immutable-tag registries and mirrors under running clusters: an existing tag stays as it is.
+      Object.assign(outcome, {digest: sourceHead?.digest ?? '', reason: 'tag exists'})
+      return false
+    }
+    return true
+  })
+  if (pending.length === 0) return outcomes
 
-  await context.prepare?.(job.destination.registry, job.destination.repository, signal)
-  await copyReferenced(manifest, source, destination, context, outcome)
-  await destination.putManifest(destinationReference, manifest, signal)
-  outcome.manifests++
-  outcome.status = 'copied'
-  return outcome
+  const manifest = await source.getManifest(sourceHead?.digest ?? sourceReference, signal)
+  pending = pending.filter((index) => {
+    const outcome = outcomes[index]!
+    outcome.digest = manifest.digest
+    if (destinationHeads[index]?.digest === manifest.digest) {
+      outcome.reason = 'same digest'
+      return false
+    }
+    const wanted = targets[index]!.location.digest
+    if (wanted && wanted !== manifest.digest) {
+      throw new FerryError('DIGEST_MISMATCH', `source manifest digest is ${manifest.digest}, not the destination digest ${wanted} the rule names`)
+    }
+    return true
+  })
+  if (pending.length === 0) return outcomes
+
+  await Promise.all(pending.map((index) => context.prepare?.(targets[index]!.location.registry, targets[index]!.location.repository, signal)))
+  const fan = pending.length > 1 ? new FanOutDestination(pending.map((index) => targets[index]!.endpoint), context.homes) : undefined
+  const shared: CopyOutcome = {status: 'copied', digest: manifest.digest, bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, manifests: 0}
+  await copyReferenced(manifest, source, fan ?? targets[pending[0]!]!.endpoint, context, shared)
+  const pushes = await Promise.allSettled(
+    pending.map(async (index) => {
+      const endpoint = targets[index]!.endpoint
+      if (fan?.failures.has(endpoint)) throw fan.failures.get(endpoint)
+      await endpoint.putManifest(targets[index]!.reference, manifest, signal)
+    }),
+  )
+  // A single destination fails the job as before; with several, each one fails on its own.
+  if (!fan && pushes[0]?.status === 'rejected') throw pushes[0].reason
+  pending.forEach((index, member) => {
+    const tally = fan?.tallies[member] ?? shared
+    const push = pushes[member]!
+    outcomes[index] =
+      push.status === 'rejected'
+        ? {status: 'failed', error: push.reason, digest: manifest.digest, bytes: tally.bytes, blobs: {...tally.blobs}, manifests: 0}
+        : {status: 'copied', digest: manifest.digest, bytes: tally.bytes, blobs: {...tally.blobs}, manifests: shared.manifests + 1}
+  })
+  return outcomes
+}
+
+/** The job's destination, then those served from the same read of the source. */
+export function destinationsOf(job: TransferJob): ImageLocation[] {
+  return [job.destination, ...(job.extraDestinations ?? [])]
 }
 
 /** Everything a manifest references, children of an index first pushed by digest. */

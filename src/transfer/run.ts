@@ -2,16 +2,16 @@ import type {Rule} from '../config/rules.js'
 import type {CredentialStore} from '../config/security.js'
 import {describeError, errorCode, type ConfigError} from '../errors.js'
 import {MemoryChannel, type Channel} from '../pipeline/channel.js'
-import {runRoutines} from '../pipeline/consume.js'
+import {isRetryable, runRoutines} from '../pipeline/consume.js'
 import {generateJobs, type Generated} from '../pipeline/generate.js'
-import {describeLocation, type TransferJob} from '../pipeline/job.js'
+import {describeLocation, type ImageLocation, type TransferJob} from '../pipeline/job.js'
 import {listTags} from '../registry/catalog.js'
 import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
 import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferSummary} from '../report/summary.js'
 import {BlobFlights, BlobHomes} from './blob-flight.js'
 import {ClientPool} from './clients.js'
-import {copyImage, type CopyContext} from './copy-image.js'
+import {copyImage, destinationsOf, type CopyContext} from './copy-image.js'
 import type {EndpointResolver} from './endpoints.js'
 import {registryEndpoints} from './registry-endpoints.js'
 
@@ -138,40 +138,69 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     }
   }
 
-  const consume = runRoutines<TransferJob, JobResult>(channel, {
+  // Destinations of a several-destination job that are done while others are retried.
+  const settled = new WeakMap<TransferJob, JobResult[]>()
+  const retry = options.retry ?? 2
+  const consume = runRoutines<TransferJob, JobResult[]>(channel, {
     routines,
-    retry: options.retry ?? 2,
+    retry,
     signal: options.signal,
     retryBaseMs: options.retryBaseMs,
     work: async (job, attempt) => {
       const begun = Date.now()
-      const outcome = await copyImage(job, context)
-      return {
-        ...identify(job),
-        status: outcome.status,
-        ...(outcome.reason ? {reason: outcome.reason} : {}),
-        digest: outcome.digest,
-        bytes: outcome.bytes,
-        blobs: outcome.blobs,
-        attempts: attempt,
-        durationMs: Date.now() - begun,
+      const outcomes = await copyImage(job, context)
+      const durationMs = Date.now() - begun
+      const destinations = destinationsOf(job)
+      const results: JobResult[] = destinations.map((destination, index) => {
+        const outcome = outcomes[index]!
+        if (outcome.status === 'failed') return failedResult(job, destination, outcome.error, attempt)
+        return {
+          ...identify(job, destination),
+          status: outcome.status,
+          ...(outcome.reason ? {reason: outcome.reason} : {}),
+          digest: outcome.digest,
+          bytes: outcome.bytes,
+          blobs: outcome.blobs,
+          attempts: attempt,
+          durationMs,
+        }
+      })
+      const failedIndexes = outcomes.flatMap((outcome, index) => (outcome.status === 'failed' ? [index] : []))
+      const firstError = outcomes[failedIndexes[0] ?? -1]?.error
+      if (failedIndexes.length > 0 && attempt <= retry && isRetryable(firstError)) {
+        // Keep what is done; the next attempt of this job goes to the failed destinations only.
+        settled.set(job, [...(settled.get(job) ?? []), ...results.filter((result) => result.status !== 'failed')])
+        const [first, ...rest] = failedIndexes.map((index) => destinations[index]!)
+        job.destination = first!
+        job.extraDestinations = rest.length > 0 ? rest : undefined
+        throw firstError
+      }
+      return [...(settled.get(job) ?? []), ...results]
+    },
+    failed: (job, error, attempts) => [
+      ...(settled.get(job) ?? []),
+      ...destinationsOf(job).map((destination) => failedResult(job, destination, error, attempts)),
+    ],
+    onResult: (batch) => {
+      for (const result of batch) {
+        results.push(result)
+        logger.info(formatProgress(results.length, result))
+        options.onResult?.(result)
       }
     },
-    failed: (job, error, attempts) => ({
-      ...identify(job),
+  })
+
+  function failedResult(job: TransferJob, destination: ImageLocation, error: unknown, attempts: number): JobResult {
+    return {
+      ...identify(job, destination),
       status: 'failed',
       bytes: 0,
       blobs: {uploaded: 0, mounted: 0, existing: 0},
       attempts,
       durationMs: 0,
       error: {code: errorCode(error), message: redactor.redact(describeError(error))},
-    }),
-    onResult: (result) => {
-      results.push(result)
-      logger.info(formatProgress(results.length, result))
-      options.onResult?.(result)
-    },
-  })
+    }
+  }
 
   try {
     await Promise.all([produce(), consume])
@@ -198,7 +227,7 @@ function once(prepare: NonNullable<EngineOptions['prepareDestination']>): NonNul
   }
 }
 
-function identify(job: TransferJob): Pick<JobResult, 'source' | 'destination' | 'rule'> {
-  return {source: describeLocation(job.source), destination: describeLocation(job.destination), rule: job.rule}
+function identify(job: TransferJob, destination: ImageLocation): Pick<JobResult, 'source' | 'destination' | 'rule'> {
+  return {source: describeLocation(job.source), destination: describeLocation(destination), rule: job.rule}
 }
 
