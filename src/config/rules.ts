@@ -133,7 +133,7 @@ export function parseRules(
         rules.push(rule)
       }
       // image-transfer's generated JSON ends tag lists with a comma: read past, but say so.
-      const empty = parseRepositoryAndTags(key.trim()).emptyTags
+      const empty = emptyTagsOf(key)
       if (empty) warnings.push(`${file}${line ? `:${line}` : ''}: rule ${quote(key)}: ${empty === 1 ? 'an empty tag' : `${empty} empty tags`} in the tag list ignored`)
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error
@@ -269,6 +269,15 @@ export function side(which: 'source' | 'destination', text: string): RepositoryA
   } catch (error) {
     if (error instanceof ConfigError) problem(`${which}: ${error.message}`)
     throw error
+  }
+}
+
+/** Blank entries in the key's tag list; 0 for keys only another format's entry parser reads (`repo:/regex/`). */
+function emptyTagsOf(key: string): number {
+  try {
+    return parseRepositoryAndTags(key.trim()).emptyTags ?? 0
+  } catch {
+    return 0
   }
 }
 
