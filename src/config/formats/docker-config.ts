@@ -55,7 +55,14 @@ export function registryOfKey(key: string): string {
 }
 
 export function parseDockerConfig(text: string, file: string): DockerConfig {
-  const doc = loadYaml(text, file, {duplicates: 'error', what: 'key'}).value
+  let doc: unknown
+  try {
+    // js-yaml reads JSON and its messages never quote the text (which holds secrets here).
+    doc = loadYaml(text, file, {duplicates: 'error', what: 'key'}).value
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    throw new ConfigError(`is not valid JSON (${error.message.replace(/^.*?invalid YAML: /s, '')})`, {file, line: error.line})
+  }
   const config: DockerConfig = {file, auths: new Map(), serverUrls: new Map(), credHelpers: new Map()}
   if (doc === null || doc === undefined) return config
   if (!isPlainMap(doc)) throw new ConfigError(`a docker config.json is a JSON object; this one is ${kindOf(doc)}`, {file})
