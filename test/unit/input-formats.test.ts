@@ -200,6 +200,8 @@ describe('detection from the contents', () => {
     ['case-6 only: ambiguous', 'src.io/a/app:\n', 'unknown'],
     ['image list', '# list\nnginx:1.25\nlocalhost:5000/a/b@' + D1 + '\n', 'image-list'],
     ['security.yaml', '"http://reg.io": {}\nsrc.io:\n  username: u\n  password: p\n', 'credentials'],
+    ['security.yaml with a typo in one field', 'src.io:\n  username: u\n  passwrd: p\n', 'credentials'],
+    ['rules whose values are objects', 'src.io/a/app:\n  destination: dst.io/b/app\n', 'unknown'],
     ['auth.json', '{"quay.io": {"username": "u", "password": "p", "insecure": true}}', 'credentials'],
     ['image-syncer config', 'auth: {}\nimages:\n  a/b: c.io/d/e\n', 'syncer-config'],
     ['docker config.json', '{"auths": {"https://index.docker.io/v1/": {"auth": "dTpw"}}}', 'docker-config'],

@@ -58,11 +58,13 @@ export function detectFormat(text: string): DetectedFormat {
   if ('apiVersion' in doc && ('clusters' in doc || 'contexts' in doc)) return 'kubeconfig'
   if (keys.every((k) => k === 'auth' || k === 'images')) return 'syncer-config'
   const values = Object.values(doc)
-  const credentialLike = (v: unknown) => v === null || (isPlainMap(v) && Object.keys(v).every((f) => CREDENTIAL_FIELDS.has(f)))
-  if (values.some((v) => isPlainMap(v)) && values.every(credentialLike)) return 'credentials'
+  // A destination is a string (or image-syncer's list); credentials are never either.
+  if (values.some((v) => typeof v === 'string' || Array.isArray(v))) return 'rules'
+  // Map values only: credentials when each names a credential field (a typo in another is still
+  // the security parser's to explain); rules whose values are objects stay undecided.
+  const maps = values.filter(isPlainMap)
+  if (maps.length > 0 && maps.every((v) => Object.keys(v).length === 0 || Object.keys(v).some((f) => CREDENTIAL_FIELDS.has(f)))) return 'credentials'
   // Only nulls: case-6 rules and bare security entries look alike, so neither is claimed.
-  if (values.every((v) => v === null)) return 'unknown'
-  if (values.every((v) => v === null || typeof v === 'string' || Array.isArray(v) || isPlainMap(v))) return 'rules'
   return 'unknown'
 }
 
