@@ -17,6 +17,9 @@ export default class Transfer extends Command {
   static override description = `Reads a rule file (source → destination, image-transfer's format) and a security file
 (credentials per registry or registry/namespace), then copies every image: manifests (single or
 multi-arch) byte for byte, blobs streamed registry to registry and verified against their digests.
+image-syncer's and image-migrator's --auth/--images pair, image-syncer's --config file and plain
+image lists are read too (the format is detected from the file; --format overrides), and docker's
+config.json gives credentials to registries the security file gives none.
 A tag whose destination already has the same digest costs one HEAD at each side.
 Exits 0 only when every job succeeded and every rule generated its jobs.`
 

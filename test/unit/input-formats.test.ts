@@ -1,6 +1,7 @@
 // Each input format against the rule.yaml that means the same, and each format's errors with
 // file and line. Table-driven: one row per form.
 import assert from 'node:assert/strict'
+import {readFileSync} from 'node:fs'
 import {describe, it} from 'node:test'
 
 import {checkFormat, detectFormat, type DetectedFormat} from '../../src/config/formats/detect.js'
@@ -219,5 +220,23 @@ describe('detection from the contents', () => {
     assert.throws(() => checkFormat('src.io/a: dst.io/b\n', 'rules.yaml', '--securityFile', ['credentials']), /looks like a rule file \(image-transfer rule\.yaml or image-syncer images file\); pass it to --ruleFile or --images$/)
     assert.throws(() => checkFormat('apiVersion: v1\nclusters: []\n', 'kc', '--ruleFile', ['rules', 'image-list']), /looks like a kubeconfig; run `ferry config k8s --kubeconfig FILE/)
     assert.equal(checkFormat('src.io/a: dst.io/b\n', 'rules.yaml', '--ruleFile', ['rules', 'image-list']), 'rules')
+  })
+})
+
+describe('the examples in rules/ read without errors', () => {
+  const read = (name: string) => readFileSync(new URL(`../../rules/${name}`, import.meta.url), 'utf8')
+  it('images.list', () => {
+    assert.equal(detectFormat(read('images.list')), 'image-list')
+    assert.equal(jobsOf(parseImageList(read('images.list'), 'images.list', DEFAULTS)).length, 6)
+  })
+  it('image-syncer.yaml', () => {
+    assert.equal(detectFormat(read('image-syncer.yaml')), 'rules')
+    assert.equal(jobsOf(parseSyncerImages(read('image-syncer.yaml'), 'image-syncer.yaml', DEFAULTS)).length, 7)
+  })
+  it('image-syncer-config.yaml', () => {
+    assert.equal(detectFormat(read('image-syncer-config.yaml')), 'syncer-config')
+    const parsed = parseSyncerConfig(read('image-syncer-config.yaml'), 'c.yaml', DEFAULTS, {MIRROR_PASSWORD: 'm-secret', QUAY_PASSWORD: 'q-secret'})
+    assert.equal(jobsOf(parsed).length, 2)
+    assert.equal(parsed.credentials!.lookup('quay.io', 'coreos/etcd').password, 'q-secret')
   })
 })
