@@ -7,7 +7,9 @@ import {describe, it} from 'node:test'
 import {checkFormat, detectFormat, type DetectedFormat} from '../../src/config/formats/detect.js'
 import {parseImageList} from '../../src/config/formats/image-list.js'
 import {parseImageTransferRules} from '../../src/config/formats/image-transfer.js'
-import {parseSyncerConfig, parseSyncerImages} from '../../src/config/formats/image-syncer.js'
+import {parseSyncerAuth, parseSyncerConfig, parseSyncerImages} from '../../src/config/formats/image-syncer.js'
+import {parseSecurity} from '../../src/config/security.js'
+import {generateJobs} from '../../src/pipeline/generate.js'
 import {sectionText} from '../../src/config/formats/section.js'
 import {parseRules, type ParsedRules, type Rule, type RuleDefaults} from '../../src/config/rules.js'
 
@@ -238,5 +240,45 @@ describe('the examples in rules/ read without errors', () => {
     const parsed = parseSyncerConfig(read('image-syncer-config.yaml'), 'c.yaml', DEFAULTS, {MIRROR_PASSWORD: 'm-secret', QUAY_PASSWORD: 'q-secret'})
     assert.equal(jobsOf(parsed).length, 2)
     assert.equal(parsed.credentials!.lookup('quay.io', 'coreos/etcd').password, 'q-secret')
+  })
+})
+
+describe('image-syncer auth file: the credentials of the equivalent security file', () => {
+  it('JSON auth.json and security.yaml answer every lookup alike', () => {
+    const auth = parseSyncerAuth(
+      JSON.stringify({'quay.io': {username: 'u', password: '${PW}', insecure: true}, 'quay.io/coreos': {username: 'c', password: 'cp'}, 'registry.hub.docker.com': {username: 'h', password: 'hp'}}),
+      'auth.json',
+      {PW: 'from-env'},
+    )
+    const security = parseSecurity('quay.io:\n  username: u\n  password: from-env\n  insecure: true\nquay.io/coreos: {username: c, password: cp}\ndocker.io: {username: h, password: hp}\n', 'security.yaml', {})
+    for (const [registry, repository] of [['quay.io', 'coreos/etcd'], ['quay.io', 'other/x'], ['docker.io', 'library/nginx'], ['reg.io', 'a/b']]) {
+      const strip = ({entry: _entry, ...access}: ReturnType<typeof auth.lookup>) => access
+      assert.deepEqual(strip(auth.lookup(registry!, repository!)), strip(security.lookup(registry!, repository!)), `${registry}/${repository}`)
+    }
+  })
+})
+
+describe('generateJobs: a rule tag pattern filters the listed tags', () => {
+  const listTags = async function* () {
+    yield* ['v1.0', 'v1.1', 'v2.0', 'latest']
+  }
+  const rule = (tagPattern: string): Rule => ({
+    text: `src.io/a/app:/${tagPattern}/`,
+    source: {registry: 'src.io', repository: 'a/app', tagPattern},
+    destination: {registry: 'dst.io', repository: 'b/app'},
+  })
+  const run = async (rules: Rule[], tagFilter?: (tag: string) => boolean) => {
+    const out: string[] = []
+    for await (const item of generateJobs(rules, {listTags, listers: 2, tagFilter})) {
+      out.push(item.kind === 'job' ? `${item.job.source.tag} → ${item.job.destination.repository}:${item.job.destination.tag}` : `error ${item.error.code}: ${item.error.message}`)
+    }
+    return out
+  }
+  it('keeps the tags the pattern finds, then applies the run-wide filter', async () => {
+    assert.deepEqual(await run([rule('^v1\\.')]), ['v1.0 → b/app:v1.0', 'v1.1 → b/app:v1.1'])
+    assert.deepEqual(await run([rule('^v')], (tag) => tag !== 'v1.1'), ['v1.0 → b/app:v1.0', 'v2.0 → b/app:v2.0'])
+  })
+  it('a pattern that finds nothing is a failed rule, not a silent skip', async () => {
+    assert.deepEqual(await run([rule('^v9')]), ['error NO_TAGS: rule src.io/a/app:/^v9/: none of the 4 tags of the source repository matches /^v9/'])
   })
 })
