@@ -9,11 +9,27 @@ export const IMAGE_TRANSFER = 'IMAGE-TRANSFER (same names, meanings and defaults
 /** The flags every command that runs the copy engine takes, with image-transfer's names. */
 export const engineFlags = {
   securityFile: Flags.string({
-    description: 'security file: credentials per registry or registry/namespace (anonymous when absent)',
+    description:
+      "security file: credentials per registry or registry/namespace (image-syncer's and image-migrator's auth file too, as --auth); registries it gives no credentials fall back to docker's config.json",
+    aliases: ['auth'],
     helpGroup: IMAGE_TRANSFER,
   }),
-  routines: Flags.integer({description: 'images copied at once (and repositories listed at once)', default: 5, min: 1, max: 1000, helpGroup: IMAGE_TRANSFER}),
-  retry: Flags.integer({description: 'attempts after the first for a failed job, with backoff', default: 2, min: 0, max: 100, helpGroup: IMAGE_TRANSFER}),
+  routines: Flags.integer({
+    description: 'images copied at once (and repositories listed at once); --workers and --proc are the same flag',
+    aliases: ['workers', 'proc'],
+    default: 5,
+    min: 1,
+    max: 1000,
+    helpGroup: IMAGE_TRANSFER,
+  }),
+  retry: Flags.integer({
+    description: 'attempts after the first for a failed job, with backoff; --retries is the same flag',
+    aliases: ['retries'],
+    default: 2,
+    min: 0,
+    max: 100,
+    helpGroup: IMAGE_TRANSFER,
+  }),
   qps: Flags.integer({
     description:
       "at most this many requests per second to all registries together, evenly paced (0 = unlimited). image-transfer's --qps never took effect; ferry's does",

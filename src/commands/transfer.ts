@@ -5,6 +5,11 @@ import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {transfer, type TransferReport} from '../index.js'
+import {RULE_FORMATS} from '../inputs.js'
+
+const INPUTS = ['ruleFile', 'ccrToTcr', 'images', 'config']
+/** Flags image-syncer and image-migrator users already type. */
+const IMAGE_SYNCER = 'IMAGE-SYNCER / IMAGE-MIGRATOR'
 
 export default class Transfer extends Command {
   static override summary = 'Copy images between registries by rules (image-transfer compatible).'
@@ -12,12 +17,18 @@ export default class Transfer extends Command {
   static override description = `Reads a rule file (source → destination, image-transfer's format) and a security file
 (credentials per registry or registry/namespace), then copies every image: manifests (single or
 multi-arch) byte for byte, blobs streamed registry to registry and verified against their digests.
+image-syncer's and image-migrator's --auth/--images pair, image-syncer's --config file and plain
+image lists are read too (the format is detected from the file; --format overrides), and docker's
+config.json gives credentials to registries the security file gives none.
 A tag whose destination already has the same digest costs one HEAD at each side.
 Exits 0 only when every job succeeded and every rule generated its jobs.`
 
   static override examples = [
     '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml',
     '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml --routines 10 --qps 100 --retry 3',
+    '<%= config.bin %> transfer --auth auth.json --images images.json --proc 6 --retries 3',
+    '<%= config.bin %> transfer --images rules/images.list --registry registry.example.com --ns mirror',
+    '<%= config.bin %> transfer --config config.yaml',
     'DEFAULT_REGISTRY=registry.example.com DEFAULT_NAMESPACE=mirror <%= config.bin %> transfer --ruleFile images.yaml',
   ]
 
@@ -27,20 +38,36 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
     ruleFile: Flags.string({
       description: 'rule file: a YAML or JSON map from source image to destination image (not with --ccrToTcr)',
       helpGroup: IMAGE_TRANSFER,
-      exactlyOne: ['ruleFile', 'ccrToTcr'],
+      exactlyOne: INPUTS,
+    }),
+    images: Flags.string({
+      description: "image-syncer's / image-migrator's images file (JSON or YAML rules), or a plain image list (one source a line; destination from --registry/--ns)",
+      helpGroup: IMAGE_SYNCER,
+      exactlyOne: INPUTS,
+    }),
+    config: Flags.string({
+      description: "image-syncer's older single config file with auth: and images: sections",
+      helpGroup: IMAGE_SYNCER,
+      exactlyOne: INPUTS,
+    }),
+    format: Flags.string({
+      description:
+        'how to read --ruleFile/--images instead of detecting it: image-transfer (its rule forms only), image-syncer (plus regex tags, renamed tags, lists of destinations), image-list',
+      options: [...RULE_FORMATS],
     }),
     registry: Flags.string({
       description: 'default destination registry for rules with an empty destination (env DEFAULT_REGISTRY, which image-transfer documents but never read)',
       helpGroup: IMAGE_TRANSFER,
     }),
     ns: Flags.string({
-      description: 'default destination namespace for rules with an empty destination (env DEFAULT_NAMESPACE; image-transfer never read --ns)',
+      description: 'default destination namespace for rules with an empty destination (env DEFAULT_NAMESPACE; image-transfer never read --ns); --namespace is the same flag',
+      aliases: ['namespace'],
       helpGroup: IMAGE_TRANSFER,
     }),
     ccrToTcr: Flags.boolean({
       description: 'one-click migration of a whole Tencent CCR (personal edition) into a TCR enterprise instance; same as `ferry migrate --from ccr --to tcr`',
       helpGroup: IMAGE_TRANSFER,
-      exactlyOne: ['ruleFile', 'ccrToTcr'],
+      exactlyOne: INPUTS,
     }),
     ccrRegion: Flags.string({description: 'CCR region (--ccrToTcr)', default: 'ap-guangzhou', helpGroup: IMAGE_TRANSFER}),
     tcrRegion: Flags.string({description: 'TCR instance region (--ccrToTcr)', default: 'ap-guangzhou', helpGroup: IMAGE_TRANSFER}),
@@ -75,7 +102,10 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
     return runEngineCommand(this, flags, ({logger, signal}) =>
       transfer({
         ...engineSettings(flags),
-        ruleFile: flags.ruleFile!,
+        ruleFile: flags.ruleFile,
+        images: flags.images,
+        config: flags.config,
+        format: flags.format as (typeof RULE_FORMATS)[number] | undefined,
         securityFile: flags.securityFile,
         registry: flags.registry,
         ns: flags.ns,

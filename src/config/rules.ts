@@ -23,7 +23,17 @@ export interface Rule {
    * `digest` set: copy exactly that manifest (tags is then absent). Otherwise `tags` lists the tags
    * to copy, and undefined means every tag the source repository has.
    */
-  source: {registry: string; repository: string; tags?: string[]; digest?: string}
+  source: {
+    registry: string
+    repository: string
+    tags?: string[]
+    digest?: string
+    /**
+     * image-syncer's `repo:/regex/`: every listed tag the pattern finds (a search, as RegExp.test).
+     * Only with `tags` and `digest` absent.
+     */
+    tagPattern?: string
+  }
   /** With a multi-tag or all-tags source, `tag` is absent and each tag keeps its name. */
   destination: {registry: string; repository: string; tag?: string; digest?: string}
 }
@@ -62,7 +72,19 @@ export async function loadRuleFile(file: string, defaults: RuleDefaults): Promis
   return parseRules(text, file, defaults)
 }
 
-export function parseRules(text: string, file: string, defaults: RuleDefaults): ParsedRules {
+/**
+ * Reads one `source: destination` entry into rules. The default reads image-transfer's forms (one
+ * rule per entry); other formats (image-syncer's extensions) pass their own.
+ */
+export type EntryParser = (key: string, value: unknown, defaults: CheckedDefaults) => ParsedRule[]
+
+export function parseRules(
+  text: string,
+  file: string,
+  defaults: RuleDefaults,
+  options: {entry?: EntryParser} = {},
+): ParsedRules {
+  const parseEntry: EntryParser = options.entry ?? ((key, value, checked) => [parseRule(key, value, checked)])
   const fallback = checkDefaults(defaults)
   const {value: doc, duplicateLine} = loadYaml(text, file, {duplicates: 'report', what: 'rule', code: 'INVALID_CONFIG'})
   if (doc === null || doc === undefined) return {rules: [], errors: [], warnings: []}
@@ -105,11 +127,13 @@ export function parseRules(text: string, file: string, defaults: RuleDefaults): 
     if (skip.has(key)) continue
     const line = lines.get(key)?.[0]
     try {
-      const rule: Rule = {text: key, file, ...parseRule(key, value, fallback)}
-      if (line !== undefined) rule.line = line
-      rules.push(rule)
+      for (const parsed of parseEntry(key, value, fallback)) {
+        const rule: Rule = {text: key, file, ...parsed}
+        if (line !== undefined) rule.line = line
+        rules.push(rule)
+      }
       // image-transfer's generated JSON ends tag lists with a comma: read past, but say so.
-      const empty = parseRepositoryAndTags(key.trim()).emptyTags
+      const empty = emptyTagsOf(key)
       if (empty) warnings.push(`${file}${line ? `:${line}` : ''}: rule ${quote(key)}: ${empty === 1 ? 'an empty tag' : `${empty} empty tags`} in the tag list ignored`)
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error
@@ -120,9 +144,11 @@ export function parseRules(text: string, file: string, defaults: RuleDefaults): 
   return {rules, errors, warnings}
 }
 
-type Parsed = Pick<Rule, 'source' | 'destination'>
+export type ParsedRule = Pick<Rule, 'source' | 'destination'>
+type Parsed = ParsedRule
 
-function parseRule(key: string, value: unknown, defaults: CheckedDefaults): Parsed {
+/** One image-transfer entry; throws a rule-local ConfigError that the caller places. */
+export function parseRule(key: string, value: unknown, defaults: CheckedDefaults): Parsed {
   const src = side('source', key.trim())
   if (src.digest && src.tags.length > 1) problem('the source has a digest and several tags; a digest names one manifest')
   const source: Rule['source'] = {registry: src.registry, repository: src.repository}
@@ -146,7 +172,7 @@ function parseRule(key: string, value: unknown, defaults: CheckedDefaults): Pars
   return {source, destination}
 }
 
-function explicitDestination(src: RepositoryAndTags, dst: RepositoryAndTags): Rule['destination'] {
+export function explicitDestination(src: RepositoryAndTags, dst: RepositoryAndTags): Rule['destination'] {
   if (dst.tags.length > 1) problem('the destination names several tags; give it one tag or none')
   const tag = dst.tags[0]
   const destination: Rule['destination'] = {registry: dst.registry, repository: dst.repository}
@@ -179,7 +205,7 @@ function explicitDestination(src: RepositoryAndTags, dst: RepositoryAndTags): Ru
  * `<registry>/<ns>/<repository without its first component>`: the first component is the source's
  * namespace (`library`, `coreos`), which the default namespace replaces.
  */
-function defaultDestination(src: RepositoryAndTags, defaults: CheckedDefaults): Rule['destination'] {
+export function defaultDestination(src: RepositoryAndTags, defaults: CheckedDefaults): Rule['destination'] {
   if (defaults.registry === undefined && defaults.namespace === undefined) {
     problem('has no destination and there is no default; give --registry/--ns or set DEFAULT_REGISTRY/DEFAULT_NAMESPACE')
   }
@@ -205,13 +231,13 @@ function defaultDestination(src: RepositoryAndTags, defaults: CheckedDefaults): 
   return destination
 }
 
-interface CheckedDefaults {
+export interface CheckedDefaults {
   registry?: string
   namespace?: string
 }
 
 /** Defaults come from flags or the environment, not the file, so a bad one fails the whole run. */
-function checkDefaults(defaults: RuleDefaults): CheckedDefaults {
+export function checkDefaults(defaults: RuleDefaults): CheckedDefaults {
   const checked: CheckedDefaults = {}
   const registryText = defaults.registry?.trim().replace(/\/+$/, '')
   if (registryText) {
@@ -237,12 +263,21 @@ function checkDefaults(defaults: RuleDefaults): CheckedDefaults {
   return checked
 }
 
-function side(which: 'source' | 'destination', text: string): RepositoryAndTags {
+export function side(which: 'source' | 'destination', text: string): RepositoryAndTags {
   try {
     return parseRepositoryAndTags(text)
   } catch (error) {
     if (error instanceof ConfigError) problem(`${which}: ${error.message}`)
     throw error
+  }
+}
+
+/** Blank entries in the key's tag list; 0 for keys only another format's entry parser reads (`repo:/regex/`). */
+function emptyTagsOf(key: string): number {
+  try {
+    return parseRepositoryAndTags(key.trim()).emptyTags ?? 0
+  } catch {
+    return 0
   }
 }
 
@@ -254,6 +289,6 @@ function listLines(lines: number[]): string {
 }
 
 /** A rule-local failure; parseRules adds the file, line and rule text. */
-function problem(message: string): never {
+export function problem(message: string): never {
   throw new ConfigError(message, {code: 'INVALID_RULE'})
 }

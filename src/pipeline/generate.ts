@@ -83,14 +83,22 @@ export async function* generateJobs(
   const listRule = async (group: Rule[]) => {
     const rule = group[0]!
     let count = 0
+    let matched = 0
+    // The rule's own pattern (image-syncer's `repo:/regex/`), checked before the run-wide filters.
+    const pattern = rule.source.tagPattern === undefined ? undefined : new RegExp(rule.source.tagPattern)
     try {
       for await (const tag of options.listTags(rule.source.registry, rule.source.repository, signal)) {
         count++
+        if (pattern && !pattern.test(tag)) continue
+        matched++
         if (options.tagFilter && !options.tagFilter(tag)) continue
         for (const job of jobsForGroup(group, [tag])) await out.push({kind: 'job', job}, {signal})
       }
       if (count === 0) {
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', `rule ${rule.text}: the source repository has no tags`)}, {signal})
+      } else if (pattern && matched === 0) {
+        const message = `rule ${rule.text}: none of the ${count} tags of the source repository matches /${rule.source.tagPattern}/`
+        await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', message)}, {signal})
       }
     } catch (error) {
       if (signal.aborted) return
