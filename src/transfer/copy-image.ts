@@ -25,7 +25,14 @@ export interface CopyContext {
   overwriteTags?: boolean
   /** Makes the destination repository exist where a registry needs that before a push. */
   prepare?: (registry: string, repository: string, signal?: AbortSignal) => Promise<void>
+  /** Told of each blob made present, bytes streamed and blob retries (progress, --verbose). */
+  onEvent?: (event: CopyEvent) => void
 }
+
+export type CopyEvent =
+  | {type: 'blob'; digest: string; outcome: 'uploaded' | 'mounted' | 'existing'; bytes: number}
+  | {type: 'bytes'; bytes: number}
+  | {type: 'blob-retry'; digest: string; attempt: number; delayMs: number; error: unknown}
 
 export interface CopyOutcome {
   status: 'copied' | 'skipped'
@@ -33,6 +40,8 @@ export interface CopyOutcome {
   reason?: 'same digest' | 'tag exists'
   /** Digest of the top manifest. */
   digest: string
+  /** Digest the destination reference points at afterwards (the one it had, for a skip). */
+  destinationDigest?: string
   /** Blob bytes uploaded to the destination by this job. */
   bytes: number
   blobs: {uploaded: number; mounted: number; existing: number}
@@ -75,22 +84,22 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   ])
   const outcome: CopyOutcome = {status: 'skipped', digest: '', bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, manifests: 0}
   if (sourceHead && destinationHead && sourceHead.digest === destinationHead.digest) {
-    return {...outcome, digest: sourceHead.digest, reason: 'same digest'}
+    return {...outcome, digest: sourceHead.digest, destinationDigest: destinationHead.digest, reason: 'same digest'}
   }
   if (destinationHead && context.overwriteTags === false && job.destination.tag) {
     // Immutable-tag registries and mirrors under running clusters: an existing tag stays as it is.
-    return {...outcome, digest: sourceHead?.digest ?? '', reason: 'tag exists'}
+    return {...outcome, digest: sourceHead?.digest ?? '', destinationDigest: destinationHead.digest, reason: 'tag exists'}
   }
   const manifest = await getManifest(source.pooled.client, source.repository, sourceHead?.digest ?? sourceReference, {signal})
   outcome.digest = manifest.digest
-  if (destinationHead?.digest === manifest.digest) return {...outcome, reason: 'same digest'}
+  if (destinationHead?.digest === manifest.digest) return {...outcome, destinationDigest: manifest.digest, reason: 'same digest'}
   if (job.destination.digest && job.destination.digest !== manifest.digest) {
     throw new FerryError('DIGEST_MISMATCH', `source manifest digest is ${manifest.digest}, not the destination digest ${job.destination.digest} the rule names`)
   }
 
   await context.prepare?.(job.destination.registry, job.destination.repository, signal)
   await copyReferenced(manifest, source, destination, context, outcome)
-  await putManifest(destination.pooled.client, destination.repository, destinationReference, manifest, {signal})
+  outcome.destinationDigest = await putManifest(destination.pooled.client, destination.repository, destinationReference, manifest, {signal})
   outcome.manifests++
   outcome.status = 'copied'
   return outcome
@@ -129,6 +138,7 @@ async function copyReferenced(
     const how = await ensureBlob(descriptor, source, destination, context)
     outcome.blobs[how.kind]++
     outcome.bytes += how.bytes
+    context.onEvent?.({type: 'blob', digest: descriptor.digest, outcome: how.kind, bytes: how.bytes})
   })
 }
 
@@ -173,7 +183,9 @@ async function ensureBlob(descriptor: Descriptor, source: Side, destination: Sid
         }
         // A reset or an expired token in the middle of one layer costs that layer, not the whole job.
         if (!FerryError.is(error) || !error.retryable || attempt >= BLOB_ATTEMPTS || context.signal?.aborted) throw error
-        await sleep(Math.max(0, backoffDelay(attempt, {baseMs: 200, retryAfterMs: (error as RegistryError).retryAfterMs})), context.signal)
+        const delayMs = Math.max(0, backoffDelay(attempt, {baseMs: 200, retryAfterMs: (error as RegistryError).retryAfterMs}))
+        context.onEvent?.({type: 'blob-retry', digest, attempt, delayMs, error})
+        await sleep(delayMs, context.signal)
       }
     }
     context.homes.remember(dst.key, digest, destination.repository)
@@ -202,7 +214,8 @@ async function uploadBlob(
   let streamError: unknown
   try {
     const body = await openBlob(source.pooled.client, source.repository, descriptor.digest, {signal})
-    const verifier = new DigestVerifier(descriptor, what)
+    const onChunk = context.onEvent && ((bytes: number) => context.onEvent!({type: 'bytes', bytes}))
+    const verifier = new DigestVerifier(descriptor, what, onChunk)
     const streamFailed = new Promise<never>((_, reject) => {
       pipeline(body, verifier, (error) => {
         // When the upload failed first, its end of the pipeline (or the abort below) comes back

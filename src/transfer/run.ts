@@ -7,11 +7,12 @@ import {generateJobs, type Generated} from '../pipeline/generate.js'
 import {describeLocation, type TransferJob} from '../pipeline/job.js'
 import {listTags} from '../registry/catalog.js'
 import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
+import type {EngineEvent} from '../report/events.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
 import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferSummary} from '../report/summary.js'
 import {BlobFlights, BlobHomes} from './blob-flight.js'
 import {ClientPool} from './clients.js'
-import {copyImage, type CopyContext} from './copy-image.js'
+import {copyImage, type CopyContext, type CopyEvent} from './copy-image.js'
 
 export interface EngineOptions {
   /** Rules, or a stream of them (a provider enumerating a whole registry). */
@@ -60,6 +61,9 @@ export interface TransferReport {
   summary: TransferSummary
   /** Tags a provider's limit left out, per repository. */
   omittedTags?: {repository: string; count: number}[]
+  /** When the engine started and finished (ISO 8601). */
+  startedAt?: string
+  finishedAt?: string
 }
 
 /**
@@ -73,6 +77,8 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   const redactor = new Redactor()
   for (const secret of options.credentials.secrets()) redactor.add(secret)
   const logger = redactingLogger(options.logger ?? silentLogger, redactor)
+  const emit = (event: EngineEvent) => logger.event?.(event)
+  const redactedError = (error: unknown) => ({code: errorCode(error), message: redactor.redact(describeError(error))})
   const limiter = options.limiter ?? createLimiter({qps: options.qps})
   const ownsLimiter = !options.limiter
   const clients = new ClientPool(
@@ -95,7 +101,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   const generateFailures: GenerateFailure[] = (options.ruleErrors ?? []).map((error) => ({
     rule: error.file ? `${error.file}${error.line ? `:${error.line}` : ''}` : 'rule',
     code: error.code,
-    message: error.message,
+    message: redactor.redact(error.message),
   }))
   for (const failure of generateFailures) logger.warn(`generate failed: ${failure.message}`)
   for (const warning of options.ruleWarnings ?? []) logger.warn(`warning: ${warning}`)
@@ -114,9 +120,10 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
       for await (const item of generated as AsyncIterable<Generated>) {
         if (item.kind === 'job') {
           jobs++
+          emit({type: 'job-queued', ...identify(item.job)})
           await channel.push(item.job, {signal: options.signal})
         } else {
-          const failure = {rule: item.rule, code: item.error.code, message: item.error.message}
+          const failure = {rule: item.rule, code: item.error.code, message: redactor.redact(item.error.message)}
           generateFailures.push(failure)
           logger.warn(`generate failed: ${failure.message}`)
         }
@@ -127,7 +134,27 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
       }
     } finally {
       channel.close()
+      emit({type: 'jobs-known', jobs})
     }
+  }
+
+  // A job's first attempt, so a retried or failed job's report spans all of its attempts.
+  const firstStarted = new Map<TransferJob, number>()
+  const jobEvents = (job: TransferJob) => {
+    const ids = identify(job)
+    return (event: CopyEvent) => {
+      if (event.type === 'blob-retry') {
+        const {error, ...rest} = event
+        emit({...rest, type: 'retry', what: 'blob', source: ids.source, destination: ids.destination, error: redactedError(error)})
+      } else if (event.type === 'blob') emit({...event, source: ids.source, destination: ids.destination})
+      else emit(event)
+    }
+  }
+  const span = (job: TransferJob) => {
+    const finished = Date.now()
+    const started = firstStarted.get(job) ?? finished
+    firstStarted.delete(job)
+    return {startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString()}
   }
 
   const consume = runRoutines<TransferJob, JobResult>(channel, {
@@ -137,16 +164,19 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     retryBaseMs: options.retryBaseMs,
     work: async (job, attempt) => {
       const begun = Date.now()
-      const outcome = await copyImage(job, context)
+      if (!firstStarted.has(job)) firstStarted.set(job, begun)
+      const outcome = await copyImage(job, {...context, onEvent: jobEvents(job)})
       return {
         ...identify(job),
         status: outcome.status,
         ...(outcome.reason ? {reason: outcome.reason} : {}),
         digest: outcome.digest,
+        ...(outcome.destinationDigest ? {destinationDigest: outcome.destinationDigest} : {}),
         bytes: outcome.bytes,
         blobs: outcome.blobs,
         attempts: attempt,
         durationMs: Date.now() - begun,
+        ...span(job),
       }
     },
     failed: (job, error, attempts) => ({
@@ -156,11 +186,14 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
       blobs: {uploaded: 0, mounted: 0, existing: 0},
       attempts,
       durationMs: 0,
-      error: {code: errorCode(error), message: redactor.redact(describeError(error))},
+      error: redactedError(error),
+      ...span(job),
     }),
+    onRetry: (job, error, attempt, delayMs) => emit({type: 'retry', what: 'job', ...identify(job), attempt, delayMs, error: redactedError(error)}),
     onResult: (result) => {
       results.push(result)
       logger.info(formatProgress(results.length, result))
+      emit({type: 'job-finished', index: results.length, result})
       options.onResult?.(result)
     },
   })
@@ -171,8 +204,9 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     if (ownsLimiter) await limiter.stop()
   }
   if (jobs === 0 && generateFailures.length === 0) logger.warn('the rules name no images: nothing to copy')
-  const summary = summarize(results, generateFailures, {requests: limiter.started, durationMs: Date.now() - started})
-  return {results, generateFailures, summary}
+  const finished = Date.now()
+  const summary = summarize(results, generateFailures, {requests: limiter.started, durationMs: finished - started})
+  return {results, generateFailures, summary, startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString()}
 }
 
 /** One call per repository, shared by concurrent callers; a failure is not remembered, so a retry tries again. */
