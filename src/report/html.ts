@@ -81,6 +81,10 @@ ${report.jobs.map(renderJobRow).join('\n')}
     });
     shown.textContent = count + ' of ' + rows.length + ' jobs';
   }
+  // A link can carry a filter: report.html#status=failed&q=team/app
+  var initial = new URLSearchParams(location.hash.slice(1));
+  if (initial.has('status')) status.value = initial.get('status');
+  if (initial.has('q')) text.value = initial.get('q');
   status.addEventListener('change', apply);
   text.addEventListener('input', apply);
   apply();
@@ -92,9 +96,10 @@ ${report.jobs.map(renderJobRow).join('\n')}
 }
 
 function renderJobRow(job: ReportJob): string {
+  const same = job.sourceDigest !== null && job.sourceDigest === job.destinationDigest
   const digests = [
-    job.sourceDigest ? `source <code>${escapeHtml(job.sourceDigest)}</code>` : '',
-    job.destinationDigest && job.destinationDigest !== job.sourceDigest ? `destination <code>${escapeHtml(job.destinationDigest)}</code>` : '',
+    job.sourceDigest ? `${same ? 'source = destination' : 'source'} <code>${escapeHtml(job.sourceDigest)}</code>` : '',
+    job.destinationDigest && !same ? `destination <code>${escapeHtml(job.destinationDigest)}</code>` : '',
   ].filter(Boolean)
   const detail = job.error
     ? `${escapeHtml(job.error.code)}: ${escapeHtml(job.error.message)}`
