@@ -102,7 +102,8 @@ export function formatProgressLine(state: ProgressState, nowMs: number, columns:
     `ETA ${eta === undefined ? '--:--' : `${state.totalFinal ? '' : '>'}${formatDuration(eta)}`}`,
   ]
   const text = parts.join(' | ')
-  const room = columns - text.length - 3
+  // The last column stays empty: writing into it makes some terminals wrap the line.
+  const room = columns - text.length - 4
   if (room < 10) return text.slice(0, Math.max(0, columns - 1))
   const width = Math.min(30, room)
   const fraction = state.queued === 0 ? 0 : state.done / state.queued

@@ -222,7 +222,7 @@ async function dumpDom(file: string, hash = ''): Promise<string> {
 function onTerminal(args: string[]): Promise<{code: number; text: string}> {
   const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`
   const command = [process.execPath, path.join(ROOT, 'bin', 'run.js'), ...args].map(quote).join(' ')
-  const env = {...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', FERRY_SKIP_NEW_VERSION_CHECK: 'true', TERM: 'xterm'}
+  const env: NodeJS.ProcessEnv = {...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', FERRY_SKIP_NEW_VERSION_CHECK: 'true', TERM: 'xterm'}
   delete env.CI
   return new Promise((resolve, reject) => {
     const child = execFile('script', ['-qfec', command, '/dev/null'], {cwd: ROOT, env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024}, (error, stdout) => {

@@ -66,7 +66,7 @@ test('formatProgressLine: bar, jobs done of known total, failures, bytes, rate, 
     ['nothing yet', initialProgress(T0), 0, 80, '[------------------------------] 0/0+ jobs | 0 B | 0 B/s | ETA --:--'],
     ['generating: total and ETA are lower bounds', running, 2000, 100, '[########----------------------] 1/4+ jobs | 2.0 KiB | 1.0 KiB/s | ETA >0:06'],
     ['all done with a failure', final, 2000, 100, '[##############################] 2/2 jobs | 1 failed | 1.0 KiB | 512 B/s | ETA 0:00'],
-    ['narrow terminal: the bar shrinks', final, 2000, 75, '[###############] 2/2 jobs | 1 failed | 1.0 KiB | 512 B/s | ETA 0:00'],
+    ['narrow terminal: the bar shrinks', final, 2000, 70, '[################] 2/2 jobs | 1 failed | 1.0 KiB | 512 B/s | ETA 0:00'],
     ['very narrow: text only, cut', final, 2000, 30, '2/2 jobs | 1 failed | 1.0 KiB'],
   ]
   for (const [name, state, now, columns, expected] of cases) {
