@@ -67,18 +67,26 @@ export function createLogger(options: {
     if (options.logFile) appendFileSync(options.logFile, `${new Date().toISOString()} ${clean}\n`)
   }
   const muted = options.quiet || options.json
-  // With a display, progress lines would scroll the bar away; it counts them instead.
-  const progressSink: Sink = muted || (display && !options.verbose) ? undefined : toStream(process.stderr)
+  const progressSink: Sink = muted ? undefined : toStream(process.stderr)
   const problemSink = toStream(process.stderr)
+  // With a display, a line per job would scroll the bar away: the bar counts them instead, and
+  // only a failed job's line is printed. The engine announces each job's end just before its line.
+  const countsJobLines = Boolean(display && !options.verbose)
+  let announced: {line: string; failed: boolean} | undefined
   return {
-    info: (line) => emit(line, progressSink),
+    info(line) {
+      const isJobLine = announced !== undefined && redactor.redact(line) === announced.line
+      const failed = announced?.failed
+      announced = undefined
+      emit(line, isJobLine && !failed ? undefined : progressSink)
+    },
     warn: (line) => emit(line, problemSink),
     result: (line) => emit(line, options.json ? undefined : (text) => process.stdout.write(`${text}\n`)),
     event(event) {
       const verbose = options.verbose ? formatVerboseEvent(event) : undefined
       if (verbose) emit(verbose, progressSink)
-      if (display && !options.verbose && !muted && event.type === 'job-finished' && event.result.status === 'failed') {
-        display.log(redactor.redact(formatProgress(event.index, event.result)))
+      if (countsJobLines && event.type === 'job-finished') {
+        announced = {line: redactor.redact(formatProgress(event.index, event.result)), failed: event.result.status === 'failed'}
       }
       display?.event(event)
     },

@@ -192,8 +192,9 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     onRetry: (job, error, attempt, delayMs) => emit({type: 'retry', what: 'job', ...identify(job), attempt, delayMs, error: redactedError(error)}),
     onResult: (result) => {
       results.push(result)
-      logger.info(formatProgress(results.length, result))
+      // The event first: a live display then knows the next line is this job's.
       emit({type: 'job-finished', index: results.length, result})
+      logger.info(formatProgress(results.length, result))
       options.onResult?.(result)
     },
   })

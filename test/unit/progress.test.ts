@@ -2,9 +2,14 @@ import assert from 'node:assert/strict'
 import {Writable} from 'node:stream'
 import {test} from 'node:test'
 
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+
 import type {EngineEvent} from '../../src/report/events.js'
+import {createLogger, type LiveDisplay} from '../../src/report/logger.js'
 import {applyEvent, createProgressDisplay, etaSeconds, formatDuration, formatProgressLine, initialProgress, recentRate, wantsLiveProgress, type ProgressState} from '../../src/report/progress.js'
-import type {JobResult} from '../../src/report/summary.js'
+import {formatProgress, type JobResult} from '../../src/report/summary.js'
 
 const T0 = 1_000_000
 const ids = {source: 's/a:1', destination: 'd/a:1'}
@@ -132,4 +137,42 @@ test('createProgressDisplay on a terminal: lines above the bar, the final state 
   assert.ok(text.includes('2/2 jobs | 1 failed | 4.0 KiB | 2.0 KiB/s | ETA 0:00'), JSON.stringify(text))
   assert.ok(text.indexOf('boom') < text.lastIndexOf('2/2 jobs'), 'the logged line is printed above the final bar')
   assert.ok(text.endsWith('after stop\n'), 'after stop, lines go straight to the stream')
+})
+
+test('createLogger with a live display: job lines counted, failures and other lines above the bar, all in the log file', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-logger-'))
+  try {
+    const cases: [string, {verbose: boolean}, string[]][] = [
+      ['default', {verbose: false}, ['[2] failed s/a:1 → d/a:1: boom', 'harbor: 1 untagged artifact not copied', 'warning: something']],
+      [
+        'verbose',
+        {verbose: true},
+        ['[1] copied s/a:1 → d/a:1 (0 B; blobs: 0 uploaded, 0 mounted, 0 present)', `  blob present sha256:${'c'.repeat(64)} → d/a:1`, '[2] failed s/a:1 → d/a:1: boom', 'harbor: 1 untagged artifact not copied', 'warning: something'],
+      ],
+    ]
+    for (const [name, options, expected] of cases) {
+      const shown: string[] = []
+      const events: string[] = []
+      const display: LiveDisplay = {log: (line) => shown.push(line), event: (event) => events.push(event.type)}
+      const logFile = path.join(dir, `${name}.log`)
+      const logger = createLogger({...options, display, logFile})
+      const copied = finished('copied', 1)
+      const failed = finished('failed', 2)
+      if (failed.type === 'job-finished') failed.result.error = {code: 'X', message: 'boom'}
+      for (const event of [copied, {type: 'blob', ...ids, digest: `sha256:${'c'.repeat(64)}`, outcome: 'existing', bytes: 0} as EngineEvent]) {
+        logger.event!(event)
+        if (event.type === 'job-finished') logger.info(formatProgress(event.index, event.result))
+      }
+      logger.event!(failed)
+      if (failed.type === 'job-finished') logger.info(formatProgress(failed.index, failed.result))
+      logger.info('harbor: 1 untagged artifact not copied')
+      logger.warn('warning: something')
+      assert.deepEqual(shown, expected, name)
+      assert.deepEqual(events, ['job-finished', 'blob', 'job-finished'], `${name}: the display gets every event`)
+      const logged = (await readFile(logFile, 'utf8')).trim().split('\n').map((line) => line.replace(/^\S+ /, ''))
+      assert.ok(logged.includes('[1] copied s/a:1 → d/a:1 (0 B; blobs: 0 uploaded, 0 mounted, 0 present)'), `${name}: the log file keeps every job line`)
+    }
+  } finally {
+    await rm(dir, {recursive: true, force: true})
+  }
 })
