@@ -11,7 +11,8 @@ import path from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import {pathToFileURL} from 'node:url'
 
-import {pushImage, pushIndex, randomLayer, skopeoDigest, skopeoTags, startRegistry, type TestRegistry} from '../harness/index.js'
+import {startFaultProxy, type FaultProxy} from '../harness/fault-proxy.js'
+import {pushImage, pushIndex, randomLayer, skopeoDigest, skopeoTags, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
 import {ROOT, ruleYaml, runCli, workDir} from './support.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -39,20 +40,24 @@ describe('--report and terminal output', () => {
   let dst: TestRegistry
   let work: Awaited<ReturnType<typeof workDir>>
   let security: string
+  let flaky: FaultProxy
+  let app2: PushedImage
 
   before(async () => {
     ;[src, dst, work] = await Promise.all([startRegistry(), startRegistry({auth: 'htpasswd', users: {pusher: PASSWORD}}), workDir()])
+    flaky = await startFaultProxy(src)
     security = await work.file(
       'security.yaml',
-      `"http://${src.host}": {}\n"http://${dst.host}":\n  username: pusher\n  password: ${JSON.stringify(PASSWORD)}\n`,
+      `"http://${src.host}": {}\n"http://${flaky.host}": {}\n"http://${dst.host}":\n  username: pusher\n  password: ${JSON.stringify(PASSWORD)}\n`,
     )
     const base = randomLayer(2048, 'report:base')
     await pushImage(src, 'team/app', '1.0', {layers: [base, randomLayer(1024, 'report:1.0')]})
-    await pushImage(src, 'team/app', '2.0', {flavour: 'oci', layers: [base, randomLayer(1536, 'report:2.0')]})
+    app2 = await pushImage(src, 'team/app', '2.0', {flavour: 'oci', layers: [base, randomLayer(1536, 'report:2.0')]})
     await pushIndex(src, 'team/multi', 'v1', ['linux/amd64', 'linux/arm64'], 'oci', {layerSize: 700})
   })
 
   after(async () => {
+    await flaky?.stop()
     await Promise.all([src?.stop(), dst?.stop(), work?.cleanup()])
   })
 
@@ -170,6 +175,31 @@ describe('--report and terminal output', () => {
     // 1.0: config + 2 layers; 2.0: config + 2 layers, its base layer already there or mounted.
     assert.equal(blobLines.length, 6, verbose.stderr)
     assert.ok(blobLines.some((line) => line.includes('blob uploaded')), verbose.stderr)
+  })
+
+  test('retries: --verbose names each blob retry and the job retry; the report counts retries = attempts - 1', async () => {
+    // Three short bodies use up one job attempt's tries of that blob; the second attempt succeeds.
+    const layer = app2.layers[1]!.digest
+    const fault = flaky.addFault({method: 'GET', path: new RegExp(`/blobs/${layer}$`), times: 3, fault: {kind: 'short', afterBytes: 100}})
+    try {
+      const reportFile = path.join(work.dir, 'retry.json')
+      const source = `${flaky.host}/team/app:2.0`
+      const destination = `${dst.host}/retry/app:2.0`
+      const run = await runCli(['transfer', '--ruleFile', await work.file('retry.yaml', ruleYaml([[source, destination]])), '--securityFile', security, '--verbose', '--report', reportFile])
+      assert.equal(run.code, 0, run.stderr)
+      assert.equal(fault.hits, 3)
+      const retries = run.stderr.split('\n').filter((line) => line.startsWith('  retry '))
+      assert.equal(retries.length, 3, run.stderr)
+      assert.match(retries[0]!, new RegExp(`^  retry blob ${layer} of ${source}: attempt 1 failed, again in \\d+\\.\\ds: .*source sent 100 of \\d+ bytes`))
+      assert.match(retries[1]!, /^ {2}retry blob .*: attempt 2 failed/)
+      assert.ok(retries[2]!.startsWith(`  retry ${source} → ${destination}: attempt 1 failed, again in `), retries[2])
+      const [job] = (JSON.parse(await readFile(reportFile, 'utf8')) as {jobs: ReportJob[]}).jobs
+      assert.deepEqual([job!.status, job!.attempts, job!.retries, job!.error], ['copied', 2, 1, null])
+      assert.equal(job!.destinationDigest, await skopeoDigest(dst, 'retry/app:2.0'))
+      assert.equal(job!.destinationDigest, app2.digest)
+    } finally {
+      fault.remove()
+    }
   })
 
   test('--quiet and --verbose together are refused', async () => {
