@@ -120,7 +120,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
       for await (const item of generated as AsyncIterable<Generated>) {
         if (item.kind === 'job') {
           jobs++
-          emit({type: 'job-queued', ...identify(item.job)})
+          emit({type: 'job-queued', ...references(item.job)})
           await channel.push(item.job, {signal: options.signal})
         } else {
           const failure = {rule: item.rule, code: item.error.code, message: redactor.redact(item.error.message)}
@@ -141,12 +141,12 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   // A job's first attempt, so a retried or failed job's report spans all of its attempts.
   const firstStarted = new Map<TransferJob, number>()
   const jobEvents = (job: TransferJob) => {
-    const ids = identify(job)
+    const ids = references(job)
     return (event: CopyEvent) => {
       if (event.type === 'blob-retry') {
         const {error, ...rest} = event
-        emit({...rest, type: 'retry', what: 'blob', source: ids.source, destination: ids.destination, error: redactedError(error)})
-      } else if (event.type === 'blob') emit({...event, source: ids.source, destination: ids.destination})
+        emit({...rest, type: 'retry', what: 'blob', ...ids, error: redactedError(error)})
+      } else if (event.type === 'blob') emit({...event, ...ids})
       else emit(event)
     }
   }
@@ -165,7 +165,8 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     work: async (job, attempt) => {
       const begun = Date.now()
       if (!firstStarted.has(job)) firstStarted.set(job, begun)
-      const outcome = await copyImage(job, {...context, onEvent: jobEvents(job)})
+      // Per-chunk byte events cost a call each: only made when someone listens.
+      const outcome = await copyImage(job, logger.event ? {...context, onEvent: jobEvents(job)} : context)
       return {
         ...identify(job),
         status: outcome.status,
@@ -189,7 +190,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
       error: redactedError(error),
       ...span(job),
     }),
-    onRetry: (job, error, attempt, delayMs) => emit({type: 'retry', what: 'job', ...identify(job), attempt, delayMs, error: redactedError(error)}),
+    onRetry: (job, error, attempt, delayMs) => emit({type: 'retry', what: 'job', ...references(job), attempt, delayMs, error: redactedError(error)}),
     onResult: (result) => {
       results.push(result)
       // The event first: a live display then knows the next line is this job's.
@@ -227,5 +228,9 @@ function once(prepare: NonNullable<EngineOptions['prepareDestination']>): NonNul
 
 function identify(job: TransferJob): Pick<JobResult, 'source' | 'destination' | 'rule'> {
   return {source: describeLocation(job.source), destination: describeLocation(job.destination), rule: job.rule}
+}
+
+function references(job: TransferJob): {source: string; destination: string} {
+  return {source: describeLocation(job.source), destination: describeLocation(job.destination)}
 }
 
