@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ferry's demo and tests need on a fresh Debian machine: the registry the tests
 # run (CNCF Distribution, Debian's docker-registry), skopeo as the independent checker, openssl
-# and htpasswd for the TLS and auth fixtures, and the npm dependencies.
+# and htpasswd for the TLS and auth fixtures, headless chromium to render the HTML report in the
+# tests (ferry and the demo run without it), and the npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"

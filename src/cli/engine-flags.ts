@@ -50,11 +50,15 @@ export const engineFlags = {
   excludeTags: Flags.string({description: 'leave out listed tags matching this regular expression (repeatable)', multiple: true}),
   chunkSize: Flags.string({description: 'upload blobs in chunks of this size (e.g. 16MiB) instead of one streamed PUT'}),
   log: Flags.string({description: 'also append every line to this log file'}),
-  quiet: Flags.boolean({description: 'no progress lines; failures and the summary only', default: false}),
+  quiet: Flags.boolean({description: 'no progress lines; failures and the summary only', default: false, exclusive: ['verbose']}),
+  verbose: Flags.boolean({description: 'also a line per blob (uploaded, mounted or present) and per retry, and every job line on a terminal', default: false}),
+  report: Flags.string({
+    description: 'write a report of every job to this file when the run ends: FILE.json (machine-readable) or FILE.html (one self-contained page)',
+  }),
 }
 
 /** Boolean flags that image-transfer users may write Go's way (`--name=false`). */
-export const GO_BOOLEANS = ['tag-exist-overridden', 'ccrToTcr', 'quiet']
+export const GO_BOOLEANS = ['tag-exist-overridden', 'ccrToTcr', 'quiet', 'verbose']
 
 export interface EngineFlagValues {
   routines: number

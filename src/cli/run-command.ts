@@ -1,30 +1,50 @@
 import type {Command} from '@oclif/core'
 
-import {FerryError} from '../errors.js'
+import {describeError, FerryError} from '../errors.js'
 import {createLogger, type Logger} from '../report/logger.js'
+import {createProgressDisplay, wantsLiveProgress, type ProgressDisplay} from '../report/progress.js'
+import {buildRunReport} from '../report/run-report.js'
 import {formatReport} from '../report/summary.js'
+import {checkReportTarget, writeRunReport} from '../report/write-report.js'
 import type {TransferReport} from '../transfer/run.js'
 
+/** The output flags every engine command takes. */
+export interface OutputFlags {
+  log?: string
+  quiet: boolean
+  verbose?: boolean
+  report?: string
+}
+
 /**
- * The shell every engine command shares: a logger from the flags, SIGINT/SIGTERM as an abort,
- * one-line errors for inputs the user must fix (exit 2), the closing report, and exit code 1
- * when any job or rule failed.
+ * The shell every engine command shares: a logger from the flags (with a live progress line on
+ * a terminal), SIGINT/SIGTERM as an abort, one-line errors for inputs the user must fix (exit 2),
+ * the --report file, the closing report, and exit code 1 when any job or rule failed.
  */
 export async function runEngineCommand(
   command: Command & {jsonEnabled(): boolean},
-  flags: {log?: string; quiet: boolean},
+  flags: OutputFlags,
   body: (context: {logger: Logger; signal: AbortSignal}) => Promise<TransferReport>,
 ): Promise<TransferReport> {
   const json = command.jsonEnabled()
-  const logger = createLogger({logFile: flags.log, quiet: flags.quiet, json})
+  const startedAt = new Date().toISOString()
   const abort = new AbortController()
   const stop = () => abort.abort()
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+  let display: ProgressDisplay | undefined
+  let logger: Logger = createLogger({logFile: flags.log, quiet: flags.quiet, json, verbose: flags.verbose})
   let report: TransferReport
   try {
+    // A report path that cannot work is an input error: said before anything is copied.
+    if (flags.report) await checkReportTarget(flags.report)
+    if (!flags.quiet && !json && wantsLiveProgress(process, process.env)) {
+      display = createProgressDisplay(process.stderr)
+      logger = createLogger({logFile: flags.log, quiet: flags.quiet, json, verbose: flags.verbose, display})
+    }
     report = await body({logger, signal: abort.signal})
   } catch (error) {
+    display?.stop()
     if (!FerryError.is(error)) throw error
     if (json) {
       // oclif prints the error as JSON, then exits with process.exitCode (else 1), not `exit`.
@@ -36,10 +56,21 @@ export async function runEngineCommand(
     command.logToStderr(`Error: ${error.message}`)
     command.exit(2)
   } finally {
+    display?.stop()
     process.off('SIGINT', stop)
     process.off('SIGTERM', stop)
   }
+  let reportFailed = false
+  if (flags.report) {
+    try {
+      await writeRunReport(flags.report, buildRunReport(report, {startedAt, finishedAt: new Date().toISOString()}))
+      logger.result(`Report written to ${flags.report}`)
+    } catch (error) {
+      reportFailed = true
+      logger.warn(`Error: --report ${flags.report} was not written: ${describeError(error)}`)
+    }
+  }
   for (const line of formatReport(report.summary, report.results, report.generateFailures, report.omittedTags)) logger.result(line)
-  if (report.summary.failed > 0 || report.summary.generateFailed > 0) process.exitCode = 1
+  if (report.summary.failed > 0 || report.summary.generateFailed > 0 || reportFailed) process.exitCode = 1
   return report
 }

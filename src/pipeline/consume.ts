@@ -12,6 +12,8 @@ export interface RoutineOptions<J, R> {
   signal?: AbortSignal
   /** Base of the backoff between attempts of one job; tests shorten it. */
   retryBaseMs?: number
+  /** Told before each retry's delay (for --verbose and progress displays). */
+  onRetry?: (job: J, error: unknown, attempt: number, delayMs: number) => void
 }
 
 /**
@@ -38,6 +40,7 @@ async function attemptJob<J, R>(job: J, options: RoutineOptions<J, R>): Promise<
       const again = attempt <= options.retry && isRetryable(error) && !options.signal?.aborted
       const delay = again ? backoffDelay(attempt, {baseMs: options.retryBaseMs ?? 1000, retryAfterMs}) : -1
       if (delay < 0) return options.failed(job, error, attempt)
+      options.onRetry?.(job, error, attempt, delay)
       try {
         await sleep(delay, options.signal)
       } catch {

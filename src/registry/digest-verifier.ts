@@ -18,6 +18,8 @@ export class DigestVerifier extends Transform {
   constructor(
     private readonly expected: {digest: string; size: number},
     private readonly what: string,
+    /** Told the size of every chunk as it passes (live progress). */
+    private readonly onChunk?: (bytes: number) => void,
   ) {
     super()
     const [algorithm] = expected.digest.split(':')
@@ -35,6 +37,7 @@ export class DigestVerifier extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.seen += chunk.length
+    this.onChunk?.(chunk.length)
     if (this.seen > this.expected.size) {
       callback(new FerryError('SIZE_MISMATCH', `${this.what}: source sent more than the ${this.expected.size} bytes its descriptor declares`, {retryable: true}))
       return

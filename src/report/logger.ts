@@ -1,5 +1,8 @@
 import {appendFileSync} from 'node:fs'
 
+import {formatVerboseEvent, type EngineEvent} from './events.js'
+import {formatProgress} from './summary.js'
+
 /** Where progress and problems go; a library caller may pass its own. */
 export interface Logger {
   /** Progress: stderr unless quiet. */
@@ -8,6 +11,14 @@ export interface Logger {
   warn(line: string): void
   /** The closing report: stdout unless quiet output was asked for as JSON. */
   result(line: string): void
+  /** Structured progress from the engine, for live displays and --verbose lines. */
+  event?(event: EngineEvent): void
+}
+
+/** A live display on a terminal (src/report/progress.ts): draws progress, prints lines above it. */
+export interface LiveDisplay {
+  log(line: string): void
+  event(event: EngineEvent): void
 }
 
 /** Values that must never be printed, registered as credentials are loaded. */
@@ -38,17 +49,47 @@ export function createLogger(options: {
   /** Keep stdout for a JSON document: the report lines then go only to the log file. */
   json?: boolean
   redactor?: Redactor
+  /** Also per-blob lines (uploaded, mounted, present) and retries. */
+  verbose?: boolean
+  /**
+   * A live progress display owning the terminal's last line: problems print above it, and the
+   * per-job lines are left to the display's counters (failures still print; all lines with verbose).
+   */
+  display?: LiveDisplay
 }): Logger {
   const redactor = options.redactor ?? new Redactor()
-  const emit = (line: string, stream: NodeJS.WriteStream | undefined) => {
+  const display = options.display
+  type Sink = ((line: string) => void) | undefined
+  const toStream = (stream: NodeJS.WriteStream): Sink => (display ? (line) => display.log(line) : (line) => stream.write(`${line}\n`))
+  const emit = (line: string, sink: Sink) => {
     const clean = redactor.redact(line)
-    stream?.write(`${clean}\n`)
+    sink?.(clean)
     if (options.logFile) appendFileSync(options.logFile, `${new Date().toISOString()} ${clean}\n`)
   }
+  const muted = options.quiet || options.json
+  const progressSink: Sink = muted ? undefined : toStream(process.stderr)
+  const problemSink = toStream(process.stderr)
+  // With a display, a line per job would scroll the bar away: the bar counts them instead, and
+  // only a failed job's line is printed. The engine announces each job's end just before its line.
+  const countsJobLines = Boolean(display && !options.verbose)
+  let announced: {line: string; failed: boolean} | undefined
   return {
-    info: (line) => emit(line, options.quiet || options.json ? undefined : process.stderr),
-    warn: (line) => emit(line, process.stderr),
-    result: (line) => emit(line, options.json ? undefined : process.stdout),
+    info(line) {
+      const isJobLine = announced !== undefined && redactor.redact(line) === announced.line
+      const failed = announced?.failed
+      announced = undefined
+      emit(line, isJobLine && !failed ? undefined : progressSink)
+    },
+    warn: (line) => emit(line, problemSink),
+    result: (line) => emit(line, options.json ? undefined : (text) => process.stdout.write(`${text}\n`)),
+    event(event) {
+      const verbose = options.verbose ? formatVerboseEvent(event) : undefined
+      if (verbose) emit(verbose, progressSink)
+      if (countsJobLines && event.type === 'job-finished') {
+        announced = {line: redactor.redact(formatProgress(event.index, event.result)), failed: event.result.status === 'failed'}
+      }
+      display?.event(event)
+    },
   }
 }
 
@@ -58,6 +99,8 @@ export function redactingLogger(logger: Logger, redactor: Redactor): Logger {
     info: (line) => logger.info(redactor.redact(line)),
     warn: (line) => logger.warn(redactor.redact(line)),
     result: (line) => logger.result(redactor.redact(line)),
+    // Events carry references, counts and messages the engine has already redacted.
+    ...(logger.event ? {event: (event: EngineEvent) => logger.event!(event)} : {}),
   }
 }
 

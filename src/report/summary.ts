@@ -14,6 +14,11 @@ export interface JobResult {
   attempts: number
   durationMs: number
   error?: {code: string; message: string}
+  /** Digest the destination reference points at after the job (copied or skipped). */
+  destinationDigest?: string
+  /** When the job's first attempt began and its last one ended (ISO 8601). */
+  startedAt?: string
+  finishedAt?: string
 }
 
 export interface GenerateFailure {

@@ -25,7 +25,14 @@ export interface CopyContext {
   overwriteTags?: boolean
   /** Makes the destination repository exist where a registry needs that before a push. */
   prepare?: (registry: string, repository: string, signal?: AbortSignal) => Promise<void>
+  /** Told of each blob made present, bytes streamed and blob retries (progress, --verbose). */
+  onEvent?: (event: CopyEvent) => void
 }
+
+export type CopyEvent =
+  | {type: 'blob'; digest: string; outcome: 'uploaded' | 'mounted' | 'existing'; bytes: number}
+  | {type: 'bytes'; bytes: number}
+  | {type: 'blob-retry'; digest: string; attempt: number; delayMs: number; error: unknown}
 
 export interface CopyOutcome {
   /** 'failed' only for one destination of several, when the others went on without it. */
@@ -35,6 +42,8 @@ export interface CopyOutcome {
   reason?: 'same digest' | 'tag exists'
   /** Digest of the top manifest. */
   digest: string
+  /** Digest the destination reference points at afterwards (the one it had, for a skip). */
+  destinationDigest?: string
   /** Blob bytes uploaded to the destination by this job. */
   bytes: number
   blobs: {uploaded: number; mounted: number; existing: number}
@@ -88,12 +97,12 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     const head = destinationHeads[index]
     const outcome = outcomes[index]!
     if (sourceHead && head && sourceHead.digest === head.digest) {
-      Object.assign(outcome, {digest: sourceHead.digest, reason: 'same digest'})
+      Object.assign(outcome, {digest: sourceHead.digest, destinationDigest: head.digest, reason: 'same digest'})
       return false
     }
     if (head && context.overwriteTags === false && targets[index]!.location.tag) {
       // Immutable-tag registries and mirrors under running clusters: an existing tag stays as it is.
-      Object.assign(outcome, {digest: sourceHead?.digest ?? '', reason: 'tag exists'})
+      Object.assign(outcome, {digest: sourceHead?.digest ?? '', destinationDigest: head.digest, reason: 'tag exists'})
       return false
     }
     return true
@@ -105,7 +114,7 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     const outcome = outcomes[index]!
     outcome.digest = manifest.digest
     if (destinationHeads[index]?.digest === manifest.digest) {
-      outcome.reason = 'same digest'
+      Object.assign(outcome, {destinationDigest: manifest.digest, reason: 'same digest'})
       return false
     }
     const wanted = targets[index]!.location.digest
@@ -124,7 +133,7 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     pending.map(async (index) => {
       const endpoint = targets[index]!.endpoint
       if (fan?.failures.has(endpoint)) throw fan.failures.get(endpoint)
-      await endpoint.putManifest(targets[index]!.reference, manifest, signal)
+      return endpoint.putManifest(targets[index]!.reference, manifest, signal)
     }),
   )
   // A single destination fails the job as before; with several, each one fails on its own.
@@ -135,7 +144,7 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     outcomes[index] =
       push.status === 'rejected'
         ? {status: 'failed', error: push.reason, digest: manifest.digest, bytes: tally.bytes, blobs: {...tally.blobs}, manifests: 0}
-        : {status: 'copied', digest: manifest.digest, bytes: tally.bytes, blobs: {...tally.blobs}, manifests: shared.manifests + 1}
+        : {status: 'copied', digest: manifest.digest, destinationDigest: push.value, bytes: tally.bytes, blobs: {...tally.blobs}, manifests: shared.manifests + 1}
   })
   return outcomes
 }
@@ -178,6 +187,7 @@ async function copyReferenced(
     const how = await ensureBlob(descriptor, source, destination, context)
     outcome.blobs[how.kind]++
     outcome.bytes += how.bytes
+    context.onEvent?.({type: 'blob', digest: descriptor.digest, outcome: how.kind, bytes: how.bytes})
   })
 }
 
@@ -221,7 +231,9 @@ async function ensureBlob(descriptor: Descriptor, source: ImageSource, destinati
         }
         // A reset or an expired token in the middle of one layer costs that layer, not the whole job.
         if (!FerryError.is(error) || !error.retryable || attempt >= BLOB_ATTEMPTS || context.signal?.aborted) throw error
-        await sleep(Math.max(0, backoffDelay(attempt, {baseMs: 200, retryAfterMs: (error as RegistryError).retryAfterMs})), context.signal)
+        const delayMs = Math.max(0, backoffDelay(attempt, {baseMs: 200, retryAfterMs: (error as RegistryError).retryAfterMs}))
+        context.onEvent?.({type: 'blob-retry', digest, attempt, delayMs, error})
+        await sleep(delayMs, context.signal)
       }
     }
     context.homes.remember(destination.scope, digest, destination.repository)
@@ -249,7 +261,8 @@ async function uploadBlob(
   let write: Promise<void> | undefined
   try {
     const body = await source.openBlob(descriptor, signal)
-    const verifier = new DigestVerifier(descriptor, what)
+    const onChunk = context.onEvent && ((bytes: number) => context.onEvent!({type: 'bytes', bytes}))
+    const verifier = new DigestVerifier(descriptor, what, onChunk)
     const streamFailed = new Promise<never>((_, reject) => {
       pipeline(body, verifier, (error) => {
         // When the write failed first, its end of the pipeline (or the abort below) comes back

@@ -51,7 +51,8 @@ export interface ImageDestination extends Endpoint {
    * nothing. Cleans up after itself on failure.
    */
   writeBlob(descriptor: Descriptor, body: Readable, options: BlobWriteOptions): Promise<void>
-  putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<void>
+  /** Returns the digest the destination stored the manifest under. */
+  putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<string>
 }
 
 /**

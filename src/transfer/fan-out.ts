@@ -108,8 +108,9 @@ export class FanOutDestination implements ImageDestination {
   }
 
   /** Child manifests (by digest) go to every member. */
-  async putManifest(reference: string, manifest: Parameters<ImageDestination['putManifest']>[1], signal?: AbortSignal): Promise<void> {
-    await this.eachMember((member) => member.putManifest(reference, manifest, signal))
+  async putManifest(reference: string, manifest: Parameters<ImageDestination['putManifest']>[1], signal?: AbortSignal): Promise<string> {
+    const digests = await this.eachMember((member) => member.putManifest(reference, manifest, signal))
+    return digests[0]!
   }
 
   /**

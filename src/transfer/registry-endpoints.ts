@@ -61,8 +61,8 @@ export class RegistryRepository implements ImageSource, ImageDestination {
     }
   }
 
-  async putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<void> {
-    await putManifest(this.client, this.repository, reference, manifest, {signal})
+  putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<string> {
+    return putManifest(this.client, this.repository, reference, manifest, {signal})
   }
 }
 

@@ -7,11 +7,12 @@ import {generateJobs, type Generated} from '../pipeline/generate.js'
 import {describeLocation, type ImageLocation, type TransferJob} from '../pipeline/job.js'
 import {listTags} from '../registry/catalog.js'
 import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
+import type {EngineEvent} from '../report/events.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
 import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferSummary} from '../report/summary.js'
 import {BlobFlights, BlobHomes} from './blob-flight.js'
 import {ClientPool} from './clients.js'
-import {copyImage, destinationsOf, type CopyContext} from './copy-image.js'
+import {copyImage, destinationsOf, type CopyContext, type CopyEvent} from './copy-image.js'
 import type {EndpointResolver} from './endpoints.js'
 import {registryEndpoints} from './registry-endpoints.js'
 
@@ -67,6 +68,9 @@ export interface TransferReport {
   summary: TransferSummary
   /** Tags a provider's limit left out, per repository. */
   omittedTags?: {repository: string; count: number}[]
+  /** When the engine started and finished (ISO 8601). */
+  startedAt?: string
+  finishedAt?: string
 }
 
 /**
@@ -80,6 +84,8 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   const redactor = new Redactor()
   for (const secret of options.credentials.secrets()) redactor.add(secret)
   const logger = redactingLogger(options.logger ?? silentLogger, redactor)
+  const emit = (event: EngineEvent) => logger.event?.(event)
+  const redactedError = (error: unknown) => ({code: errorCode(error), message: redactor.redact(describeError(error))})
   const limiter = options.limiter ?? createLimiter({qps: options.qps})
   const ownsLimiter = !options.limiter
   const clients = new ClientPool(
@@ -103,7 +109,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   const generateFailures: GenerateFailure[] = (options.ruleErrors ?? []).map((error) => ({
     rule: error.file ? `${error.file}${error.line ? `:${error.line}` : ''}` : 'rule',
     code: error.code,
-    message: error.message,
+    message: redactor.redact(error.message),
   }))
   for (const failure of generateFailures) logger.warn(`generate failed: ${failure.message}`)
   for (const warning of options.ruleWarnings ?? []) logger.warn(`warning: ${warning}`)
@@ -121,10 +127,14 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     try {
       for await (const item of generated as AsyncIterable<Generated>) {
         if (item.kind === 'job') {
-          jobs++
+          // One result per destination: a several-destination job counts as that many.
+          for (const destination of destinationsOf(item.job)) {
+            jobs++
+            emit({type: 'job-queued', ...references(item.job, destination)})
+          }
           await channel.push(item.job, {signal: options.signal})
         } else {
-          const failure = {rule: item.rule, code: item.error.code, message: item.error.message}
+          const failure = {rule: item.rule, code: item.error.code, message: redactor.redact(item.error.message)}
           generateFailures.push(failure)
           logger.warn(`generate failed: ${failure.message}`)
         }
@@ -135,12 +145,45 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
       }
     } finally {
       channel.close()
+      emit({type: 'jobs-known', jobs})
     }
   }
 
+  // A job's first attempt, so a retried or failed job's report spans all of its attempts.
+  const firstStarted = new Map<TransferJob, number>()
+  const jobEvents = (job: TransferJob) => {
+    const ids = references(job, job.destination)
+    return (event: CopyEvent) => {
+      if (event.type === 'blob-retry') {
+        const {error, ...rest} = event
+        emit({...rest, type: 'retry', what: 'blob', ...ids, error: redactedError(error)})
+      } else if (event.type === 'blob') emit({...event, ...ids})
+      else emit(event)
+    }
+  }
+  const span = (job: TransferJob) => {
+    const finished = Date.now()
+    const started = firstStarted.get(job) ?? finished
+    return {startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString()}
+  }
   // Destinations of a several-destination job that are done while others are retried.
   const settled = new WeakMap<TransferJob, JobResult[]>()
   const retry = options.retry ?? 2
+  const failedResult = (job: TransferJob, destination: ImageLocation, error: unknown, attempts: number): JobResult => ({
+    ...identify(job, destination),
+    status: 'failed',
+    bytes: 0,
+    blobs: {uploaded: 0, mounted: 0, existing: 0},
+    attempts,
+    durationMs: 0,
+    error: redactedError(error),
+    ...span(job),
+  })
+  const finish = (job: TransferJob, results: JobResult[]) => {
+    firstStarted.delete(job)
+    return [...(settled.get(job) ?? []), ...results]
+  }
+
   const consume = runRoutines<TransferJob, JobResult[]>(channel, {
     routines,
     retry,
@@ -148,7 +191,9 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     retryBaseMs: options.retryBaseMs,
     work: async (job, attempt) => {
       const begun = Date.now()
-      const outcomes = await copyImage(job, context)
+      if (!firstStarted.has(job)) firstStarted.set(job, begun)
+      // Per-chunk byte events cost a call each: only made when someone listens.
+      const outcomes = await copyImage(job, logger.event ? {...context, onEvent: jobEvents(job)} : context)
       const durationMs = Date.now() - begun
       const destinations = destinationsOf(job)
       const results: JobResult[] = destinations.map((destination, index) => {
@@ -159,10 +204,12 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
           status: outcome.status,
           ...(outcome.reason ? {reason: outcome.reason} : {}),
           digest: outcome.digest,
+          ...(outcome.destinationDigest ? {destinationDigest: outcome.destinationDigest} : {}),
           bytes: outcome.bytes,
           blobs: outcome.blobs,
           attempts: attempt,
           durationMs,
+          ...span(job),
         }
       })
       const failedIndexes = outcomes.flatMap((outcome, index) => (outcome.status === 'failed' ? [index] : []))
@@ -175,32 +222,20 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
         job.extraDestinations = rest.length > 0 ? rest : undefined
         throw firstError
       }
-      return [...(settled.get(job) ?? []), ...results]
+      return finish(job, results)
     },
-    failed: (job, error, attempts) => [
-      ...(settled.get(job) ?? []),
-      ...destinationsOf(job).map((destination) => failedResult(job, destination, error, attempts)),
-    ],
+    failed: (job, error, attempts) => finish(job, destinationsOf(job).map((destination) => failedResult(job, destination, error, attempts))),
+    onRetry: (job, error, attempt, delayMs) => emit({type: 'retry', what: 'job', ...references(job, job.destination), attempt, delayMs, error: redactedError(error)}),
     onResult: (batch) => {
       for (const result of batch) {
         results.push(result)
+        // The event first: a live display then knows the next line is this job's.
+        emit({type: 'job-finished', index: results.length, result})
         logger.info(formatProgress(results.length, result))
         options.onResult?.(result)
       }
     },
   })
-
-  function failedResult(job: TransferJob, destination: ImageLocation, error: unknown, attempts: number): JobResult {
-    return {
-      ...identify(job, destination),
-      status: 'failed',
-      bytes: 0,
-      blobs: {uploaded: 0, mounted: 0, existing: 0},
-      attempts,
-      durationMs: 0,
-      error: {code: errorCode(error), message: redactor.redact(describeError(error))},
-    }
-  }
 
   try {
     await Promise.all([produce(), consume])
@@ -208,8 +243,9 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     if (ownsLimiter) await limiter.stop()
   }
   if (jobs === 0 && generateFailures.length === 0) logger.warn('the rules name no images: nothing to copy')
-  const summary = summarize(results, generateFailures, {requests: limiter.started, durationMs: Date.now() - started})
-  return {results, generateFailures, summary}
+  const finished = Date.now()
+  const summary = summarize(results, generateFailures, {requests: limiter.started, durationMs: finished - started})
+  return {results, generateFailures, summary, startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString()}
 }
 
 /** One call per repository, shared by concurrent callers; a failure is not remembered, so a retry tries again. */
@@ -229,5 +265,9 @@ function once(prepare: NonNullable<EngineOptions['prepareDestination']>): NonNul
 
 function identify(job: TransferJob, destination: ImageLocation): Pick<JobResult, 'source' | 'destination' | 'rule'> {
   return {source: describeLocation(job.source), destination: describeLocation(destination), rule: job.rule}
+}
+
+function references(job: TransferJob, destination: ImageLocation): {source: string; destination: string} {
+  return {source: describeLocation(job.source), destination: describeLocation(destination)}
 }
 

@@ -1,0 +1,155 @@
+import type {ReportJob, RunReport} from './run-report.js'
+import {formatBytes} from './summary.js'
+import {throughputSeries, type ThroughputSeries} from './throughput.js'
+
+/** Text made safe for HTML element content and quoted attribute values. Pure. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"'`]/g, (char) => `&#${char.charCodeAt(0)};`)
+}
+
+const STATUSES: ReadonlyArray<ReportJob['status']> = ['copied', 'skipped', 'failed']
+
+/**
+ * The report as one page that needs nothing else: styles and the filter script are inline, the
+ * chart is inline SVG, and the page's policy forbids loading anything from anywhere.
+ */
+export function renderHtmlReport(report: RunReport): string {
+  const series = throughputSeries(report.jobs, {startMs: Date.parse(report.startedAt), endMs: Date.parse(report.finishedAt)})
+  const s = report.summary
+  const title = `ferry report ${report.startedAt}`
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.3em}
+dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}
+dt{font-weight:600}
+table{border-collapse:collapse;width:100%;margin-top:1em}
+th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
+td.num{text-align:right;white-space:nowrap}
+code{font-size:12px;word-break:break-all}
+tr.failed td.status{color:#b00020;font-weight:600}
+tr.skipped td.status{color:#666}
+tr.copied td.status{color:#1b5e20}
+.filters{display:flex;gap:1em;align-items:center;margin-top:1em}
+svg text{font-size:11px;fill:#444}
+</style>
+</head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+<dl id="summary">
+<dt>Started</dt><dd>${escapeHtml(report.startedAt)}</dd>
+<dt>Finished</dt><dd>${escapeHtml(report.finishedAt)} (${(s.durationMs / 1000).toFixed(1)}s)</dd>
+<dt>Jobs</dt><dd>${s.jobs}: ${s.copied} copied, ${s.skipped} skipped, ${s.failed} failed</dd>
+<dt>Rules that generated no jobs</dt><dd>${s.generateFailed}</dd>
+<dt>Moved</dt><dd>${escapeHtml(formatBytes(s.bytes))} in ${s.requests} requests</dd>
+</dl>
+${renderGenerateFailures(report)}
+<h2>Throughput</h2>
+${throughputSvg(series)}
+<h2>Jobs</h2>
+<div class="filters">
+<label>Status <select id="status-filter"><option value="">all</option>${STATUSES.map((status) => `<option value="${status}">${status}</option>`).join('')}</select></label>
+<label>Text <input id="text-filter" type="search" placeholder="reference, digest, error"></label>
+<span id="shown"></span>
+</div>
+<table id="jobs">
+<thead><tr><th>Status</th><th>Source</th><th>Destination</th><th>Digests</th><th>Bytes</th><th>Duration</th><th>Retries</th><th>Detail</th></tr></thead>
+<tbody>
+${report.jobs.map(renderJobRow).join('\n')}
+</tbody>
+</table>
+<script>
+(function () {
+  var status = document.getElementById('status-filter');
+  var text = document.getElementById('text-filter');
+  var shown = document.getElementById('shown');
+  var rows = Array.prototype.slice.call(document.querySelectorAll('#jobs tbody tr'));
+  function apply() {
+    var want = status.value;
+    var needle = text.value.trim().toLowerCase();
+    var count = 0;
+    rows.forEach(function (row) {
+      var visible = (!want || row.getAttribute('data-status') === want) && (!needle || row.textContent.toLowerCase().indexOf(needle) >= 0);
+      row.hidden = !visible;
+      if (visible) count++;
+    });
+    shown.textContent = count + ' of ' + rows.length + ' jobs';
+  }
+  // A link can carry a filter: report.html#status=failed&q=team/app
+  var initial = new URLSearchParams(location.hash.slice(1));
+  if (initial.has('status')) status.value = initial.get('status');
+  if (initial.has('q')) text.value = initial.get('q');
+  status.addEventListener('change', apply);
+  text.addEventListener('input', apply);
+  apply();
+})();
+</script>
+</body>
+</html>
+`
+}
+
+function renderJobRow(job: ReportJob): string {
+  const same = job.sourceDigest !== null && job.sourceDigest === job.destinationDigest
+  const digests = [
+    job.sourceDigest ? `${same ? 'source = destination' : 'source'} <code>${escapeHtml(job.sourceDigest)}</code>` : '',
+    job.destinationDigest && !same ? `destination <code>${escapeHtml(job.destinationDigest)}</code>` : '',
+  ].filter(Boolean)
+  const detail = job.error
+    ? `${escapeHtml(job.error.code)}: ${escapeHtml(job.error.message)}`
+    : job.skipReason
+      ? escapeHtml(job.skipReason)
+      : `blobs: ${job.blobs.uploaded} uploaded, ${job.blobs.mounted} mounted, ${job.blobs.existing} present`
+  return (
+    `<tr class="${escapeHtml(job.status)}" data-status="${escapeHtml(job.status)}">` +
+    `<td class="status">${escapeHtml(job.status)}</td>` +
+    `<td class="source"><code>${escapeHtml(job.source)}</code></td>` +
+    `<td class="destination"><code>${escapeHtml(job.destination)}</code></td>` +
+    `<td>${digests.join('<br>')}</td>` +
+    `<td class="num">${escapeHtml(formatBytes(job.bytes))}</td>` +
+    `<td class="num">${(job.durationMs / 1000).toFixed(2)}s</td>` +
+    `<td class="num">${job.retries}</td>` +
+    `<td>${detail}</td></tr>`
+  )
+}
+
+function renderGenerateFailures(report: RunReport): string {
+  if (report.generateFailures.length === 0) return ''
+  const items = report.generateFailures.map((failure) => `<li><code>${escapeHtml(failure.rule)}</code>: ${escapeHtml(failure.message)}</li>`)
+  return `<h2>Rules that generated no jobs</h2>\n<ul id="generate-failures">${items.join('')}</ul>`
+}
+
+/** A line chart of the series as inline SVG, with the peak rate and the run's length as labels. Pure. */
+export function throughputSvg(series: ThroughputSeries, size = {width: 720, height: 180}): string {
+  const pad = {left: 70, right: 10, top: 10, bottom: 24}
+  const plotWidth = size.width - pad.left - pad.right
+  const plotHeight = size.height - pad.top - pad.bottom
+  const peak = Math.max(0, ...series.points.map((point) => point.bytesPerSecond))
+  const spanMs = series.points.length * series.bucketMs
+  const x = (offsetMs: number) => pad.left + (spanMs === 0 ? 0 : (offsetMs / spanMs) * plotWidth)
+  const y = (rate: number) => pad.top + plotHeight - (peak === 0 ? 0 : (rate / peak) * plotHeight)
+  // Each bucket is a flat step: the rate held over that stretch.
+  const steps = series.points.flatMap((point) => [
+    `${x(point.offsetMs).toFixed(1)},${y(point.bytesPerSecond).toFixed(1)}`,
+    `${x(point.offsetMs + series.bucketMs).toFixed(1)},${y(point.bytesPerSecond).toFixed(1)}`,
+  ])
+  const baseline = pad.top + plotHeight
+  const label = `throughput over time: peak ${formatBytes(Math.round(peak))}/s over ${(spanMs / 1000).toFixed(1)}s`
+  return (
+    `<svg id="throughput" xmlns="http://www.w3.org/2000/svg" width="${size.width}" height="${size.height}" viewBox="0 0 ${size.width} ${size.height}" role="img" aria-label="${escapeHtml(label)}">` +
+    `<line x1="${pad.left}" y1="${baseline}" x2="${size.width - pad.right}" y2="${baseline}" stroke="#999"/>` +
+    `<line x1="${pad.left}" y1="${pad.top}" x2="${pad.left}" y2="${baseline}" stroke="#999"/>` +
+    (steps.length > 0 ? `<polyline fill="none" stroke="#1565c0" stroke-width="1.5" points="${steps.join(' ')}"/>` : '') +
+    `<text x="${pad.left - 4}" y="${pad.top + 10}" text-anchor="end">${escapeHtml(formatBytes(Math.round(peak)))}/s</text>` +
+    `<text x="${pad.left - 4}" y="${baseline}" text-anchor="end">0</text>` +
+    `<text x="${pad.left}" y="${size.height - 6}">0s</text>` +
+    `<text x="${size.width - pad.right}" y="${size.height - 6}" text-anchor="end">${(spanMs / 1000).toFixed(1)}s</text>` +
+    `</svg>`
+  )
+}
