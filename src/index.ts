@@ -22,6 +22,7 @@ export async function transfer(options: TransferOptions): Promise<TransferReport
 }
 
 export {runTransfer, loadTransferInputs}
+export {verify, formatVerifyReport, type VerifyOptions} from './verify.js'
 export type {EngineOptions, TransferReport}
 export type {InputFiles, TransferInputs} from './inputs.js'
 export type {JobResult, GenerateFailure, TransferSummary} from './report/summary.js'

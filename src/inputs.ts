@@ -17,6 +17,8 @@ export interface InputFiles {
   /** Default destination registry and namespace for rules with an empty destination. */
   registry?: string
   ns?: string
+  /** --flatten's separator: destination paths below the namespace joined into one component. */
+  flatten?: string
   env?: NodeJS.ProcessEnv
 }
 
@@ -24,6 +26,8 @@ export interface InputFiles {
 export async function loadTransferInputs(files: InputFiles): Promise<TransferInputs> {
   const env = files.env ?? process.env
   const credentials = files.securityFile ? await loadSecurityFile(files.securityFile, env) : anonymousStore
-  const {rules, errors, warnings} = await loadRuleFile(files.ruleFile, defaultsFromEnv({registry: files.registry, ns: files.ns}, env))
+  const defaults = defaultsFromEnv({registry: files.registry, ns: files.ns}, env)
+  if (files.flatten !== undefined) defaults.flatten = files.flatten
+  const {rules, errors, warnings} = await loadRuleFile(files.ruleFile, defaults)
   return {rules, ruleErrors: errors, ruleWarnings: warnings, credentials}
 }

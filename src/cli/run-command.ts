@@ -14,6 +14,8 @@ export async function runEngineCommand(
   command: Command & {jsonEnabled(): boolean},
   flags: {log?: string; quiet: boolean},
   body: (context: {logger: Logger; signal: AbortSignal}) => Promise<TransferReport>,
+  /** The closing lines; the transfer report by default. */
+  format: (report: TransferReport) => string[] = (report) => formatReport(report.summary, report.results, report.generateFailures, report.omittedTags),
 ): Promise<TransferReport> {
   const json = command.jsonEnabled()
   const logger = createLogger({logFile: flags.log, quiet: flags.quiet, json})
@@ -39,7 +41,7 @@ export async function runEngineCommand(
     process.off('SIGINT', stop)
     process.off('SIGTERM', stop)
   }
-  for (const line of formatReport(report.summary, report.results, report.generateFailures, report.omittedTags)) logger.result(line)
+  for (const line of format(report)) logger.result(line)
   if (report.summary.failed > 0 || report.summary.generateFailed > 0) process.exitCode = 1
   return report
 }

@@ -8,6 +8,8 @@ import type {FetchedManifest} from '../registry/manifests.js'
 import {isForeignLayer, parseManifest, type Descriptor} from '../registry/media-types.js'
 import type {BlobFlights, BlobHomes} from './blob-flight.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
+import type {Platform} from '../select/platforms.js'
+import {choosePlatforms} from './platform-select.js'
 import {mapLimit} from './map-limit.js'
 import {backoffDelay, sleep} from '../retry.js'
 
@@ -24,14 +26,24 @@ export interface CopyContext {
   overwriteTags?: boolean
   /** Makes the destination repository exist where a registry needs that before a push. */
   prepare?: (registry: string, repository: string, signal?: AbortSignal) => Promise<void>
+  /** --platform: only these children of an index (a job's own platforms win). */
+  platforms?: readonly Platform[]
+  /** --deep: a tag at the same digest still has every child manifest and blob checked, and repaired. */
+  deep?: boolean
+  /** --dryRun: decide as a copy would, then stop before the first write ('planned'). */
+  dryRun?: boolean
 }
 
 export interface CopyOutcome {
-  status: 'copied' | 'skipped'
-  /** Why a job was skipped: the same digest is there, or the tag exists and may not be moved. */
-  reason?: 'same digest' | 'tag exists'
-  /** Digest of the top manifest. */
+  status: 'copied' | 'skipped' | 'planned'
+  /** Why a job was skipped: the same digest is there, the tag exists and may not be moved, or --platform left it out. */
+  reason?: 'same digest' | 'tag exists' | 'platform not selected'
+  /** Digest of the source's top manifest. */
   digest: string
+  /** Digest of the top manifest at the destination, when it is not the source's (--platform made a subset index). */
+  destinationDigest?: string
+  /** What a reader of the report should know: a reduced index, what a dry run would do. */
+  note?: string
   /** Blob bytes uploaded to the destination by this job. */
   bytes: number
   blobs: {uploaded: number; mounted: number; existing: number}
@@ -58,6 +70,8 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   const destinationReference = job.destination.tag ?? job.destination.digest ?? job.source.digest
   if (!destinationReference) throw new FerryError('INVALID_RULE', 'job without a destination tag or digest')
   const signal = context.signal
+  const platforms = job.platforms ?? context.platforms
+  const subsetting = platforms !== undefined && platforms.length > 0
 
   // One HEAD at each side decides a no-change job; nothing else is requested for it.
   const [sourceHead, destinationHead] = await Promise.all([
@@ -65,23 +79,50 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     destination.headManifest(destinationReference, signal),
   ])
   const outcome: CopyOutcome = {status: 'skipped', digest: '', bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, manifests: 0}
-  if (sourceHead && destinationHead && sourceHead.digest === destinationHead.digest) {
+  if (!subsetting && !context.deep && sourceHead && destinationHead && sourceHead.digest === destinationHead.digest) {
     return {...outcome, digest: sourceHead.digest, reason: 'same digest'}
   }
-  if (destinationHead && context.overwriteTags === false && job.destination.tag) {
+  if (!subsetting && destinationHead && destinationHead.digest !== sourceHead?.digest && context.overwriteTags === false && job.destination.tag) {
     // Immutable-tag registries and mirrors under running clusters: an existing tag stays as it is.
     return {...outcome, digest: sourceHead?.digest ?? '', reason: 'tag exists'}
   }
-  const manifest = await source.getManifest(sourceHead?.digest ?? sourceReference, signal)
+  let manifest = await source.getManifest(sourceHead?.digest ?? sourceReference, signal)
   outcome.digest = manifest.digest
-  if (destinationHead?.digest === manifest.digest) return {...outcome, reason: 'same digest'}
   if (job.destination.digest && job.destination.digest !== manifest.digest) {
     throw new FerryError('DIGEST_MISMATCH', `source manifest digest is ${manifest.digest}, not the destination digest ${job.destination.digest} the rule names`)
+  }
+  let pushReference = destinationReference
+  if (subsetting) {
+    // The subset's digest is what the destination tag holds after a copy, so a re-run compares with it.
+    const choice = await choosePlatforms(manifest, platforms, source, signal)
+    if (choice.kind === 'leave') return {...outcome, reason: 'platform not selected', note: choice.note}
+    if (choice.manifest.digest !== manifest.digest) {
+      outcome.destinationDigest = choice.manifest.digest
+      outcome.note = choice.note
+      if (pushReference === manifest.digest) pushReference = choice.manifest.digest
+    }
+    manifest = choice.manifest
+    if (destinationHead && destinationHead.digest !== manifest.digest && context.overwriteTags === false && job.destination.tag) {
+      return {...outcome, reason: 'tag exists'}
+    }
+  }
+  if (destinationHead?.digest === manifest.digest) {
+    if (!context.deep || context.dryRun) return {...outcome, reason: 'same digest'}
+    // --deep: the tag is right; what it references may not be (a blob lost from storage).
+    await copyReferenced(manifest, source, destination, context, outcome)
+    const repaired = outcome.manifests > 0 || outcome.blobs.uploaded > 0 || outcome.blobs.mounted > 0
+    if (repaired) outcome.status = 'copied'
+    else outcome.reason = 'same digest'
+    return outcome
+  }
+  if (context.dryRun) {
+    const at = destinationHead ? `moves the tag from ${destinationHead.digest}` : 'new at the destination'
+    return {...outcome, status: 'planned', note: outcome.note ? `${at}; ${outcome.note}` : at}
   }
 
   await context.prepare?.(job.destination.registry, job.destination.repository, signal)
   await copyReferenced(manifest, source, destination, context, outcome)
-  await destination.putManifest(destinationReference, manifest, signal)
+  await destination.putManifest(pushReference, manifest, signal)
   outcome.manifests++
   outcome.status = 'copied'
   return outcome
@@ -102,9 +143,10 @@ async function copyReferenced(
       // By digest, never to the tag: immutable-tag registries refuse a tag pushed twice, and a
       // tag must not point at one platform while the others are still on their way.
       const present = await destination.headManifest(child.digest, context.signal)
-      if (present?.digest === child.digest) continue
+      if (present?.digest === child.digest && !context.deep) continue
       const childManifest = await source.getManifest(child.digest, context.signal)
       await copyReferenced(childManifest, source, destination, context, outcome)
+      if (present?.digest === child.digest) continue
       await destination.putManifest(child.digest, childManifest, context.signal)
       outcome.manifests++
     }
