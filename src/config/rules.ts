@@ -133,7 +133,7 @@ export function parseRules(text: string, file: string, defaults: RuleDefaults): 
       if (line !== undefined) rule.line = line
       rules.push(rule)
       // image-transfer's generated JSON ends tag lists with a comma: read past, but say so.
-      const empty = parseRepositoryAndTags(key.trim()).emptyTags
+      const empty = rule.source.pattern ? 0 : parseRepositoryAndTags(key.trim()).emptyTags
       if (empty) warnings.push(`${file}${line ? `:${line}` : ''}: rule ${quote(key)}: ${empty === 1 ? 'an empty tag' : `${empty} empty tags`} in the tag list ignored`)
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error
