@@ -138,3 +138,22 @@ describe('repository patterns', () => {
     assert.equal(flattenDestination('a', '-'), 'a')
   })
 })
+
+describe('rules/selection.yaml (the documented examples)', () => {
+  it('parses without errors into the rules it describes', async () => {
+    const {loadRuleFile} = await import('../../src/config/rules.js')
+    const file = new URL('../../rules/selection.yaml', import.meta.url).pathname
+    const {rules, errors} = await loadRuleFile(file, {registry: 'registry.b.example', namespace: 'mirror'})
+    assert.deepEqual(errors.map((e) => e.message), [])
+    assert.deepEqual(
+      rules.map((r) => [r.text, `${r.destination.registry}/${r.destination.repository}`, r.source.pattern ?? '', JSON.stringify(r.selection ?? {})]),
+      [
+        ['registry.a.example/team/app', 'registry.b.example/mirror/app', '', JSON.stringify({tags: {include: ['^v'], exclude: ['rc'], semver: '>=1.2 <2', latest: 3}, platforms: [{os: 'linux', architecture: 'amd64'}, {os: 'linux', architecture: 'arm64'}]})],
+        ['quay.io/prometheus/node-exporter', 'registry.b.example/mirror/node-exporter', '', JSON.stringify({tags: {latest: 5}})],
+        ['docker.io/library/alpine', 'registry.b.example/mirror/alpine', '', JSON.stringify({tags: {semver: '^3.19'}, platforms: [{os: 'linux', architecture: 'arm'}]})],
+        ['registry.a.example/team/**', 'registry.b.example/mirror', '**', JSON.stringify({tags: {latest: 2}})],
+        ['registry.a.example/tools/*', 'registry.b.example/tools', '*', '{}'],
+      ],
+    )
+  })
+})
