@@ -10,8 +10,8 @@ export type Generated = {kind: 'job'; job: TransferJob} | {kind: 'error'; rule: 
 /** Lists a source repository's tags; the pipeline does not know where they come from. */
 export type TagLister = (registry: string, repository: string, signal?: AbortSignal) => AsyncIterable<string>
 
-/** Lists the repositories of a source registry (its catalog), for pattern rules. */
-export type RepositoryLister = (registry: string, signal?: AbortSignal) => AsyncIterable<string>
+/** Lists the repositories of a source registry (its catalog), for pattern rules; `prefix` picks the credentials. */
+export type RepositoryLister = (registry: string, prefix: string, signal?: AbortSignal) => AsyncIterable<string>
 
 const RULE_LABELS = {include: 'includeTags', exclude: 'excludeTags', semver: 'semver', latest: 'latest'}
 
@@ -88,7 +88,7 @@ export async function* generateJobs(
     let matched = 0
     try {
       if (!options.listRepositories) throw new FerryError('INVALID_RULE', `rule ${rule.text}: repository patterns are not available here`)
-      for await (const repository of options.listRepositories(rule.source.registry, signal)) {
+      for await (const repository of options.listRepositories(rule.source.registry, rule.source.repository, signal)) {
         if (!matchesPattern(repository, rule.source.repository, depth)) continue
         matched++
         await listRule(expandPattern(rule, repository))

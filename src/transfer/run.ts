@@ -134,7 +134,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     signal: options.signal,
     tagFilter: options.tagFilter,
     selector: compileSelection(options.tagSelection),
-    listRepositories: (registry, signal) => listRepositories(clients.get(registry, '').client, {signal}),
+    listRepositories: (registry, prefix, signal) => listRepositories(clients.get(registry, prefix).client, {signal}),
   })
 
   let jobs = 0
