@@ -151,6 +151,9 @@ function parseRule(key: string, value: unknown, defaults: CheckedDefaults, lineO
   const pattern = splitPattern(key)
   if (pattern) return {...parsePatternRule(pattern.prefixText, pattern.depth, written, defaults), ...(selection ? {selection} : {})}
   const src = side('source', key.trim())
+  if (selection?.tags && (src.tags.length > 0 || src.digest)) {
+    problem('includeTags, excludeTags, semver and latest choose among listed tags, and this source names its tags; drop them or the tags')
+  }
   if (src.digest && src.tags.length > 1) problem('the source has a digest and several tags; a digest names one manifest')
   const source: Rule['source'] = {registry: src.registry, repository: src.repository}
   if (src.digest) source.digest = src.digest

@@ -51,6 +51,7 @@ describe('rules written as maps', () => {
     ['a regular expression that is none', 'a.io/x/app:\n  target: b.io/y/app\n\n  excludeTags: ["("]\n', 4, /key "excludeTags": "\(" is not a regular expression/],
     ['includeTags a map', 'a.io/x/app:\n  target: b.io/y/app\n  includeTags: {a: 1}\n', 3, /key "includeTags": must be a regular expression or a list of them/],
     ['platform without architecture', 'a.io/x/app:\n  target: b.io/y/app\n  platform: [linux]\n', 3, /key "platform": "linux" is not a platform/],
+    ['tag filters on a source that names its tags', 'a.io/x/app:1.0:\n  target: b.io/y/app\n  latest: 1\n', 1, /choose among listed tags, and this source names its tags/],
     ['target a list', 'a.io/x/app:\n  target: [b.io/y/app]\n', 2, /key "target": must be a repository name; found a list/],
   ]
   for (const [name, text, line, message] of bad) {
@@ -59,7 +60,7 @@ describe('rules written as maps', () => {
       assert.equal(rules.length, 1, 'the other rule still runs')
       assert.equal(errors.length, 1, errors.map((e) => e.message).join(' | '))
       assert.equal(errors[0].line, line)
-      assert.ok(errors[0].message.startsWith(`${FILE}:${line}: rule "a.io/x/app": `), errors[0].message)
+      assert.ok(errors[0].message.startsWith(`${FILE}:${line}: rule "${text.split(':\n')[0]}": `), errors[0].message)
       assert.match(errors[0].message, message)
     })
   }
