@@ -7,6 +7,9 @@ import {selectionFlags, selectionSettings} from '../cli/selection-flags.js'
 import type {TransferReport} from '../index.js'
 import {formatVerifyReport, verify} from '../verify.js'
 
+// Copy-only settings have no meaning for a check that writes nothing.
+const {chunkSize: _chunkSize, 'tag-exist-overridden': _overwrite, ...checkFlags} = engineFlags
+
 export default class Verify extends Command {
   static override summary = 'Check that every image the rules name is complete at its destination, without copying.'
 
@@ -27,7 +30,7 @@ Repair with: ferry transfer --deep (same files and filters).`
     ruleFile: Flags.string({description: 'rule file, as for transfer', required: true, helpGroup: IMAGE_TRANSFER}),
     registry: Flags.string({description: 'default destination registry for rules with an empty destination (env DEFAULT_REGISTRY)', helpGroup: IMAGE_TRANSFER}),
     ns: Flags.string({description: 'default destination namespace for rules with an empty destination (env DEFAULT_NAMESPACE)', helpGroup: IMAGE_TRANSFER}),
-    ...engineFlags,
+    ...checkFlags,
     ...selectionFlags,
   }
 
@@ -38,7 +41,7 @@ Repair with: ferry transfer --deep (same files and filters).`
       flags,
       ({logger, signal}) =>
         verify({
-          ...engineSettings(flags),
+          ...engineSettings({...flags, 'tag-exist-overridden': true}),
           ...selectionSettings(flags),
           ruleFile: flags.ruleFile,
           securityFile: flags.securityFile,
