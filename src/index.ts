@@ -22,11 +22,15 @@ export async function transfer(options: TransferOptions): Promise<TransferReport
 }
 
 export {runTransfer, loadTransferInputs}
+export {verify, formatVerifyReport, type VerifyOptions} from './verify.js'
 export type {EngineOptions, TransferReport}
 export type {InputFiles, TransferInputs} from './inputs.js'
 export type {JobResult, GenerateFailure, TransferSummary} from './report/summary.js'
 export type {TransferJob, ImageLocation} from './pipeline/job.js'
 export type {Rule} from './config/rules.js'
+export type {RuleSelection} from './config/rule-selection.js'
+export type {TagSelection} from './select/tags.js'
+export type {Platform} from './select/platforms.js'
 export type {CredentialStore} from './config/security.js'
 export type {Channel} from './pipeline/channel.js'
 export type {RequestLimiter} from './registry/limiter.js'

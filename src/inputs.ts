@@ -43,6 +43,8 @@ export interface InputFiles {
    * security entry gives any. Default true; false never reads it.
    */
   dockerConfig?: boolean
+  /** --flatten's separator: destination paths below the namespace joined into one component. */
+  flatten?: string
   env?: NodeJS.ProcessEnv
 }
 
@@ -54,6 +56,7 @@ export async function loadTransferInputs(files: InputFiles): Promise<TransferInp
     throw new ConfigError(`give exactly one of --ruleFile, --images or --config${given.length > 1 ? ` (got ${given.map((g) => `--${g}`).join(' and ')})` : ''}`)
   }
   const defaults = defaultsFromEnv({registry: files.registry, ns: files.ns}, env)
+  if (files.flatten !== undefined) defaults.flatten = files.flatten
 
   let credentials = anonymousStore
   if (files.securityFile) {

@@ -25,6 +25,8 @@ export async function runEngineCommand(
   command: Command & {jsonEnabled(): boolean},
   flags: OutputFlags,
   body: (context: {logger: Logger; signal: AbortSignal}) => Promise<TransferReport>,
+  /** The closing lines; the transfer report by default. */
+  format: (report: TransferReport) => string[] = (report) => formatReport(report.summary, report.results, report.generateFailures, report.omittedTags),
 ): Promise<TransferReport> {
   const json = command.jsonEnabled()
   const startedAt = new Date().toISOString()
@@ -70,7 +72,7 @@ export async function runEngineCommand(
       logger.warn(`Error: --report ${flags.report} was not written: ${describeError(error)}`)
     }
   }
-  for (const line of formatReport(report.summary, report.results, report.generateFailures, report.omittedTags)) logger.result(line)
+  for (const line of format(report)) logger.result(line)
   if (report.summary.failed > 0 || report.summary.generateFailed > 0 || reportFailed) process.exitCode = 1
   return report
 }

@@ -4,7 +4,8 @@ import {engineFlags, engineSettings, GO_BOOLEANS, IMAGE_TRANSFER} from '../cli/e
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
-import {transfer, type TransferReport} from '../index.js'
+import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-flags.js'
+import {ConfigError, transfer, type TransferReport} from '../index.js'
 import {RULE_FORMATS} from '../inputs.js'
 
 const INPUTS = ['ruleFile', 'ccrToTcr', 'images', 'config']
@@ -30,6 +31,7 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
     '<%= config.bin %> transfer --images rules/images.list --registry registry.example.com --ns mirror',
     '<%= config.bin %> transfer --config config.yaml',
     'DEFAULT_REGISTRY=registry.example.com DEFAULT_NAMESPACE=mirror <%= config.bin %> transfer --ruleFile images.yaml',
+    '<%= config.bin %> transfer --ruleFile rules/selection.yaml --semver ">=1.2 <2" --latest 3 --platform linux/amd64,linux/arm64 --dryRun',
   ]
 
   static override enableJsonFlag = true
@@ -80,13 +82,17 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
       helpGroup: IMAGE_TRANSFER,
     }),
     ...engineFlags,
+    ...selectionFlags,
+    ...planFlags,
   }
 
   async run(): Promise<TransferReport> {
     const {flags} = await this.parse(Transfer, goStyleBooleans(this.argv, GO_BOOLEANS))
     if (flags.ccrToTcr) {
-      return runEngineCommand(this, flags, ({logger, signal}) =>
-        runMigration({
+      return runEngineCommand(this, flags, ({logger, signal}) => {
+        const unused = ['semver', 'latest', 'platform', 'flatten', 'dryRun', 'deep'].filter((name) => Boolean(flags[name as keyof typeof flags]))
+        if (unused.length > 0) throw new ConfigError(`--ccrToTcr does not take ${unused.map((name) => `--${name}`).join(', ')}; use them with --ruleFile`)
+        return runMigration({
           from: 'ccr',
           to: 'tcr',
           fromSettings: {region: flags.ccrRegion, tagNums: String(flags.ccrTagNums)},
@@ -96,12 +102,15 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
           engine: engineSettings(flags),
           logger,
           signal,
-        }),
-      )
+        })
+      })
     }
     return runEngineCommand(this, flags, ({logger, signal}) =>
       transfer({
         ...engineSettings(flags),
+        ...selectionSettings(flags),
+        dryRun: flags.dryRun,
+        deep: flags.deep,
         ruleFile: flags.ruleFile,
         images: flags.images,
         config: flags.config,

@@ -12,7 +12,9 @@ import {
   repositoryPathProblem,
   type RepositoryAndTags,
 } from '../reference.js'
-import {isPlainMap, kindOf, loadYaml, scanKeys, topLevelLines, yamlKeyOf} from './yaml.js'
+import {flattenDestination, joinPath, mapUnderPrefix, splitPattern} from '../select/repository-paths.js'
+import {parseRuleValue, type RuleSelection} from './rule-selection.js'
+import {isPlainMap, kindOf, loadYaml, scanKeys, topLevelLines, yamlKeyOf, type KeyAt} from './yaml.js'
 
 export interface Rule {
   /** The source key as written, for messages. */
@@ -33,14 +35,25 @@ export interface Rule {
      * Only with `tags` and `digest` absent.
      */
     tagPattern?: string
+    /**
+     * Set for a key `registry/prefix/*` (`**`): `repository` is the prefix ('' = the whole
+     * registry) and the rule stands for every catalog repository under it (see expandPattern).
+     */
+    pattern?: '*' | '**'
   }
-  /** With a multi-tag or all-tags source, `tag` is absent and each tag keeps its name. */
+  /** With a multi-tag or all-tags source, `tag` is absent and each tag keeps its name. With a pattern, `repository` is the destination prefix. */
   destination: {registry: string; repository: string; tag?: string; digest?: string}
+  /** Tag filters and platforms written in the rule (a rule whose value is a map). */
+  selection?: RuleSelection
+  /** --flatten's separator, kept for the repositories a pattern rule expands to. */
+  flattenSeparator?: string
 }
 
 export interface RuleDefaults {
   registry?: string
   namespace?: string
+  /** --flatten: destination paths below the namespace are joined with this separator. */
+  flatten?: string
 }
 
 export interface ParsedRules {
@@ -76,7 +89,7 @@ export async function loadRuleFile(file: string, defaults: RuleDefaults): Promis
  * Reads one `source: destination` entry into rules. The default reads image-transfer's forms (one
  * rule per entry); other formats (image-syncer's extensions) pass their own.
  */
-export type EntryParser = (key: string, value: unknown, defaults: CheckedDefaults) => ParsedRule[]
+export type EntryParser = (key: string, value: unknown, defaults: CheckedDefaults, lineOf?: KeyLines) => ParsedRule[]
 
 export function parseRules(
   text: string,
@@ -84,7 +97,7 @@ export function parseRules(
   defaults: RuleDefaults,
   options: {entry?: EntryParser} = {},
 ): ParsedRules {
-  const parseEntry: EntryParser = options.entry ?? ((key, value, checked) => [parseRule(key, value, checked)])
+  const parseEntry: EntryParser = options.entry ?? ((key, value, checked, lineOf) => [parseRule(key, value, checked, lineOf)])
   const fallback = checkDefaults(defaults)
   const {value: doc, duplicateLine} = loadYaml(text, file, {duplicates: 'report', what: 'rule', code: 'INVALID_CONFIG'})
   if (doc === null || doc === undefined) return {rules: [], errors: [], warnings: []}
@@ -118,16 +131,22 @@ export function parseRules(
     const times = at.length === 2 ? 'twice' : `${at.length} times`
     ruleError(`rule ${quote(key)} is written ${times} (lines ${listLines(at)}); a source may appear once, so merge them`, at[0])
   }
-  // A repeat inside a nested map belongs to a rule that fails anyway (its destination is a map).
-  if (!duplicateExplained && !keys.some((k) => !k.top && k.line === duplicateLine)) {
+  // A repeat inside a rule written as a map fails that rule: js-yaml kept only the last value.
+  const nestedRepeat = duplicateExplained ? undefined : repeatedNestedKey(keys, duplicateLine!)
+  if (nestedRepeat) {
+    const {key: owner} = yamlKeyOf(nestedRepeat.owner)
+    skip.add(owner)
+    ruleError(`rule ${quote(owner)}: key ${quote(nestedRepeat.key)} is written twice; each key may appear once`, duplicateLine)
+  } else if (!duplicateExplained) {
     ruleError('a rule source appears more than once; a source may appear once, so merge them', duplicateLine)
   }
 
+  const nested = nestedKeyLines(keys)
   for (const [key, value] of Object.entries(doc)) {
     if (skip.has(key)) continue
     const line = lines.get(key)?.[0]
     try {
-      for (const parsed of parseEntry(key, value, fallback)) {
+      for (const parsed of parseEntry(key, value, fallback, (name) => nested.get(key)?.get(name))) {
         const rule: Rule = {text: key, file, ...parsed}
         if (line !== undefined) rule.line = line
         rules.push(rule)
@@ -137,29 +156,35 @@ export function parseRules(
       if (empty) warnings.push(`${file}${line ? `:${line}` : ''}: rule ${quote(key)}: ${empty === 1 ? 'an empty tag' : `${empty} empty tags`} in the tag list ignored`)
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error
-      ruleError(`rule ${quote(key)}: ${error.message}`, line)
+      ruleError(`rule ${quote(key)}: ${error.message}`, error.line ?? line)
     }
   }
   errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0))
   return {rules, errors, warnings}
 }
 
-export type ParsedRule = Pick<Rule, 'source' | 'destination'>
+export type ParsedRule = Pick<Rule, 'source' | 'destination' | 'selection' | 'flattenSeparator'>
 type Parsed = ParsedRule
 
+/** Where a key nested in a rule written as a map is, for messages. */
+export type KeyLines = (key: string) => number | undefined
+
 /** One image-transfer entry; throws a rule-local ConfigError that the caller places. */
-export function parseRule(key: string, value: unknown, defaults: CheckedDefaults): Parsed {
+export function parseRule(key: string, value: unknown, defaults: CheckedDefaults, lineOf: KeyLines = () => undefined): Parsed {
+  const {target: written, selection} = parseRuleValue(value, lineOf)
+  const pattern = splitPattern(key)
+  if (pattern) return {...parsePatternRule(pattern.prefixText, pattern.depth, written, defaults), ...(selection ? {selection} : {})}
   const src = side('source', key.trim())
+  if (selection?.tags && (src.tags.length > 0 || src.digest)) {
+    problem('includeTags, excludeTags, semver and latest choose among listed tags, and this source names its tags; drop them or the tags')
+  }
   if (src.digest && src.tags.length > 1) problem('the source has a digest and several tags; a digest names one manifest')
   const source: Rule['source'] = {registry: src.registry, repository: src.repository}
   if (src.digest) source.digest = src.digest
   else if (src.tags.length > 0) source.tags = src.tags
 
-  if (value !== null && value !== undefined && typeof value !== 'string') {
-    problem(`the destination must be a repository name; found ${kindOf(value)}${Array.isArray(value) ? ' (one destination per rule)' : ''}`)
-  }
-  const written = typeof value === 'string' ? value.trim() : ''
   const destination = written === '' ? defaultDestination(src, defaults) : explicitDestination(src, side('destination', written))
+  if (written !== '' && defaults.flatten !== undefined) destination.repository = flattenDestination(destination.repository, defaults.flatten)
 
   if (
     destination.registry === source.registry &&
@@ -169,7 +194,71 @@ export function parseRule(key: string, value: unknown, defaults: CheckedDefaults
   ) {
     problem('the destination is the source itself')
   }
-  return {source, destination}
+  return {source, destination, ...(selection ? {selection} : {})}
+}
+
+/** `registry.a/team/**: registry.b/mirror`: every repository under team/ to the same path under mirror/. */
+function parsePatternRule(prefixText: string, depth: '*' | '**', written: string, defaults: CheckedDefaults): Parsed {
+  let registry: string
+  let prefix: string
+  if (!prefixText.includes('/') && /[.:]|^localhost$/.test(prefixText)) {
+    registry = side('source', `${prefixText}/x`).registry
+    prefix = ''
+  } else {
+    const src = side('source', prefixText)
+    if (src.tags.length > 0 || src.digest) problem(`a repository pattern (/${depth}) takes no tag or digest; select tags with includeTags, semver or latest`)
+    if (src.registry === DOCKER_HUB) problem(`a repository pattern (/${depth}) needs the registry's catalog, which Docker Hub does not offer; name the repositories`)
+    registry = src.registry
+    prefix = src.repository
+  }
+  if (written === '') problem(`a repository pattern (/${depth}) needs a destination prefix (registry/namespace) to put the repositories under`)
+  const dst = side('destination', written)
+  if (dst.tags.length > 0 || dst.digest) problem('the destination of a repository pattern is a prefix; it takes no tag or digest')
+  return {
+    source: {registry, repository: prefix, pattern: depth},
+    destination: {registry: dst.registry, repository: dst.repository},
+    ...(defaults.flatten !== undefined ? {flattenSeparator: defaults.flatten} : {}),
+  }
+}
+
+/** The rule a pattern rule stands for at one repository of the source catalog. Pure. */
+export function expandPattern(rule: Rule, repository: string): Rule {
+  let destination = mapUnderPrefix(repository, rule.source.repository, rule.destination.repository)
+  if (rule.flattenSeparator !== undefined) destination = flattenDestination(destination, rule.flattenSeparator)
+  const {pattern: _pattern, ...source} = rule.source
+  return {
+    ...rule,
+    text: `${rule.source.registry}/${repository}`,
+    source: {...source, repository},
+    destination: {registry: rule.destination.registry, repository: destination},
+  }
+}
+
+/** The nested key on `line` that repeats an earlier sibling under the same rule, with that rule's key. */
+function repeatedNestedKey(keys: KeyAt[], line: number): {key: string; owner: KeyAt} | undefined {
+  for (const k of keys) {
+    if (k.top || k.line !== line) continue
+    const owner = keys.findLast((t) => t.top && t.offset < k.offset)
+    if (!owner) continue
+    if (keys.some((e) => !e.top && e.key === k.key && e.level === k.level && e.offset > owner.offset && e.offset < k.offset)) return {key: k.key, owner}
+  }
+  return undefined
+}
+
+/** The lines of the keys nested under each top-level key (a rule written as a map). */
+function nestedKeyLines(keys: KeyAt[]): Map<string, Map<string, number>> {
+  const out = new Map<string, Map<string, number>>()
+  let current: Map<string, number> | undefined
+  for (const k of keys) {
+    if (k.top) {
+      const name = yamlKeyOf(k).key
+      current = out.get(name) ?? new Map()
+      out.set(name, current)
+    } else if (current && !current.has(k.key)) {
+      current.set(k.key, k.line)
+    }
+  }
+  return out
 }
 
 export function explicitDestination(src: RepositoryAndTags, dst: RepositoryAndTags): Rule['destination'] {
@@ -211,7 +300,12 @@ export function defaultDestination(src: RepositoryAndTags, defaults: CheckedDefa
   }
   const registry = defaults.registry ?? DOCKER_HUB
   let repository = src.repository
-  if (defaults.namespace !== undefined) {
+  if (defaults.flatten !== undefined) {
+    // Docker Hub's implicit `library/` is no part of the name users wrote.
+    const path = registry !== DOCKER_HUB && src.registry === DOCKER_HUB ? repository.replace(/^library\//, '') : repository
+    const joined = joinPath(path, defaults.flatten)
+    repository = defaults.namespace !== undefined ? `${defaults.namespace}/${joined}` : joined
+  } else if (defaults.namespace !== undefined) {
     const components = repository.split('/')
     repository = `${defaults.namespace}/${components.length > 1 ? components.slice(1).join('/') : components[0]}`
   } else if (registry === DOCKER_HUB && !repository.includes('/')) {
@@ -234,6 +328,7 @@ export function defaultDestination(src: RepositoryAndTags, defaults: CheckedDefa
 export interface CheckedDefaults {
   registry?: string
   namespace?: string
+  flatten?: string
 }
 
 /** Defaults come from flags or the environment, not the file, so a bad one fails the whole run. */
@@ -259,6 +354,12 @@ export function checkDefaults(defaults: RuleDefaults): CheckedDefaults {
     const wrong = repositoryPathProblem(namespace)
     if (wrong) throw new ConfigError(`default namespace (--ns or DEFAULT_NAMESPACE) ${quote(namespace)}: ${wrong}`)
     checked.namespace = namespace
+  }
+  if (defaults.flatten !== undefined) {
+    if (!/^(?:[._]|__|-+)$/.test(defaults.flatten)) {
+      throw new ConfigError(`--flattenSeparator ${quote(defaults.flatten)}: a repository path component may only join with '-', '_', '__', '.' (or '--')`)
+    }
+    checked.flatten = defaults.flatten
   }
   return checked
 }

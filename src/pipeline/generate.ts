@@ -1,5 +1,7 @@
 import {FerryError} from '../errors.js'
-import type {Rule} from '../config/rules.js'
+import {expandPattern, type Rule} from '../config/rules.js'
+import {matchesPattern} from '../select/repository-paths.js'
+import {chainSelectors, compileSelection, predicateSelector, type TagSelector} from '../select/tags.js'
 import {MemoryChannel} from './channel.js'
 import type {TransferJob} from './job.js'
 
@@ -8,15 +10,22 @@ export type Generated = {kind: 'job'; job: TransferJob} | {kind: 'error'; rule: 
 /** Lists a source repository's tags; the pipeline does not know where they come from. */
 export type TagLister = (registry: string, repository: string, signal?: AbortSignal) => AsyncIterable<string>
 
+/** Lists the repositories of a source registry (its catalog), for pattern rules; `prefix` picks the credentials. */
+export type RepositoryLister = (registry: string, prefix: string, signal?: AbortSignal) => AsyncIterable<string>
+
+const RULE_LABELS = {include: 'includeTags', exclude: 'excludeTags', semver: 'semver', latest: 'latest'}
+
 /** The jobs of one rule once its tags are known. Pure. */
 export function jobsForRule(rule: Rule, tags: readonly string[]): TransferJob[] {
   const {source, destination} = rule
+  const platforms = rule.selection?.platforms ? {platforms: rule.selection.platforms} : {}
   if (source.digest) {
     return [
       {
         rule: rule.text,
         source: {registry: source.registry, repository: source.repository, digest: source.digest},
         destination: {registry: destination.registry, repository: destination.repository, tag: destination.tag, digest: destination.digest},
+        ...platforms,
       },
     ]
   }
@@ -24,6 +33,7 @@ export function jobsForRule(rule: Rule, tags: readonly string[]): TransferJob[] 
     rule: rule.text,
     source: {registry: source.registry, repository: source.repository, tag},
     destination: {registry: destination.registry, repository: destination.repository, tag: destination.tag ?? tag},
+    ...platforms,
   }))
 }
 
@@ -72,6 +82,10 @@ export async function* generateJobs(
     signal?: AbortSignal
     /** Applies to listed tags only: tags a rule names are copied as named. */
     tagFilter?: (tag: string) => boolean
+    /** The run's --semver/--latest, after tagFilter; a rule's own selection applies after both. */
+    selector?: TagSelector
+    /** Needed for pattern rules (`registry/team/**`). */
+    listRepositories?: RepositoryLister
   },
 ): AsyncGenerator<Generated> {
   const out = new MemoryChannel<Generated>(Math.max(16, options.listers * 4))
@@ -87,18 +101,43 @@ export async function* generateJobs(
     // The rule's own pattern (image-syncer's `repo:/regex/`), checked before the run-wide filters.
     const pattern = rule.source.tagPattern === undefined ? undefined : new RegExp(rule.source.tagPattern)
     try {
+      const selector = chainSelectors(predicateSelector(options.tagFilter), options.selector, compileSelection(rule.selection?.tags, RULE_LABELS))
+      // --latest ranks the whole listing, so it is collected first; every other filter streams.
+      const listed: string[] = []
       for await (const tag of options.listTags(rule.source.registry, rule.source.repository, signal)) {
         count++
         if (pattern && !pattern.test(tag)) continue
         matched++
-        if (options.tagFilter && !options.tagFilter(tag)) continue
-        for (const job of jobsForGroup(group, [tag])) await out.push({kind: 'job', job}, {signal})
+        if (selector?.needsAll) listed.push(tag)
+        else if (!selector || selector.keep(tag)) for (const job of jobsForGroup(group, [tag])) await out.push({kind: 'job', job}, {signal})
       }
+      if (selector?.needsAll) for (const job of jobsForGroup(group, selector.choose(listed))) await out.push({kind: 'job', job}, {signal})
       if (count === 0) {
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', `rule ${rule.text}: the source repository has no tags`)}, {signal})
       } else if (pattern && matched === 0) {
         const message = `rule ${rule.text}: none of the ${count} tags of the source repository matches /${rule.source.tagPattern}/`
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', message)}, {signal})
+      }
+    } catch (error) {
+      if (signal.aborted) return
+      const failure = FerryError.is(error) ? error : new FerryError('LIST_FAILED', String(error))
+      await out.push({kind: 'error', rule: rule.text, error: failure}, {signal}).catch(() => undefined)
+    }
+  }
+
+  const listPattern = async (group: Rule[]) => {
+    const rule = group[0]!
+    const depth = rule.source.pattern!
+    let matched = 0
+    try {
+      if (!options.listRepositories) throw new FerryError('INVALID_RULE', `rule ${rule.text}: repository patterns are not available here`)
+      for await (const repository of options.listRepositories(rule.source.registry, rule.source.repository, signal)) {
+        if (!matchesPattern(repository, rule.source.repository, depth)) continue
+        matched++
+        await listRule(group.map((member) => expandPattern(member, repository)))
+      }
+      if (matched === 0) {
+        await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_REPOSITORIES', `rule ${rule.text}: the source catalog has no repository under this pattern`)}, {signal})
       }
     } catch (error) {
       if (signal.aborted) return
@@ -118,7 +157,7 @@ export async function* generateJobs(
           continue
         }
         while (running.size >= Math.max(1, options.listers)) await Promise.race(running)
-        const task: Promise<void> = listRule(group).finally(() => running.delete(task))
+        const task: Promise<void> = (rule.source.pattern ? listPattern(group) : listRule(group)).finally(() => running.delete(task))
         running.add(task)
       }
       await Promise.all(running)

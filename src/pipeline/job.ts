@@ -1,3 +1,5 @@
+import type {Platform} from '../select/platforms.js'
+
 /** One image to copy: a source tag or digest to a destination tag or digest. */
 export interface TransferJob {
   source: ImageLocation
@@ -9,6 +11,8 @@ export interface TransferJob {
   extraDestinations?: ImageLocation[]
   /** The rule that produced the job, as the user wrote it, for reports. */
   rule: string
+  /** Only these children of a multi-platform index (the rule's own `platform`); the run's --platform otherwise. */
+  platforms?: Platform[]
 }
 
 /** Where an image is: registry, repository, and a tag or a digest (at least one). */

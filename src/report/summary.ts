@@ -3,19 +3,24 @@ export interface JobResult {
   source: string
   destination: string
   rule: string
-  status: 'copied' | 'skipped' | 'failed'
+  /** 'planned': a dry run would copy it; 'verified': `ferry verify` found it complete at the destination. */
+  status: 'copied' | 'skipped' | 'failed' | 'planned' | 'verified'
   /** Why a job was skipped. */
-  reason?: 'same digest' | 'tag exists'
+  reason?: 'same digest' | 'tag exists' | 'platform not selected'
   /** Digest of the source manifest, when it was read. */
   digest?: string
+  /** Digest the destination reference points at after the job (copied or skipped); not `digest` when --platform pushed a subset index. */
+  destinationDigest?: string
+  /** A reduced index, a platform left out, what a dry run would do. */
+  note?: string
+  /** `ferry verify`: what the destination lacks or holds differently, one item each. */
+  missing?: string[]
   /** Blob bytes uploaded. */
   bytes: number
   blobs: {uploaded: number; mounted: number; existing: number}
   attempts: number
   durationMs: number
   error?: {code: string; message: string}
-  /** Digest the destination reference points at after the job (copied or skipped). */
-  destinationDigest?: string
   /** When the job's first attempt began and its last one ended (ISO 8601). */
   startedAt?: string
   finishedAt?: string
@@ -33,14 +38,19 @@ export interface TransferSummary {
   skipped: number
   failed: number
   generateFailed: number
+  /** Jobs a dry run would copy (present only for a dry run). */
+  planned?: number
+  /** A dry run: nothing was written. */
+  dryRun?: boolean
   bytes: number
   requests: number
   durationMs: number
 }
 
-export function summarize(results: readonly JobResult[], generateFailures: readonly GenerateFailure[], extra: {requests: number; durationMs: number}): TransferSummary {
+export function summarize(results: readonly JobResult[], generateFailures: readonly GenerateFailure[], extra: {requests: number; durationMs: number; dryRun?: boolean}): TransferSummary {
   const count = (status: JobResult['status']) => results.filter((result) => result.status === status).length
   return {
+    ...(extra.dryRun ? {dryRun: true, planned: count('planned')} : {}),
     jobs: results.length,
     copied: count('copied'),
     skipped: count('skipped'),
@@ -71,6 +81,9 @@ export function formatReport(
     lines.push(`Failed jobs (${failed.length}):`)
     for (const result of failed) lines.push(`  ${result.source} → ${result.destination}: ${result.error?.message ?? 'unknown error'}`)
   }
+  if (summary.dryRun) {
+    lines.push(`Dry run: nothing was written; ${summary.planned ?? 0} jobs would copy, ${summary.skipped} would be skipped, ${summary.failed} failed while planning`)
+  }
   lines.push(
     `Finished, ${summary.failed} transfer jobs failed, ${summary.generateFailed} jobs generate failed` +
       ` (${summary.copied} copied, ${summary.skipped} skipped, ${formatBytes(summary.bytes)} moved, ${summary.requests} requests, ${(summary.durationMs / 1000).toFixed(1)}s)`,
@@ -93,7 +106,9 @@ export function formatBytes(bytes: number): string {
 export function formatProgress(index: number, result: JobResult): string {
   const head = `[${index}] ${result.status} ${result.source} → ${result.destination}`
   if (result.status === 'failed') return `${head}: ${result.error?.message ?? 'unknown error'}`
-  if (result.status === 'skipped') return `${head} (${result.reason ?? 'same digest'})`
+  if (result.status === 'skipped') return `${head} (${result.note ?? result.reason ?? 'same digest'})`
+  if (result.status === 'planned') return `${head} ${result.digest ?? ''}${result.destinationDigest ? ` as ${result.destinationDigest}` : ''} (${result.note ?? 'would copy'})`
+  if (result.status === 'verified') return `${head} complete`
   const {uploaded, mounted, existing} = result.blobs
-  return `${head} (${formatBytes(result.bytes)}; blobs: ${uploaded} uploaded, ${mounted} mounted, ${existing} present)`
+  return `${head} (${formatBytes(result.bytes)}; blobs: ${uploaded} uploaded, ${mounted} mounted, ${existing} present${result.note ? `; ${result.note}` : ''})`
 }

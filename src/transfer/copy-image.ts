@@ -9,6 +9,8 @@ import {isForeignLayer, parseManifest, type Descriptor} from '../registry/media-
 import type {BlobFlights, BlobHomes} from './blob-flight.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
 import {FanOutDestination} from './fan-out.js'
+import type {Platform} from '../select/platforms.js'
+import {choosePlatforms} from './platform-select.js'
 import {mapLimit} from './map-limit.js'
 import {backoffDelay, sleep} from '../retry.js'
 
@@ -27,6 +29,12 @@ export interface CopyContext {
   prepare?: (registry: string, repository: string, signal?: AbortSignal) => Promise<void>
   /** Told of each blob made present, bytes streamed and blob retries (progress, --verbose). */
   onEvent?: (event: CopyEvent) => void
+  /** --platform: only these children of an index (a job's own platforms win). */
+  platforms?: readonly Platform[]
+  /** --deep: a tag at the same digest still has every child manifest and blob checked, and repaired. */
+  deep?: boolean
+  /** --dryRun: decide as a copy would, then stop before the first write ('planned'). */
+  dryRun?: boolean
 }
 
 export type CopyEvent =
@@ -36,14 +44,16 @@ export type CopyEvent =
 
 export interface CopyOutcome {
   /** 'failed' only for one destination of several, when the others went on without it. */
-  status: 'copied' | 'skipped' | 'failed'
+  status: 'copied' | 'skipped' | 'planned' | 'failed'
   error?: unknown
-  /** Why a job was skipped: the same digest is there, or the tag exists and may not be moved. */
-  reason?: 'same digest' | 'tag exists'
-  /** Digest of the top manifest. */
+  /** Why a job was skipped: the same digest is there, the tag exists and may not be moved, or --platform left it out. */
+  reason?: 'same digest' | 'tag exists' | 'platform not selected'
+  /** Digest of the source's top manifest. */
   digest: string
-  /** Digest the destination reference points at afterwards (the one it had, for a skip). */
+  /** Digest the destination reference points at afterwards (the one it had, for a skip); differs from `digest` for a platform subset. */
   destinationDigest?: string
+  /** What a reader of the report should know: a reduced index, what a dry run would do. */
+  note?: string
   /** Blob bytes uploaded to the destination by this job. */
   bytes: number
   blobs: {uploaded: number; mounted: number; existing: number}
@@ -75,6 +85,8 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     return {location, reference, endpoint: context.endpoints.destination(location)}
   })
   const signal = context.signal
+  const platforms = job.platforms ?? context.platforms
+  const subsetting = platforms !== undefined && platforms.length > 0
 
   // One HEAD at each side decides a no-change job; nothing else is requested for it.
   const [sourceHead, heads] = await Promise.all([
@@ -92,48 +104,90 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     blobs: {uploaded: 0, mounted: 0, existing: 0},
     manifests: 0,
   }))
+  const settle = (index: number, fields: Partial<CopyOutcome>) => Object.assign(outcomes[index]!, fields)
   let pending = targets.map((_, index) => index).filter((index) => outcomes[index]!.status !== 'failed')
   pending = pending.filter((index) => {
     const head = destinationHeads[index]
-    const outcome = outcomes[index]!
-    if (sourceHead && head && sourceHead.digest === head.digest) {
-      Object.assign(outcome, {digest: sourceHead.digest, destinationDigest: head.digest, reason: 'same digest'})
+    if (!subsetting && !context.deep && sourceHead && head && sourceHead.digest === head.digest) {
+      settle(index, {digest: sourceHead.digest, destinationDigest: head.digest, reason: 'same digest'})
       return false
     }
-    if (head && context.overwriteTags === false && targets[index]!.location.tag) {
+    if (!subsetting && head && head.digest !== sourceHead?.digest && context.overwriteTags === false && targets[index]!.location.tag) {
       // Immutable-tag registries and mirrors under running clusters: an existing tag stays as it is.
-      Object.assign(outcome, {digest: sourceHead?.digest ?? '', destinationDigest: head.digest, reason: 'tag exists'})
+      settle(index, {digest: sourceHead?.digest ?? '', destinationDigest: head.digest, reason: 'tag exists'})
       return false
     }
     return true
   })
   if (pending.length === 0) return outcomes
 
-  const manifest = await source.getManifest(sourceHead?.digest ?? sourceReference, signal)
+  let manifest = await source.getManifest(sourceHead?.digest ?? sourceReference, signal)
+  const sourceDigest = manifest.digest
+  for (const index of pending) {
+    outcomes[index]!.digest = sourceDigest
+    const wanted = targets[index]!.location.digest
+    if (wanted && wanted !== sourceDigest) {
+      throw new FerryError('DIGEST_MISMATCH', `source manifest digest is ${sourceDigest}, not the destination digest ${wanted} the rule names`)
+    }
+  }
+  let note: string | undefined
+  if (subsetting) {
+    // The subset's digest is what the destination tag holds after a copy, so a re-run compares with it.
+    const choice = await choosePlatforms(manifest, platforms, source, signal)
+    if (choice.kind === 'leave') {
+      for (const index of pending) settle(index, {reason: 'platform not selected', note: choice.note})
+      return outcomes
+    }
+    if (choice.manifest.digest !== manifest.digest) note = choice.note
+    manifest = choice.manifest
+    pending = pending.filter((index) => {
+      const head = destinationHeads[index]
+      if (head && head.digest !== manifest.digest && context.overwriteTags === false && targets[index]!.location.tag) {
+        settle(index, {destinationDigest: head.digest, reason: 'tag exists', ...(note ? {note} : {})})
+        return false
+      }
+      return true
+    })
+  }
+  // A digest-pinned destination of a subset is pushed under the subset's own digest.
+  const pushReference = (index: number) => (targets[index]!.reference === sourceDigest ? manifest.digest : targets[index]!.reference)
+
+  const repair: number[] = []
   pending = pending.filter((index) => {
-    const outcome = outcomes[index]!
-    outcome.digest = manifest.digest
-    if (destinationHeads[index]?.digest === manifest.digest) {
-      Object.assign(outcome, {destinationDigest: manifest.digest, reason: 'same digest'})
+    const head = destinationHeads[index]
+    if (head?.digest === manifest.digest) {
+      if (!context.deep || context.dryRun) settle(index, {destinationDigest: manifest.digest, reason: 'same digest', ...(note ? {note} : {})})
+      else repair.push(index)
       return false
     }
-    const wanted = targets[index]!.location.digest
-    if (wanted && wanted !== manifest.digest) {
-      throw new FerryError('DIGEST_MISMATCH', `source manifest digest is ${manifest.digest}, not the destination digest ${wanted} the rule names`)
+    if (context.dryRun) {
+      const at = head ? `moves the tag from ${head.digest}` : 'new at the destination'
+      settle(index, {status: 'planned', note: note ? `${at}; ${note}` : at})
+      return false
     }
     return true
   })
+
+  // --deep: the tag is right; what it references may not be (a blob lost from storage).
+  for (const index of repair) {
+    const outcome = outcomes[index]!
+    await copyReferenced(manifest, source, targets[index]!.endpoint, context, outcome)
+    const repaired = outcome.manifests > 0 || outcome.blobs.uploaded > 0 || outcome.blobs.mounted > 0
+    Object.assign(outcome, {destinationDigest: manifest.digest, ...(note ? {note} : {})})
+    if (repaired) outcome.status = 'copied'
+    else outcome.reason = 'same digest'
+  }
   if (pending.length === 0) return outcomes
 
   await Promise.all(pending.map((index) => context.prepare?.(targets[index]!.location.registry, targets[index]!.location.repository, signal)))
   const fan = pending.length > 1 ? new FanOutDestination(pending.map((index) => targets[index]!.endpoint), context.homes) : undefined
-  const shared: CopyOutcome = {status: 'copied', digest: manifest.digest, bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, manifests: 0}
+  const shared: CopyOutcome = {status: 'copied', digest: sourceDigest, bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, manifests: 0}
   await copyReferenced(manifest, source, fan ?? targets[pending[0]!]!.endpoint, context, shared)
   const pushes = await Promise.allSettled(
     pending.map(async (index) => {
       const endpoint = targets[index]!.endpoint
       if (fan?.failures.has(endpoint)) throw fan.failures.get(endpoint)
-      return endpoint.putManifest(targets[index]!.reference, manifest, signal)
+      return endpoint.putManifest(pushReference(index), manifest, signal)
     }),
   )
   // A single destination fails the job as before; with several, each one fails on its own.
@@ -141,10 +195,11 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   pending.forEach((index, member) => {
     const tally = fan?.tallies[member] ?? shared
     const push = pushes[member]!
+    const common = {digest: sourceDigest, bytes: tally.bytes, blobs: {...tally.blobs}, ...(note ? {note} : {})}
     outcomes[index] =
       push.status === 'rejected'
-        ? {status: 'failed', error: push.reason, digest: manifest.digest, bytes: tally.bytes, blobs: {...tally.blobs}, manifests: 0}
-        : {status: 'copied', digest: manifest.digest, destinationDigest: push.value, bytes: tally.bytes, blobs: {...tally.blobs}, manifests: shared.manifests + 1}
+        ? {...common, status: 'failed', error: push.reason, manifests: 0}
+        : {...common, status: 'copied', destinationDigest: push.value, manifests: shared.manifests + 1}
   })
   return outcomes
 }
@@ -169,9 +224,10 @@ async function copyReferenced(
       // By digest, never to the tag: immutable-tag registries refuse a tag pushed twice, and a
       // tag must not point at one platform while the others are still on their way.
       const present = await destination.headManifest(child.digest, context.signal)
-      if (present?.digest === child.digest) continue
+      if (present?.digest === child.digest && !context.deep) continue
       const childManifest = await source.getManifest(child.digest, context.signal)
       await copyReferenced(childManifest, source, destination, context, outcome)
+      if (present?.digest === child.digest) continue
       await destination.putManifest(child.digest, childManifest, context.signal)
       outcome.manifests++
     }

@@ -5,7 +5,7 @@ import {MemoryChannel, type Channel} from '../pipeline/channel.js'
 import {isRetryable, runRoutines} from '../pipeline/consume.js'
 import {generateJobs, type Generated} from '../pipeline/generate.js'
 import {describeLocation, type ImageLocation, type TransferJob} from '../pipeline/job.js'
-import {listTags} from '../registry/catalog.js'
+import {listRepositories, listTags} from '../registry/catalog.js'
 import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
 import type {EngineEvent} from '../report/events.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
@@ -15,6 +15,10 @@ import {ClientPool} from './clients.js'
 import {copyImage, destinationsOf, type CopyContext, type CopyEvent} from './copy-image.js'
 import type {EndpointResolver} from './endpoints.js'
 import {registryEndpoints} from './registry-endpoints.js'
+import {readOnlyEndpoints} from './read-only.js'
+import {verifyImage} from './verify-image.js'
+import type {Platform} from '../select/platforms.js'
+import {compileSelection, type TagSelection} from '../select/tags.js'
 
 export interface EngineOptions {
   /** Rules, or a stream of them (a provider enumerating a whole registry). */
@@ -30,6 +34,16 @@ export interface EngineOptions {
   overwriteTags?: boolean
   /** Which listed tags to copy (--includeTags/--excludeTags); tags a rule names are always copied. */
   tagFilter?: (tag: string) => boolean
+  /** --semver/--latest (and include/exclude, for library callers), applied after tagFilter and before a rule's own. */
+  tagSelection?: TagSelection
+  /** --platform: copy only these children of a multi-platform index, as a new index; a rule's `platform` wins. */
+  platforms?: Platform[]
+  /** --deep: a tag at the same digest has its child manifests and blobs checked and repaired. */
+  deep?: boolean
+  /** --dryRun: plan every job (status 'planned' or 'skipped') and write nothing anywhere. */
+  dryRun?: boolean
+  /** `ferry verify`: check every job's destination (status 'verified', or 'failed' with `missing`), write nothing. */
+  verify?: boolean
   credentials: CredentialStore
   /** Jobs copied at once (and tag listings at once). */
   routines?: number
@@ -96,8 +110,13 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     {limiter, idleTimeoutMs: options.idleTimeoutMs, onSecret: (secret) => redactor.add(secret)},
   )
   const registries = registryEndpoints(clients)
+  const resolver = options.endpoints ? options.endpoints(registries) : registries
+  const readOnly = options.dryRun ? 'dry run' : options.verify ? 'verify' : undefined
   const context: CopyContext = {
-    endpoints: options.endpoints ? options.endpoints(registries) : registries,
+    endpoints: readOnly ? readOnlyEndpoints(resolver, readOnly) : resolver,
+    platforms: options.platforms,
+    deep: options.deep,
+    dryRun: options.dryRun,
     flights: new BlobFlights(),
     homes: new BlobHomes(),
     chunkSize: options.chunkSize,
@@ -120,6 +139,8 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     listers: routines,
     signal: options.signal,
     tagFilter: options.tagFilter,
+    selector: compileSelection(options.tagSelection),
+    listRepositories: (registry, prefix, signal) => listRepositories(clients.get(registry, prefix).client, {signal}),
   })
 
   let jobs = 0
@@ -189,9 +210,33 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     retry,
     signal: options.signal,
     retryBaseMs: options.retryBaseMs,
-    work: async (job, attempt) => {
+    work: async (job, attempt): Promise<JobResult[]> => {
       const begun = Date.now()
       if (!firstStarted.has(job)) firstStarted.set(job, begun)
+      if (options.verify) {
+        // Each destination of the job on its own: verification reads, and reads nothing twice anyway.
+        const checks = await Promise.all(
+          destinationsOf(job).map(async (destination) => ({destination, checked: await verifyImage({...job, destination, extraDestinations: undefined}, context)})),
+        )
+        return finish(
+          job,
+          checks.map(({destination, checked}) => ({
+            ...identify(job, destination),
+            status: checked.leftOut ? 'skipped' : checked.missing.length > 0 ? 'failed' : 'verified',
+            ...(checked.leftOut ? {reason: 'platform not selected' as const, note: checked.leftOut} : {}),
+            digest: checked.digest,
+            ...(checked.destinationDigest ? {destinationDigest: checked.destinationDigest} : {}),
+            ...(checked.missing.length > 0
+              ? {missing: checked.missing, error: {code: 'INCOMPLETE', message: redactor.redact(checked.missing.join('; '))}}
+              : {}),
+            bytes: 0,
+            blobs: {uploaded: 0, mounted: 0, existing: 0},
+            attempts: attempt,
+            durationMs: Date.now() - begun,
+            ...span(job),
+          })),
+        )
+      }
       // Per-chunk byte events cost a call each: only made when someone listens.
       const outcomes = await copyImage(job, logger.event ? {...context, onEvent: jobEvents(job)} : context)
       const durationMs = Date.now() - begun
@@ -205,6 +250,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
           ...(outcome.reason ? {reason: outcome.reason} : {}),
           digest: outcome.digest,
           ...(outcome.destinationDigest ? {destinationDigest: outcome.destinationDigest} : {}),
+          ...(outcome.note ? {note: outcome.note} : {}),
           bytes: outcome.bytes,
           blobs: outcome.blobs,
           attempts: attempt,
@@ -244,7 +290,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   }
   if (jobs === 0 && generateFailures.length === 0) logger.warn('the rules name no images: nothing to copy')
   const finished = Date.now()
-  const summary = summarize(results, generateFailures, {requests: limiter.started, durationMs: finished - started})
+  const summary = summarize(results, generateFailures, {requests: limiter.started, durationMs: finished - started, dryRun: options.dryRun})
   return {results, generateFailures, summary, startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString()}
 }
 

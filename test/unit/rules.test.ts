@@ -191,10 +191,10 @@ describe('parseRules: rules that break the cases', () => {
     {name: 'invalid source', text: 'ok: reg.io/a/ok\nNginx: reg.io/ns/nginx', line: 2, rule: 'Nginx', reason: /source: invalid image reference "Nginx": .*uppercase/},
     {name: 'path traversal in the destination', text: 'nginx: reg.io/../../etc', line: 1, rule: 'nginx', reason: /destination: invalid image reference .*"\.\." is not allowed/},
     {name: 'bad digest length', text: 'nginx@sha256:abc: reg.io/a/b:1', line: 1, rule: 'nginx@sha256:abc', reason: /has 3 hex digits; it needs 64/},
-    {name: 'a number destination', text: 'nginx: 42', line: 1, rule: 'nginx', reason: /must be a repository name; found a number/},
+    {name: 'a number destination', text: 'nginx: 42', line: 1, rule: 'nginx', reason: /must be a repository name or a map of target, .*; found a number/},
     {name: 'a boolean destination', text: 'nginx: true', line: 1, rule: 'nginx', reason: /found a boolean/},
     {name: 'a list destination', text: 'nginx:\n  - reg.io/a/b\n  - reg.io/c/d\n', line: 1, rule: 'nginx', reason: /found a list \(one destination per rule\)/},
-    {name: 'a map destination', text: 'a: reg.io/a/a\nnginx:\n  to: reg.io/a/b\n', line: 2, rule: 'nginx', reason: /found a map/},
+    {name: 'a map destination with a key that is not a rule key', text: 'a: reg.io/a/a\nnginx:\n  to: reg.io/a/b\n', line: 3, rule: 'nginx', reason: /key "to": not a rule key; the keys are target, includeTags/},
     {name: 'a number source', text: 'nginx: reg.io/a/b\n1.10: reg.io/a/c\n', line: 2, rule: '1.10', reason: /YAML reads this source as a number.*quote it/},
     {name: 'a boolean source', text: 'true: reg.io/a/c\n', line: 1, rule: 'true', reason: /as a boolean/},
   ]
@@ -229,9 +229,12 @@ describe('parseRules: rules that break the cases', () => {
   })
 
   it('a repeated key inside a map destination is reported once, as that rule', () => {
-    const {rules, errors} = parseRules('{"nginx": "reg.io/a/b", "redis": {"a": 1, "a": 2}}', 'r.json', {})
+    const {rules, errors} = parseRules('{"nginx": "reg.io/a/b", "redis": {"latest": 1, "latest": 2}}', 'r.json', {})
     assert.equal(rules.length, 1)
-    assert.deepEqual(errors.map((e) => e.message), ['r.json:1: rule "redis": the destination must be a repository name; found a map'])
+    assert.deepEqual(errors.map((e) => e.message), ['r.json:1: rule "redis": key "latest" is written twice; each key may appear once'])
+    const block = parseRules('nginx:\n  target: reg.io/a/b\n  semver: ^1\n  semver: ^2\nredis: reg.io/a/r\n', FILE, {})
+    assert.deepEqual(block.rules.map((r) => r.text), ['redis'])
+    assert.deepEqual(block.errors.map((e) => e.message), [`${FILE}:4: rule "nginx": key "semver" is written twice; each key may appear once`])
   })
 
   it('reports errors in line order', () => {

@@ -5,7 +5,7 @@
  * image-transfer's grammar, so a rule.yaml may use them without changing what its other rules mean.
  */
 import {quote} from '../../reference.js'
-import {parseRule, problem, side, type CheckedDefaults, type EntryParser, type ParsedRule} from '../rules.js'
+import {parseRule, problem, side, type CheckedDefaults, type EntryParser, type KeyLines, type ParsedRule} from '../rules.js'
 import {kindOf} from '../yaml.js'
 
 /** `registry/repo:/pattern/` → the repository text and the pattern's source; undefined otherwise. */
@@ -16,8 +16,8 @@ export function splitTagPattern(key: string): {repository: string; pattern: stri
   return {repository: match[1]!, pattern: match[2]!}
 }
 
-export const syncerEntry: EntryParser = (key, value, defaults) => {
-  if (!Array.isArray(value)) return oneDestination(key, value, defaults)
+export const syncerEntry: EntryParser = (key, value, defaults, lineOf) => {
+  if (!Array.isArray(value)) return oneDestination(key, value, defaults, lineOf)
   if (value.length === 0) problem('has an empty list of destinations')
   const rules: ParsedRule[] = []
   const seen = new Set<string>()
@@ -33,10 +33,10 @@ export const syncerEntry: EntryParser = (key, value, defaults) => {
   return rules
 }
 
-function oneDestination(key: string, value: unknown, defaults: CheckedDefaults): ParsedRule[] {
+function oneDestination(key: string, value: unknown, defaults: CheckedDefaults, lineOf?: KeyLines): ParsedRule[] {
   const written = typeof value === 'string' ? value.trim() : ''
   const tagged = splitTagPattern(key)
-  if (tagged) return [patternRule(tagged, value, written, defaults)]
+  if (tagged) return [patternRule(tagged, value, written, defaults, lineOf)]
   if (written !== '' && typeof value === 'string') {
     const destination = side('destination', written)
     const destinationTags = tagCount(written)
@@ -55,10 +55,10 @@ function oneDestination(key: string, value: unknown, defaults: CheckedDefaults):
       return source.tags.map((tag, i) => parseRule(`${from}:${tag}`, `${to}:${destination.tags[i]}`, defaults))
     }
   }
-  return [parseRule(key, value, defaults)]
+  return [parseRule(key, value, defaults, lineOf)]
 }
 
-function patternRule(tagged: {repository: string; pattern: string}, value: unknown, written: string, defaults: CheckedDefaults): ParsedRule {
+function patternRule(tagged: {repository: string; pattern: string}, value: unknown, written: string, defaults: CheckedDefaults, lineOf?: KeyLines): ParsedRule {
   if (tagged.pattern === '') problem('has an empty tag pattern (//); drop the tag part to copy every tag')
   try {
     new RegExp(tagged.pattern)
@@ -73,7 +73,7 @@ function patternRule(tagged: {repository: string; pattern: string}, value: unkno
       problem('a tag pattern copies each matching tag under its own name; drop the destination tag')
     }
   }
-  const rule = parseRule(tagged.repository, value, defaults)
+  const rule = parseRule(tagged.repository, value, defaults, lineOf)
   rule.source.tagPattern = tagged.pattern
   return rule
 }

@@ -1,0 +1,100 @@
+/**
+ * Checks one job's destination against its source without writing: the tag's manifest digest,
+ * then every child manifest and blob it references, each by HEAD. The repair for what it finds
+ * is `transfer --deep`.
+ */
+import {FerryError} from '../errors.js'
+import type {TransferJob} from '../pipeline/job.js'
+import type {FetchedManifest} from '../registry/manifests.js'
+import {isForeignLayer, parseManifest} from '../registry/media-types.js'
+import {formatPlatform, type Platform} from '../select/platforms.js'
+import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
+import {mapLimit} from './map-limit.js'
+import {choosePlatforms} from './platform-select.js'
+
+export interface VerifyContext {
+  endpoints: EndpointResolver
+  platforms?: readonly Platform[]
+  /** HEADs of one image's blobs at once. */
+  blobConcurrency?: number
+  signal?: AbortSignal
+}
+
+export interface VerifyOutcome {
+  /** The source's top manifest digest. */
+  digest: string
+  /** The digest the destination tag should hold when it is not the source's (--platform). */
+  destinationDigest?: string
+  /** A platform the selection leaves out: nothing to check. */
+  leftOut?: string
+  /** What the destination lacks or holds differently, one item each; empty when complete. */
+  missing: string[]
+}
+
+export async function verifyImage(job: TransferJob, context: VerifyContext): Promise<VerifyOutcome> {
+  const source = context.endpoints.source(job.source)
+  const destination = context.endpoints.destination(job.destination)
+  const sourceReference = job.source.digest ?? job.source.tag
+  const destinationReference = job.destination.tag ?? job.destination.digest ?? job.source.digest
+  if (!sourceReference || !destinationReference) throw new FerryError('INVALID_RULE', 'job without a source or destination reference')
+  const signal = context.signal
+  let manifest = await source.getManifest(sourceReference, signal)
+  const outcome: VerifyOutcome = {digest: manifest.digest, missing: []}
+  const platforms = job.platforms ?? context.platforms
+  if (platforms && platforms.length > 0) {
+    const choice = await choosePlatforms(manifest, platforms, source, signal)
+    if (choice.kind === 'leave') return {...outcome, leftOut: choice.note}
+    if (choice.manifest.digest !== manifest.digest) outcome.destinationDigest = choice.manifest.digest
+    manifest = choice.manifest
+  }
+  const where = `${destination.name}:${destinationReference}`.replace(/:(sha256:)/, '@$1')
+  const head = await destination.headManifest(destinationReference, signal)
+  if (!head) {
+    outcome.missing.push(`missing manifest ${where} (source ${manifest.digest})`)
+    return outcome
+  }
+  if (head.digest !== manifest.digest) {
+    outcome.missing.push(`different manifest ${where}: ${head.digest}, the source has ${manifest.digest}`)
+    return outcome
+  }
+  await checkReferenced(manifest, source, destination, context, outcome.missing, '')
+  return outcome
+}
+
+async function checkReferenced(
+  manifest: FetchedManifest,
+  source: ImageSource,
+  destination: ImageDestination,
+  context: VerifyContext,
+  missing: string[],
+  of: string,
+): Promise<void> {
+  const parsed = parseManifest(manifest.bytes, manifest.mediaType, `${source.name}@${manifest.digest}`)
+  if (parsed.kind === 'index') {
+    for (const child of parsed.manifests) {
+      const label = ` (${formatPlatform(child.platform)})`
+      const present = await destination.headManifest(child.digest, context.signal)
+      if (present?.digest !== child.digest) {
+        missing.push(`missing manifest ${destination.name}@${child.digest}${label}`)
+        continue
+      }
+      const childManifest = await source.getManifest(child.digest, context.signal)
+      await checkReferenced(childManifest, source, destination, context, missing, ` of manifest ${child.digest}${label}`)
+    }
+    return
+  }
+  const seen = new Set<string>()
+  const blobs = [parsed.config, ...parsed.layers].filter((descriptor) => {
+    if (isForeignLayer(descriptor) || seen.has(descriptor.digest)) return false
+    seen.add(descriptor.digest)
+    return true
+  })
+  const absent = new Set<string>()
+  await mapLimit(blobs, context.blobConcurrency ?? 3, async (descriptor) => {
+    if (!(await destination.hasBlob(descriptor.digest, context.signal))) absent.add(descriptor.digest)
+  })
+  // In the manifest's order, so the same destination gives the same lines.
+  for (const descriptor of blobs) {
+    if (absent.has(descriptor.digest)) missing.push(`missing blob ${destination.name}@${descriptor.digest}${of}`)
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * `ferry verify`: proof that a migration is complete. The same inputs and filters as `transfer`,
+ * run through the same engine (limiter, routines, retries) with destinations that refuse writes;
+ * each job is 'verified' or 'failed' with what is missing.
+ */
+import {loadTransferInputs} from './inputs.js'
+import type {TransferOptions} from './index.js'
+import type {GenerateFailure, JobResult} from './report/summary.js'
+import {runTransfer, type TransferReport} from './transfer/run.js'
+
+/** The options of `transfer()`; dryRun and deep have no meaning here and are ignored. */
+export type VerifyOptions = TransferOptions
+
+/** Resolves with one result per job; `summary.failed` counts the incomplete ones. */
+export async function verify(options: VerifyOptions): Promise<TransferReport> {
+  if (options.rules) return runTransfer({...options, dryRun: false, deep: false, verify: true})
+  const inputs = await loadTransferInputs(options)
+  return runTransfer({...options, ...inputs, dryRun: false, deep: false, verify: true})
+}
+
+/** The closing lines of `ferry verify`: one line per missing or different item, then the count. Pure. */
+export function formatVerifyReport(results: readonly JobResult[], generateFailures: readonly GenerateFailure[]): string[] {
+  const lines: string[] = []
+  for (const failure of generateFailures) lines.push(`not checked: ${failure.message}`)
+  for (const result of results) {
+    if (result.status !== 'failed') continue
+    if (result.missing) for (const item of result.missing) lines.push(`${item} (for ${result.source})`)
+    else lines.push(`not checked: ${result.source} → ${result.destination}: ${result.error?.message ?? 'unknown error'}`)
+  }
+  const count = (status: JobResult['status']) => results.filter((result) => result.status === status).length
+  const incomplete = results.filter((result) => result.missing).length
+  const unchecked = count('failed') - incomplete
+  const complete = count('verified')
+  const leftOut = count('skipped')
+  const whole = incomplete === 0 && unchecked === 0 && generateFailures.length === 0
+  lines.push(
+    `${whole ? 'Complete' : 'Incomplete'}: ${complete} of ${results.length - leftOut} images verified at the destination` +
+      `, ${incomplete} incomplete, ${unchecked} could not be checked, ${generateFailures.length} rules generated no jobs` +
+      (leftOut > 0 ? `, ${leftOut} left out by --platform` : ''),
+  )
+  return lines
+}
