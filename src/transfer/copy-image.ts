@@ -90,6 +90,8 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
 
   await context.prepare?.(job.destination.registry, job.destination.repository, signal)
   await copyReferenced(manifest, source, destination, context, outcome)
+  // Stated, not left to the HTTP layer: an abandoned copy never pushes its manifest.
+  if (signal?.aborted) throw new FerryError('ABORTED', `${job.destination.repository}:${destinationReference}: stopped before pushing the manifest`)
   await putManifest(destination.pooled.client, destination.repository, destinationReference, manifest, {signal})
   outcome.manifests++
   outcome.status = 'copied'
@@ -114,6 +116,7 @@ async function copyReferenced(
       if (present?.digest === child.digest) continue
       const childManifest = await getManifest(source.pooled.client, source.repository, child.digest, {signal: context.signal})
       await copyReferenced(childManifest, source, destination, context, outcome)
+      if (context.signal?.aborted) throw new FerryError('ABORTED', `${destination.repository}@${child.digest}: stopped before pushing the manifest`)
       await putManifest(destination.pooled.client, destination.repository, child.digest, childManifest, {signal: context.signal})
       outcome.manifests++
     }

@@ -6,6 +6,7 @@ import {runRoutines} from '../pipeline/consume.js'
 import {generateJobs, type Generated} from '../pipeline/generate.js'
 import {describeLocation, type TransferJob} from '../pipeline/job.js'
 import {listTags} from '../registry/catalog.js'
+import type {RegistryObserver} from '../registry/client.js'
 import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
 import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferSummary} from '../report/summary.js'
@@ -40,6 +41,13 @@ export interface EngineOptions {
   idleTimeoutMs?: number
   logger?: Logger
   signal?: AbortSignal
+  /**
+   * Graceful stop: once aborted, no new job starts (the generator stops, the routines take no more
+   * jobs and retry none) while copies in flight go on; `signal` still abandons those.
+   */
+  drain?: AbortSignal
+  /** Told of every registry request and every wait for the rate limit (metrics). */
+  observer?: RegistryObserver
   /** Replaces the in-memory limiter, e.g. with one shared by a fleet. */
   limiter?: RequestLimiter
   /** Replaces the in-memory channel, e.g. with a Redis queue. */
@@ -80,7 +88,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
       const access = options.credentials.lookup(registry, repository)
       return {key: access.entry ?? '', access}
     },
-    {limiter, idleTimeoutMs: options.idleTimeoutMs, onSecret: (secret) => redactor.add(secret)},
+    {limiter, idleTimeoutMs: options.idleTimeoutMs, onSecret: (secret) => redactor.add(secret), observer: options.observer},
   )
   const context: CopyContext = {
     clients,
@@ -101,10 +109,12 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   for (const warning of options.ruleWarnings ?? []) logger.warn(`warning: ${warning}`)
 
   const channel = options.channel ?? new MemoryChannel<TransferJob>(routines * 4)
+  // What stops new jobs: an abort, or the start of a graceful stop.
+  const starting = anySignal(options.signal, options.drain)
   const generated = generateJobs(options.rules, {
     listTags: (registry, repository, signal) => listTags(clients.get(registry, repository).client, repository, {signal}),
     listers: routines,
-    signal: options.signal,
+    signal: starting,
     tagFilter: options.tagFilter,
   })
 
@@ -114,7 +124,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
       for await (const item of generated as AsyncIterable<Generated>) {
         if (item.kind === 'job') {
           jobs++
-          await channel.push(item.job, {signal: options.signal})
+          await channel.push(item.job, {signal: starting})
         } else {
           const failure = {rule: item.rule, code: item.error.code, message: item.error.message}
           generateFailures.push(failure)
@@ -122,7 +132,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
         }
       }
     } catch (error) {
-      if (!options.signal?.aborted) {
+      if (!starting?.aborted) {
         generateFailures.push({rule: '*', code: errorCode(error), message: `generating jobs stopped: ${describeError(error)}`})
       }
     } finally {
@@ -134,6 +144,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     routines,
     retry: options.retry ?? 2,
     signal: options.signal,
+    drain: options.drain,
     retryBaseMs: options.retryBaseMs,
     work: async (job, attempt) => {
       const begun = Date.now()
@@ -188,6 +199,11 @@ function once(prepare: NonNullable<EngineOptions['prepareDestination']>): NonNul
     }
     return pending
   }
+}
+
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined)
+  return present.length <= 1 ? present[0] : AbortSignal.any(present)
 }
 
 function identify(job: TransferJob): Pick<JobResult, 'source' | 'destination' | 'rule'> {
