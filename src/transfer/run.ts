@@ -83,6 +83,8 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   const logger = redactingLogger(options.logger ?? silentLogger, redactor)
   const limiter = options.limiter ?? createLimiter({qps: options.qps})
   const ownsLimiter = !options.limiter
+  // A limiter shared by several runs (a standing job's) counts them all; this run's share is the difference.
+  const requestsBefore = limiter.started
   const clients = new ClientPool(
     (registry, repository) => {
       const access = options.credentials.lookup(registry, repository)
@@ -182,7 +184,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     if (ownsLimiter) await limiter.stop()
   }
   if (jobs === 0 && generateFailures.length === 0) logger.warn('the rules name no images: nothing to copy')
-  const summary = summarize(results, generateFailures, {requests: limiter.started, durationMs: Date.now() - started})
+  const summary = summarize(results, generateFailures, {requests: limiter.started - requestsBefore, durationMs: Date.now() - started})
   return {results, generateFailures, summary}
 }
 
