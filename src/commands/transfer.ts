@@ -4,6 +4,9 @@ import {engineFlags, engineSettings, GO_BOOLEANS, IMAGE_TRANSFER} from '../cli/e
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
+import {runServiceCommand} from '../cli/run-service.js'
+import {isStanding, standingFlags, triggerFromFlags} from '../cli/serve-flags.js'
+import {runnerSyncJob, transferSyncJob} from '../serve/sync-job.js'
 import {transfer, type TransferReport} from '../index.js'
 
 export default class Transfer extends Command {
@@ -18,6 +21,7 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
   static override examples = [
     '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml',
     '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml --routines 10 --qps 100 --retry 3',
+    '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml --interval 15m --stateFile state.json --listen 0.0.0.0:9090',
     'DEFAULT_REGISTRY=registry.example.com DEFAULT_NAMESPACE=mirror <%= config.bin %> transfer --ruleFile images.yaml',
   ]
 
@@ -53,10 +57,46 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
       helpGroup: IMAGE_TRANSFER,
     }),
     ...engineFlags,
+    ...standingFlags,
   }
 
-  async run(): Promise<TransferReport> {
+  async run(): Promise<TransferReport | undefined> {
     const {flags} = await this.parse(Transfer, goStyleBooleans(this.argv, GO_BOOLEANS))
+    if (isStanding(flags)) {
+      return runServiceCommand(this, flags, async (logger) => {
+        const trigger = triggerFromFlags(flags)
+        if (flags.ccrToTcr) {
+          return [
+            runnerSyncJob({
+              name: 'transfer',
+              trigger,
+              run: (hooks) =>
+                runMigration({
+                  from: 'ccr',
+                  to: 'tcr',
+                  fromSettings: {region: flags.ccrRegion, tagNums: String(flags.ccrTagNums)},
+                  toSettings: {region: flags.tcrRegion, instance: flags.tcrName},
+                  securityFile: flags.securityFile,
+                  secretFile: flags.secretFile,
+                  engine: engineSettings(flags),
+                  logger: hooks.logger,
+                  signal: hooks.signal,
+                  hooks,
+                }),
+            }),
+          ]
+        }
+        const job = transferSyncJob({
+          name: 'transfer',
+          trigger,
+          files: {ruleFile: flags.ruleFile!, securityFile: flags.securityFile, registry: flags.registry, ns: flags.ns},
+          engine: engineSettings(flags),
+        })
+        // A broken rule or security file stops the start, not the first tick.
+        await job.load()
+        return [job]
+      })
+    }
     if (flags.ccrToTcr) {
       return runEngineCommand(this, flags, ({logger, signal}) =>
         runMigration({

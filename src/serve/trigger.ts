@@ -24,7 +24,7 @@ export function cronTrigger(pattern: string, timezone: string | undefined, what 
     try {
       new Intl.DateTimeFormat('en', {timeZone: timezone})
     } catch {
-      throw new ConfigError(`--timezone ${JSON.stringify(timezone)} is not an IANA time zone (e.g. Europe/Berlin, UTC)`)
+      throw new ConfigError(`${what.startsWith('--') ? '--timezone' : 'timezone'} ${JSON.stringify(timezone)} is not an IANA time zone (e.g. Europe/Berlin, UTC)`)
     }
   }
   try {
