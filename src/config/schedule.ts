@@ -109,7 +109,8 @@ function parseJob(
     try {
       return parse()
     } catch (error) {
-      if (error instanceof ConfigError) fail(error.message, field)
+      // The shared parsers name the command-line flag; here the setting has no dashes.
+      if (error instanceof ConfigError) fail(error.message.replace(/^--/, ''), field)
       throw error
     }
   }
@@ -118,6 +119,8 @@ function parseJob(
   if (!ruleFile) fail('ruleFile is required (the rule file this job syncs)')
   const securityFile = string('securityFile')
   const schedule = string('schedule')
+  // `interval: 10` reads as a number; the duration parser then asks for the unit.
+  if (typeof settings.interval === 'number') settings = {...settings, interval: String(settings.interval)}
   const interval = string('interval')
   const timezone = string('timezone')
   if (schedule && interval) fail('give schedule (cron) or interval, not both', 'interval')

@@ -27,6 +27,10 @@ export function cronTrigger(pattern: string, timezone: string | undefined, what 
       throw new ConfigError(`${what.startsWith('--') ? '--timezone' : 'timezone'} ${JSON.stringify(timezone)} is not an IANA time zone (e.g. Europe/Berlin, UTC)`)
     }
   }
+  const fields = pattern.trim().split(/\s+/).length
+  if (!pattern.trim().startsWith('@') && fields !== 5 && fields !== 6) {
+    throw new ConfigError(`${what} ${JSON.stringify(pattern)} has ${fields} field${fields === 1 ? '' : 's'}; a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)`)
+  }
   try {
     const cron = new Cron(pattern, {paused: true, mode: '5-or-6-parts', timezone})
     if (!cron.nextRun()) throw new Error('it never fires')

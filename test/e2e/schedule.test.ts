@@ -223,3 +223,40 @@ test('the state file survives SIGKILL in the middle of a write: it parses and is
   assert.ok(tags.every((t) => t.digest === `sha256:${String(version).padStart(64, '0')}`), 'every entry from the same version');
   assert.ok(lines(stderr).length === 0, stderr);
 });
+
+test('ferry schedule --config: two named jobs with their own rule files and intervals in one process', { timeout: 60_000 }, async () => {
+  const one = await pushImage(src, 'multi/one', 'a', { layers: [randomBlob(1000, 'm1')] });
+  const two = await pushImage(src, 'multi/two', 'b', { layers: [randomBlob(1000, 'm2')] });
+  const securityFile = await work.file('security.yaml', plainEntries(src, dst));
+  await work.file('one.yaml', `${src.host}/multi/one: ${dst.host}/multi/one\n`);
+  await work.file('two.yaml', `${src.host}/multi/two:b: ${dst.host}/multi/renamed:b-copy\n`);
+  const config = await work.file(
+    'schedule.yaml',
+    `jobs:\n  one:\n    ruleFile: one.yaml\n    securityFile: ${securityFile}\n    interval: 1s\n  two:\n    ruleFile: two.yaml\n    securityFile: security.yaml\n    schedule: "* * * * * *"\n    timezone: UTC\n    routines: 1\n`,
+  );
+  const stateFile = path.join(work.dir, 'multi-state.json');
+  const f = ferry(['schedule', '--config', config, '--stateFile', stateFile, '--listen', '127.0.0.1:0']);
+  const address = await listenAddress(f);
+  await f.waitFor(/\[one\] run 2 complete/, 15_000);
+  await f.waitFor(/\[two\] run 2 complete/, 15_000);
+  assert.equal(await skopeoDigest(dst, 'multi/one:a'), one.digest);
+  assert.equal(await skopeoDigest(dst, 'multi/renamed:b-copy'), two.digest);
+  const text = await metrics(address);
+  assert.equal(metricValue(text, 'ferry_jobs_total', { sync: 'one', status: 'copied' }), 1);
+  assert.equal(metricValue(text, 'ferry_jobs_total', { sync: 'two', status: 'copied' }), 1);
+  f.child.kill('SIGINT');
+  assert.equal((await f.exited).code, 0, f.stderr());
+  const state = JSON.parse(await readFile(stateFile, 'utf8'));
+  assert.deepEqual(Object.keys(state.jobs).sort(), ['one', 'two']);
+  assert.equal(state.jobs.two.tags[`${src.host}/multi/two:b`].digest, two.digest);
+
+  // A mistake in schedule.yaml or in a job's rule file stops the start with one line (exit 2).
+  const broken = await work.file('broken.yaml', `jobs:\n  one:\n    ruleFile: one.yaml\n    interval: 1s\n    schedule: "* * * * *"\n`);
+  const bad = await runCli(['schedule', '--config', broken]);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr.trim(), `Error: ${broken}:4: job "one": give schedule (cron) or interval, not both`);
+  const missing = await work.file('missing.yaml', `jobs:\n  one:\n    ruleFile: nowhere.yaml\n    interval: 1s\n`);
+  const noRules = await runCli(['schedule', '--config', missing]);
+  assert.equal(noRules.code, 2);
+  assert.match(noRules.stderr, /nowhere\.yaml: cannot read rule file \(ENOENT\)/);
+});
