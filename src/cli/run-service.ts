@@ -19,7 +19,11 @@ export async function runServiceCommand(
 ): Promise<TransferReport | undefined> {
   const json = command.jsonEnabled()
   const logger = createLogger({logFile: flags.log, quiet: flags.quiet, json})
-  let stop = () => {}
+  // A signal while the inputs are still being read stops the service as soon as it exists.
+  let stopRequested = false
+  let stop = () => {
+    stopRequested = true
+  }
   const onSignal = () => stop()
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
@@ -39,6 +43,7 @@ export async function runServiceCommand(
       command.exit(2)
     }
     stop = () => service.stop()
+    if (stopRequested) service.stop()
     const outcome = await service.done
     process.exitCode = outcome.complete ? 0 : 1
     return outcome.reports.values().next().value

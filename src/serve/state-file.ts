@@ -4,7 +4,7 @@
  * at any instant leaves either the previous version or the next one, never a torn file.
  */
 import {randomBytes} from 'node:crypto'
-import {open, readFile, rename, unlink} from 'node:fs/promises'
+import {open, readdir, readFile, rename, unlink} from 'node:fs/promises'
 import path from 'node:path'
 
 import {ConfigError} from '../errors.js'
@@ -59,7 +59,7 @@ export async function readState(file: string): Promise<SyncState> {
 /** Replaces the file atomically: temporary file in the same directory, fsync, rename, fsync of the directory. */
 export async function writeStateAtomically(file: string, state: SyncState): Promise<void> {
   const dir = path.dirname(path.resolve(file))
-  const temporary = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  const temporary = path.join(dir, `${temporaryPrefix(file)}${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
   const handle = await open(temporary, 'w', 0o600)
   try {
     await handle.writeFile(`${JSON.stringify(state, null, 1)}\n`)
@@ -82,6 +82,20 @@ export async function writeStateAtomically(file: string, state: SyncState): Prom
   await directory?.close()
 }
 
+function temporaryPrefix(file: string): string {
+  return `.${path.basename(file)}.`
+}
+
+/** Temporary files a killed writer left behind (one process owns a state file, so none is in use). */
+export async function removeLeftovers(file: string): Promise<number> {
+  const dir = path.dirname(path.resolve(file))
+  const prefix = temporaryPrefix(file)
+  const names = await readdir(dir).catch(() => [] as string[])
+  const leftovers = names.filter((name) => name.startsWith(prefix) && name.endsWith('.tmp'))
+  await Promise.all(leftovers.map((name) => unlink(path.join(dir, name)).catch(() => undefined)))
+  return leftovers.length
+}
+
 /**
  * The state of one process: changed in memory, saved one write at a time in order (the last
  * change always reaches the disk last), and flushed on stop.
@@ -96,6 +110,7 @@ export class StateStore {
   ) {}
 
   static async open(file: string | undefined): Promise<StateStore> {
+    if (file) await removeLeftovers(file)
     return new StateStore(file, file ? await readState(file) : emptyState())
   }
 

@@ -3,13 +3,14 @@
 // missing. Real registries, the built CLI.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { pushImage, randomBlob, seedCorpus, skopeoDigest, startRegistry, type PushedImage, type TestRegistry } from '../harness/index.js';
 import { runTransfer } from '../../src/transfer/run.js';
 import { loadTransferInputs } from '../../src/inputs.js';
+import { StateStore } from '../../src/serve/state-file.js';
 import { assertDestinationConsistent, listTags } from './destination-check.js';
 import { listenAddress, metrics, metricValue, startFerry, type FerryProcess } from './serve-support.js';
 import { lines, plainEntries, ROOT, runCli, workDir } from './support.js';
@@ -226,6 +227,10 @@ test('the state file survives SIGKILL in the middle of a write: it parses and is
   assert.equal(tags.length, 2000);
   assert.ok(tags.every((t) => t.digest === `sha256:${String(version).padStart(64, '0')}`), 'every entry from the same version');
   assert.ok(lines(stderr).length === 0, stderr);
+  // The next start opens that version and clears what the killed writer left behind.
+  const store = await StateStore.open(file);
+  assert.equal(store.state.jobs.w!.lastRun!.startedAt, String(version));
+  assert.deepEqual((await readdir(work.dir)).filter((name) => name.startsWith('.killed-state.json.')), []);
 });
 
 test('ferry schedule --config: two named jobs with their own rule files and intervals in one process', { timeout: 60_000 }, async () => {

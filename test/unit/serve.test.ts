@@ -185,3 +185,30 @@ test('TagQueue: a burst is one run; a request during a run is one more run after
   await new Promise((resolve) => setTimeout(resolve, 40))
   assert.ok(!log.includes('start after close'))
 })
+
+test('state file: missing is empty, damaged is a one-line error (never silently reset), writes round-trip', async () => {
+  const {mkdtemp, writeFile, rm, readdir} = await import('node:fs/promises')
+  const os = await import('node:os')
+  const path = await import('node:path')
+  const {readState, writeStateAtomically, StateStore} = await import('../../src/serve/state-file.js')
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-state-'))
+  try {
+    const file = path.join(dir, 'state.json')
+    assert.deepEqual(await readState(file), {version: 1, jobs: {}})
+    await writeFile(file, '{"version": 1, "jobs": {')
+    await assert.rejects(readState(file), (error: Error & {code?: string}) => error.code === 'INVALID_CONFIG' && error.message.startsWith(`${file}: the state file is not JSON; move it away`))
+    await writeFile(file, '{"version": 2, "jobs": {}}')
+    await assert.rejects(readState(file), /not a ferry state file \(version 1\)/)
+    const store = await StateStore.open(path.join(dir, 'fresh.json'))
+    store.job('a').tags['r/x:1'] = {digest: 'sha256:1', syncedAt: 't'}
+    void store.save()
+    store.job('a').tags['r/x:2'] = {digest: 'sha256:2', syncedAt: 't'}
+    void store.save()
+    await store.flush()
+    assert.deepEqual(Object.keys((await readState(path.join(dir, 'fresh.json'))).jobs.a!.tags), ['r/x:1', 'r/x:2'], 'the last save wins')
+    await writeStateAtomically(path.join(dir, 'other.json'), {version: 1, jobs: {}})
+    assert.deepEqual((await readdir(dir)).sort(), ['fresh.json', 'other.json', 'state.json'], 'no temporary file left behind')
+  } finally {
+    await rm(dir, {recursive: true, force: true})
+  }
+})
