@@ -175,7 +175,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       ...options.listen,
       token: options.eventToken || undefined,
       onEvents: (endpoint, body) => {
-        if (!stopping) onEvents(endpoint, body)
+        if (stopping) return
+        try {
+          onEvents(endpoint, body)
+        } catch (error) {
+          // Already acknowledged; a payload ferry cannot handle must not take the service down.
+          logger.warn(`event on /events/${endpoint}: ${describeError(error)}`)
+        }
       },
       onDelivery: (endpoint, status) => metrics.eventRequest(endpoint, status),
       healthy: () => !stopping,

@@ -4,7 +4,7 @@
  * at any instant leaves either the previous version or the next one, never a torn file.
  */
 import {randomBytes} from 'node:crypto'
-import {open, readdir, readFile, rename, unlink} from 'node:fs/promises'
+import {access, constants, open, readdir, readFile, rename, unlink} from 'node:fs/promises'
 import path from 'node:path'
 
 import {ConfigError} from '../errors.js'
@@ -110,7 +110,17 @@ export class StateStore {
   ) {}
 
   static async open(file: string | undefined): Promise<StateStore> {
-    if (file) await removeLeftovers(file)
+    if (file) {
+      // Found out at start, not after the first run has copied everything.
+      const dir = path.dirname(path.resolve(file))
+      try {
+        await access(dir, constants.W_OK)
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        throw new ConfigError(`the state file's directory ${code === 'ENOENT' ? 'does not exist' : `is not writable (${code})`}`, {file})
+      }
+      await removeLeftovers(file)
+    }
     return new StateStore(file, file ? await readState(file) : emptyState())
   }
 

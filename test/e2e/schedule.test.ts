@@ -304,3 +304,22 @@ test('migrate --stateFile: a provider migration runs as a standing job too', { t
   const state = JSON.parse(await readFile(stateFile, 'utf8'));
   assert.equal(state.jobs.migrate.tags[`${src.host}/prov/app:1`].digest, image.digest);
 });
+
+test('bad standing-mode flags are one line each and exit 2 before anything runs', { timeout: 30_000 }, async () => {
+  const ruleFile = await work.file('flags-rules.yaml', `${src.host}/never/app: ${dst.host}/never/app\n`);
+  const cases: [string[], string][] = [
+    [['--interval', '15'], 'Error: --interval "15" is not a duration; write a number with a unit: 500ms, 30s, 15m, 1h30m, 1d'],
+    [['--schedule', '* * *'], 'Error: --schedule "* * *" has 3 fields; a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)'],
+    [['--schedule', '0 3 * * *', '--timezone', 'Nowhere/Town'], 'Error: --timezone "Nowhere/Town" is not an IANA time zone (e.g. Europe/Berlin, UTC)'],
+    [['--interval', '1s', '--listen', 'nope'], 'Error: --listen "nope" is not HOST:PORT (e.g. 127.0.0.1:9090, 0.0.0.0:9090)'],
+    [['--interval', '1s', '--gracePeriod', 'soon'], 'Error: --gracePeriod "soon" is not a duration; write a number with a unit: 500ms, 30s, 15m, 1h30m, 1d'],
+    [['--stateFile', path.join(work.dir, 'missing-dir', 'state.json')], `Error: ${path.join(work.dir, 'missing-dir', 'state.json')}: the state file's directory does not exist`],
+  ];
+  for (const [flags, message] of cases) {
+    const run = await runCli(['transfer', '--ruleFile', ruleFile, ...flags]);
+    assert.equal(run.code, 2, `${flags.join(' ')}: ${run.stderr}`);
+    assert.equal(run.stderr.trim(), message);
+  }
+  await src.requestLog.settle();
+  assert.equal(src.requestLog.count({ path: /never/ }), 0, 'nothing was listed');
+});
