@@ -23,7 +23,7 @@ export interface MigrationRequest {
   logger: Logger
   signal: AbortSignal
   /** A standing job's hooks into the engine (graceful stop, metrics, state). */
-  hooks?: Pick<EngineOptions, 'drain' | 'observer' | 'onResult'>
+  hooks?: Pick<EngineOptions, 'drain' | 'observer' | 'onResult' | 'exclusive'>
 }
 
 /** Providers by name and files by path → one migration run; shared by `migrate` and `transfer --ccrToTcr`. */

@@ -4,6 +4,7 @@
  * while the job is busy is skipped and logged.
  */
 import {describeError} from '../errors.js'
+import {describeLocation} from '../pipeline/job.js'
 import type {Logger} from '../report/logger.js'
 import {formatReport, type JobResult} from '../report/summary.js'
 import type {TransferReport} from '../transfer/run.js'
@@ -13,6 +14,7 @@ import {parseDistributionEnvelope, parseHarborPayload, SeenIds, type PushEvent} 
 import {describeChanges, sourceChanges, syncedAfter} from './source-changes.js'
 import {StateStore} from './state-file.js'
 import type {RunHooks, SyncJob} from './sync-job.js'
+import {TagLocks} from './tag-locks.js'
 import {TagQueue} from './tag-queue.js'
 import {describeTrigger, startTrigger, type Trigger} from './trigger.js'
 
@@ -62,6 +64,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const drain = new AbortController()
   const seen = new SeenIds()
   const tags = new TagQueue(options.debounceMs ?? 250)
+  const locks = new TagLocks()
   const slots = options.jobs.map((job): JobSlot => ({job, runs: 0}))
   let stopping = false
   let abandoned = false
@@ -73,6 +76,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     drain: drain.signal,
     observer: metrics.observer,
     logger: prefixed(logger, slot.job.name),
+    exclusive: (job) => locks.acquire(describeLocation(job.destination)),
     onResult: (result) => {
       metrics.jobFinished(slot.job.name, result)
       onResult(result)

@@ -12,6 +12,7 @@ import type {JobResult} from '../report/summary.js'
 import type {TagFilter} from '../select/filters.js'
 import {runTransfer, type TransferReport} from '../transfer/run.js'
 import {rulesForPush} from './event-rules.js'
+import type {TransferJob} from '../pipeline/job.js'
 import type {PushEvent} from './push-events.js'
 import type {TriggerSpec} from './trigger.js'
 
@@ -23,6 +24,7 @@ export interface RunHooks {
   observer: RegistryObserver
   onResult: (result: JobResult) => void
   logger: Logger
+  exclusive: (job: TransferJob) => Promise<() => void>
 }
 
 export interface SyncJob {

@@ -48,6 +48,11 @@ export interface EngineOptions {
   drain?: AbortSignal
   /** Told of every registry request and every wait for the rate limit (metrics). */
   observer?: RegistryObserver
+  /**
+   * Held around each attempt of a job: lets runs that share a process (a schedule and push events)
+   * keep from copying the same tag at the same time. Resolves with the release function.
+   */
+  exclusive?: (job: TransferJob) => Promise<() => void>
   /** Replaces the in-memory limiter, e.g. with one shared by a fleet. */
   limiter?: RequestLimiter
   /** Replaces the in-memory channel, e.g. with a Redis queue. */
@@ -149,8 +154,9 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     drain: options.drain,
     retryBaseMs: options.retryBaseMs,
     work: async (job, attempt) => {
+      const release = await options.exclusive?.(job)
       const begun = Date.now()
-      const outcome = await copyImage(job, context)
+      const outcome = await copyImage(job, context).finally(() => release?.())
       return {
         ...identify(job),
         status: outcome.status,

@@ -212,3 +212,22 @@ test('state file: missing is empty, damaged is a one-line error (never silently 
     await rm(dir, {recursive: true, force: true})
   }
 })
+
+test('TagLocks: one holder per key at a time, in order; other keys do not wait', async () => {
+  const {TagLocks} = await import('../../src/serve/tag-locks.js')
+  const locks = new TagLocks()
+  const log: string[] = []
+  const hold = async (key: string, label: string, ms: number) => {
+    const release = await locks.acquire(key)
+    log.push(`in ${label}`)
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    log.push(`out ${label}`)
+    release()
+  }
+  await Promise.all([hold('a', 'a1', 30), hold('a', 'a2', 5), hold('b', 'b1', 5), hold('a', 'a3', 5)])
+  const a = log.filter((line) => line.endsWith('a1') || line.endsWith('a2') || line.endsWith('a3'))
+  assert.deepEqual(a, ['in a1', 'out a1', 'in a2', 'out a2', 'in a3', 'out a3'])
+  assert.ok(log.indexOf('out b1') < log.indexOf('out a1'), 'b did not wait for a')
+  const again = await locks.acquire('a')
+  again()
+})
