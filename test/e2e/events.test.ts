@@ -171,3 +171,18 @@ test("Harbor's PUSH_ARTIFACT webhook (its auth header holding the token) copies 
   const text = await metrics(address);
   assert.equal(metricValue(text, 'ferry_events_received_total', { endpoint: 'harbor', outcome: 'matched' }), 1);
 });
+
+test('/metrics request counts equal what the destination registry logged from ferry', { timeout: 30_000 }, async () => {
+  // ferry is idle between events (the interval is an hour), so both sides have settled.
+  await sleep(500);
+  const entries = await dst.requestLog.settle();
+  const fromFerry = entries.filter((e) => e.userAgent === 'ferry');
+  const text = await metrics(address);
+  assert.ok(fromFerry.length > 0);
+  assert.equal(metricValue(text, 'ferry_registry_requests_total', { registry: dst.host }), fromFerry.length);
+  for (const method of ['HEAD', 'PUT', 'POST', 'GET']) {
+    assert.equal(metricValue(text, 'ferry_registry_requests_total', { registry: dst.host, method }), fromFerry.filter((e) => e.method === method).length, method);
+  }
+  const uploads = fromFerry.filter((e) => e.method === 'PUT' && /\/blobs\/uploads\//.test(e.path) && e.status === 201).length;
+  assert.equal(metricValue(text, 'ferry_blobs_total', { sync: 'transfer', outcome: 'uploaded' }), uploads);
+});
