@@ -7,7 +7,7 @@ import type {ProviderContext} from '../providers/provider.js'
 import {createLimiter} from '../registry/limiter.js'
 import type {Logger} from '../report/logger.js'
 import {repositoryFilter, type TagFilter} from '../select/filters.js'
-import type {TransferReport} from '../transfer/run.js'
+import type {EngineOptions, TransferReport} from '../transfer/run.js'
 
 export interface MigrationRequest {
   from: string
@@ -22,6 +22,8 @@ export interface MigrationRequest {
   repositories?: string[]
   logger: Logger
   signal: AbortSignal
+  /** A standing job's hooks into the engine (graceful stop, metrics, state). */
+  hooks?: Pick<EngineOptions, 'drain' | 'observer' | 'onResult' | 'exclusive'>
 }
 
 /** Providers by name and files by path → one migration run; shared by `migrate` and `transfer --ccrToTcr`. */
@@ -40,6 +42,7 @@ export async function runMigration(request: MigrationRequest): Promise<TransferR
     ])
     return await migrate({
       ...request.engine,
+      ...request.hooks,
       from,
       to,
       credentials,

@@ -2,8 +2,12 @@ import {Command, Flags} from '@oclif/core'
 
 import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
 import {goStyleBooleans} from '../cli/go-booleans.js'
-import {runMigration} from '../cli/migration.js'
+import {runMigration, type MigrationRequest} from '../cli/migration.js'
+import type {Logger} from '../report/logger.js'
 import {runEngineCommand} from '../cli/run-command.js'
+import {runServiceCommand} from '../cli/run-service.js'
+import {isStanding, standingFlags, triggerFromFlags} from '../cli/serve-flags.js'
+import {runnerSyncJob} from '../serve/sync-job.js'
 import {providerNames} from '../providers/index.js'
 import type {TransferReport} from '../transfer/run.js'
 
@@ -39,12 +43,12 @@ repositories where its registry needs them before a push. Providers: ${providerN
     }),
     ccrTagNums: Flags.integer({description: 'ccr source: the newest N tags of each repository by push time (0 = all; default 100)', min: 0}),
     ...engineFlags,
+    ...standingFlags,
   }
 
-  async run(): Promise<TransferReport> {
+  async run(): Promise<TransferReport | undefined> {
     const {flags} = await this.parse(Migrate, goStyleBooleans(this.argv, GO_BOOLEANS))
-    return runEngineCommand(this, flags, ({logger, signal}) =>
-      runMigration({
+    const request = (logger: Logger, signal: AbortSignal, hooks?: MigrationRequest['hooks']): MigrationRequest => ({
         from: flags.from,
         to: flags.to,
         fromSettings: {
@@ -62,7 +66,14 @@ repositories where its registry needs them before a push. Providers: ${providerN
         engine: engineSettings(flags),
         logger,
         signal,
-      }),
-    )
+        hooks,
+      })
+    if (isStanding(flags)) {
+      // A provider enumerates its rules afresh each run, so pushes are not matched: schedule only.
+      return runServiceCommand(this, flags, async () => [
+        runnerSyncJob({name: 'migrate', trigger: triggerFromFlags(flags), run: (hooks) => runMigration(request(hooks.logger, hooks.signal, hooks))}),
+      ])
+    }
+    return runEngineCommand(this, flags, ({logger, signal}) => runMigration(request(logger, signal)))
   }
 }

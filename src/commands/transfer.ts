@@ -11,6 +11,9 @@ import {RULE_FORMATS} from '../inputs.js'
 const INPUTS = ['ruleFile', 'ccrToTcr', 'images', 'config']
 /** Flags image-syncer and image-migrator users already type. */
 const IMAGE_SYNCER = 'IMAGE-SYNCER / IMAGE-MIGRATOR'
+import {runServiceCommand} from '../cli/run-service.js'
+import {isStanding, standingFlags, triggerFromFlags} from '../cli/serve-flags.js'
+import {runnerSyncJob, transferSyncJob} from '../serve/sync-job.js'
 
 export default class Transfer extends Command {
   static override summary = 'Copy images between registries by rules (image-transfer compatible).'
@@ -30,6 +33,7 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
     '<%= config.bin %> transfer --auth auth.json --images images.json --proc 6 --retries 3',
     '<%= config.bin %> transfer --images rules/images.list --registry registry.example.com --ns mirror',
     '<%= config.bin %> transfer --config config.yaml',
+    '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml --interval 15m --stateFile state.json --listen 0.0.0.0:9090',
     'DEFAULT_REGISTRY=registry.example.com DEFAULT_NAMESPACE=mirror <%= config.bin %> transfer --ruleFile images.yaml',
     '<%= config.bin %> transfer --ruleFile rules/selection.yaml --semver ">=1.2 <2" --latest 3 --platform linux/amd64,linux/arm64 --dryRun',
   ]
@@ -84,10 +88,57 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
     ...engineFlags,
     ...selectionFlags,
     ...planFlags,
+    ...standingFlags,
   }
 
-  async run(): Promise<TransferReport> {
+  async run(): Promise<TransferReport | undefined> {
     const {flags} = await this.parse(Transfer, goStyleBooleans(this.argv, GO_BOOLEANS))
+    if (isStanding(flags)) {
+      return runServiceCommand(this, flags, async (logger) => {
+        const trigger = triggerFromFlags(flags)
+        if (flags.ccrToTcr) {
+          return [
+            runnerSyncJob({
+              name: 'transfer',
+              trigger,
+              run: (hooks) =>
+                runMigration({
+                  from: 'ccr',
+                  to: 'tcr',
+                  fromSettings: {region: flags.ccrRegion, tagNums: String(flags.ccrTagNums)},
+                  toSettings: {region: flags.tcrRegion, instance: flags.tcrName},
+                  securityFile: flags.securityFile,
+                  secretFile: flags.secretFile,
+                  engine: engineSettings(flags),
+                  logger: hooks.logger,
+                  signal: hooks.signal,
+                  hooks,
+                }),
+            }),
+          ]
+        }
+        if (flags.dryRun) throw new ConfigError('--dryRun runs once; drop --schedule, --interval and --listen to see the plan')
+        const {flatten, ...selection} = selectionSettings(flags)
+        const job = transferSyncJob({
+          name: 'transfer',
+          trigger,
+          files: {
+            ruleFile: flags.ruleFile,
+            images: flags.images,
+            config: flags.config,
+            format: flags.format as (typeof RULE_FORMATS)[number] | undefined,
+            securityFile: flags.securityFile,
+            registry: flags.registry,
+            ns: flags.ns,
+            ...(flatten !== undefined ? {flatten} : {}),
+          },
+          engine: {...engineSettings(flags), ...selection, deep: flags.deep},
+        })
+        // A broken rule or security file stops the start, not the first tick.
+        await job.load()
+        return [job]
+      })
+    }
     if (flags.ccrToTcr) {
       return runEngineCommand(this, flags, ({logger, signal}) => {
         const unused = ['semver', 'latest', 'platform', 'flatten', 'dryRun', 'deep'].filter((name) => Boolean(flags[name as keyof typeof flags]))

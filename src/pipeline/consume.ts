@@ -10,6 +10,8 @@ export interface RoutineOptions<J, R> {
   failed: (job: J, error: unknown, attempts: number) => R
   onResult: (result: R) => void
   signal?: AbortSignal
+  /** Graceful stop: no job is taken, and no attempt started, once this is aborted. */
+  drain?: AbortSignal
   /** Base of the backoff between attempts of one job; tests shorten it. */
   retryBaseMs?: number
   /** Told before each retry's delay (for --verbose and progress displays). */
@@ -24,7 +26,7 @@ export interface RoutineOptions<J, R> {
 export async function runRoutines<J, R>(source: AsyncIterable<J>, options: RoutineOptions<J, R>): Promise<void> {
   const routine = async () => {
     for await (const job of source) {
-      if (options.signal?.aborted) break
+      if (options.signal?.aborted || options.drain?.aborted) break
       options.onResult(await attemptJob(job, options))
     }
   }
@@ -37,7 +39,7 @@ async function attemptJob<J, R>(job: J, options: RoutineOptions<J, R>): Promise<
       return await options.work(job, attempt, options.signal)
     } catch (error) {
       const retryAfterMs = (error as {retryAfterMs?: number}).retryAfterMs
-      const again = attempt <= options.retry && isRetryable(error) && !options.signal?.aborted
+      const again = attempt <= options.retry && isRetryable(error) && !options.signal?.aborted && !options.drain?.aborted
       const delay = again ? backoffDelay(attempt, {baseMs: options.retryBaseMs ?? 1000, retryAfterMs}) : -1
       if (delay < 0) return options.failed(job, error, attempt)
       options.onRetry?.(job, error, attempt, delay)

@@ -33,3 +33,8 @@ export function describeJob(job: TransferJob): string {
   const destinations = [job.destination, ...(job.extraDestinations ?? [])].map(describeLocation).join(', ')
   return `${describeLocation(job.source)} → ${destinations}`
 }
+
+/** The job's destination, then those served from the same read of the source. */
+export function destinationsOf(job: TransferJob): ImageLocation[] {
+  return [job.destination, ...(job.extraDestinations ?? [])]
+}

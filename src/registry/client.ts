@@ -41,6 +41,15 @@ export interface ClientOptions {
   userAgent?: string
   /** Called with each bearer token obtained, so whatever prints messages can redact it. */
   onSecret?: (secret: string) => void
+  observer?: RegistryObserver
+}
+
+/** Watches a client's traffic (metrics); never changes it. */
+export interface RegistryObserver {
+  /** One request answered (status), or failed below HTTP (status 0). */
+  onRequest?(registry: string, method: string, status: number): void
+  /** Time a request waited for the rate limit: --qps pacing and a 429's pause. */
+  onRateLimitWait?(registry: string, ms: number): void
 }
 
 export interface RegistryRequest {
@@ -85,6 +94,7 @@ export class RegistryClient {
   private readonly idleTimeoutMs: number
   private readonly requestRetries: number
   private readonly onSecret?: (secret: string) => void
+  private readonly observer?: RegistryObserver
   /** A 429 holds this registry's requests until then; other registries keep going. */
   private pausedUntil = 0
 
@@ -96,6 +106,7 @@ export class RegistryClient {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000
     this.requestRetries = options.requestRetries ?? 3
     this.onSecret = options.onSecret
+    this.observer = options.observer
     const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
     this.http = axios.create({
       httpAgent: new http.Agent({keepAlive: true, maxSockets: 64}),
@@ -214,12 +225,26 @@ export class RegistryClient {
   }
 
   private async attempt(url: string, request: RegistryRequest, authorization: string | undefined): Promise<AxiosResponse> {
+    try {
+      const response = await this.attemptUnobserved(url, request, authorization)
+      this.observer?.onRequest?.(this.registry, request.method, response.status)
+      return response
+    } catch (error) {
+      this.observer?.onRequest?.(this.registry, request.method, 0)
+      throw error
+    }
+  }
+
+  private async attemptUnobserved(url: string, request: RegistryRequest, authorization: string | undefined): Promise<AxiosResponse> {
+    const queued = performance.now()
     await this.waitWhilePaused(request.signal)
     const headers: Record<string, string> = {...request.headers}
     if (authorization) headers.Authorization = authorization
     const redirects = request.method === 'GET' || request.method === 'HEAD' ? 5 : 0
-    const response = await this.limiter.schedule(() =>
-      this.http.request({
+    const response = await this.limiter.schedule(() => {
+      const waited = performance.now() - queued
+      if (waited >= 1) this.observer?.onRateLimitWait?.(this.registry, waited)
+      return this.http.request({
         url,
         method: request.method,
         headers,
@@ -233,8 +258,8 @@ export class RegistryClient {
         },
         timeout: this.idleTimeoutMs,
         signal: request.signal,
-      }),
-    )
+      })
+    })
     if (request.responseType === 'stream' && response.data && typeof response.data.setTimeout === 'function') {
       // A stalled body must fail, not hang: an idle timeout, never a total one, so huge layers can take hours.
       const stream = response.data as Readable & {setTimeout(ms: number, cb: () => void): void}

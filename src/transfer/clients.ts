@@ -1,4 +1,4 @@
-import {RegistryClient, type RegistryAccess} from '../registry/client.js'
+import {RegistryClient, type RegistryAccess, type RegistryObserver} from '../registry/client.js'
 import type {RequestLimiter} from '../registry/limiter.js'
 import {registryEndpoint} from '../reference.js'
 
@@ -26,6 +26,7 @@ export class ClientPool {
       requestRetries?: number
       userAgent?: string
       onSecret?: (secret: string) => void
+      observer?: RegistryObserver
     },
   ) {}
 
@@ -43,6 +44,7 @@ export class ClientPool {
         requestRetries: this.options.requestRetries,
         userAgent: this.options.userAgent,
         onSecret: this.options.onSecret,
+        observer: this.options.observer,
       })
       this.clients.set(key, client)
     }

@@ -1,7 +1,7 @@
 import {pipeline} from 'node:stream'
 
 import {FerryError, RegistryError} from '../errors.js'
-import type {ImageLocation, TransferJob} from '../pipeline/job.js'
+import {destinationsOf, type TransferJob} from '../pipeline/job.js'
 import {networkError} from '../registry/client.js'
 import {DigestVerifier} from '../registry/digest-verifier.js'
 import type {FetchedManifest} from '../registry/manifests.js'
@@ -187,6 +187,8 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     pending.map(async (index) => {
       const endpoint = targets[index]!.endpoint
       if (fan?.failures.has(endpoint)) throw fan.failures.get(endpoint)
+      // Stated, not left to the HTTP layer: an abandoned copy never pushes its manifest.
+      if (signal?.aborted) throw new FerryError('ABORTED', `${endpoint.name}:${pushReference(index)}: stopped before pushing the manifest`)
       return endpoint.putManifest(pushReference(index), manifest, signal)
     }),
   )
@@ -204,10 +206,6 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   return outcomes
 }
 
-/** The job's destination, then those served from the same read of the source. */
-export function destinationsOf(job: TransferJob): ImageLocation[] {
-  return [job.destination, ...(job.extraDestinations ?? [])]
-}
 
 /** Everything a manifest references, children of an index first pushed by digest. */
 async function copyReferenced(
@@ -228,6 +226,7 @@ async function copyReferenced(
       const childManifest = await source.getManifest(child.digest, context.signal)
       await copyReferenced(childManifest, source, destination, context, outcome)
       if (present?.digest === child.digest) continue
+      if (context.signal?.aborted) throw new FerryError('ABORTED', `${destination.name}@${child.digest}: stopped before pushing the manifest`)
       await destination.putManifest(child.digest, childManifest, context.signal)
       outcome.manifests++
     }

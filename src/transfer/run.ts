@@ -4,15 +4,16 @@ import {describeError, errorCode, type ConfigError} from '../errors.js'
 import {MemoryChannel, type Channel} from '../pipeline/channel.js'
 import {isRetryable, runRoutines} from '../pipeline/consume.js'
 import {generateJobs, type Generated} from '../pipeline/generate.js'
-import {describeLocation, type ImageLocation, type TransferJob} from '../pipeline/job.js'
+import {describeLocation, destinationsOf, type ImageLocation, type TransferJob} from '../pipeline/job.js'
 import {listRepositories, listTags} from '../registry/catalog.js'
+import type {RegistryObserver} from '../registry/client.js'
 import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
 import type {EngineEvent} from '../report/events.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
 import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferSummary} from '../report/summary.js'
 import {BlobFlights, BlobHomes} from './blob-flight.js'
 import {ClientPool} from './clients.js'
-import {copyImage, destinationsOf, type CopyContext, type CopyEvent} from './copy-image.js'
+import {copyImage, type CopyContext, type CopyEvent} from './copy-image.js'
 import type {EndpointResolver} from './endpoints.js'
 import {registryEndpoints} from './registry-endpoints.js'
 import {readOnlyEndpoints} from './read-only.js'
@@ -57,6 +58,18 @@ export interface EngineOptions {
   idleTimeoutMs?: number
   logger?: Logger
   signal?: AbortSignal
+  /**
+   * Graceful stop: once aborted, no new job starts (the generator stops, the routines take no more
+   * jobs and retry none) while copies in flight go on; `signal` still abandons those.
+   */
+  drain?: AbortSignal
+  /** Told of every registry request and every wait for the rate limit (metrics). */
+  observer?: RegistryObserver
+  /**
+   * Held around each attempt of a job: lets runs that share a process (a schedule and push events)
+   * keep from copying the same tag at the same time. Resolves with the release function.
+   */
+  exclusive?: (job: TransferJob) => Promise<() => void>
   /** Replaces the in-memory limiter, e.g. with one shared by a fleet. */
   limiter?: RequestLimiter
   /** Replaces the in-memory channel, e.g. with a Redis queue. */
@@ -102,12 +115,14 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   const redactedError = (error: unknown) => ({code: errorCode(error), message: redactor.redact(describeError(error))})
   const limiter = options.limiter ?? createLimiter({qps: options.qps})
   const ownsLimiter = !options.limiter
+  // A limiter shared by several runs (a standing job's) counts them all; this run's share is the difference.
+  const requestsBefore = limiter.started
   const clients = new ClientPool(
     (registry, repository) => {
       const access = options.credentials.lookup(registry, repository)
       return {key: access.entry ?? '', access}
     },
-    {limiter, idleTimeoutMs: options.idleTimeoutMs, onSecret: (secret) => redactor.add(secret)},
+    {limiter, idleTimeoutMs: options.idleTimeoutMs, onSecret: (secret) => redactor.add(secret), observer: options.observer},
   )
   const registries = registryEndpoints(clients)
   const resolver = options.endpoints ? options.endpoints(registries) : registries
@@ -134,10 +149,12 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   for (const warning of options.ruleWarnings ?? []) logger.warn(`warning: ${warning}`)
 
   const channel = options.channel ?? new MemoryChannel<TransferJob>(routines * 4)
+  // What stops new jobs: an abort, or the start of a graceful stop.
+  const starting = anySignal(options.signal, options.drain)
   const generated = generateJobs(options.rules, {
     listTags: (registry, repository, signal) => listTags(clients.get(registry, repository).client, repository, {signal}),
     listers: routines,
-    signal: options.signal,
+    signal: starting,
     tagFilter: options.tagFilter,
     selector: compileSelection(options.tagSelection),
     listRepositories: (registry, prefix, signal) => listRepositories(clients.get(registry, prefix).client, {signal}),
@@ -153,7 +170,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
             jobs++
             emit({type: 'job-queued', ...references(item.job, destination)})
           }
-          await channel.push(item.job, {signal: options.signal})
+          await channel.push(item.job, {signal: starting})
         } else {
           const failure = {rule: item.rule, code: item.error.code, message: redactor.redact(item.error.message)}
           generateFailures.push(failure)
@@ -161,7 +178,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
         }
       }
     } catch (error) {
-      if (!options.signal?.aborted) {
+      if (!starting?.aborted) {
         generateFailures.push({rule: '*', code: errorCode(error), message: `generating jobs stopped: ${describeError(error)}`})
       }
     } finally {
@@ -209,6 +226,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     routines,
     retry,
     signal: options.signal,
+    drain: options.drain,
     retryBaseMs: options.retryBaseMs,
     work: async (job, attempt): Promise<JobResult[]> => {
       const begun = Date.now()
@@ -237,8 +255,9 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
           })),
         )
       }
+      const release = await options.exclusive?.(job)
       // Per-chunk byte events cost a call each: only made when someone listens.
-      const outcomes = await copyImage(job, logger.event ? {...context, onEvent: jobEvents(job)} : context)
+      const outcomes = await copyImage(job, logger.event ? {...context, onEvent: jobEvents(job)} : context).finally(() => release?.())
       const durationMs = Date.now() - begun
       const destinations = destinationsOf(job)
       const results: JobResult[] = destinations.map((destination, index) => {
@@ -290,7 +309,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   }
   if (jobs === 0 && generateFailures.length === 0) logger.warn('the rules name no images: nothing to copy')
   const finished = Date.now()
-  const summary = summarize(results, generateFailures, {requests: limiter.started, durationMs: finished - started, dryRun: options.dryRun})
+  const summary = summarize(results, generateFailures, {requests: limiter.started - requestsBefore, durationMs: finished - started, dryRun: options.dryRun})
   return {results, generateFailures, summary, startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString()}
 }
 
@@ -317,3 +336,7 @@ function references(job: TransferJob, destination: ImageLocation): {source: stri
   return {source: describeLocation(job.source), destination: describeLocation(destination)}
 }
 
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined)
+  return present.length <= 1 ? present[0] : AbortSignal.any(present)
+}

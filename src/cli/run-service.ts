@@ -1,0 +1,54 @@
+import type {Command} from '@oclif/core'
+
+import {FerryError} from '../errors.js'
+import {createLogger, type Logger} from '../report/logger.js'
+import {startService} from '../serve/service.js'
+import type {SyncJob} from '../serve/sync-job.js'
+import type {TransferReport} from '../transfer/run.js'
+import {serviceSettings, type ServiceFlagValues} from './serve-flags.js'
+
+/**
+ * The shell of the long-running mode: jobs built from the flags (a broken input file is exit 2
+ * before anything starts), SIGINT/SIGTERM as a graceful stop (a second one abandons copies in
+ * flight), and exit code 0 only when every job's last run was complete.
+ */
+export async function runServiceCommand(
+  command: Command & {jsonEnabled(): boolean},
+  flags: ServiceFlagValues & {log?: string; quiet: boolean},
+  buildJobs: (logger: Logger) => Promise<SyncJob[]>,
+): Promise<TransferReport | undefined> {
+  const json = command.jsonEnabled()
+  const logger = createLogger({logFile: flags.log, quiet: flags.quiet, json})
+  // A signal while the inputs are still being read stops the service as soon as it exists.
+  let stopRequested = false
+  let stop = () => {
+    stopRequested = true
+  }
+  const onSignal = () => stop()
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    let service: Awaited<ReturnType<typeof startService>>
+    try {
+      const settings = serviceSettings(flags)
+      const jobs = await buildJobs(logger)
+      service = await startService({...settings, jobs, logger})
+    } catch (error) {
+      if (!FerryError.is(error)) throw error
+      if (json) {
+        process.exitCode = 2
+        command.error(error.message, {exit: 2})
+      }
+      command.logToStderr(`Error: ${error.message}`)
+      command.exit(2)
+    }
+    stop = () => service.stop()
+    if (stopRequested) service.stop()
+    const outcome = await service.done
+    process.exitCode = outcome.complete ? 0 : 1
+    return outcome.reports.values().next().value
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * A standing job: something the service runs again and again (a rule file, a provider migration),
+ * with the hooks the service needs into each run.
+ */
+import type {Rule} from '../config/rules.js'
+import type {CredentialStore} from '../config/security.js'
+import {loadTransferInputs, type InputFiles} from '../inputs.js'
+import type {RegistryObserver} from '../registry/client.js'
+import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
+import type {Logger} from '../report/logger.js'
+import type {JobResult} from '../report/summary.js'
+import type {TagFilter} from '../select/filters.js'
+import {runTransfer, type TransferReport} from '../transfer/run.js'
+import type {Platform} from '../select/platforms.js'
+import type {TagSelection} from '../select/tags.js'
+import {rulesForPush} from './event-rules.js'
+import type {TransferJob} from '../pipeline/job.js'
+import type {PushEvent} from './push-events.js'
+import type {TriggerSpec} from './trigger.js'
+
+export interface RunHooks {
+  /** Abandons copies in flight (after the grace period). */
+  signal: AbortSignal
+  /** Starts no new copies (graceful stop). */
+  drain: AbortSignal
+  observer: RegistryObserver
+  onResult: (result: JobResult) => void
+  logger: Logger
+  exclusive: (job: TransferJob) => Promise<() => void>
+}
+
+export interface SyncJob {
+  name: string
+  trigger: TriggerSpec
+  /** Everything the job covers. */
+  runAll(hooks: RunHooks): Promise<TransferReport>
+  /** The job's rules narrowed to one pushed tag; empty when the push is none of its business. */
+  rulesForPush(push: PushEvent): Rule[]
+  /** Copies the given (narrowed) rules. */
+  runRules(rules: Rule[], hooks: RunHooks): Promise<TransferReport>
+  close(): Promise<void>
+}
+
+/** The engine settings a standing job runs with, from flags or schedule.yaml. */
+export interface EngineSettings {
+  routines: number
+  retry: number
+  qps?: number
+  chunkSize?: number
+  overwriteTags: boolean
+  tagFilter?: TagFilter
+  tagSelection?: TagSelection
+  platforms?: Platform[]
+  deep?: boolean
+}
+
+/**
+ * A rule file (and security file) synced on a trigger. The files are read again at each full run,
+ * so a changed ConfigMap takes effect without a restart; events use the rules of the last read.
+ * One limiter for all of the job's runs: --qps bounds the job, not each run.
+ */
+export function transferSyncJob(options: {name: string; trigger: TriggerSpec; files: InputFiles; engine: EngineSettings}): SyncJob & {load(): Promise<void>} {
+  const limiter: RequestLimiter = createLimiter({qps: options.engine.qps})
+  let rules: Rule[] = []
+  let credentials: CredentialStore | undefined
+  const load = async () => {
+    const inputs = await loadTransferInputs(options.files)
+    rules = inputs.rules
+    credentials = inputs.credentials
+    return inputs
+  }
+  return {
+    name: options.name,
+    trigger: options.trigger,
+    async load() {
+      await load()
+    },
+    async runAll(hooks) {
+      const inputs = await load()
+      return runTransfer({...options.engine, ...inputs, limiter, ...hooks})
+    },
+    rulesForPush: (push) => rulesForPush(rules, push, options.engine.tagFilter),
+    async runRules(narrowed, hooks) {
+      if (!credentials) await load()
+      return runTransfer({...options.engine, rules: narrowed, credentials: credentials!, limiter, ...hooks})
+    },
+    close: () => limiter.stop(),
+  }
+}
+
+/**
+ * Any run that has no rules of its own to match events against (a provider migration): runs in
+ * full on its trigger; pushes start nothing.
+ */
+export function runnerSyncJob(options: {name: string; trigger: TriggerSpec; run: (hooks: RunHooks) => Promise<TransferReport>}): SyncJob {
+  return {
+    name: options.name,
+    trigger: options.trigger,
+    runAll: options.run,
+    rulesForPush: () => [],
+    runRules: () => Promise.reject(new Error('this job does not follow events')),
+    close: async () => undefined,
+  }
+}
