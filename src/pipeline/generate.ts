@@ -58,12 +58,18 @@ function sourceKey(rule: Rule): string {
 /** Groups neighbouring rules with the same source (and selection). */
 async function* groupRules(rules: Iterable<Rule> | AsyncIterable<Rule>): AsyncGenerator<Rule[]> {
   let group: Rule[] = []
-  for await (const rule of rules) {
-    if (group.length > 0 && sourceKey(group[0]!) !== sourceKey(rule)) {
-      yield group
-      group = []
+  try {
+    for await (const rule of rules) {
+      if (group.length > 0 && sourceKey(group[0]!) !== sourceKey(rule)) {
+        yield group
+        group = []
+      }
+      group.push(rule)
     }
-    group.push(rule)
+  } catch (error) {
+    // The rules stopped with an error (a provider's failed listing): what came before it still runs.
+    if (group.length > 0) yield group
+    throw error
   }
   if (group.length > 0) yield group
 }
