@@ -93,6 +93,17 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
 
   async run(): Promise<TransferReport | undefined> {
     const {flags} = await this.parse(Transfer, goStyleBooleans(this.argv, GO_BOOLEANS))
+    const ccrToTcr = (run: Pick<Parameters<typeof runMigration>[0], 'logger' | 'signal' | 'hooks'>) =>
+      runMigration({
+        from: 'ccr',
+        to: 'tcr',
+        fromSettings: {region: flags.ccrRegion, tagNums: String(flags.ccrTagNums)},
+        toSettings: {region: flags.tcrRegion, instance: flags.tcrName},
+        securityFile: flags.securityFile,
+        secretFile: flags.secretFile,
+        engine: engineSettings(flags),
+        ...run,
+      })
     if (isStanding(flags)) {
       return runServiceCommand(this, flags, async (logger) => {
         const trigger = triggerFromFlags(flags)
@@ -101,19 +112,7 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
             runnerSyncJob({
               name: 'transfer',
               trigger,
-              run: (hooks) =>
-                runMigration({
-                  from: 'ccr',
-                  to: 'tcr',
-                  fromSettings: {region: flags.ccrRegion, tagNums: String(flags.ccrTagNums)},
-                  toSettings: {region: flags.tcrRegion, instance: flags.tcrName},
-                  securityFile: flags.securityFile,
-                  secretFile: flags.secretFile,
-                  engine: engineSettings(flags),
-                  logger: hooks.logger,
-                  signal: hooks.signal,
-                  hooks,
-                }),
+              run: (hooks) => ccrToTcr({logger: hooks.logger, signal: hooks.signal, hooks}),
             }),
           ]
         }
@@ -143,17 +142,7 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
       return runEngineCommand(this, flags, ({logger, signal}) => {
         const unused = ['semver', 'latest', 'platform', 'flatten', 'dryRun', 'deep'].filter((name) => Boolean(flags[name as keyof typeof flags]))
         if (unused.length > 0) throw new ConfigError(`--ccrToTcr does not take ${unused.map((name) => `--${name}`).join(', ')}; use them with --ruleFile`)
-        return runMigration({
-          from: 'ccr',
-          to: 'tcr',
-          fromSettings: {region: flags.ccrRegion, tagNums: String(flags.ccrTagNums)},
-          toSettings: {region: flags.tcrRegion, instance: flags.tcrName},
-          securityFile: flags.securityFile,
-          secretFile: flags.secretFile,
-          engine: engineSettings(flags),
-          logger,
-          signal,
-        })
+        return ccrToTcr({logger, signal})
       })
     }
     return runEngineCommand(this, flags, ({logger, signal}) =>

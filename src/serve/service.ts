@@ -4,6 +4,7 @@
  * while the job is busy is skipped and logged.
  */
 import {describeError} from '../errors.js'
+import {KeyedLock} from '../keyed-lock.js'
 import {describeLocation, destinationsOf} from '../pipeline/job.js'
 import type {Logger} from '../report/logger.js'
 import {formatReport, type JobResult} from '../report/summary.js'
@@ -14,7 +15,6 @@ import {parseDistributionEnvelope, parseHarborPayload, SeenIds, type PushEvent} 
 import {describeChanges, sourceChanges, syncedAfter} from './source-changes.js'
 import {StateStore} from './state-file.js'
 import type {RunHooks, SyncJob} from './sync-job.js'
-import {TagLocks} from './tag-locks.js'
 import {TagQueue} from './tag-queue.js'
 import {describeTrigger, startTrigger, type Trigger} from './trigger.js'
 
@@ -64,7 +64,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const drain = new AbortController()
   const seen = new SeenIds()
   const tags = new TagQueue(options.debounceMs ?? 250)
-  const locks = new TagLocks()
+  // One copy per destination tag at a time across every run and push event of the process.
+  const locks = new KeyedLock()
   const slots = options.jobs.map((job): JobSlot => ({job, runs: 0}))
   let stopping = false
   let abandoned = false

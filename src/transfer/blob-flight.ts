@@ -1,3 +1,5 @@
+import {KeyedLock} from '../keyed-lock.js'
+
 /**
  * One upload per (destination registry, digest) at a time. Jobs that need a blob another job
  * is uploading wait for it, then find it present (or mount it) instead of uploading it again.
@@ -5,22 +7,10 @@
  * to a HEAD racing the commit of the same blob.
  */
 export class BlobFlights {
-  private readonly tails = new Map<string, Promise<void>>()
+  private readonly lock = new KeyedLock()
 
-  async exclusive<T>(registry: string, digest: string, task: () => Promise<T>): Promise<T> {
-    const key = `${registry}\u0000${digest}`
-    const previous = this.tails.get(key) ?? Promise.resolve()
-    let release!: () => void
-    const mine = new Promise<void>((resolve) => (release = resolve))
-    const tail = previous.then(() => mine)
-    this.tails.set(key, tail)
-    await previous
-    try {
-      return await task()
-    } finally {
-      release()
-      if (this.tails.get(key) === tail) this.tails.delete(key)
-    }
+  exclusive<T>(registry: string, digest: string, task: () => Promise<T>): Promise<T> {
+    return this.lock.with(`${registry}\u0000${digest}`, task)
   }
 }
 

@@ -213,9 +213,9 @@ test('state file: missing is empty, damaged is a one-line error (never silently 
   }
 })
 
-test('TagLocks: one holder per key at a time, in order; other keys do not wait', async () => {
-  const {TagLocks} = await import('../../src/serve/tag-locks.js')
-  const locks = new TagLocks()
+test('KeyedLock: one holder per key at a time, in order; other keys do not wait', async () => {
+  const {KeyedLock} = await import('../../src/keyed-lock.js')
+  const locks = new KeyedLock()
   const log: string[] = []
   const hold = async (key: string, label: string, ms: number) => {
     const release = await locks.acquire(key)

@@ -1,9 +1,9 @@
 /**
- * One copy per destination tag at a time across all of a process's runs: a push event for a tag
- * that the scheduled run is copying right now waits for that copy (and then finds it done, for
- * the price of two HEADs) instead of copying alongside it.
+ * One holder per key at a time, in the order they asked; other keys never wait. Used for one
+ * upload per (destination registry, digest) and for one copy per destination tag across the
+ * runs of a standing mirror.
  */
-export class TagLocks {
+export class KeyedLock {
   private readonly tails = new Map<string, Promise<void>>()
 
   /** Resolves, once every earlier holder of `key` has released it, with the release function. */
@@ -17,6 +17,16 @@ export class TagLocks {
     return () => {
       release()
       if (this.tails.get(key) === tail) this.tails.delete(key)
+    }
+  }
+
+  /** Runs `task` while holding `key`. */
+  async with<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const release = await this.acquire(key)
+    try {
+      return await task()
+    } finally {
+      release()
     }
   }
 }
