@@ -18,6 +18,7 @@ import {INDEX_FILE} from '../layout/paths.js'
 import {parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
 import {runTransfer, type TransferReport} from '../transfer/run.js'
 import {registryDestination, ruleDestination, type Destination} from './destinations.js'
+import {manifestTurns} from './manifest-turns.js'
 import type {EngineSettings} from './save.js'
 
 export interface LoadOptions extends EngineSettings {
@@ -47,7 +48,7 @@ export async function load(options: LoadOptions): Promise<TransferReport> {
       ruleErrors: errors,
       ruleWarnings: warnings,
       credentials,
-      endpoints: layoutEndpoints(opened.layout, 'source'),
+      endpoints: (registries) => layoutEndpoints(opened.layout, 'source')(manifestTurns(registries)),
     })
   } finally {
     await opened.close()
