@@ -10,6 +10,8 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
+# `ferry save --compress zstd` and loading a .tar.zst pipe through the zstd program.
+command -v zstd >/dev/null || missing+=(zstd)
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
