@@ -34,11 +34,32 @@ export function temporaryName(): string {
 
 /** Makes `root` a layout (idempotent): the marker, the blob folder; index.json comes with the first image. */
 export async function prepareLayout(root: string): Promise<void> {
-  await mkdir(path.join(root, BLOBS_DIR, 'sha256'), {recursive: true})
-  const marker = path.join(root, OCI_LAYOUT_FILE)
-  const existing = await readFile(marker, 'utf8').catch(() => undefined)
-  if (existing === undefined) await writeFile(marker, `${JSON.stringify({imageLayoutVersion: LAYOUT_VERSION})}\n`)
-  else checkMarker(existing, marker)
+  try {
+    await makeFolders(path.join(root, BLOBS_DIR, 'sha256'))
+    const marker = path.join(root, OCI_LAYOUT_FILE)
+    const existing = await readFile(marker, 'utf8').catch(() => undefined)
+    if (existing === undefined) await writeFile(marker, `${JSON.stringify({imageLayoutVersion: LAYOUT_VERSION})}\n`)
+    else checkMarker(existing, marker)
+  } catch (error) {
+    if (FerryError.is(error)) throw error
+    const {code, message} = error as NodeJS.ErrnoException
+    throw new FerryError('LAYOUT_UNWRITABLE', `${root}: cannot make an OCI layout here (${code ?? message})`)
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node 20's recursive mkdir spins forever where a parent
+ * cannot hold folders (under /proc), instead of failing.
+ */
+async function makeFolders(dir: string): Promise<void> {
+  const absolute = path.resolve(dir)
+  const levels: string[] = []
+  for (let at = absolute; at !== path.dirname(at); at = path.dirname(at)) levels.unshift(at)
+  for (const level of levels) {
+    await mkdir(level).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error
+    })
+  }
 }
 
 /** A folder that is not a layout is refused with the file that says so. */

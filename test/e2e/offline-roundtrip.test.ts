@@ -221,6 +221,9 @@ test('save --dryRun lists the images and writes nothing; bad output and input ar
   const folder = await runCli(['save', '--ruleFile', rules, '--output', layout, '--compress', 'zstd']);
   assert.equal(folder.code, 2);
   assert.match(folder.stderr, /^Error: --compress zstd needs a tar file as --output/);
+  const unwritable = await runCli(['save', '--ruleFile', rules, '--output', path.join(rules, 'layout')]);
+  assert.equal(unwritable.code, 2);
+  assert.match(unwritable.stderr, /^Error: .*rules\.yaml\/layout: cannot make an OCI layout here \(ENOTDIR\)\n$/);
   const missing = await runCli(['load', path.join(work.dir, 'nothing'), '--registry', dst.host]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^Error: .*nothing: no such folder or file; give an OCI layout folder or a tar of one\n$/);
