@@ -127,6 +127,8 @@ test('load by rule file: saved references to destinations; a destination without
   assert.equal(run.code, 0, run.stdout + run.stderr);
   const report = JSON.parse(run.stdout);
   assert.deepEqual(report.results.map((r: { destination: string }) => r.destination.replace(`${dst.host}/`, '')).sort(), ['mapped/application:v2', 'mapped/multi:renamed']);
+  // The base layer both images share is uploaded once and mounted into the other repository.
+  assert.equal(report.results.reduce((sum: number, r: { blobs: { mounted: number } }) => sum + r.blobs.mounted, 0), 1, run.stdout);
   assert.equal(await skopeoDigest(dst, 'mapped/application:v2'), pushed['team/app:v2']!.digest);
   assert.equal(await skopeoDigest(dst, 'mapped/multi:renamed'), pushed['team/multi:1.0']!.digest);
 
