@@ -9,9 +9,9 @@
 // docker://SRC/REPO:TAG oci:DIR:SRC/REPO:TAG`, one image after another, as the shell recipe does.
 // Load: `ferry load DIR --registry DST` against a loop of `skopeo copy --all oci:DIR:REF
 // docker://DST/REPO:TAG`, each tool into its own empty registry. skopeo runs without
-// --preserve-digests: it rewrites Docker manifests to OCI when it writes a layout, so it could
-// not keep them (ferry keeps every digest; checked below). Figures: wall time per phase, files
-// and bytes under blobs/ of each layout. Results: bench/results/offline.json.
+// --preserve-digests, so it rewrites Docker manifests to OCI in the layout: with it, skopeo 1.9
+// keeps them but cannot read them back (ferry keeps every digest; checked below). Figures: wall
+// time per phase, files and bytes under blobs/ of each layout. Results: bench/results/offline.json.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';

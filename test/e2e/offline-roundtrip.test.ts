@@ -149,6 +149,9 @@ test('skopeo copies out of a ferry layout (OCI-typed entries), and ferry loads a
   const skopeoLayout = path.join(work.dir, 'skopeo-layout');
   await skopeo(['--insecure-policy', 'copy', '--all', '--preserve-digests', ...skopeoFlags(src, 'src-'), `docker://${src.host}/team/multi:1.0`, `oci:${skopeoLayout}:1.0`], 120_000);
   await skopeo(['--insecure-policy', 'copy', '--all', '--preserve-digests', ...skopeoFlags(src, 'src-'), `docker://${src.host}/team/app:v2`, `oci:${skopeoLayout}:${ref('team/app:v2')}`], 120_000);
+  // With --preserve-digests skopeo stores a Docker manifest as it is (without, it rewrites it to
+  // OCI); it cannot read such an entry back itself, ferry loads it with its digest.
+  await skopeo(['--insecure-policy', 'copy', '--preserve-digests', ...skopeoFlags(src, 'src-'), `docker://${src.host}/team/app:v1`, `oci:${skopeoLayout}:${ref('team/app:v1')}`], 120_000);
 
   const withoutName = await runCli(['load', skopeoLayout, '--registry', dst.host, '--ns', 'from-skopeo', '--securityFile', security]);
   assert.equal(withoutName.code, 1, 'a bare tag without --repository cannot be placed');
@@ -158,6 +161,7 @@ test('skopeo copies out of a ferry layout (OCI-typed entries), and ferry loads a
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.equal(await skopeoDigest(dst, 'from-skopeo/multi:1.0'), pushed['team/multi:1.0']!.digest);
   assert.equal(await skopeoDigest(dst, 'from-skopeo/app:v2'), pushed['team/app:v2']!.digest);
+  assert.equal(await skopeoDigest(dst, 'from-skopeo/app:v1'), pushed['team/app:v1']!.digest, 'Docker-typed entry skopeo wrote');
 });
 
 test('a blob that does not match its digest fails the images using it, named; the others load', { timeout: 120_000 }, async () => {
