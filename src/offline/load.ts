@@ -13,7 +13,7 @@ import {ConfigError, FerryError} from '../errors.js'
 import {unpackLayout} from '../layout/archive.js'
 import {refNameOf, type IndexEntry} from '../layout/index-file.js'
 import {ImageLayout, LAYOUT_REGISTRY, layoutEndpoints} from '../layout/layout.js'
-import {readRefName, skopeoRefProblem} from '../layout/ref-name.js'
+import {readRefName, skopeoRefProblem, type SavedReference} from '../layout/ref-name.js'
 import {INDEX_FILE} from '../layout/paths.js'
 import {parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
 import {runTransfer, type TransferReport} from '../transfer/run.js'
@@ -34,7 +34,7 @@ export interface LoadOptions extends EngineSettings {
 }
 
 /** Where images go: one function from a saved image to its destination, or undefined to leave it. */
-type Mapper = {destinationOf(saved: ReturnType<typeof readRefName>, digest: string): Destination | undefined; unused(): ConfigError[]}
+type Mapper = {destinationOf(saved: SavedReference, digest: string): Destination | undefined; unused(): ConfigError[]}
 
 export async function load(options: LoadOptions): Promise<TransferReport> {
   const mapper = await destinationMapper(options)
@@ -98,7 +98,9 @@ async function destinationMapper(options: LoadOptions): Promise<Mapper> {
     if (options.registry || options.ns) throw new ConfigError('give either --registry/--ns or --ruleFile, not both')
     // Destinations are what the file says; there is no default registry for an empty one.
     const parsed = await loadRuleFile(options.ruleFile, {})
-    if (parsed.errors.length > 0) throw parsed.errors[0]
+    // A load maps every image it pushes; a rule that cannot be read stops it before anything moves.
+    const [first, ...more] = parsed.errors
+    if (first) throw new ConfigError(`${first.message}${more.length ? ` (and ${more.length} more rule errors)` : ''}`, {code: 'INVALID_RULE'})
     const used = new Set<Rule>()
     return {
       destinationOf(saved, digest) {
