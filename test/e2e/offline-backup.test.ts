@@ -1,6 +1,7 @@
 // `ferry backup` of a whole registry (catalog paged with Link) into one layout with backup.json,
 // restored by `ferry load` into an empty registry and checked tag by tag with skopeo.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -63,14 +64,14 @@ test('backup of a 22-repository registry, restored to an empty registry: every t
   assert.match(lines(again.stdout).at(-1) ?? '', new RegExp(`\\(0 copied, ${corpus.entries.length} skipped`));
 });
 
-test('backup of one namespace takes only its repositories', { timeout: 60_000 }, async () => {
-  const layout = path.join(work.dir, 'team');
+test('backup of one namespace takes only its repositories (into a tar.gz here)', { timeout: 60_000 }, async () => {
+  const layout = path.join(work.dir, 'team.tar.gz');
   const security = await work.file('security-ns.yaml', plainEntries(src));
   const run = await runCli(['backup', '--source', `${src.host}/team`, '--output', layout, '--securityFile', security, '--quiet', '--json']);
   assert.equal(run.code, 0, run.stderr);
   const team = corpus.entries.filter((entry) => entry.repository.startsWith('team/'));
   assert.ok(team.length > 0 && team.length < corpus.entries.length);
-  const listing = JSON.parse(await readFile(path.join(layout, 'backup.json'), 'utf8'));
+  const listing = JSON.parse(execFileSync('tar', ['-xzOf', layout, 'backup.json'], { encoding: 'utf8' }));
   assert.deepEqual(listing.images.map((image: { reference: string }) => image.reference).sort(), team.map((entry) => `${src.host}/${entry.repository}:${entry.tag}`).sort());
 
   const bad = await runCli(['backup', '--source', 'not a host', '--output', layout]);
