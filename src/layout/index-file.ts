@@ -70,13 +70,17 @@ export function withEntry(entries: readonly IndexEntry[], entry: IndexEntry): In
 
 export class IndexWriter {
   private entries: IndexEntry[]
-  private queue: Promise<void> = Promise.resolve()
+  private byName = new Map<string, IndexEntry>()
+  private byDigest = new Map<string, string>()
+  private waiting: {entry: IndexEntry; resolve: () => void; reject: (error: unknown) => void}[] = []
+  private writing?: Promise<void>
 
   private constructor(
     private readonly root: string,
     entries: IndexEntry[],
   ) {
     this.entries = entries
+    this.index()
   }
 
   static async open(root: string): Promise<IndexWriter> {
@@ -88,20 +92,51 @@ export class IndexWriter {
   }
 
   find(refName: string): IndexEntry | undefined {
-    return this.entries.find((entry) => refNameOf(entry) === refName)
+    return this.byName.get(refName)
   }
 
-  /** Adds (or moves) one ref name; resolves once index.json on disk holds it. */
+  mediaTypeOf(digest: string): string | undefined {
+    return this.byDigest.get(digest)
+  }
+
+  /**
+   * Adds (or moves) one ref name; resolves once index.json on disk holds it. Entries that arrive
+   * while a write is under way go into the next write together, so a large index is not
+   * rewritten once per image.
+   */
   put(descriptor: Descriptor, refName: string): Promise<void> {
     const entry: IndexEntry = {mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size, annotations: {[REF_NAME]: refName}}
-    const write = this.queue.then(async () => {
-      const next = withEntry(this.entries, entry)
-      await this.replaceFile(next)
-      this.entries = next
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({entry, resolve, reject})
+      this.writing ??= this.drain()
     })
-    // A failed write must not block the ones queued behind it.
-    this.queue = write.catch(() => undefined)
-    return write
+  }
+
+  private async drain(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const batch = this.waiting.splice(0)
+      const next = batch.reduce((entries, item) => withEntry(entries, item.entry), this.entries)
+      try {
+        await this.replaceFile(next)
+        this.entries = next
+        this.index()
+        for (const item of batch) item.resolve()
+      } catch (error) {
+        // The file still holds the previous entries; these images are not saved and say so.
+        for (const item of batch) item.reject(error)
+      }
+    }
+    this.writing = undefined
+  }
+
+  private index(): void {
+    this.byName = new Map()
+    this.byDigest = new Map()
+    for (const entry of this.entries) {
+      const name = refNameOf(entry)
+      if (name !== undefined) this.byName.set(name, entry)
+      this.byDigest.set(entry.digest, entry.mediaType)
+    }
   }
 
   private async replaceFile(entries: IndexEntry[]): Promise<void> {

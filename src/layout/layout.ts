@@ -50,7 +50,7 @@ export class ImageLayout {
 
   /** The media type index.json gives a digest, if an entry has it. */
   mediaTypeOf(digest: string): string | undefined {
-    return this.index.current().find((entry) => entry.digest === digest)?.mediaType
+    return this.index.mediaTypeOf(digest)
   }
 
   repository(location: ImageLocation): LayoutRepository {
