@@ -59,7 +59,7 @@ export async function load(options: LoadOptions): Promise<TransferReport> {
 export function loadRules(
   entries: readonly IndexEntry[],
   mapper: Mapper,
-  options: {repository?: string},
+  options: {repository?: string; tagFilter?: (tag: string) => boolean},
   indexFile: string,
 ): {rules: Rule[]; errors: ConfigError[]; warnings: string[]} {
   const rules: Rule[] = []
@@ -79,10 +79,12 @@ export function loadRules(
       errors.push(new ConfigError(`manifests[${position}]: ${error.message}`, {file: indexFile, code: 'INVALID_REFERENCE'}))
       return
     }
-    const problem = skopeoRefProblem(refName)
-    if (problem) warnings.push(problem)
     const destination = mapper.destinationOf(saved, entry.digest)
     if (!destination) return
+    // The engine filters listed tags only, and a load lists none: --includeTags/--excludeTags apply here.
+    if (options.tagFilter && saved.tag !== undefined && !options.tagFilter(saved.tag)) return
+    const problem = skopeoRefProblem(refName)
+    if (problem) warnings.push(problem)
     rules.push({
       text: refName,
       source: {registry: LAYOUT_REGISTRY, repository: `${saved.registry}/${saved.repository}`, digest: entry.digest},

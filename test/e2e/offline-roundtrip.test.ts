@@ -116,7 +116,7 @@ test('save → load: every digest identical at the destination; each blob stored
   assert.match(lines(reload.stdout).at(-1) ?? '', /\(0 copied, 5 skipped/);
 });
 
-test('load by rule file: saved references to destinations; a destination without a tag keeps the saved tag', { timeout: 60_000 }, async () => {
+test('load by rule file (a destination without a tag keeps the saved tag); tag filters choose among saved tags', { timeout: 60_000 }, async () => {
   const layout = path.join(work.dir, 'layout');
   assert.ok(existsSync(path.join(layout, 'index.json')), 'runs after the round-trip test');
   const map = await work.file(
@@ -131,6 +131,10 @@ test('load by rule file: saved references to destinations; a destination without
   assert.equal(report.results.reduce((sum: number, r: { blobs: { mounted: number } }) => sum + r.blobs.mounted, 0), 1, run.stdout);
   assert.equal(await skopeoDigest(dst, 'mapped/application:v2'), pushed['team/app:v2']!.digest);
   assert.equal(await skopeoDigest(dst, 'mapped/multi:renamed'), pushed['team/multi:1.0']!.digest);
+
+  const filtered = await runCli(['load', layout, '--registry', dst.host, '--ns', 'filtered', '--includeTags', '^v', '--excludeTags', '1$', '--securityFile', security, '--quiet', '--json']);
+  assert.equal(filtered.code, 0, filtered.stdout + filtered.stderr);
+  assert.deepEqual(JSON.parse(filtered.stdout).results.map((r: { destination: string }) => r.destination), [`${dst.host}/filtered/app:v2`]);
 
   const unused = await work.file('unused-rules.yaml', `${src.host}/nothing/here: ${dst.host}/x/y\n`);
   const none = await runCli(['load', layout, '--ruleFile', unused, '--securityFile', security]);
