@@ -13,13 +13,19 @@ import {createGunzip, createGzip} from 'node:zlib'
 import * as tar from 'tar'
 
 import {FerryError} from '../errors.js'
-import {temporaryName} from './paths.js'
+import {TEMPORARY_PREFIX, temporaryName} from './paths.js'
 
 export type Compression = 'gzip' | 'zstd'
 
 /** Packs the layout in `dir` into `file`, written under a temporary name and renamed when complete. */
 export async function packLayout(dir: string, file: string, compression: Compression | undefined): Promise<void> {
-  const temporary = path.join(path.dirname(file), `${temporaryName()}-${path.basename(file)}`)
+  const folder = path.dirname(file)
+  const suffix = `-${path.basename(file)}`
+  // A pack killed before its rename left a partial tar under a temporary name: not kept.
+  for (const name of await readdir(folder)) {
+    if (name.startsWith(TEMPORARY_PREFIX) && name.endsWith(suffix)) await rm(path.join(folder, name), {force: true})
+  }
+  const temporary = path.join(folder, `${temporaryName()}${suffix}`)
   try {
     const entries = (await readdir(dir)).sort()
     const archive = tar.c({cwd: dir, portable: true, noDirRecurse: false}, entries) as unknown as Readable
