@@ -31,6 +31,7 @@ atomically, so a run killed at any point and run again finishes the layout.`
     ruleFile: Flags.string({description: 'rule file (transfer format); its sources are saved, its destinations ignored', required: true}),
     output: Flags.string({description: 'layout folder, or FILE.tar (.tar.gz, .tar.zst) for a tar with the layout at its root', required: true}),
     compress: Flags.string({description: 'compress the tar (gzip through zlib, zstd through the zstd program)', options: ['gzip', 'zstd']}),
+    platform: Flags.string({description: 'of a multi-arch image, save only this platform (os/architecture[/variant], e.g. linux/arm64); default: every platform'}),
     dryRun: Flags.boolean({description: 'list the images that would be saved (tags listed at the sources); write nothing', default: false}),
     ...engineFlags,
   }
@@ -40,7 +41,7 @@ atomically, so a run killed at any point and run again finishes the layout.`
     const compress = flags.compress as 'gzip' | 'zstd' | undefined
     if (flags.dryRun) return this.dryRun(flags)
     return runEngineCommand(this, flags, ({logger, signal}) =>
-      save({...engineSettings(flags), ruleFile: flags.ruleFile, securityFile: flags.securityFile, output: flags.output, compress, logger, signal}),
+      save({...engineSettings(flags), ruleFile: flags.ruleFile, securityFile: flags.securityFile, output: flags.output, compress, platform: flags.platform, logger, signal}),
     )
   }
 

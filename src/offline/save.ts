@@ -14,6 +14,7 @@ import {silentLogger} from '../report/logger.js'
 import {runTransfer, type EngineOptions, type TransferReport} from '../transfer/run.js'
 import {outputTarget} from './output.js'
 import {plannedImages, type Plan} from './plan.js'
+import {parsePlatform, platformSources} from './platform.js'
 
 /**
  * Lets a rule with an empty destination parse (the rule file format needs a default for it);
@@ -29,6 +30,8 @@ export interface SaveOptions extends EngineSettings {
   /** A folder, or FILE.tar (FILE.tar.gz, FILE.tar.zst). */
   output: string
   compress?: Compression
+  /** `os/architecture[/variant]`: of a multi-arch image, only that platform's manifest. */
+  platform?: string
 }
 
 /** A rule whose destination is the layout, under the source's own registry and repository. */
@@ -41,6 +44,7 @@ export function layoutRule(rule: Rule): Rule {
 
 export async function save(options: SaveOptions): Promise<TransferReport> {
   const target = outputTarget(options.output, options.compress)
+  const platform = options.platform === undefined ? undefined : parsePlatform(options.platform)
   const inputs = await loadTransferInputs({ruleFile: options.ruleFile, securityFile: options.securityFile, registry: IGNORED_DESTINATION})
   const logger = options.logger ?? silentLogger
   const layout = await ImageLayout.forWriting(target.dir)
@@ -54,7 +58,9 @@ export async function save(options: SaveOptions): Promise<TransferReport> {
     ruleErrors: inputs.ruleErrors,
     ruleWarnings: inputs.ruleWarnings,
     credentials: inputs.credentials,
-    endpoints: layoutEndpoints(layout, 'destination'),
+    endpoints: platform
+      ? (registries) => layoutEndpoints(layout, 'destination')(platformSources(platform)(registries))
+      : layoutEndpoints(layout, 'destination'),
   })
   await finishArchive(target, report, logger)
   return report

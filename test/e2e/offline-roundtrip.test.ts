@@ -219,6 +219,26 @@ test('tar round trips: plain, gzip and zstd; a tar holds the layout at its root'
   }
 });
 
+test('save --platform keeps one platform of a multi-arch image; a single image is saved as it is', { timeout: 60_000 }, async () => {
+  const layout = path.join(work.dir, 'arm64');
+  const some = await work.file('rules-platform.yaml', `${src.host}/team/multi:1.0: ""\n${src.host}/team/app:v2: ""\n`);
+  const saved = await runCli(['save', '--ruleFile', some, '--securityFile', security, '--output', layout, '--platform', 'linux/arm64', '--quiet']);
+  assert.equal(saved.code, 0, saved.stdout + saved.stderr);
+  const multi = pushed['team/multi:1.0'] as PushedIndex;
+  const arm64 = multi.children.find((child) => child.platform.architecture === 'arm64')!;
+  const entries = await indexEntries(layout);
+  assert.deepEqual(entries.map((entry) => entry.digest).sort(), [arm64.digest, pushed['team/app:v2']!.digest].sort());
+  const expected = [...new Set([...contentOf({ ...arm64, repository: 'team/multi', tag: null }), ...contentOf(pushed['team/app:v2']!)])].map((d) => d.slice(7)).sort();
+  assert.deepEqual(await blobFiles(layout), expected, 'nothing of the other platforms');
+  const loaded = await runCli(['load', layout, '--registry', dst.host, '--ns', 'arm64', '--securityFile', security, '--quiet']);
+  assert.equal(loaded.code, 0, loaded.stdout + loaded.stderr);
+  assert.equal(await skopeoDigest(dst, 'arm64/multi:1.0'), arm64.digest);
+
+  const none = await runCli(['save', '--ruleFile', some, '--securityFile', security, '--output', layout, '--platform', 'linux/s390x', '--quiet', '--retry', '0']);
+  assert.equal(none.code, 1);
+  assert.match(none.stdout, /team\/multi:1\.0 has no linux\/s390x image \(it has linux\/amd64, linux\/arm64, linux\/arm\/v7\)/);
+});
+
 test('save --dryRun lists the images and writes nothing; bad output and input are one-line errors', { timeout: 60_000 }, async () => {
   const layout = path.join(work.dir, 'dry');
   const run = await runCli(['save', '--ruleFile', rules, '--securityFile', security, '--output', layout, '--dryRun']);
