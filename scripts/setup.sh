@@ -12,6 +12,8 @@ command -v skopeo >/dev/null || missing+=(skopeo)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
 command -v chromium >/dev/null || missing+=(chromium)
+# `ferry save --compress zstd` and loading a .tar.zst pipe through the zstd program.
+command -v zstd >/dev/null || missing+=(zstd)
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"

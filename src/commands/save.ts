@@ -1,0 +1,65 @@
+import {Command, Flags} from '@oclif/core'
+
+import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
+import {goStyleBooleans} from '../cli/go-booleans.js'
+import {runEngineCommand} from '../cli/run-command.js'
+import {FerryError} from '../errors.js'
+import {planSave, save} from '../offline/save.js'
+import type {Plan} from '../offline/plan.js'
+import type {TransferReport} from '../transfer/run.js'
+
+export default class Save extends Command {
+  static override summary = 'Save the source images of a rule file into one OCI image layout (a folder or a tar).'
+
+  static override description = `Every image the rule file's sources name (all rule forms and tag filters of "transfer"; the
+destination side of a rule is not used and may be left empty) goes into one OCI image layout:
+oci-layout, index.json, blobs/sha256/. Each image is an index.json entry whose
+org.opencontainers.image.ref.name is its full source reference (registry/namespace/repo:tag).
+Multi-arch images are saved whole; manifests byte for byte, Docker media types included; every
+blob is stored once. Blobs are verified and renamed into place, index.json is replaced
+atomically, so a run killed at any point and run again finishes the layout.`
+
+  static override examples = [
+    '<%= config.bin %> save --securityFile security.yaml --ruleFile rules.yaml --output images/',
+    '<%= config.bin %> save --ruleFile rules.yaml --output images.tar --compress zstd',
+    '<%= config.bin %> save --ruleFile rules.yaml --output images/ --dryRun',
+  ]
+
+  static override enableJsonFlag = true
+
+  static override flags = {
+    ruleFile: Flags.string({description: 'rule file (transfer format); its sources are saved, its destinations ignored', required: true}),
+    output: Flags.string({description: 'layout folder, or FILE.tar (.tar.gz, .tar.zst) for a tar with the layout at its root', required: true}),
+    compress: Flags.string({description: 'compress the tar (gzip through zlib, zstd through the zstd program)', options: ['gzip', 'zstd']}),
+    platform: Flags.string({description: 'of a multi-arch image, save only this platform (os/architecture[/variant], e.g. linux/arm64); default: every platform'}),
+    dryRun: Flags.boolean({description: 'list the images that would be saved (tags listed at the sources); write nothing', default: false}),
+    ...engineFlags,
+  }
+
+  async run(): Promise<TransferReport | Plan> {
+    const {flags} = await this.parse(Save, goStyleBooleans(this.argv, GO_BOOLEANS))
+    const compress = flags.compress as 'gzip' | 'zstd' | undefined
+    if (flags.dryRun) return this.dryRun(flags)
+    return runEngineCommand(this, flags, ({logger, signal}) =>
+      save({...engineSettings(flags), ruleFile: flags.ruleFile, securityFile: flags.securityFile, output: flags.output, compress, platform: flags.platform, logger, signal}),
+    )
+  }
+
+  private async dryRun(flags: {ruleFile: string; securityFile?: string; output: string; routines: number; qps: number; includeTags?: string[]; excludeTags?: string[]; retry: number; 'tag-exist-overridden': boolean}): Promise<Plan> {
+    let plan: Plan
+    try {
+      plan = await planSave({...engineSettings(flags), ruleFile: flags.ruleFile, securityFile: flags.securityFile, output: flags.output})
+    } catch (error) {
+      if (!FerryError.is(error)) throw error
+      this.logToStderr(`Error: ${error.message}`)
+      this.exit(2)
+    }
+    if (!this.jsonEnabled()) {
+      for (const image of plan.images) this.log(image)
+      for (const failure of plan.failures) this.logToStderr(`generate failed: ${failure.message}`)
+      this.log(`Dry run: ${plan.images.length} images would be saved to ${flags.output}, ${plan.failures.length} rules failed to generate`)
+    }
+    if (plan.failures.length > 0) process.exitCode = 1
+    return plan
+  }
+}

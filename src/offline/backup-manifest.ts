@@ -1,0 +1,71 @@
+/**
+ * backup.json: beside index.json, one line per saved image a person (or a restore check) reads:
+ * the reference, the manifest digest and media type, and the bytes the image holds (its
+ * manifests and blobs, each counted once).
+ */
+import {open, rename, rm} from 'node:fs/promises'
+import path from 'node:path'
+
+import {refNameOf} from '../layout/index-file.js'
+import type {ImageLayout} from '../layout/layout.js'
+import {sniffMediaType} from '../layout/media-type.js'
+import {temporaryName} from '../layout/paths.js'
+import {isForeignLayer, parseManifest} from '../registry/media-types.js'
+
+export const BACKUP_FILE = 'backup.json'
+
+export interface BackupImage {
+  reference: string
+  digest: string
+  mediaType: string
+  /** Bytes of every manifest and blob the image references, each once. */
+  size: number
+}
+
+export interface BackupManifest {
+  source: string
+  created: string
+  images: BackupImage[]
+}
+
+export async function writeBackupManifest(layout: ImageLayout, options: {source: string; prefix: string}): Promise<BackupManifest> {
+  const images: BackupImage[] = []
+  for (const entry of layout.index.current()) {
+    const reference = refNameOf(entry)
+    if (!reference?.startsWith(options.prefix)) continue
+    images.push({reference, digest: entry.digest, mediaType: entry.mediaType, size: await imageSize(layout, entry.digest, entry.mediaType)})
+  }
+  const manifest: BackupManifest = {source: options.source, created: new Date().toISOString(), images}
+  const target = path.join(layout.root, BACKUP_FILE)
+  const temporary = path.join(layout.root, temporaryName())
+  try {
+    const handle = await open(temporary, 'wx')
+    try {
+      await handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temporary, target)
+  } catch (error) {
+    await rm(temporary, {force: true})
+    throw error
+  }
+  return manifest
+}
+
+async function imageSize(layout: ImageLayout, digest: string, mediaType: string): Promise<number> {
+  const counted = new Map<string, number>()
+  const visit = async (manifestDigest: string, type: string | undefined) => {
+    const bytes = await layout.store.read(manifestDigest)
+    counted.set(manifestDigest, bytes.length)
+    const parsed = parseManifest(bytes, type ?? sniffMediaType(bytes), manifestDigest)
+    if (parsed.kind === 'index') {
+      for (const child of parsed.manifests) if (!counted.has(child.digest)) await visit(child.digest, child.mediaType)
+      return
+    }
+    for (const blob of [parsed.config, ...parsed.layers]) if (!isForeignLayer(blob)) counted.set(blob.digest, blob.size)
+  }
+  await visit(digest, mediaType)
+  return [...counted.values()].reduce((sum, size) => sum + size, 0)
+}

@@ -1,0 +1,81 @@
+/**
+ * `ferry backup`: every repository and tag of a registry (or of one namespace of it), through
+ * the catalog, into one layout, with backup.json listing what was saved. `ferry load` restores it.
+ */
+import type {Rule} from '../config/rules.js'
+import {anonymousStore, loadSecurityFile} from '../config/security.js'
+import {ConfigError} from '../errors.js'
+import {ImageLayout, LAYOUT_REGISTRY, layoutEndpoints} from '../layout/layout.js'
+import {registryProvider} from '../providers/registry.js'
+import type {SourceProvider} from '../providers/provider.js'
+import {parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
+import {createLimiter} from '../registry/limiter.js'
+import {silentLogger} from '../report/logger.js'
+import {runTransfer, type TransferReport} from '../transfer/run.js'
+import {writeBackupManifest} from './backup-manifest.js'
+import {outputTarget} from './output.js'
+import {finishArchive, type EngineSettings} from './save.js'
+
+export interface BackupOptions extends EngineSettings {
+  /** HOST or HOST/namespace. */
+  source: string
+  securityFile?: string
+  output: string
+}
+
+/** `HOST[/namespace]` → its parts, with a one-line error for either. Pure. */
+export function parseBackupSource(text: string): {registry: string; namespace?: string} {
+  const trimmed = text.trim().replace(/^https?:\/\//, '').replace(/\/+$/, '')
+  const slash = trimmed.indexOf('/')
+  const host = slash < 0 ? trimmed : trimmed.slice(0, slash)
+  const namespace = slash < 0 ? undefined : trimmed.slice(slash + 1)
+  let registry: string
+  try {
+    registry = parseRegistryHost(host)
+  } catch (error) {
+    throw new ConfigError(`--source ${quote(text)}: ${(error as Error).message}`)
+  }
+  if (namespace !== undefined) {
+    const wrong = repositoryPathProblem(namespace)
+    if (wrong) throw new ConfigError(`--source ${quote(text)}: namespace ${wrong}`)
+    return {registry, namespace}
+  }
+  return {registry}
+}
+
+/** One rule per repository the catalog lists; every tag of it, saved under `registry/repository`. */
+export async function* backupRules(from: SourceProvider): AsyncGenerator<Rule> {
+  for await (const found of from.repositories()) {
+    yield {
+      text: `${from.registry}/${found.repository}`,
+      source: {registry: from.registry, repository: found.repository},
+      destination: {registry: LAYOUT_REGISTRY, repository: `${from.registry}/${found.repository}`},
+    }
+  }
+}
+
+export async function backup(options: BackupOptions): Promise<TransferReport> {
+  const source = parseBackupSource(options.source)
+  const target = outputTarget(options.output, undefined)
+  const credentials = options.securityFile ? await loadSecurityFile(options.securityFile) : anonymousStore
+  const limiter = createLimiter({qps: options.qps})
+  try {
+    const from = await registryProvider.source!({
+      settings: {registry: source.registry, namespace: source.namespace},
+      secrets: {},
+      credentials,
+      limiter,
+      env: process.env,
+      logger: options.logger,
+    })
+    const layout = await ImageLayout.forWriting(target.dir)
+    const report = await runTransfer({...options, rules: backupRules(from), credentials, limiter, endpoints: layoutEndpoints(layout, 'destination')})
+    const prefix = `${source.registry}/${source.namespace ? `${source.namespace}/` : ''}`
+    await writeBackupManifest(layout, {source: options.source, prefix})
+    await finishArchive(target, report, options.logger ?? silentLogger)
+    return report
+  } finally {
+    await limiter.stop()
+  }
+}
+

@@ -1,0 +1,146 @@
+/**
+ * `ferry load`: every image of an OCI layout (a folder, or a tar of one) to a registry, with the
+ * same engine as transfer. The layout is the source side of each job, found by digest, so a
+ * layout written by ferry and one written by skopeo load the same way.
+ */
+import {mkdtemp, rm, stat} from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+
+import {loadRuleFile, type Rule} from '../config/rules.js'
+import {anonymousStore, loadSecurityFile} from '../config/security.js'
+import {ConfigError, FerryError} from '../errors.js'
+import {unpackLayout} from '../layout/archive.js'
+import {refNameOf, type IndexEntry} from '../layout/index-file.js'
+import {ImageLayout, LAYOUT_REGISTRY, layoutEndpoints} from '../layout/layout.js'
+import {readRefName, skopeoRefProblem, type SavedReference} from '../layout/ref-name.js'
+import {INDEX_FILE} from '../layout/paths.js'
+import {parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
+import {runTransfer, type TransferReport} from '../transfer/run.js'
+import {registryDestination, ruleDestination, type Destination} from './destinations.js'
+import {manifestTurns} from './manifest-turns.js'
+import type {EngineSettings} from './save.js'
+
+export interface LoadOptions extends EngineSettings {
+  /** A layout folder or a tar (plain, gzip or zstd) of one. */
+  input: string
+  securityFile?: string
+  /** Destination registry (with `ns`), or `ruleFile`. */
+  registry?: string
+  ns?: string
+  ruleFile?: string
+  /** Names the repository of entries whose ref name is a bare tag (`skopeo copy … oci:DIR:v1`). */
+  repository?: string
+}
+
+/** Where images go: one function from a saved image to its destination, or undefined to leave it. */
+type Mapper = {destinationOf(saved: SavedReference, digest: string): Destination | undefined; unused(): ConfigError[]}
+
+export async function load(options: LoadOptions): Promise<TransferReport> {
+  const mapper = await destinationMapper(options)
+  const credentials = options.securityFile ? await loadSecurityFile(options.securityFile) : anonymousStore
+  const opened = await openLayout(options.input)
+  try {
+    const {rules, errors, warnings} = loadRules(opened.layout.index.current(), mapper, options, opened.indexFile)
+    return await runTransfer({
+      ...options,
+      rules,
+      ruleErrors: errors,
+      ruleWarnings: warnings,
+      credentials,
+      endpoints: (registries) => layoutEndpoints(opened.layout, 'source')(manifestTurns(registries)),
+    })
+  } finally {
+    await opened.close()
+  }
+}
+
+/** One rule per index.json entry (by digest), with what cannot be loaded said, never skipped silently. */
+export function loadRules(
+  entries: readonly IndexEntry[],
+  mapper: Mapper,
+  options: {repository?: string; tagFilter?: (tag: string) => boolean},
+  indexFile: string,
+): {rules: Rule[]; errors: ConfigError[]; warnings: string[]} {
+  const rules: Rule[] = []
+  const errors: ConfigError[] = []
+  const warnings: string[] = []
+  entries.forEach((entry, position) => {
+    const refName = refNameOf(entry)
+    if (refName === undefined) {
+      warnings.push(`${indexFile}: manifests[${position}] (${entry.digest}) has no org.opencontainers.image.ref.name, so it has no name to load under; not loaded`)
+      return
+    }
+    let saved
+    try {
+      saved = readRefName(refName, options.repository)
+    } catch (error) {
+      if (!FerryError.is(error)) throw error
+      errors.push(new ConfigError(`manifests[${position}]: ${error.message}`, {file: indexFile, code: 'INVALID_REFERENCE'}))
+      return
+    }
+    const destination = mapper.destinationOf(saved, entry.digest)
+    if (!destination) return
+    // The engine filters listed tags only, and a load lists none: --includeTags/--excludeTags apply here.
+    if (options.tagFilter && saved.tag !== undefined && !options.tagFilter(saved.tag)) return
+    const problem = skopeoRefProblem(refName)
+    if (problem) warnings.push(problem)
+    rules.push({
+      text: refName,
+      source: {registry: LAYOUT_REGISTRY, repository: `${saved.registry}/${saved.repository}`, digest: entry.digest},
+      destination,
+    })
+  })
+  errors.push(...mapper.unused())
+  return {rules, errors, warnings}
+}
+
+async function destinationMapper(options: LoadOptions): Promise<Mapper> {
+  if (options.ruleFile) {
+    if (options.registry || options.ns) throw new ConfigError('give either --registry/--ns or --ruleFile, not both')
+    // Destinations are what the file says; there is no default registry for an empty one.
+    const parsed = await loadRuleFile(options.ruleFile, {})
+    // A load maps every image it pushes; a rule that cannot be read stops it before anything moves.
+    const [first, ...more] = parsed.errors
+    if (first) throw new ConfigError(`${first.message}${more.length ? ` (and ${more.length} more rule errors)` : ''}`, {code: 'INVALID_RULE'})
+    const used = new Set<Rule>()
+    return {
+      destinationOf(saved, digest) {
+        const found = ruleDestination(saved, digest, parsed.rules)
+        if (found) used.add(found.rule)
+        return found?.destination
+      },
+      unused: () =>
+        parsed.rules
+          .filter((rule) => !used.has(rule))
+          .map((rule) => new ConfigError(`rule ${quote(rule.text)} names no image in the layout`, {file: rule.file, line: rule.line, code: 'INVALID_RULE'})),
+    }
+  }
+  if (!options.registry) throw new ConfigError('say where the images go: --registry HOST [--ns NAMESPACE], or --ruleFile')
+  let registry: string
+  try {
+    registry = parseRegistryHost(options.registry.replace(/^https?:\/\//, '').replace(/\/+$/, ''))
+  } catch (error) {
+    throw new ConfigError(`--registry: ${(error as Error).message}`)
+  }
+  const ns = options.ns?.trim().replace(/^\/+|\/+$/g, '') || undefined
+  const wrong = ns === undefined ? undefined : repositoryPathProblem(ns)
+  if (wrong) throw new ConfigError(`--ns ${quote(ns!)}: ${wrong}`)
+  return {destinationOf: (saved) => registryDestination(saved, registry, ns), unused: () => []}
+}
+
+/** The layout of a folder, or of a tar unpacked into a temporary folder removed afterwards. */
+async function openLayout(input: string): Promise<{layout: ImageLayout; indexFile: string; close(): Promise<void>}> {
+  const info = await stat(input).catch(() => undefined)
+  if (!info) throw new FerryError('INVALID_LAYOUT', `${input}: no such folder or file; give an OCI layout folder or a tar of one`)
+  if (info.isDirectory()) return {layout: await ImageLayout.forReading(input), indexFile: path.join(input, INDEX_FILE), close: async () => undefined}
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-load-'))
+  try {
+    await unpackLayout(input, dir)
+    return {layout: await ImageLayout.forReading(dir), indexFile: `${input}: ${INDEX_FILE}`, close: () => rm(dir, {recursive: true, force: true})}
+  } catch (error) {
+    await rm(dir, {recursive: true, force: true})
+    throw error
+  }
+}
+
