@@ -119,15 +119,16 @@ export class LayoutRepository implements ImageSource, ImageDestination {
     return this.layout.store.write(descriptor.digest, body, options.signal)
   }
 
-  async putManifest(reference: string, manifest: FetchedManifest, _signal?: AbortSignal): Promise<void> {
+  async putManifest(reference: string, manifest: FetchedManifest, _signal?: AbortSignal): Promise<string> {
     // The bytes as the registry served them, so a load pushes back the same digest.
     await this.layout.store.writeBytes(manifest.digest, manifest.bytes)
-    if (reference !== this.topReference || this.refName === undefined) return
+    if (reference !== this.topReference || this.refName === undefined) return manifest.digest
     // A registry may label a manifest application/json; the entry carries its real type.
     const {mediaType} = parseManifest(manifest.bytes, manifest.mediaType, `${this.refName}@${manifest.digest}`)
     const descriptor = {mediaType, digest: manifest.digest, size: manifest.bytes.length}
     await this.layout.index.put(descriptor, this.refName)
     this.layout.onSaved?.(this.refName, descriptor)
+    return manifest.digest
   }
 }
 
