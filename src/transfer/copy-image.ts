@@ -219,16 +219,22 @@ async function copyReferenced(
   const parsed = parseManifest(manifest.bytes, manifest.mediaType, what)
   if (parsed.kind === 'index') {
     for (const child of parsed.manifests) {
-      // By digest, never to the tag: immutable-tag registries refuse a tag pushed twice, and a
-      // tag must not point at one platform while the others are still on their way.
-      const present = await destination.headManifest(child.digest, context.signal)
-      if (present?.digest === child.digest && !context.deep) continue
-      const childManifest = await source.getManifest(child.digest, context.signal)
-      await copyReferenced(childManifest, source, destination, context, outcome)
-      if (present?.digest === child.digest) continue
-      if (context.signal?.aborted) throw new FerryError('ABORTED', `${destination.name}@${child.digest}: stopped before pushing the manifest`)
-      await destination.putManifest(child.digest, childManifest, context.signal)
-      outcome.manifests++
+      // One push of a child per destination repository at a time, checked again inside: CNCF
+      // Distribution answers 400 DIGEST_INVALID to an index pushed while another job re-pushes
+      // one of its children (two tags of one index copied at once).
+      const key = `manifest\u0000${destination.repository}\u0000${child.digest}`
+      await context.flights.exclusive(destination.flightKey, key, async () => {
+        // By digest, never to the tag: immutable-tag registries refuse a tag pushed twice, and a
+        // tag must not point at one platform while the others are still on their way.
+        const present = await destination.headManifest(child.digest, context.signal)
+        if (present?.digest === child.digest && !context.deep) return
+        const childManifest = await source.getManifest(child.digest, context.signal)
+        await copyReferenced(childManifest, source, destination, context, outcome)
+        if (present?.digest === child.digest) return
+        if (context.signal?.aborted) throw new FerryError('ABORTED', `${destination.name}@${child.digest}: stopped before pushing the manifest`)
+        await destination.putManifest(child.digest, childManifest, context.signal)
+        outcome.manifests++
+      })
     }
     return
   }
