@@ -42,10 +42,11 @@ export interface FleetLimiterOptions {
 export async function createFleetLimiter(options: FleetLimiterOptions): Promise<RequestLimiter> {
   const {qps} = options
   if (!(qps > 0) || !Number.isFinite(qps)) throw new RangeError('a fleet limiter needs a positive qps')
+  const connection = new Bottleneck.IORedisConnection({client: options.redis})
   const bottleneck = new Bottleneck({
     id: options.id,
     datastore: 'ioredis',
-    connection: new Bottleneck.IORedisConnection({client: options.redis}),
+    connection,
     // Never wipe the shared state: other workers are scheduling against it right now.
     clearDatastore: false,
     minTime: Math.ceil(1000 / qps),
@@ -81,11 +82,9 @@ export async function createFleetLimiter(options: FleetLimiterOptions): Promise<
       if (stopped) return
       stopped = true
       await bottleneck.stop({dropWaitingJobs: true}).catch(() => undefined)
-      try {
-        await bottleneck.disconnect(false)
-      } catch {
-        // Gone already: nothing of ours to release.
-      }
+      // A connection given to bottleneck is not closed with the limiter: its heartbeat and the
+      // subscriber it duplicated would keep the process alive.
+      await connection.disconnect(false)
     },
   }
 }
