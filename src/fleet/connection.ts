@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 
 import {Redis} from 'ioredis'
 
-import {ConfigError} from '../errors.js'
+import {ConfigError, describeError, FerryError} from '../errors.js'
 
 /** Where a fleet meets: one Redis and a queue name; everything ferry keeps there is keyed by both. */
 export interface QueueAddress {
@@ -42,6 +42,27 @@ export function connect(address: QueueAddress, options: {blocking?: boolean} = {
   // The failing command reports the error; without a listener ioredis would also print each one.
   redis.on('error', () => undefined)
   return redis
+}
+
+/**
+ * Fails fast, in one line, when the queue's Redis cannot be reached: a connection left to retry
+ * would wait for ever (a worker) or print each failed attempt (BullMQ, without a listener).
+ */
+export async function checkReachable(address: QueueAddress, timeoutMs = 5000): Promise<void> {
+  const redis = new Redis(address.url, {maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, lazyConnect: true})
+  let cause: unknown
+  redis.on('error', (error) => (cause ??= error))
+  try {
+    await Promise.race([
+      redis.connect().then(() => redis.ping()),
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
+    ])
+  } catch (error) {
+    const url = new URL(address.url)
+    throw new FerryError('QUEUE_UNREACHABLE', `cannot reach the queue's Redis at ${url.hostname}:${url.port || 6379} (${describeError(cause ?? error)}); check --queue`)
+  } finally {
+    redis.disconnect()
+  }
 }
 
 /** ferry's own keys next to BullMQ's (bytes copied, the rate window, blob locks), per queue. */

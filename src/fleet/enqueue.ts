@@ -13,7 +13,7 @@ import type {Platform} from '../select/platforms.js'
 import {compileSelection, type TagSelection} from '../select/tags.js'
 import {ClientPool} from '../transfer/clients.js'
 import {registryEndpoints} from '../transfer/registry-endpoints.js'
-import {connect, jobIdOf, type QueueAddress} from './connection.js'
+import {checkReachable, connect, jobIdOf, type QueueAddress} from './connection.js'
 import {toQueuedJob} from './job-data.js'
 
 export interface EnqueueOptions {
@@ -70,6 +70,7 @@ export async function enqueueTransfer(options: EnqueueOptions): Promise<EnqueueR
     generateFailures.push(failure)
     logger.warn(`generate failed: ${failure.message}`)
   }
+  await checkReachable(options.queue)
   const connection = connect(options.queue)
   const queue = new Queue(options.queue.name, {connection})
   let enqueued = 0
@@ -104,14 +105,19 @@ export async function enqueueTransfer(options: EnqueueOptions): Promise<EnqueueR
       selector: compileSelection(options.tagSelection),
       listRepositories: (registry, prefix, signal) => listRepositories(clients.get(registry, prefix).client, {signal}),
     })
-    for await (const item of generated) {
-      if (item.kind === 'error') {
-        fail(item.rule, item.error)
-        continue
+    try {
+      for await (const item of generated) {
+        if (item.kind === 'error') {
+          fail(item.rule, item.error)
+          continue
+        }
+        const pending = add(item.job).finally(() => inFlight.delete(pending))
+        inFlight.add(pending)
+        if (inFlight.size >= routines) await Promise.race(inFlight)
       }
-      const pending = add(item.job).finally(() => inFlight.delete(pending))
-      inFlight.add(pending)
-      if (inFlight.size >= routines) await Promise.race(inFlight)
+    } catch (error) {
+      // As in a local run: what was enqueued stays enqueued, and the stop is a generate failure.
+      if (!options.signal?.aborted) fail('*', new Error(`generating jobs stopped: ${describeError(error)}`))
     }
     await Promise.all(inFlight)
   } finally {

@@ -49,6 +49,8 @@ export async function createFleetLimiter(options: FleetLimiterOptions): Promise<
     connection,
     // Never wipe the shared state: other workers are scheduling against it right now.
     clearDatastore: false,
+    // Whole milliseconds: bottleneck's Redis scripts stall on a fractional minTime. Rounded up, so
+    // the pacing never exceeds qps (--qps 120 paces at 9 ms, 111 per second).
     minTime: Math.ceil(1000 / qps),
     maxConcurrent: null,
     // The Redis keys go away after an idle minute rather than lingering forever.

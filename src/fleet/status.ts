@@ -1,6 +1,6 @@
 import {Queue} from 'bullmq'
 
-import {connect, fleetKey, type QueueAddress} from './connection.js'
+import {checkReachable, connect, fleetKey, type QueueAddress} from './connection.js'
 import type {QueuedJob} from './job-data.js'
 import {describeLocation, destinationsOf} from '../pipeline/job.js'
 
@@ -19,6 +19,7 @@ export interface QueueStatus {
 
 /** How far the queue is. */
 export async function queueStatus(address: QueueAddress, options: {failedLimit?: number} = {}): Promise<QueueStatus> {
+  await checkReachable(address)
   const connection = connect(address)
   const queue = new Queue<QueuedJob>(address.name, {connection})
   try {
@@ -45,6 +46,7 @@ export async function queueStatus(address: QueueAddress, options: {failedLimit?:
 
 /** Puts every failed job back to waiting; resolves with how many there were. */
 export async function retryFailed(address: QueueAddress): Promise<number> {
+  await checkReachable(address)
   const connection = connect(address)
   const queue = new Queue<QueuedJob>(address.name, {connection})
   try {

@@ -5,7 +5,7 @@ import {destinationsOf, describeLocation, type TransferJob} from '../pipeline/jo
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
 import type {JobResult} from '../report/summary.js'
 import {runTransfer, type TransferReport} from '../transfer/run.js'
-import {connect, fleetKey, type QueueAddress} from './connection.js'
+import {checkReachable, connect, fleetKey, type QueueAddress} from './connection.js'
 import {RedisFlights} from './flights.js'
 import type {QueuedJob} from './job-data.js'
 import {createFleetLimiter} from './limiter.js'
@@ -54,6 +54,7 @@ export async function runWorker(options: WorkerOptions): Promise<TransferReport>
   const redactor = new Redactor()
   for (const secret of options.credentials.secrets()) redactor.add(secret)
   const logger = redactingLogger(options.logger ?? silentLogger, redactor)
+  await checkReachable(options.queue)
   const queueConnection = connect(options.queue, {blocking: true})
   const keys = connect(options.queue, {blocking: true})
   const limiterConnection = options.qps ? connect(options.queue, {blocking: true}) : undefined

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { clientFor, skopeoDigest, startRedis, startRegistry, type TestRedis, type TestRegistry } from '../harness/index.js';
+import { clientFor, freePort, skopeoDigest, startRedis, startRegistry, type TestRedis, type TestRegistry } from '../harness/index.js';
 import { onProcessExit } from '../harness/cleanup.js';
 import { seedCorpus, type Corpus } from '../harness/corpus.js';
 import { peakInWindow, startFaultProxy, type FaultProxy, type ProxyRequest } from '../harness/fault-proxy.js';
@@ -290,4 +290,13 @@ test('failed jobs: status lists them with redacted errors, --wait exits 1, retry
   }
   // The main queue was never touched by this one.
   assert.equal((await status()).done, corpus.entries.length);
+});
+
+test('a queue that cannot be reached: one line naming it, exit 2, for every fleet command', async () => {
+  const closed = `redis://127.0.0.1:${await freePort()}/0`;
+  for (const args of [['status'], ['retry'], ['worker', '--securityFile', securityFile], ['transfer', '--ruleFile', ruleFile, '--securityFile', securityFile]]) {
+    const run = await runCli([...args, '--queue', closed], { timeoutMs: 20_000 });
+    assert.equal(run.code, 2, `${args[0]}: ${run.stdout}${run.stderr}`);
+    assert.match(run.stderr, /^Error: cannot reach the queue's Redis at 127\.0\.0\.1:\d+ \(connect ECONNREFUSED [^)]*\); check --queue\n$/);
+  }
 });
