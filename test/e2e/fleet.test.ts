@@ -17,7 +17,7 @@ import { seedCorpus, type Corpus } from '../harness/corpus.js';
 import { peakInWindow, startFaultProxy, type FaultProxy, type ProxyRequest } from '../harness/fault-proxy.js';
 import { ROOT, runCli, workDir } from './support.js';
 
-const QPS = 120;
+const QPS = 100;
 const ROUTINES = 4;
 const SRC_PASSWORD = 'src-Fleet-secret-7731';
 const DST_PASSWORD = 'dst-Fleet-secret-9042';
