@@ -14,13 +14,16 @@ command -v htpasswd >/dev/null || missing+=(apache2-utils)
 command -v chromium >/dev/null || missing+=(chromium)
 # `ferry save --compress zstd` and loading a .tar.zst pipe through the zstd program.
 command -v zstd >/dev/null || missing+=(zstd)
+# The fleet tests (ferry worker) start a throwaway Redis on loopback.
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-# The Debian package starts a registry on :5000 where an init system runs; ferry never uses it.
+# The Debian packages start a registry on :5000 and a Redis on :6379 where an init system runs;
+# ferry's tests use neither (they start their own on random ports).
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

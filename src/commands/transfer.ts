@@ -14,6 +14,8 @@ const IMAGE_SYNCER = 'IMAGE-SYNCER / IMAGE-MIGRATOR'
 import {runServiceCommand} from '../cli/run-service.js'
 import {isStanding, standingFlags, triggerFromFlags} from '../cli/serve-flags.js'
 import {runnerSyncJob, transferSyncJob} from '../serve/sync-job.js'
+import {queueFlags} from '../cli/queue-flags.js'
+import {runEnqueue} from '../cli/enqueue-command.js'
 
 export default class Transfer extends Command {
   static override summary = 'Copy images between registries by rules (image-transfer compatible).'
@@ -36,6 +38,7 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
     '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml --interval 15m --stateFile state.json --listen 0.0.0.0:9090',
     'DEFAULT_REGISTRY=registry.example.com DEFAULT_NAMESPACE=mirror <%= config.bin %> transfer --ruleFile images.yaml',
     '<%= config.bin %> transfer --ruleFile rules/selection.yaml --semver ">=1.2 <2" --latest 3 --platform linux/amd64,linux/arm64 --dryRun',
+    '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml --queue redis://redis:6379/0',
   ]
 
   static override enableJsonFlag = true
@@ -89,10 +92,15 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
     ...selectionFlags,
     ...planFlags,
     ...standingFlags,
+    ...queueFlags(false),
   }
 
   async run(): Promise<TransferReport | undefined> {
     const {flags} = await this.parse(Transfer, goStyleBooleans(this.argv, GO_BOOLEANS))
+    if (flags.queue) {
+      await runEnqueue(this, {...flags, queue: flags.queue, standing: isStanding(flags)})
+      return undefined
+    }
     const ccrToTcr = (run: Pick<Parameters<typeof runMigration>[0], 'logger' | 'signal' | 'hooks'>) =>
       runMigration({
         from: 'ccr',

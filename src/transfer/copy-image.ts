@@ -6,7 +6,7 @@ import {networkError} from '../registry/client.js'
 import {DigestVerifier} from '../registry/digest-verifier.js'
 import type {FetchedManifest} from '../registry/manifests.js'
 import {isForeignLayer, parseManifest, type Descriptor} from '../registry/media-types.js'
-import type {BlobFlights, BlobHomes} from './blob-flight.js'
+import type {BlobHomes, FlightLock} from './blob-flight.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
 import {FanOutDestination} from './fan-out.js'
 import type {Platform} from '../select/platforms.js'
@@ -16,7 +16,7 @@ import {backoffDelay, sleep} from '../retry.js'
 
 export interface CopyContext {
   endpoints: EndpointResolver
-  flights: BlobFlights
+  flights: FlightLock
   homes: BlobHomes
   /** Upload in PATCH chunks of this many bytes instead of one streamed PUT. */
   chunkSize?: number

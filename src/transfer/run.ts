@@ -11,7 +11,7 @@ import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
 import type {EngineEvent} from '../report/events.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
 import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferSummary} from '../report/summary.js'
-import {BlobFlights, BlobHomes} from './blob-flight.js'
+import {BlobFlights, BlobHomes, type FlightLock} from './blob-flight.js'
 import {ClientPool} from './clients.js'
 import {copyImage, type CopyContext, type CopyEvent} from './copy-image.js'
 import type {EndpointResolver} from './endpoints.js'
@@ -74,6 +74,8 @@ export interface EngineOptions {
   limiter?: RequestLimiter
   /** Replaces the in-memory channel, e.g. with a Redis queue. */
   channel?: Channel<TransferJob>
+  /** Replaces the in-process blob upload lock, e.g. with one shared by a fleet. */
+  flights?: FlightLock
   onResult?: (result: JobResult) => void
   /**
    * Makes a destination repository ready before the first push to it (a cloud registry's
@@ -132,7 +134,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     platforms: options.platforms,
     deep: options.deep,
     dryRun: options.dryRun,
-    flights: new BlobFlights(),
+    flights: options.flights ?? new BlobFlights(),
     homes: new BlobHomes(),
     chunkSize: options.chunkSize,
     overwriteTags: options.overwriteTags ?? true,
@@ -307,7 +309,8 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   } finally {
     if (ownsLimiter) await limiter.stop()
   }
-  if (jobs === 0 && generateFailures.length === 0) logger.warn('the rules name no images: nothing to copy')
+  // A queue's jobs come from elsewhere: no local rules is not a mistake there.
+  if (jobs === 0 && generateFailures.length === 0 && !options.channel) logger.warn('the rules name no images: nothing to copy')
   const finished = Date.now()
   const summary = summarize(results, generateFailures, {requests: limiter.started - requestsBefore, durationMs: finished - started, dryRun: options.dryRun})
   return {results, generateFailures, summary, startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString()}

@@ -6,3 +6,4 @@ export * from './skopeo.js';
 export { RegistryClient, clientFor, rawRequest, type Endpoint, type HttpResponse } from './http.js';
 export { RequestLog, type RequestLogEntry } from './request-log.js';
 export { freePort } from './free-port.js';
+export { startRedis, type TestRedis } from './redis.js';

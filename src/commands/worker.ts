@@ -1,0 +1,74 @@
+import {Command, Flags} from '@oclif/core'
+
+import {engineFlags} from '../cli/engine-flags.js'
+import {queueFlags, runQueueCommand} from '../cli/queue-flags.js'
+import {parseSize} from '../config/size.js'
+import {parseQueueAddress} from '../fleet/connection.js'
+import {loadWorkerCredentials} from '../fleet/credentials.js'
+import {runWorker} from '../fleet/worker.js'
+import {createLogger} from '../report/logger.js'
+
+const {securityFile, routines, retry, qps, chunkSize, log, quiet, verbose} = engineFlags
+
+export default class Worker extends Command {
+  static override summary = 'Copy the jobs of a Redis queue, as one of a fleet of workers on any number of machines.'
+
+  static override description = `Takes jobs that \`ferry transfer --queue\` enqueued and copies them with the same engine and
+retry policy as transfer. Credentials come only from this worker's --securityFile; the queue holds
+image references only. --qps is the budget of the whole fleet: every worker of the queue shares it
+through Redis (give every worker the same value). Runs until SIGTERM or SIGINT, then takes no
+more jobs, finishes those in flight and exits 0; a worker killed outright has its jobs handed to
+another worker after --lockDuration.`
+
+  static override examples = [
+    '<%= config.bin %> worker --queue redis://redis:6379/0 --securityFile security.yaml --routines 10 --qps 100',
+  ]
+
+  static override flags = {
+    ...queueFlags(true),
+    securityFile,
+    routines,
+    retry,
+    qps: Flags.integer({
+      description: 'at most this many requests per second to all registries, across every worker of the queue together, evenly paced (0 = unlimited)',
+      default: 0,
+      min: 0,
+    }),
+    chunkSize,
+    lockDuration: Flags.integer({
+      description: 'seconds a job stays claimed by a worker that stops renewing the claim; a killed worker\'s jobs go to others after about this long',
+      default: 30,
+      min: 2,
+      max: 600,
+    }),
+    log,
+    quiet,
+    verbose,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Worker)
+    const stop = new AbortController()
+    const onSignal = () => stop.abort()
+    process.once('SIGTERM', onSignal)
+    process.once('SIGINT', onSignal)
+    await runQueueCommand(this, async () => {
+      const queue = parseQueueAddress(flags.queue!, flags.queueName)
+      const credentials = await loadWorkerCredentials(flags.securityFile)
+      const logger = createLogger({logFile: flags.log, quiet: flags.quiet, verbose: flags.verbose})
+      const report = await runWorker({
+        queue,
+        credentials,
+        routines: flags.routines,
+        retry: flags.retry,
+        qps: flags.qps || undefined,
+        chunkSize: flags.chunkSize ? parseSize(flags.chunkSize, '--chunkSize') : undefined,
+        lockDurationMs: flags.lockDuration * 1000,
+        logger,
+        stop: stop.signal,
+      })
+      const failed = report.results.filter((result) => result.status === 'failed').length
+      logger.result(`stopped: ${report.results.length - failed} copied or skipped, ${failed} failed (see ferry status)`)
+    })
+  }
+}
