@@ -8,7 +8,21 @@ import net from 'node:net';
  * Distribution cannot be told to listen on port 0 and report the port back,
  * hence this dance.
  */
-export function freePort(): Promise<number> {
+// Ports this process has handed out: two servers started at once (Promise.all) must not both get
+// the one the kernel happens to offer twice, or the second one's readiness check is answered by
+// the first and two "registries" share an address.
+const issued = new Set<number>();
+
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await askKernel();
+    if (issued.has(port)) continue;
+    issued.add(port);
+    return port;
+  }
+}
+
+function askKernel(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
