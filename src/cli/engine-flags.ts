@@ -49,6 +49,7 @@ export const engineFlags = {
   }),
   excludeTags: Flags.string({description: 'leave out listed tags matching this regular expression (repeatable)', multiple: true}),
   chunkSize: Flags.string({description: 'upload blobs in chunks of this size (e.g. 16MiB) instead of one streamed PUT'}),
+  limitRate: Flags.string({description: 'at most this many blob bytes per second for the whole run, all streams together (e.g. 50MiB), like rsync --bwlimit'}),
   log: Flags.string({description: 'also append every line to this log file'}),
   quiet: Flags.boolean({description: 'no progress lines; failures and the summary only', default: false, exclusive: ['verbose']}),
   verbose: Flags.boolean({description: 'also a line per blob (uploaded, mounted or present) and per retry, and every job line on a terminal', default: false}),
@@ -65,6 +66,7 @@ export interface EngineFlagValues {
   retry: number
   qps: number
   chunkSize?: string
+  limitRate?: string
   'tag-exist-overridden': boolean
   includeTags?: string[]
   excludeTags?: string[]
@@ -76,6 +78,7 @@ export function engineSettings(flags: EngineFlagValues): {
   retry: number
   qps?: number
   chunkSize?: number
+  bytesPerSecond?: number
   overwriteTags: boolean
   tagFilter?: TagFilter
 } {
@@ -85,6 +88,7 @@ export function engineSettings(flags: EngineFlagValues): {
     retry: flags.retry,
     qps: flags.qps || undefined,
     chunkSize: flags.chunkSize ? parseSize(flags.chunkSize, '--chunkSize') : undefined,
+    bytesPerSecond: flags.limitRate ? parseSize(flags.limitRate, '--limitRate') : undefined,
     overwriteTags: flags['tag-exist-overridden'],
   }
 }

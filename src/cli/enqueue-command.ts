@@ -29,7 +29,7 @@ export interface EnqueueFlags extends EngineFlagValues, SelectionFlagValues {
 }
 
 /** Settings the workers own or that need a run of their own: refused with --queue rather than ignored. */
-const NOT_WITH_QUEUE = ['ccrToTcr', 'dryRun', 'deep', 'report', 'chunkSize'] as const
+const NOT_WITH_QUEUE = ['ccrToTcr', 'dryRun', 'deep', 'report', 'chunkSize', 'limitRate'] as const
 
 /**
  * `ferry transfer --queue`: the generator's jobs into the fleet's queue. Prints the number added

@@ -8,7 +8,7 @@ import {loadWorkerCredentials} from '../fleet/credentials.js'
 import {runWorker} from '../fleet/worker.js'
 import {createLogger} from '../report/logger.js'
 
-const {securityFile, routines, retry, qps, chunkSize, log, quiet, verbose} = engineFlags
+const {securityFile, routines, retry, qps, chunkSize, limitRate, log, quiet, verbose} = engineFlags
 
 export default class Worker extends Command {
   static override summary = 'Copy the jobs of a Redis queue, as one of a fleet of workers on any number of machines.'
@@ -35,6 +35,7 @@ another worker after --lockDuration.`
       min: 0,
     }),
     chunkSize,
+    limitRate,
     lockDuration: Flags.integer({
       description: 'seconds a job stays claimed by a worker that stops renewing the claim; a killed worker\'s jobs go to others after about this long',
       default: 30,
@@ -63,6 +64,7 @@ another worker after --lockDuration.`
         retry: flags.retry,
         qps: flags.qps || undefined,
         chunkSize: flags.chunkSize ? parseSize(flags.chunkSize, '--chunkSize') : undefined,
+        bytesPerSecond: flags.limitRate ? parseSize(flags.limitRate, '--limitRate') : undefined,
         lockDurationMs: flags.lockDuration * 1000,
         logger,
         stop: stop.signal,

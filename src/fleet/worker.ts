@@ -20,6 +20,8 @@ export interface WorkerOptions {
   /** The fleet's budget: requests per second across every worker of this queue; unlimited when absent. */
   qps?: number
   chunkSize?: number
+  /** --limitRate: this worker's blob bytes per second. */
+  bytesPerSecond?: number
   overwriteTags?: boolean
   /**
    * How long a job stays claimed without its worker renewing the claim; a killed worker's jobs go
@@ -71,6 +73,7 @@ export async function runWorker(options: WorkerOptions): Promise<TransferReport>
     routines,
     retry: options.retry,
     chunkSize: options.chunkSize,
+    bytesPerSecond: options.bytesPerSecond,
     overwriteTags: options.overwriteTags,
     retryBaseMs: options.retryBaseMs,
     limiter,

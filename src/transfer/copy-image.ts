@@ -8,6 +8,7 @@ import type {FetchedManifest} from '../registry/manifests.js'
 import {isForeignLayer, parseManifest, type Descriptor} from '../registry/media-types.js'
 import type {BlobHomes, FlightLock} from './blob-flight.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
+import type {ByteRate} from './byte-rate.js'
 import {FanOutDestination} from './fan-out.js'
 import type {Platform} from '../select/platforms.js'
 import {choosePlatforms} from './platform-select.js'
@@ -29,6 +30,8 @@ export interface CopyContext {
   prepare?: (registry: string, repository: string, signal?: AbortSignal) => Promise<void>
   /** Told of each blob made present, bytes streamed and blob retries (progress, --verbose). */
   onEvent?: (event: CopyEvent) => void
+  /** --limitRate: blob bytes per second for the whole process. */
+  byteRate?: ByteRate
   /** --platform: only these children of an index (a job's own platforms win). */
   platforms?: readonly Platform[]
   /** --deep: a tag at the same digest still has every child manifest and blob checked, and repaired. */
@@ -324,8 +327,11 @@ async function uploadBlob(
     const body = await source.openBlob(descriptor, signal)
     const onChunk = context.onEvent && ((bytes: number) => context.onEvent!({type: 'bytes', bytes}))
     const verifier = new DigestVerifier(descriptor, what, onChunk)
+    // The cap sits after the verifier, so the held-back last chunk is still released only once the
+    // digest is known to be right.
+    const throttle = context.byteRate?.throttle()
     const streamFailed = new Promise<never>((_, reject) => {
-      pipeline(body, verifier, (error) => {
+      pipeline(throttle ? [body, verifier, throttle] : [body, verifier], (error) => {
         // When the write failed first, its end of the pipeline (or the abort below) comes back
         // here as an error: an echo of that failure, which must not replace it.
         if (!error || local.signal.aborted || consumerGone(error)) return
@@ -338,7 +344,7 @@ async function uploadBlob(
       })
     })
     streamFailed.catch(() => undefined)
-    write = destination.writeBlob(descriptor, verifier, {signal, session, chunkSize})
+    write = destination.writeBlob(descriptor, throttle ?? verifier, {signal, session, chunkSize})
     await Promise.race([write, streamFailed])
     return verifier.bytes
   } catch (error) {

@@ -11,6 +11,7 @@ import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
 import type {EngineEvent} from '../report/events.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
 import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferSummary} from '../report/summary.js'
+import {ByteRate} from './byte-rate.js'
 import {BlobFlights, BlobHomes, type FlightLock} from './blob-flight.js'
 import {ClientPool} from './clients.js'
 import {copyImage, type CopyContext, type CopyEvent} from './copy-image.js'
@@ -54,6 +55,8 @@ export interface EngineOptions {
   qps?: number
   /** Upload blobs in PATCH chunks of this many bytes. */
   chunkSize?: number
+  /** Blob bytes per second for the whole run, over all streams (--limitRate). */
+  bytesPerSecond?: number
   /** A request or blob stream idle this long fails (and is retried). */
   idleTimeoutMs?: number
   logger?: Logger
@@ -137,6 +140,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     flights: options.flights ?? new BlobFlights(),
     homes: new BlobHomes(),
     chunkSize: options.chunkSize,
+    ...(options.bytesPerSecond ? {byteRate: new ByteRate(options.bytesPerSecond)} : {}),
     overwriteTags: options.overwriteTags ?? true,
     signal: options.signal,
     prepare: options.prepareDestination ? once(options.prepareDestination) : undefined,

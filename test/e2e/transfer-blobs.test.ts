@@ -110,4 +110,21 @@ describe('transfer: blobs', () => {
       await dst.stop();
     }
   });
+  test('limitRate holds blob bytes to the rate, every digest kept', async () => {
+    const dst = await startRegistry();
+    try {
+      const image = await pushImage(src, 'rate/app', '1', { layers: [randomLayer(1024 * 1024, 'rate:1')] });
+      const ruleFile = await work.file('rate.yaml', ruleYaml([[`${src.host}/rate/app:1`, `${dst.host}/rate/app`]]));
+      const securityFile = await work.file('rate-security.yaml', plainEntries(src, dst));
+      const started = performance.now();
+      const report = await transfer({ ruleFile, securityFile, bytesPerSecond: 2 * 1024 * 1024, retryBaseMs: 10 });
+      const elapsed = performance.now() - started;
+      assert.equal(report.summary.copied, 1, describeReport(report));
+      // A lower bound only: 1 MiB at 2 MiB/s, less the 50 ms burst the cap allows.
+      assert.ok(elapsed >= 400, `1 MiB at 2 MiB/s took only ${elapsed.toFixed(0)} ms`);
+      assert.equal(await skopeoDigest(dst, 'rate/app:1'), image.digest);
+    } finally {
+      await dst.stop();
+    }
+  });
 });
