@@ -1,26 +1,11 @@
 /**
- * ferry's public library API. The CLI uses only what is exported here.
+ * ferry's public library API. The commands import the modules behind it directly, so that a run
+ * loads only what it uses (the fleet's Redis client, the standing mirror's server, tar).
  */
-import {loadTransferInputs, type InputFiles} from './inputs.js'
+import {loadTransferInputs} from './inputs.js'
 import {runTransfer, type EngineOptions, type TransferReport} from './transfer/run.js'
 
-export type TransferOptions = Omit<EngineOptions, 'rules' | 'credentials' | 'ruleErrors' | 'ruleWarnings'> &
-  (
-    | ({rules?: undefined; credentials?: undefined} & InputFiles)
-    | Pick<EngineOptions, 'rules' | 'credentials' | 'ruleErrors' | 'ruleWarnings'>
-  )
-
-/**
- * Copies every image the rules name. Give `ruleFile` (and `securityFile`) as the CLI does, or
- * already parsed `rules` and `credentials`. Resolves with each job's result; rejects only when the
- * inputs cannot be read at all.
- */
-export async function transfer(options: TransferOptions): Promise<TransferReport> {
-  if (options.rules) return runTransfer(options)
-  const inputs = await loadTransferInputs(options)
-  return runTransfer({...options, ...inputs})
-}
-
+export {transfer, type TransferOptions} from './transfer/from-files.js'
 export {runTransfer, loadTransferInputs}
 export {verify, formatVerifyReport, type VerifyOptions} from './verify.js'
 export type {EngineOptions, TransferReport}

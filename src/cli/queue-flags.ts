@@ -1,7 +1,8 @@
 import type {Command} from '@oclif/core'
 import {Flags} from '@oclif/core'
 
-import {DEFAULT_QUEUE_NAME} from '../fleet/connection.js'
+// Not from fleet/connection: that loads ioredis, and every command with these flags would pay for it.
+import {DEFAULT_QUEUE_NAME} from '../fleet/queue-name.js'
 import {describeError, FerryError} from '../errors.js'
 
 const FLEET = 'FLEET (workers on many machines sharing a Redis queue)'

@@ -5,17 +5,16 @@ import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-flags.js'
-import {ConfigError, transfer, type TransferReport} from '../index.js'
+import {ConfigError} from '../errors.js'
+import {transfer} from '../transfer/from-files.js'
+import type {TransferReport} from '../transfer/run.js'
 import {RULE_FORMATS} from '../inputs.js'
 
 const INPUTS = ['ruleFile', 'ccrToTcr', 'images', 'config']
 /** Flags image-syncer and image-migrator users already type. */
 const IMAGE_SYNCER = 'IMAGE-SYNCER / IMAGE-MIGRATOR'
-import {runServiceCommand} from '../cli/run-service.js'
 import {isStanding, standingFlags, triggerFromFlags} from '../cli/serve-flags.js'
-import {runnerSyncJob, transferSyncJob} from '../serve/sync-job.js'
 import {queueFlags} from '../cli/queue-flags.js'
-import {runEnqueue} from '../cli/enqueue-command.js'
 
 export default class Transfer extends Command {
   static override summary = 'Copy images between registries by rules (image-transfer compatible).'
@@ -98,6 +97,8 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
   async run(): Promise<TransferReport | undefined> {
     const {flags} = await this.parse(Transfer, goStyleBooleans(this.argv, GO_BOOLEANS))
     if (flags.queue) {
+      // Loaded only here: the fleet's modules bring BullMQ and a Redis client.
+      const {runEnqueue} = await import('../cli/enqueue-command.js')
       await runEnqueue(this, {...flags, queue: flags.queue, standing: isStanding(flags)})
       return undefined
     }
@@ -113,6 +114,7 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
         ...run,
       })
     if (isStanding(flags)) {
+      const [{runServiceCommand}, {runnerSyncJob, transferSyncJob}] = await Promise.all([import('../cli/run-service.js'), import('../serve/sync-job.js')])
       return runServiceCommand(this, flags, async (logger) => {
         const trigger = triggerFromFlags(flags)
         if (flags.ccrToTcr) {

@@ -4,7 +4,7 @@ import {engineFlags, engineSettings, GO_BOOLEANS, IMAGE_TRANSFER} from '../cli/e
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {selectionFlags, selectionSettings} from '../cli/selection-flags.js'
-import type {TransferReport} from '../index.js'
+import type {TransferReport} from '../transfer/run.js'
 import {formatVerifyReport, verify} from '../verify.js'
 
 // Copy-only settings have no meaning for a check that writes nothing.

@@ -3,6 +3,9 @@ import {createHash} from 'node:crypto'
 import {Redis} from 'ioredis'
 
 import {ConfigError, describeError, FerryError} from '../errors.js'
+import {DEFAULT_QUEUE_NAME} from './queue-name.js'
+
+export {DEFAULT_QUEUE_NAME}
 
 /** Where a fleet meets: one Redis and a queue name; everything ferry keeps there is keyed by both. */
 export interface QueueAddress {
@@ -12,7 +15,6 @@ export interface QueueAddress {
   name: string
 }
 
-export const DEFAULT_QUEUE_NAME = 'ferry'
 
 /** Checks --queue and --queueName before anything connects; a bad value is a one-line ConfigError. */
 export function parseQueueAddress(url: string, name: string = DEFAULT_QUEUE_NAME): QueueAddress {
