@@ -4,6 +4,7 @@ import {Flags} from '@oclif/core'
 // Not from fleet/connection: that loads ioredis, and every command with these flags would pay for it.
 import {DEFAULT_QUEUE_NAME} from '../fleet/queue-name.js'
 import {describeError, FerryError} from '../errors.js'
+import {exitWithUserError} from './user-error.js'
 
 const FLEET = 'FLEET (workers on many machines sharing a Redis queue)'
 
@@ -29,7 +30,6 @@ export async function runQueueCommand<T>(command: Command, body: () => Promise<T
     return await body()
   } catch (error) {
     const message = FerryError.is(error) ? error.message : `queue: ${describeError(error)}`
-    command.logToStderr(`Error: ${message}`)
-    return command.exit(2)
+    return exitWithUserError(command, message)
   }
 }

@@ -6,6 +6,7 @@ import {createProgressDisplay, wantsLiveProgress, type ProgressDisplay} from '..
 import {buildRunReport} from '../report/run-report.js'
 import {formatReport} from '../report/summary.js'
 import {checkReportTarget, writeRunReport} from '../report/write-report.js'
+import {exitWithUserError} from './user-error.js'
 import type {TransferReport} from '../transfer/run.js'
 
 /** The output flags every engine command takes. */
@@ -48,15 +49,7 @@ export async function runEngineCommand(
   } catch (error) {
     display?.stop()
     if (!FerryError.is(error)) throw error
-    if (json) {
-      // oclif prints the error as JSON, then exits with process.exitCode (else 1), not `exit`.
-      process.exitCode = 2
-      command.error(error.message, {exit: 2})
-    }
-    // A file the user must fix is one line naming it. oclif's error display would wrap it at
-    // 80 columns (stderr is seldom a terminal in CI) and prefix each piece with ' ›'.
-    command.logToStderr(`Error: ${error.message}`)
-    command.exit(2)
+    exitWithUserError(command, error.message)
   } finally {
     display?.stop()
     process.off('SIGINT', stop)

@@ -6,6 +6,7 @@ import {startService} from '../serve/service.js'
 import type {SyncJob} from '../serve/sync-job.js'
 import type {TransferReport} from '../transfer/run.js'
 import {serviceSettings, type ServiceFlagValues} from './serve-flags.js'
+import {exitWithUserError} from './user-error.js'
 
 /**
  * The shell of the long-running mode: jobs built from the flags (a broken input file is exit 2
@@ -35,12 +36,7 @@ export async function runServiceCommand(
       service = await startService({...settings, jobs, logger})
     } catch (error) {
       if (!FerryError.is(error)) throw error
-      if (json) {
-        process.exitCode = 2
-        command.error(error.message, {exit: 2})
-      }
-      command.logToStderr(`Error: ${error.message}`)
-      command.exit(2)
+      exitWithUserError(command, error.message)
     }
     stop = () => service.stop()
     if (stopRequested) service.stop()

@@ -3,6 +3,7 @@ import {Command, Flags} from '@oclif/core'
 import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runEngineCommand} from '../cli/run-command.js'
+import {exitWithUserError} from '../cli/user-error.js'
 import {FerryError} from '../errors.js'
 import {planSave, save} from '../offline/save.js'
 import type {Plan} from '../offline/plan.js'
@@ -51,8 +52,7 @@ atomically, so a run killed at any point and run again finishes the layout.`
       plan = await planSave({...engineSettings(flags), ruleFile: flags.ruleFile, securityFile: flags.securityFile, output: flags.output})
     } catch (error) {
       if (!FerryError.is(error)) throw error
-      this.logToStderr(`Error: ${error.message}`)
-      this.exit(2)
+      exitWithUserError(this, error.message)
     }
     if (!this.jsonEnabled()) {
       for (const image of plan.images) this.log(image)

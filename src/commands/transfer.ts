@@ -102,6 +102,16 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
       await runEnqueue(this, {...flags, queue: flags.queue, standing: isStanding(flags)})
       return undefined
     }
+    // The inputs, whichever format they come in (--ruleFile, --images, --config).
+    const files = {
+      ruleFile: flags.ruleFile,
+      images: flags.images,
+      config: flags.config,
+      format: flags.format as (typeof RULE_FORMATS)[number] | undefined,
+      securityFile: flags.securityFile,
+      registry: flags.registry,
+      ns: flags.ns,
+    }
     const ccrToTcr = (run: Pick<Parameters<typeof runMigration>[0], 'logger' | 'signal' | 'hooks'>) =>
       runMigration({
         from: 'ccr',
@@ -131,16 +141,7 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
         const job = transferSyncJob({
           name: 'transfer',
           trigger,
-          files: {
-            ruleFile: flags.ruleFile,
-            images: flags.images,
-            config: flags.config,
-            format: flags.format as (typeof RULE_FORMATS)[number] | undefined,
-            securityFile: flags.securityFile,
-            registry: flags.registry,
-            ns: flags.ns,
-            ...(flatten !== undefined ? {flatten} : {}),
-          },
+          files: {...files, ...(flatten !== undefined ? {flatten} : {})},
           engine: {...engineSettings(flags), ...selection, deep: flags.deep},
         })
         // A broken rule or security file stops the start, not the first tick.
@@ -161,13 +162,7 @@ Exits 0 only when every job succeeded and every rule generated its jobs.`
         ...selectionSettings(flags),
         dryRun: flags.dryRun,
         deep: flags.deep,
-        ruleFile: flags.ruleFile,
-        images: flags.images,
-        config: flags.config,
-        format: flags.format as (typeof RULE_FORMATS)[number] | undefined,
-        securityFile: flags.securityFile,
-        registry: flags.registry,
-        ns: flags.ns,
+        ...files,
         logger,
         signal,
       }),

@@ -3,12 +3,13 @@
  * replaces the file atomically (temporary file, fsync, rename), one write at a time, so
  * concurrent jobs never interleave and a SIGKILL leaves either the old or the new file.
  */
-import {open, readFile, rename, rm} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {FerryError} from '../errors.js'
 import {OCI_INDEX, type Descriptor} from '../registry/media-types.js'
 import {INDEX_FILE, temporaryName} from './paths.js'
+import {replaceFileAtomically} from '../atomic-file.js'
 
 /** The annotation skopeo and other OCI tools look an image up by. */
 export const REF_NAME = 'org.opencontainers.image.ref.name'
@@ -141,20 +142,6 @@ export class IndexWriter {
 
   private async replaceFile(entries: IndexEntry[]): Promise<void> {
     const doc: IndexDocument = {schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries}
-    const target = path.join(this.root, INDEX_FILE)
-    const temporary = path.join(this.root, temporaryName())
-    try {
-      const handle = await open(temporary, 'wx')
-      try {
-        await handle.writeFile(`${JSON.stringify(doc, null, 2)}\n`)
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      await rename(temporary, target)
-    } catch (error) {
-      await rm(temporary, {force: true})
-      throw error
-    }
+    await replaceFileAtomically(path.join(this.root, INDEX_FILE), `${JSON.stringify(doc, null, 2)}\n`, {temporaryName: temporaryName()})
   }
 }

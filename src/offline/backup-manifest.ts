@@ -3,14 +3,14 @@
  * the reference, the manifest digest and media type, and the bytes the image holds (its
  * manifests and blobs, each counted once).
  */
-import {open, rename, rm} from 'node:fs/promises'
 import path from 'node:path'
 
 import {refNameOf} from '../layout/index-file.js'
 import type {ImageLayout} from '../layout/layout.js'
 import {sniffMediaType} from '../layout/media-type.js'
 import {temporaryName} from '../layout/paths.js'
-import {isForeignLayer, parseManifest} from '../registry/media-types.js'
+import {copiedBlobs, parseManifest} from '../registry/media-types.js'
+import {replaceFileAtomically} from '../atomic-file.js'
 
 export const BACKUP_FILE = 'backup.json'
 
@@ -36,21 +36,7 @@ export async function writeBackupManifest(layout: ImageLayout, options: {source:
     images.push({reference, digest: entry.digest, mediaType: entry.mediaType, size: await imageSize(layout, entry.digest, entry.mediaType)})
   }
   const manifest: BackupManifest = {source: options.source, created: new Date().toISOString(), images}
-  const target = path.join(layout.root, BACKUP_FILE)
-  const temporary = path.join(layout.root, temporaryName())
-  try {
-    const handle = await open(temporary, 'wx')
-    try {
-      await handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temporary, target)
-  } catch (error) {
-    await rm(temporary, {force: true})
-    throw error
-  }
+  await replaceFileAtomically(path.join(layout.root, BACKUP_FILE), `${JSON.stringify(manifest, null, 2)}\n`, {temporaryName: temporaryName()})
   return manifest
 }
 
@@ -64,7 +50,7 @@ async function imageSize(layout: ImageLayout, digest: string, mediaType: string)
       for (const child of parsed.manifests) if (!counted.has(child.digest)) await visit(child.digest, child.mediaType)
       return
     }
-    for (const blob of [parsed.config, ...parsed.layers]) if (!isForeignLayer(blob)) counted.set(blob.digest, blob.size)
+    for (const blob of copiedBlobs(parsed)) counted.set(blob.digest, blob.size)
   }
   await visit(digest, mediaType)
   return [...counted.values()].reduce((sum, size) => sum + size, 0)

@@ -18,7 +18,6 @@ import {INDEX_FILE} from '../layout/paths.js'
 import {parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
 import {runTransfer, type TransferReport} from '../transfer/run.js'
 import {registryDestination, ruleDestination, type Destination} from './destinations.js'
-import {manifestTurns} from './manifest-turns.js'
 import type {EngineSettings} from './save.js'
 
 export interface LoadOptions extends EngineSettings {
@@ -48,7 +47,7 @@ export async function load(options: LoadOptions): Promise<TransferReport> {
       ruleErrors: errors,
       ruleWarnings: warnings,
       credentials,
-      endpoints: (registries) => layoutEndpoints(opened.layout, 'source')(manifestTurns(registries)),
+      endpoints: layoutEndpoints(opened.layout, 'source'),
     })
   } finally {
     await opened.close()

@@ -77,3 +77,13 @@ function descriptors(value: unknown, what: string): Descriptor[] {
 export function isForeignLayer(descriptor: Descriptor): boolean {
   return (descriptor.urls?.length ?? 0) > 0 || descriptor.mediaType.includes('foreign') || descriptor.mediaType.includes('nondistributable')
 }
+
+/** The blobs an image manifest has ferry copy (config, then layers): each once, foreign layers left out. Pure. */
+export function copiedBlobs(image: {config: Descriptor; layers: Descriptor[]}): Descriptor[] {
+  const seen = new Set<string>()
+  return [image.config, ...image.layers].filter((descriptor) => {
+    if (isForeignLayer(descriptor) || seen.has(descriptor.digest)) return false
+    seen.add(descriptor.digest)
+    return true
+  })
+}

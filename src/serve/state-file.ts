@@ -4,10 +4,11 @@
  * at any instant leaves either the previous version or the next one, never a torn file.
  */
 import {randomBytes} from 'node:crypto'
-import {access, constants, open, readdir, readFile, rename, unlink} from 'node:fs/promises'
+import {access, constants, readdir, readFile, unlink} from 'node:fs/promises'
 import path from 'node:path'
 
 import {ConfigError} from '../errors.js'
+import {replaceFileAtomically} from '../atomic-file.js'
 
 export interface SyncedTag {
   /** Source manifest digest last copied (or found already there). */
@@ -58,28 +59,8 @@ export async function readState(file: string): Promise<SyncState> {
 
 /** Replaces the file atomically: temporary file in the same directory, fsync, rename, fsync of the directory. */
 export async function writeStateAtomically(file: string, state: SyncState): Promise<void> {
-  const dir = path.dirname(path.resolve(file))
-  const temporary = path.join(dir, `${temporaryPrefix(file)}${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-  const handle = await open(temporary, 'w', 0o600)
-  try {
-    await handle.writeFile(`${JSON.stringify(state, null, 1)}\n`)
-    await handle.sync()
-  } catch (error) {
-    await handle.close().catch(() => undefined)
-    await unlink(temporary).catch(() => undefined)
-    throw error
-  }
-  await handle.close()
-  try {
-    await rename(temporary, file)
-  } catch (error) {
-    await unlink(temporary).catch(() => undefined)
-    throw error
-  }
-  // The rename itself lives in the directory; without this a power loss could undo it.
-  const directory = await open(dir, 'r').catch(() => undefined)
-  await directory?.sync().catch(() => undefined)
-  await directory?.close()
+  const temporaryName = `${temporaryPrefix(file)}${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  await replaceFileAtomically(file, `${JSON.stringify(state, null, 1)}\n`, {temporaryName, mode: 0o600})
 }
 
 function temporaryPrefix(file: string): string {

@@ -5,7 +5,7 @@ import {destinationsOf, type TransferJob} from '../pipeline/job.js'
 import {networkError} from '../registry/client.js'
 import {DigestVerifier} from '../registry/digest-verifier.js'
 import type {FetchedManifest} from '../registry/manifests.js'
-import {isForeignLayer, parseManifest, type Descriptor} from '../registry/media-types.js'
+import {copiedBlobs, parseManifest, type Descriptor} from '../registry/media-types.js'
 import type {BlobHomes, FlightLock} from './blob-flight.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
 import type {ByteRate} from './byte-rate.js'
@@ -223,8 +223,9 @@ async function copyReferenced(
   if (parsed.kind === 'index') {
     for (const child of parsed.manifests) {
       // One push of a child per destination repository at a time, checked again inside: CNCF
-      // Distribution answers 400 DIGEST_INVALID to an index pushed while another job re-pushes
-      // one of its children (two tags of one index copied at once).
+      // Distribution 2.8 rewrites a manifest's revision link in place when it is pushed again, and
+      // an index PUT checking that child at that moment answers 400 DIGEST_INVALID (two tags of
+      // one index copied, saved or loaded at once).
       const key = `manifest\u0000${destination.repository}\u0000${child.digest}`
       await context.flights.exclusive(destination.flightKey, key, async () => {
         // By digest, never to the tag: immutable-tag registries refuse a tag pushed twice, and a
@@ -241,12 +242,7 @@ async function copyReferenced(
     }
     return
   }
-  const seen = new Set<string>()
-  const blobs = [parsed.config, ...parsed.layers].filter((descriptor) => {
-    if (isForeignLayer(descriptor) || seen.has(descriptor.digest)) return false
-    seen.add(descriptor.digest)
-    return true
-  })
+  const blobs = copiedBlobs(parsed)
   await mapLimit(blobs, context.blobConcurrency ?? 3, async (descriptor) => {
     const how = await ensureBlob(descriptor, source, destination, context)
     outcome.blobs[how.kind]++

@@ -6,7 +6,7 @@
 import {FerryError} from '../errors.js'
 import type {TransferJob} from '../pipeline/job.js'
 import type {FetchedManifest} from '../registry/manifests.js'
-import {isForeignLayer, parseManifest} from '../registry/media-types.js'
+import {copiedBlobs, parseManifest} from '../registry/media-types.js'
 import {formatPlatform, type Platform} from '../select/platforms.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
 import {mapLimit} from './map-limit.js'
@@ -83,12 +83,7 @@ async function checkReferenced(
     }
     return
   }
-  const seen = new Set<string>()
-  const blobs = [parsed.config, ...parsed.layers].filter((descriptor) => {
-    if (isForeignLayer(descriptor) || seen.has(descriptor.digest)) return false
-    seen.add(descriptor.digest)
-    return true
-  })
+  const blobs = copiedBlobs(parsed)
   const absent = new Set<string>()
   await mapLimit(blobs, context.blobConcurrency ?? 3, async (descriptor) => {
     if (!(await destination.hasBlob(descriptor.digest, context.signal))) absent.add(descriptor.digest)

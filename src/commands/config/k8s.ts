@@ -4,6 +4,7 @@ import {Command, Flags} from '@oclif/core'
 
 import {collectImages, k8sRuleFile, parseTarget, type Workload} from '../../config/formats/k8s.js'
 import {listWorkloads, loadKubeConfig} from '../../config/formats/k8s-cluster.js'
+import {exitWithUserError} from '../../cli/user-error.js'
 import {ConfigError, FerryError} from '../../errors.js'
 
 export default class ConfigK8s extends Command {
@@ -49,9 +50,8 @@ or the service account when run inside a cluster.`
       this.logToStderr(`${collected.images.length} images from ${workloads.length} workloads in ${scope}${flags.output ? ` written to ${flags.output}` : ''}`)
     } catch (error) {
       if (!FerryError.is(error)) throw error
-      this.logToStderr(`Error: ${error.message}`)
       // A file or flag to fix is 2, as in transfer; a cluster that did not answer is 1.
-      this.exit(error instanceof ConfigError ? 2 : 1)
+      exitWithUserError(this, error.message, error instanceof ConfigError ? 2 : 1)
     }
   }
 }
