@@ -22,7 +22,8 @@ export function parseQueueAddress(url: string, name: string = DEFAULT_QUEUE_NAME
   try {
     parsed = new URL(url)
   } catch {
-    throw new ConfigError(`--queue ${JSON.stringify(url)} is not a URL; write redis://HOST:PORT/DB`)
+    // Not echoed: a mistyped URL may still hold the Redis password.
+    throw new ConfigError('--queue is not a URL; write redis://[:PASSWORD@]HOST:PORT/DB')
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw new ConfigError(`--queue must be a redis:// or rediss:// URL (got ${parsed.protocol}//)`)

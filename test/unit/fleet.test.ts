@@ -30,6 +30,11 @@ test('parseQueueAddress: redis URLs and queue names, one-line errors otherwise',
   for (const [url, name, message] of bad) {
     assert.throws(() => parseQueueAddress(url, name), (error: unknown) => error instanceof ConfigError && message.test(error.message), url)
   }
+  // A mistyped URL that still holds the Redis password never echoes it.
+  assert.throws(
+    () => parseQueueAddress('redis//:s3cret-pass@redis:6379'),
+    (error: unknown) => error instanceof ConfigError && !error.message.includes('s3cret-pass'),
+  )
 })
 
 test('jobIdOf: the same digest and destinations give the same id; any change gives another', () => {
