@@ -1,16 +1,14 @@
 import {readFileSync} from 'node:fs'
-import http from 'node:http'
-import https from 'node:https'
+import type http from 'node:http'
 import net from 'node:net'
 import type {Readable} from 'node:stream'
 import tls from 'node:tls'
-
-import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
 
 import {FerryError, RegistryError} from '../errors.js'
 import {backoffDelay, sleep} from '../retry.js'
 import {Authenticator, type CredentialSource} from './auth.js'
 import {registryErrorFromResponse} from './errors.js'
+import {HttpTransport, type TransportResponse} from './http-transport.js'
 import type {RequestLimiter} from './limiter.js'
 
 /** How to reach one registry; filled from security.yaml by the caller. */
@@ -88,7 +86,8 @@ const MAX_ERROR_BODY = 64 * 1024
 export class RegistryClient {
   readonly registry: string
   readonly baseUrl: string
-  private readonly http: AxiosInstance
+  private readonly http: HttpTransport
+  private readonly origin: string
   private readonly auth: Authenticator
   private readonly limiter: RequestLimiter
   private readonly idleTimeoutMs: number
@@ -108,24 +107,12 @@ export class RegistryClient {
     this.onSecret = options.onSecret
     this.observer = options.observer
     const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
-    this.http = axios.create({
-      httpAgent: new http.Agent({keepAlive: true, maxSockets: 64}),
-      httpsAgent: new https.Agent({
-        keepAlive: true,
-        maxSockets: 64,
-        rejectUnauthorized: !options.access.skipTlsVerify,
-        // Passing `ca` replaces Node's trust store, so the public roots go in with the extra CA.
-        ...(extraCa.length > 0 ? {ca: [...tls.rootCertificates, ...extraCa]} : {}),
-      }),
-      headers: {'User-Agent': options.userAgent ?? 'ferry'},
-      decompress: false,
-      maxBodyLength: Infinity,
-      // -1, not Infinity: any limit > -1 makes axios wrap a stream response in a Readable.from()
-      // that has no setTimeout, which silently disabled the idle timeout on blob streams below.
-      maxContentLength: -1,
-      proxy: false,
-      validateStatus: () => true,
-    })
+    this.origin = new URL(this.baseUrl).origin
+    // Passing `ca` replaces Node's trust store, so the public roots go in with the extra CA.
+    this.http = new HttpTransport(
+      {rejectUnauthorized: !options.access.skipTlsVerify, ...(extraCa.length > 0 ? {ca: [...tls.rootCertificates, ...extraCa]} : {})},
+      options.userAgent ?? 'ferry',
+    )
     this.auth = new Authenticator(
       options.access.credentials ? this.reporting(options.access.credentials) : {username: options.access.username, password: options.access.password},
       (url, authorization, signal) => this.fetchToken(url, authorization, signal),
@@ -147,12 +134,12 @@ export class RegistryClient {
 
   async send(request: RegistryRequest): Promise<RegistryResponse> {
     const url = this.resolve(request.path)
-    const sameOrigin = new URL(url).origin === new URL(this.baseUrl).origin
+    const sameOrigin = url.startsWith(this.origin) && new URL(url).origin === this.origin
     let attempt = 0
     let authRetries = 0
     for (;;) {
       const authorization = sameOrigin ? await this.auth.authorization(request.scopes, request.signal) : undefined
-      let response: AxiosResponse
+      let response: TransportResponse
       try {
         response = await this.attempt(url, request, authorization)
       } catch (error) {
@@ -166,7 +153,7 @@ export class RegistryClient {
       }
       const headers = plainHeaders(response.headers)
       if (response.status === 401 && sameOrigin && authRetries < 2) {
-        await drain(response.data)
+        await drain(response.body)
         const renewed = this.auth.unauthorized(headers['www-authenticate'], request.scopes, authorization)
         if (renewed && !replayable(request)) {
           // A streamed body cannot be sent twice: the caller opens a new stream and tries again,
@@ -185,9 +172,9 @@ export class RegistryClient {
         )
       }
       if (request.expect.includes(response.status)) {
-        return {status: response.status, headers, data: response.data, url: response.request?.res?.responseUrl ?? url}
+        return {status: response.status, headers, data: response.body, url: response.url}
       }
-      const body = await readLimited(response.data)
+      const body = await readLimited(response.body)
       const error = registryErrorFromResponse(response.status, headers, body, request.what)
       if (response.status === 429) this.pause(error.retryAfterMs ?? 1000)
       if (request.idempotent && error.retryable && attempt < this.requestRetries) {
@@ -224,7 +211,7 @@ export class RegistryClient {
     return url.toString()
   }
 
-  private async attempt(url: string, request: RegistryRequest, authorization: string | undefined): Promise<AxiosResponse> {
+  private async attempt(url: string, request: RegistryRequest, authorization: string | undefined): Promise<TransportResponse> {
     try {
       const response = await this.attemptUnobserved(url, request, authorization)
       this.observer?.onRequest?.(this.registry, request.method, response.status)
@@ -235,41 +222,29 @@ export class RegistryClient {
     }
   }
 
-  private async attemptUnobserved(url: string, request: RegistryRequest, authorization: string | undefined): Promise<AxiosResponse> {
+  private async attemptUnobserved(url: string, request: RegistryRequest, authorization: string | undefined): Promise<TransportResponse> {
     const queued = performance.now()
     await this.waitWhilePaused(request.signal)
     const headers: Record<string, string> = {...request.headers}
     if (authorization) headers.Authorization = authorization
-    const redirects = request.method === 'GET' || request.method === 'HEAD' ? 5 : 0
-    const response = await this.limiter.schedule(() => {
+    return this.limiter.schedule(() => {
       const waited = performance.now() - queued
       if (waited >= 1) this.observer?.onRateLimitWait?.(this.registry, waited)
       return this.http.request({
         url,
         method: request.method,
         headers,
-        data: request.body,
-        responseType: request.responseType === 'stream' ? 'stream' : 'arraybuffer',
-        maxRedirects: redirects,
+        body: request.body,
+        stream: request.responseType === 'stream',
         // A blob GET may be redirected to storage elsewhere; never to a private host (SSRF).
-        beforeRedirect: (options: {href?: string; protocol?: string; host?: string; hostname?: string; port?: string | number}) => {
-          const target = options.href ?? `${options.protocol}//${options.hostname}${options.port ? `:${options.port}` : ''}/`
-          this.resolve(target)
-        },
-        timeout: this.idleTimeoutMs,
+        maxRedirects: request.method === 'GET' || request.method === 'HEAD' ? 5 : 0,
+        checkRedirect: (target) => this.resolve(target),
+        // A stalled body must fail, not hang: an idle timeout, never a total one, so huge layers can take hours.
+        idleTimeoutMs: this.idleTimeoutMs,
+        timeoutError: () => new FerryError('TIMEOUT', `${request.what}: no data for ${this.idleTimeoutMs / 1000}s`, {retryable: true}),
         signal: request.signal,
       })
     })
-    if (request.responseType === 'stream' && response.data && typeof response.data.setTimeout === 'function') {
-      // A stalled body must fail, not hang: an idle timeout, never a total one, so huge layers can take hours.
-      const stream = response.data as Readable & {setTimeout(ms: number, cb: () => void): void}
-      stream.setTimeout(this.idleTimeoutMs, () =>
-        stream.destroy(new FerryError('TIMEOUT', `${request.what}: no data for ${this.idleTimeoutMs / 1000}s`, {retryable: true})),
-      )
-    } else if (request.responseType !== 'stream' && Buffer.isBuffer(response.data) === false && response.data) {
-      response.data = Buffer.from(response.data as ArrayBuffer)
-    }
-    return response
   }
 
   private pause(ms: number): void {
@@ -285,10 +260,20 @@ export class RegistryClient {
     if (authorization) headers.Authorization = authorization
     let attempt = 0
     for (;;) {
-      let response: AxiosResponse
+      let response: TransportResponse
       try {
         response = await this.limiter.schedule(() =>
-          this.http.request({url, method: 'GET', headers, responseType: 'arraybuffer', timeout: this.idleTimeoutMs, signal}),
+          this.http.request({
+            url,
+            method: 'GET',
+            headers,
+            stream: false,
+            maxRedirects: 0,
+            checkRedirect: () => undefined,
+            idleTimeoutMs: this.idleTimeoutMs,
+            timeoutError: () => new FerryError('TIMEOUT', `token for registry ${this.registry}: no data for ${this.idleTimeoutMs / 1000}s`, {retryable: true}),
+            signal,
+          }),
         )
       } catch (error) {
         const failure = networkError(error, `token for registry ${this.registry}`, signal)
@@ -299,7 +284,7 @@ export class RegistryClient {
         }
         throw failure
       }
-      const body = Buffer.from(response.data as ArrayBuffer)
+      const body = response.body as Buffer
       if (response.status === 401 || response.status === 403) {
         throw new RegistryError(
           'UNAUTHORIZED',
@@ -338,8 +323,8 @@ function replayable(request: RegistryRequest): boolean {
   return !request.body || Buffer.isBuffer(request.body)
 }
 
-/** Axios response headers as lower-case names with string values (arrays joined). Pure. */
-export function plainHeaders(headers: AxiosResponse['headers']): Record<string, string> {
+/** Response headers as lower-case names with string values (arrays joined). Pure. */
+export function plainHeaders(headers: http.IncomingHttpHeaders | Record<string, unknown> | undefined): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (value === undefined || value === null) continue
