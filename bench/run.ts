@@ -16,7 +16,9 @@
 // landed at the destination and bytes the source served. The whole pass runs --repeat times
 // (default 3) with fresh registries and alternating tool order; the table shows medians and the
 // JSON (bench/results/latest.json) keeps every run. A "loopback ceiling" (bench/pipe-blob.mjs:
-// one blob, GET piped into PUT, no hashing) gives a figure to read the throughput against.
+// one blob, GET piped into PUT, no hashing) gives a figure to read the throughput against, and a
+// "no-change floor" (bench/head-floor.mjs: tag lists and one HEAD per tag at each side, nothing
+// else) gives one to read the no-op run against: what the registries themselves allow.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -47,6 +49,7 @@ import {
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FERRY_BIN = path.join(ROOT, 'bin', 'run.js');
 const PIPE_BLOB = path.join(ROOT, 'bench', 'pipe-blob.mjs');
+const HEAD_FLOOR = path.join(ROOT, 'bench', 'head-floor.mjs');
 const TIME_BIN = '/usr/bin/time';
 const MiB = 1024 * 1024;
 const MB = 1_000_000;
@@ -647,6 +650,37 @@ async function loopbackCeiling(sizeMiB: number, times: number, work: string): Pr
 }
 
 // ---------------------------------------------------------------------------------------------
+// No-change floor
+
+interface FloorRun {
+  wallMs: number;
+  innerMs: number;
+  requests: number;
+  tags: number;
+  same: number;
+}
+
+/**
+ * bench/head-floor.mjs on ferry's destination right after ferry's no-op run: the tag lists and the
+ * two HEADs per tag that any tool needs to prove nothing changed, with nothing else around them.
+ */
+async function noChangeFloor(
+  options: Options,
+  source: TestRegistry,
+  destination: TestRegistry,
+  mapping: readonly RepoMapping[],
+  logFile: string,
+): Promise<FloorRun> {
+  const pairs = mapping.map((m) => `${m.from}=${m.to}`);
+  const run = await measure(process.execPath, [HEAD_FLOOR, source.url, destination.url, String(options.routines), ...pairs], logFile);
+  if (run.exitCode !== 0) throw new Error(`head-floor failed; see ${logFile}`);
+  const line = (await readFile(logFile, 'utf8')).split('\n').find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`head-floor printed no result; see ${logFile}`);
+  const result = JSON.parse(line) as { innerMs: number; requests: number; tags: number; same: number };
+  return { wallMs: run.wallMs, ...result };
+}
+
+// ---------------------------------------------------------------------------------------------
 // One pass: fresh registries, three scenarios per tool
 
 type Scenario = 'full copy' | 'no-op rerun' | 'after change';
@@ -695,7 +729,7 @@ async function onePass(
   pass: number,
   work: string,
   say: (text: string) => void,
-): Promise<{ rows: RowResult[]; corpus: CorpusInfo }> {
+): Promise<{ rows: RowResult[]; corpus: CorpusInfo; floor?: FloorRun }> {
   const registries: TestRegistry[] = [];
   // Alternate which tool goes first, so neither always meets a colder or warmer machine.
   const tools = pass % 2 === 0 ? options.tools : [...options.tools].reverse();
@@ -758,6 +792,7 @@ async function onePass(
     ].filter((e): e is CorpusEntry => e !== undefined);
 
     const rows: RowResult[] = [];
+    let floor: FloorRun | undefined;
     let changed: CorpusEntry[] = [];
     for (const scenario of SCENARIOS) {
       if (scenario === 'after change') {
@@ -824,9 +859,16 @@ async function onePass(
           say(`    ${tool} failed; last lines of ${logFile}:\n${text.split('\n').slice(-15).map((l) => `      ${l}`).join('\n')}`);
         }
         for (const line of [...verify.mismatched, ...verify.missing, ...verify.extraTags].slice(0, 5)) say(`    ${line}`);
+        if (tool === 'ferry' && scenario === 'no-op rerun') {
+          floor = await noChangeFloor(options, source, destination, mapping, path.join(work, `pass${pass}-floor.log`));
+          say(
+            `  pass ${pass + 1}  no-op floor         ${(floor.wallMs / 1000).toFixed(2).padStart(6)} s, ${floor.requests} requests, ` +
+              `${floor.same}/${floor.tags} tags at the same digest (bench/head-floor.mjs)`,
+          );
+        }
       }
     }
-    return { rows, corpus: info };
+    return { rows, corpus: info, floor };
   } finally {
     await Promise.all(registries.map((r) => r.stop()));
   }
@@ -975,10 +1017,12 @@ async function main(): Promise<void> {
   let keepWork = false;
   try {
     const rows: RowResult[] = [];
+    const floors: FloorRun[] = [];
     let corpus: CorpusInfo | undefined;
     for (let pass = 0; pass < options.repeat; pass++) {
       const result = await onePass(options, pass, work, say);
       rows.push(...result.rows);
+      if (result.floor) floors.push(result.floor);
       corpus ??= result.corpus;
     }
     let ceiling: Ceiling | undefined;
@@ -994,6 +1038,18 @@ async function main(): Promise<void> {
           `${ceiling.runs.length} runs: median ${ceiling.medianMbPerSec.toFixed(0)} MB/s, best ${ceiling.bestMbPerSec.toFixed(0)} MB/s ` +
           `(${ceiling.runs.map((r) => (r.innerMs / 1000).toFixed(2)).join(' / ')} s; peak RSS ${rss.toFixed(0)} MiB; ` +
           `${ceiling.runs.every((r) => r.verified) ? 'landed intact' : 'NOT VERIFIED'})`,
+      );
+    }
+    if (floors.length > 0) {
+      const floorWall = median(floors.map((f) => f.wallMs / 1000));
+      const wallOf = (tool: Tool) => summary.find((s) => s.scenario === 'no-op rerun' && s.tool === tool)?.wallSeconds;
+      const ferryWall = wallOf('ferry');
+      const skopeoWall = wallOf('skopeo');
+      console.log(
+        `no-change floor (bench/head-floor.mjs: list tags, HEAD each tag at both sides, ${options.routines} in flight, plain node:http): ` +
+          `median ${floorWall.toFixed(2)} s wall for ${floors[0]!.requests} requests` +
+          (ferryWall ? `; ferry's no-op run = ${(ferryWall / floorWall).toFixed(2)}× the floor` : '') +
+          (skopeoWall ? `; the floor ÷ skopeo's no-op run = ${(floorWall / skopeoWall).toFixed(2)}×` : ''),
       );
     }
     for (const r of rows.filter((x) => x.ferrySays && x.pass === 0)) console.log(`ferry's own summary, ${r.scenario}: ${r.ferrySays}`);
@@ -1033,6 +1089,7 @@ async function main(): Promise<void> {
       summary,
       runs: rows.map(({ log: _log, ...r }) => r),
       ceiling,
+      noChangeFloor: floors,
     };
     await mkdir(path.dirname(options.out), { recursive: true });
     await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);

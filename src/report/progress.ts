@@ -1,4 +1,6 @@
-import cliProgress from 'cli-progress'
+import {createRequire} from 'node:module'
+
+import type CliProgress from 'cli-progress'
 
 import type {EngineEvent} from './events.js'
 import type {LiveDisplay} from './logger.js'
@@ -122,10 +124,14 @@ export interface ProgressDisplay extends LiveDisplay {
   stop(): void
 }
 
+// Required when a terminal shows the live line: runs in CI or with --quiet never pay for loading it.
+const require = createRequire(import.meta.url)
+
 /** The live line on a terminal stream, redrawn a few times a second by cli-progress. */
 export function createProgressDisplay(stream: NodeJS.WritableStream & {isTTY?: boolean; columns?: number}, options: {fps?: number; now?: () => number} = {}): ProgressDisplay {
   const now = options.now ?? Date.now
   const state = initialProgress(now())
+  const cliProgress = require('cli-progress') as typeof CliProgress
   const bars = new cliProgress.MultiBar({
     stream: stream as NodeJS.WritableStream,
     fps: options.fps ?? 8,

@@ -3,9 +3,17 @@
  * highest versions. `--latest` can only choose once the whole listing is known, so a selection is
  * a list → list function; `keep` is its per-tag part, used to stream when nothing needs the list.
  */
-import semver from 'semver'
+import {createRequire} from 'node:module'
+
+import type SemVer from 'semver'
 
 import {ConfigError} from '../errors.js'
+
+// Required on first use: most runs select no versions, and loading semver is 20 ms of a start-up
+// that a no-change run of a few hundred tags pays in full.
+const require = createRequire(import.meta.url)
+let loadedSemver: typeof SemVer | undefined
+const semver = (): typeof SemVer => (loadedSemver ??= require('semver') as typeof SemVer)
 
 /** The filters of a run (flags) or of one rule (rule file), applied include → exclude → semver → latest. */
 export interface TagSelection {
@@ -33,7 +41,7 @@ export const FLAG_LABELS: SelectionLabels = {include: '--includeTags', exclude: 
 export function tagVersion(tag: string): string | undefined {
   // semver.valid also reads `=1.2.0` and ` 1.2.0`; only a bare version or a leading `v` count.
   if (!/^v?\d/.test(tag)) return undefined
-  return semver.valid(tag) ?? undefined
+  return semver().valid(tag) ?? undefined
 }
 
 /** One run's or rule's selection as a function; undefined when it selects everything. Throws ConfigError for a bad setting. */
@@ -41,10 +49,10 @@ export function compileSelection(selection: TagSelection | undefined, labels: Se
   if (!selection) return undefined
   const include = (selection.include ?? []).map((source) => compileRegExp(source, labels.include))
   const exclude = (selection.exclude ?? []).map((source) => compileRegExp(source, labels.exclude))
-  let range: semver.Range | undefined
+  let range: SemVer.Range | undefined
   if (selection.semver !== undefined) {
     try {
-      range = new semver.Range(selection.semver)
+      range = new (semver().Range)(selection.semver)
     } catch {
       throw new ConfigError(`${labels.semver} ${JSON.stringify(selection.semver)} is not a semver range (e.g. ">=1.2 <2", "^1.4", "~2.0.1")`)
     }
@@ -61,7 +69,7 @@ export function compileSelection(selection: TagSelection | undefined, labels: Se
     if (range || latest !== undefined) {
       const version = tagVersion(tag)
       if (version === undefined) return false
-      if (range && !semver.satisfies(version, range)) return false
+      if (range && !semver().satisfies(version, range)) return false
     }
     return true
   }
@@ -81,7 +89,7 @@ export function compileSelection(selection: TagSelection | undefined, labels: Se
  * tags of one version (`1.2.0`, `v1.2.0`) are both kept when that version is chosen. Pure.
  */
 export function highestVersions(tags: readonly string[], count: number): string[] {
-  const versions = [...new Set(tags.map((tag) => tagVersion(tag)!))].sort(semver.rcompare).slice(0, count)
+  const versions = [...new Set(tags.map((tag) => tagVersion(tag)!))].sort(semver().rcompare).slice(0, count)
   const chosen = new Set(versions)
   return tags.filter((tag) => chosen.has(tagVersion(tag)!))
 }
