@@ -1,3 +1,4 @@
+import {runSignal} from '../abort.js'
 import {FerryError} from '../errors.js'
 import {expandPattern, type Rule} from '../config/rules.js'
 import {matchesPattern} from '../select/repository-paths.js'
@@ -96,7 +97,8 @@ export async function* generateJobs(
 ): AsyncGenerator<Generated> {
   const out = new MemoryChannel<Generated>(Math.max(16, options.listers * 4))
   const stop = new AbortController()
-  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal
+  // Every lister waits on the channel with it when the channel is full.
+  const signal = runSignal(options.signal, stop.signal)!
 
   const jobsForGroup = (group: Rule[], tags: readonly string[]) => mergeDestinations(group.map((member) => jobsForRule(member, tags)))
 

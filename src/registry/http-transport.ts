@@ -47,6 +47,7 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308])
 export class HttpTransport {
   private readonly httpAgent = new http.Agent({keepAlive: true, maxSockets: 64})
   private readonly httpsAgent: https.Agent
+  private readonly aborts = new AbortWatch()
 
   constructor(
     tls: TransportTls,
@@ -96,13 +97,20 @@ export class HttpTransport {
         method,
         headers: outgoing,
         agent: secure ? this.httpsAgent : this.httpAgent,
-        signal: request.signal,
+      })
+      const untrack = request.signal ? this.aborts.track(request.signal, req) : () => undefined
+      let responded = false
+      // A streamed body outlives its request object; it stays abortable until the response closes.
+      req.on('close', () => {
+        if (!responded) untrack()
       })
       const onRequestIdle = () => req.destroy(request.timeoutError())
       req.setTimeout(request.idleTimeoutMs)
       req.on('timeout', onRequestIdle)
       req.on('error', fail)
       req.on('response', (res) => {
+        responded = true
+        res.on('close', untrack)
         req.removeListener('timeout', onRequestIdle)
         res.setTimeout(request.idleTimeoutMs, () => res.destroy(request.timeoutError()))
         const status = res.statusCode ?? 0
@@ -131,6 +139,42 @@ export class HttpTransport {
       }
     })
   }
+}
+
+/**
+ * One abort listener per signal, however many requests share it. A run's signal is shared by every
+ * request in flight; handing it to each http.request adds a listener apiece, and Node warns of a
+ * leak past ten (it printed on every run with --routines above a handful).
+ */
+class AbortWatch {
+  private readonly inFlight = new WeakMap<AbortSignal, Set<http.ClientRequest>>()
+
+  /** Destroys `req` if `signal` aborts before the returned function is called. */
+  track(signal: AbortSignal, req: http.ClientRequest): () => void {
+    if (signal.aborted) {
+      req.destroy(abortError(signal))
+      return () => undefined
+    }
+    let requests = this.inFlight.get(signal)
+    if (!requests) {
+      const tracked = new Set<http.ClientRequest>()
+      requests = tracked
+      this.inFlight.set(signal, tracked)
+      signal.addEventListener('abort', () => {
+        for (const each of tracked) each.destroy(abortError(signal))
+        tracked.clear()
+      }, {once: true})
+    }
+    const set = requests
+    set.add(req)
+    return () => set.delete(req)
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  const error = new Error('the request was aborted', {cause: signal.reason})
+  error.name = 'AbortError'
+  return error
 }
 
 function hasHeader(headers: Record<string, string>, name: string): boolean {

@@ -1,3 +1,4 @@
+import {runSignal} from '../abort.js'
 import type {Rule} from '../config/rules.js'
 import type {CredentialStore} from '../config/security.js'
 import {describeError, errorCode, type ConfigError} from '../errors.js'
@@ -132,6 +133,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   const registries = registryEndpoints(clients)
   const resolver = options.endpoints ? options.endpoints(registries) : registries
   const readOnly = options.dryRun ? 'dry run' : options.verify ? 'verify' : undefined
+  const runAbort = runSignal(options.signal)
   const context: CopyContext = {
     endpoints: readOnly ? readOnlyEndpoints(resolver, readOnly) : resolver,
     platforms: options.platforms,
@@ -142,7 +144,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     chunkSize: options.chunkSize,
     ...(options.bytesPerSecond ? {byteRate: new ByteRate(options.bytesPerSecond)} : {}),
     overwriteTags: options.overwriteTags ?? true,
-    signal: options.signal,
+    signal: runAbort,
     prepare: options.prepareDestination ? once(options.prepareDestination) : undefined,
   }
   const results: JobResult[] = []
@@ -156,7 +158,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
 
   const channel = options.channel ?? new MemoryChannel<TransferJob>(routines * 4)
   // What stops new jobs: an abort, or the start of a graceful stop.
-  const starting = anySignal(options.signal, options.drain)
+  const starting = runSignal(options.signal, options.drain)
   const generated = generateJobs(options.rules, {
     listTags: (registry, repository, signal) => listTags(clients.get(registry, repository).client, repository, {signal}),
     listers: routines,
@@ -231,7 +233,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   const consume = runRoutines<TransferJob, JobResult[]>(channel, {
     routines,
     retry,
-    signal: options.signal,
+    signal: runAbort,
     drain: options.drain,
     retryBaseMs: options.retryBaseMs,
     work: async (job, attempt): Promise<JobResult[]> => {
@@ -343,7 +345,3 @@ function references(job: TransferJob, destination: ImageLocation): {source: stri
   return {source: describeLocation(job.source), destination: describeLocation(destination)}
 }
 
-function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
-  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined)
-  return present.length <= 1 ? present[0] : AbortSignal.any(present)
-}

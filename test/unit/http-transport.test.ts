@@ -154,10 +154,28 @@ describe('HttpTransport', () => {
     assert.equal(main.seen.at(-1)?.body, 'xyz')
   })
 
-  it('stops on abort', async () => {
-    const controller = new AbortController()
-    const pending = transport.request(request({url: `${main.base}/stall-headers`, signal: controller.signal}))
-    setTimeout(() => controller.abort(), 50)
-    await assert.rejects(pending, (error: Error) => error.name === 'AbortError')
+  it('stops every request sharing a signal on abort, a streamed body too, with one listener on the signal', async () => {
+    const warnings: string[] = []
+    const onWarning = (warning: Error) => warnings.push(warning.name)
+    process.on('warning', onWarning)
+    try {
+      const controller = new AbortController()
+      const streamed = await transport.request(request({url: `${main.base}/stall-body`, stream: true, signal: controller.signal}))
+      const waiting = Array.from({length: 20}, () => transport.request(request({url: `${main.base}/stall-headers`, signal: controller.signal})))
+      const reading = (async () => {
+        for await (const _chunk of streamed.body as Readable) {
+          // read until the abort
+        }
+      })()
+      setTimeout(() => controller.abort(), 50)
+      const settled = await Promise.allSettled([...waiting, reading])
+      assert.deepEqual(settled.map((s) => s.status), settled.map(() => 'rejected'))
+      for (const outcome of settled.slice(0, 20)) assert.equal((outcome as PromiseRejectedResult).reason.name, 'AbortError')
+      await assert.rejects(transport.request(request({url: `${main.base}/target`, signal: controller.signal})), {name: 'AbortError'})
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(warnings, [])
+    } finally {
+      process.off('warning', onWarning)
+    }
   })
 })
