@@ -1,7 +1,13 @@
-import {Cron} from 'croner'
+import {createRequire} from 'node:module'
+
+import type {Cron as CronClass} from 'croner'
 
 import {ConfigError} from '../errors.js'
 import {formatInterval} from './interval.js'
+
+// Required when a cron expression is given: most runs have none and skip loading it at start-up.
+const require = createRequire(import.meta.url)
+const cron = (): typeof CronClass => (require('croner') as {Cron: typeof CronClass}).Cron
 
 /** When a standing job runs in full. */
 export type TriggerSpec =
@@ -32,9 +38,9 @@ export function cronTrigger(pattern: string, timezone: string | undefined, what 
     throw new ConfigError(`${what} ${JSON.stringify(pattern)} has ${fields} field${fields === 1 ? '' : 's'}; a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)`)
   }
   try {
-    const cron = new Cron(pattern, {paused: true, mode: '5-or-6-parts', timezone})
-    if (!cron.nextRun()) throw new Error('it never fires')
-    cron.stop()
+    const cronJob = new (cron())(pattern, {paused: true, mode: '5-or-6-parts', timezone})
+    if (!cronJob.nextRun()) throw new Error('it never fires')
+    cronJob.stop()
   } catch (error) {
     const reason = (error as Error).message.replace(/^Cron\w*:\s*/, '')
     throw new ConfigError(`${what} ${JSON.stringify(pattern)} is not a cron expression with 5 or 6 fields: ${reason}`)
@@ -84,6 +90,6 @@ export function startTrigger(spec: TriggerSpec, tick: () => void): Trigger {
       next: () => (stopped ? undefined : new Date(due())),
     }
   }
-  const cron = new Cron(spec.pattern, {mode: '5-or-6-parts', timezone: spec.timezone}, () => tick())
-  return {stop: () => cron.stop(), next: () => cron.nextRun() ?? undefined}
+  const cronJob = new (cron())(spec.pattern, {mode: '5-or-6-parts', timezone: spec.timezone}, () => tick())
+  return {stop: () => cronJob.stop(), next: () => cronJob.nextRun() ?? undefined}
 }
