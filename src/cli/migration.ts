@@ -7,6 +7,8 @@ import type {ProviderContext} from '../providers/provider.js'
 import {createLimiter} from '../registry/limiter.js'
 import type {Logger} from '../report/logger.js'
 import {repositoryFilter, type TagFilter} from '../select/filters.js'
+import type {Platform} from '../select/platforms.js'
+import type {TagSelection} from '../select/tags.js'
 import type {EngineOptions, TransferReport} from '../transfer/run.js'
 
 export interface MigrationRequest {
@@ -17,7 +19,18 @@ export interface MigrationRequest {
   toNamespace?: string
   securityFile?: string
   secretFile?: string
-  engine: {routines: number; retry: number; qps?: number; chunkSize?: number; overwriteTags?: boolean; tagFilter?: TagFilter}
+  engine: {
+    routines: number
+    retry: number
+    qps?: number
+    chunkSize?: number
+    overwriteTags?: boolean
+    tagFilter?: TagFilter
+    tagSelection?: TagSelection
+    platforms?: Platform[]
+    dryRun?: boolean
+    deep?: boolean
+  }
   /** --repositories globs. */
   repositories?: string[]
   logger: Logger

@@ -7,6 +7,8 @@ import type {Logger} from '../report/logger.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {runServiceCommand} from '../cli/run-service.js'
 import {isStanding, standingFlags, triggerFromFlags} from '../cli/serve-flags.js'
+import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-flags.js'
+import {ConfigError} from '../errors.js'
 import {runnerSyncJob} from '../serve/sync-job.js'
 import {providerNames} from '../providers/index.js'
 import type {TransferReport} from '../transfer/run.js'
@@ -21,6 +23,7 @@ repositories where its registry needs them before a push. Providers: ${providerN
   static override examples = [
     '<%= config.bin %> migrate --from registry --fromRegistry old.example.com --to registry --toRegistry new.example.com --securityFile security.yaml',
     '<%= config.bin %> migrate --from registry --fromRegistry old.example.com --fromNamespace team --to registry --toRegistry new.example.com --toNamespace mirror',
+    '<%= config.bin %> migrate --from ecr --fromRegion us-east-1 --to registry --toRegistry new.example.com --latest 3 --platform linux/amd64 --dryRun',
   ]
 
   static override enableJsonFlag = true
@@ -43,12 +46,21 @@ repositories where its registry needs them before a push. Providers: ${providerN
     }),
     ccrTagNums: Flags.integer({description: 'ccr source: the newest N tags of each repository by push time (0 = all; default 100)', min: 0}),
     ...engineFlags,
+    // --flatten is transfer's: migrate already maps paths with --toNamespace.
+    semver: selectionFlags.semver,
+    latest: selectionFlags.latest,
+    platform: selectionFlags.platform,
+    ...planFlags,
     ...standingFlags,
   }
 
   async run(): Promise<TransferReport | undefined> {
     const {flags} = await this.parse(Migrate, goStyleBooleans(this.argv, GO_BOOLEANS))
-    const request = (logger: Logger, signal: AbortSignal, hooks?: MigrationRequest['hooks']): MigrationRequest => ({
+    // Called inside the command runners, so a bad --semver or --platform is their one-line error.
+    const selection = () => selectionSettings({...flags, flatten: false, flattenSeparator: '-'})
+    const request = (logger: Logger, signal: AbortSignal, hooks?: MigrationRequest['hooks']): MigrationRequest => {
+      const {tagSelection, platforms} = selection()
+      return {
         from: flags.from,
         to: flags.to,
         fromSettings: {
@@ -63,16 +75,19 @@ repositories where its registry needs them before a push. Providers: ${providerN
         repositories: flags.repositories,
         securityFile: flags.securityFile,
         secretFile: flags.secretFile,
-        engine: engineSettings(flags),
+        engine: {...engineSettings(flags), tagSelection, platforms, dryRun: flags.dryRun, deep: flags.deep},
         logger,
         signal,
         hooks,
-      })
+      }
+    }
     if (isStanding(flags)) {
       // A provider enumerates its rules afresh each run, so pushes are not matched: schedule only.
-      return runServiceCommand(this, flags, async () => [
-        runnerSyncJob({name: 'migrate', trigger: triggerFromFlags(flags), run: (hooks) => runMigration(request(hooks.logger, hooks.signal, hooks))}),
-      ])
+      return runServiceCommand(this, flags, async () => {
+        if (flags.dryRun) throw new ConfigError('--dryRun runs once; drop --schedule and --interval to see the plan')
+        selection() // a bad selection flag stops the start, not the first tick
+        return [runnerSyncJob({name: 'migrate', trigger: triggerFromFlags(flags), run: (hooks) => runMigration(request(hooks.logger, hooks.signal, hooks))})]
+      })
     }
     return runEngineCommand(this, flags, ({logger, signal}) => runMigration(request(logger, signal)))
   }

@@ -2,6 +2,7 @@ import type {Rule} from '../config/rules.js'
 import type {CredentialStore} from '../config/security.js'
 import type {RegistryAccess} from '../registry/client.js'
 import type {RequestLimiter} from '../registry/limiter.js'
+import {compileSelection, type TagSelector} from '../select/tags.js'
 import {runTransfer, type EngineOptions, type TransferReport} from '../transfer/run.js'
 import type {DestinationProvider, SourceProvider} from './provider.js'
 
@@ -34,13 +35,16 @@ export async function* providerRules(
     onOmitted?: (repository: string, count: number) => void
     repositoryFilter?: (repository: string) => boolean
     tagFilter?: (tag: string) => boolean
+    /** --semver/--latest on tags the provider lists (tags the registry lists are the generator's). */
+    selector?: TagSelector
   },
 ): AsyncGenerator<Rule> {
   for await (const found of from.repositories(options.signal)) {
     if (options.repositoryFilter && !options.repositoryFilter(found.repository)) continue
     if (found.omittedTags) options.onOmitted?.(found.repository, found.omittedTags)
     // Tags a provider listed are filtered here; tags the registry lists, by the generator.
-    const tags = found.tags && options.tagFilter ? found.tags.filter(options.tagFilter) : found.tags
+    const filtered = found.tags && options.tagFilter ? found.tags.filter(options.tagFilter) : found.tags
+    const tags = filtered && options.selector ? options.selector.choose(filtered) : filtered
     if (tags && tags.length === 0) continue
     yield {
       text: `${from.name}:${from.registry}/${found.repository}`,
@@ -75,6 +79,7 @@ export async function migrate(options: MigrateOptions): Promise<TransferReport> 
     toNamespace: options.toNamespace,
     repositoryFilter: options.repositoryFilter,
     tagFilter: options.tagFilter,
+    selector: compileSelection(options.tagSelection),
     signal: options.signal,
     onOmitted: (repository, count) => {
       omitted.push({repository, count})

@@ -13,7 +13,7 @@ import type { ProviderContext, SourceRepository } from '../../src/providers/prov
 import { registryProvider } from '../../src/providers/registry.js';
 import { createLimiter, type RequestLimiter } from '../../src/registry/limiter.js';
 import type { TransferReport } from '../../src/transfer/run.js';
-import { clientFor, seedCorpus, skopeoDigest, startRegistry, type Corpus, type TestRegistry } from '../harness/index.js';
+import { clientFor, seedCorpus, skopeoDigest, skopeoTags, startRegistry, type Corpus, type TestRegistry } from '../harness/index.js';
 import { startFakeEcr, type FakeEcr } from '../fakes/ecr-api.js';
 import { describeReport, lines, runCli, workDir } from './support.js';
 
@@ -101,7 +101,7 @@ describe('ecr provider against a fake ECR API and real registries', () => {
     fromContext: ProviderContext,
     toContext: ProviderContext,
     kinds: { from: 'ecr' | 'registry'; to: 'ecr' | 'registry' },
-    options: { toNamespace?: string; routines?: number; qps?: number } = {},
+    options: { toNamespace?: string; routines?: number; qps?: number; latest?: number } = {},
   ): Promise<TransferReport> {
     const from = await (kinds.from === 'ecr' ? ecrProvider : registryProvider).source!(fromContext);
     const to = await (kinds.to === 'ecr' ? ecrProvider : registryProvider).destination!(toContext);
@@ -115,6 +115,7 @@ describe('ecr provider against a fake ECR API and real registries', () => {
         toNamespace: options.toNamespace,
         routines: options.routines ?? 3,
         retryBaseMs: 10,
+        ...(options.latest ? { tagSelection: { latest: options.latest } } : {}),
       });
     } finally {
       await limiter.stop();
@@ -186,6 +187,18 @@ describe('ecr provider against a fake ECR API and real registries', () => {
       assert.equal(await skopeoDigest(plain, `${entry.repository.replace(/^team\//, 'copy/')}:${entry.tag}`), entry.digest);
     }
     await assert.rejects(skopeoDigest(plain, 'copy/cli:1.0.0'));
+  });
+
+  test('--latest applies to the tags ECR lists (not only to tags a registry lists)', async () => {
+    const report = await run(context({ region: REGION, namespace: 'team' }), context({ registry: plain.host }), { from: 'ecr', to: 'registry' }, { toNamespace: 'newest', latest: 1 });
+    const team = tagged(corpus, (r) => r.startsWith('team/'));
+    const repositories = [...new Set(team.map((e) => e.repository))];
+    assert.equal(report.summary.failed + report.summary.generateFailed, 0, describeReport(report));
+    assert.equal(report.summary.copied, repositories.length, describeReport(report));
+    for (const repository of repositories) {
+      const highest = team.filter((e) => e.repository === repository).map((e) => e.tag).sort().at(-1)!;
+      assert.deepEqual(await skopeoTags(plain, repository.replace(/^team\//, 'newest/')), [highest], repository);
+    }
   });
 
   test('a run that outlives the registry login fetches a new one and still succeeds', async () => {

@@ -5,7 +5,7 @@ import {after, before, test} from 'node:test'
 
 import {seedCorpus, type Corpus} from '../harness/images.js'
 import {startRegistry, type TestRegistry} from '../harness/registry.js'
-import {skopeoDigest} from '../harness/skopeo.js'
+import {skopeoDigest, skopeoRawManifest, skopeoTags} from '../harness/skopeo.js'
 import {plainEntries, runCli, workDir} from './support.js'
 
 let source: TestRegistry
@@ -64,4 +64,40 @@ test('a source registry without a reachable catalog is a one-line error, exit 2'
   const run = await runCli(['migrate', '--from', 'registry', '--fromRegistry', '127.0.0.1:1', '--to', 'registry', '--toRegistry', destination.host, '--securityFile', security])
   assert.notEqual(run.code, 0)
   assert.doesNotMatch(run.stderr, /\n\s+at /)
+})
+
+test('migrate takes transfer’s selection and plan flags: --latest, --platform, --dryRun (writes nothing), --semver errors', async () => {
+  const versions = await startRegistry()
+  const target = await startRegistry()
+  try {
+    // Every image an index, three versions per repository.
+    const seeded = await seedCorpus(versions, {repositories: 3, tagsPerRepo: 3, layerSize: 256, indexEvery: 1})
+    const security = await work.file('security-selection.yaml', plainEntries(versions, target))
+    const base = ['migrate', '--from', 'registry', '--fromRegistry', versions.host, '--to', 'registry', '--toRegistry', target.host, '--securityFile', security]
+    const selected = [...base, '--latest', '1', '--platform', 'linux/arm64', '--json']
+
+    const planned = await runCli([...selected, '--dryRun'], {timeoutMs: 60_000})
+    assert.equal(planned.code, 0, planned.stderr)
+    const plan = JSON.parse(planned.stdout)
+    assert.deepEqual(plan.results.map((r: {status: string}) => r.status), ['planned', 'planned', 'planned'])
+    await target.requestLog.settle()
+    for (const method of ['PUT', 'POST', 'PATCH', 'DELETE']) assert.equal(target.requestLog.count({method}), 0, `${method} in a dry run`)
+
+    const copied = await runCli(selected, {timeoutMs: 60_000})
+    assert.equal(copied.code, 0, copied.stderr)
+    assert.equal(JSON.parse(copied.stdout).summary.copied, 3)
+    for (const repository of seeded.repositories) {
+      assert.deepEqual(await skopeoTags(target, repository), ['1.2.0'], `${repository}: only the highest version`)
+      const index = JSON.parse((await skopeoRawManifest(target, `${repository}:1.2.0`)).toString('utf8')) as {manifests: {platform: {architecture: string}}[]}
+      assert.deepEqual(index.manifests.map((m) => m.platform.architecture), ['arm64'], `${repository}: only arm64`)
+    }
+
+    const bad = await runCli([...base, '--semver', 'not a range'], {timeoutMs: 30_000})
+    assert.equal(bad.code, 2, bad.stderr)
+    assert.match(bad.stderr, /--semver/)
+    assert.doesNotMatch(bad.stderr, /\n\s+at /)
+  } finally {
+    await versions.stop()
+    await target.stop()
+  }
 })
