@@ -58,20 +58,26 @@ export function parseDistributionEnvelope(body: unknown): ParsedEnvelope {
   return out
 }
 
-/** Harbor's webhook payload (default format); only `PUSH_ARTIFACT` with a tag is acted on. */
+/**
+ * Harbor's webhook payload, in either of its formats: Default (`type: PUSH_ARTIFACT`, the event in
+ * `event_data`) or CloudEvents (Harbor 2.8+, `type: harbor.artifact.pushed`, the same event in
+ * `data`). Only pushes with a tag are acted on; Harbor names a push by digest with the digest as its tag.
+ */
 export function parseHarborPayload(body: unknown): ParsedEnvelope {
   const out: ParsedEnvelope = {pushes: [], ignored: 0}
-  if (!isObject(body) || body.type !== 'PUSH_ARTIFACT' || !isObject(body.event_data)) {
+  const event = harborPush(body)
+  if (!event) {
     out.ignored++
     return out
   }
-  const data = body.event_data
+  const {data, when} = event
   const repositoryInfo = isObject(data.repository) ? data.repository : {}
   const namespaced = text(repositoryInfo.namespace) && text(repositoryInfo.name) ? `${text(repositoryInfo.namespace)}/${text(repositoryInfo.name)}` : undefined
   const repository = text(repositoryInfo.repo_full_name) ?? namespaced
   const resources = Array.isArray(data.resources) ? data.resources : []
   for (const resource of resources) {
-    const tag = isObject(resource) ? text(resource.tag) : undefined
+    const named = isObject(resource) ? text(resource.tag) : undefined
+    const tag = named && !DIGEST_LIKE.test(named) ? named : undefined
     const resourceUrl = isObject(resource) ? text(resource.resource_url) : undefined
     // resource_url is host/project/repository:tag, without a scheme.
     const host = resourceUrl ? hostOfUrl(`https://${resourceUrl}`) : undefined
@@ -82,7 +88,7 @@ export function parseHarborPayload(body: unknown): ParsedEnvelope {
     const digest = isObject(resource) ? text(resource.digest) : undefined
     out.pushes.push({
       // Harbor has no event id in the body; its retries resend the same body.
-      id: `harbor:${host}/${repository}:${tag}@${digest ?? ''}:${String(body.occur_at ?? '')}`,
+      id: `harbor:${host}/${repository}:${tag}@${digest ?? ''}:${when}`,
       hosts: [host],
       repository,
       tag,
@@ -91,6 +97,16 @@ export function parseHarborPayload(body: unknown): ParsedEnvelope {
   }
   return out
 }
+
+/** The push event of either Harbor format, with when it happened; undefined for anything else. */
+function harborPush(body: unknown): {data: Record<string, unknown>; when: string} | undefined {
+  if (!isObject(body)) return undefined
+  if (body.type === 'PUSH_ARTIFACT' && isObject(body.event_data)) return {data: body.event_data, when: String(body.occur_at ?? '')}
+  if (body.type === 'harbor.artifact.pushed' && body.specversion !== undefined && isObject(body.data)) return {data: body.data, when: String(body.time ?? '')}
+  return undefined
+}
+
+const DIGEST_LIKE = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/
 
 /** Lower case, without the scheme's default port, so `Registry.example.com:443` matches a rule's `registry.example.com`. */
 export function normalizeHost(host: string): string {

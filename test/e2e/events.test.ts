@@ -153,7 +153,7 @@ test('bodies over 1 MiB get 413, non-JSON 400, an irrelevant envelope 200; none 
   assert.equal((await httpRequest(`http://${address}/healthz`)).status, 200);
 });
 
-test("Harbor's PUSH_ARTIFACT webhook (its auth header holding the token) copies the pushed tag", { timeout: 30_000 }, async () => {
+test("Harbor's PUSH_ARTIFACT webhook (its auth header holding the token), Default and CloudEvents formats, copies the pushed tag", { timeout: 30_000 }, async () => {
   const image = await pushImage(quiet, 'quiet/app', '6', { layers: [randomBlob(2048, 'q6')] });
   const payload = JSON.stringify({
     type: 'PUSH_ARTIFACT',
@@ -170,6 +170,27 @@ test("Harbor's PUSH_ARTIFACT webhook (its auth header holding the token) copies 
   assert.equal(await skopeoDigest(dst, 'quiet/app:6'), image.digest);
   const text = await metrics(address);
   assert.equal(metricValue(text, 'ferry_events_received_total', { endpoint: 'harbor', outcome: 'matched' }), 1);
+
+  // The same event in Harbor's CloudEvents format (2.8+), as Harbor sends it.
+  const next = await pushImage(quiet, 'quiet/app', '7', { layers: [randomBlob(2048, 'q7')] });
+  const cloudEvent = JSON.stringify({
+    specversion: '1.0',
+    requestid: 'request-7',
+    id: 'event-7',
+    source: '/projects/1/webhook/policies/1',
+    type: 'harbor.artifact.pushed',
+    datacontenttype: 'application/json',
+    time: new Date().toISOString(),
+    data: {
+      resources: [{ digest: next.digest, tag: '7', resource_url: `${quiet.host}/quiet/app:7` }],
+      repository: { date_created: 1, name: 'app', namespace: 'quiet', repo_full_name: 'quiet/app', repo_type: 'private' },
+    },
+    operator: 'admin',
+  });
+  assert.equal((await post('/events/harbor', cloudEvent, TOKEN)).status, 200);
+  await waitForTag(dst, 'quiet/app', '7', 10_000);
+  assert.equal(await skopeoDigest(dst, 'quiet/app:7'), next.digest);
+  assert.equal(metricValue(await metrics(address), 'ferry_events_received_total', { endpoint: 'harbor', outcome: 'matched' }), 2);
 });
 
 test('/metrics request counts equal what the destination registry logged from ferry', { timeout: 30_000 }, async () => {

@@ -120,6 +120,36 @@ test('parseHarborPayload: PUSH_ARTIFACT resources with tags', () => {
   assert.equal(parseHarborPayload(withoutFullName).pushes[0]!.repository, 'library/app')
 })
 
+test('parseHarborPayload: the CloudEvents format carries the same event in data; digests named as tags are not tags', () => {
+  const data = {
+    resources: [
+      {digest: 'sha256:d1', tag: 'v1', resource_url: 'harbor.example.com/library/app:v1'},
+      {digest: `sha256:${'a'.repeat(64)}`, tag: `sha256:${'a'.repeat(64)}`, resource_url: `harbor.example.com/library/app@sha256:${'a'.repeat(64)}`},
+    ],
+    repository: {date_created: 1, name: 'app', namespace: 'library', repo_full_name: 'library/app', repo_type: 'public'},
+  }
+  const cloudEvent = {specversion: '1.0', requestid: 'r', id: 'e1', source: '/projects/1/webhook/policies/3', type: 'harbor.artifact.pushed', datacontenttype: 'application/json', time: '2026-11-25T10:00:00Z', data, operator: 'admin'}
+  const table: [string, unknown, number, number][] = [
+    ['CloudEvents push', cloudEvent, 1, 1],
+    ['CloudEvents pull', {...cloudEvent, type: 'harbor.artifact.pulled'}, 0, 1],
+    ['CloudEvents without data', {...cloudEvent, data: undefined}, 0, 1],
+    ['a type without specversion', {...cloudEvent, specversion: undefined}, 0, 1],
+    ['Default push by digest', {type: 'PUSH_ARTIFACT', occur_at: 1, event_data: {...data, resources: [data.resources[1]]}}, 0, 1],
+  ]
+  for (const [name, body, pushes, ignored] of table) {
+    const parsed = parseHarborPayload(body)
+    assert.equal(parsed.pushes.length, pushes, name)
+    assert.equal(parsed.ignored, ignored, name)
+  }
+  assert.deepEqual(parseHarborPayload(cloudEvent).pushes[0], {
+    id: 'harbor:harbor.example.com/library/app:v1@sha256:d1:2026-11-25T10:00:00Z',
+    hosts: ['harbor.example.com'],
+    repository: 'library/app',
+    tag: 'v1',
+    digest: 'sha256:d1',
+  })
+})
+
 const rule = (text: string, source: Rule['source'], destination: Rule['destination']): Rule => ({text, source, destination})
 
 test('rulesForPush: host and repository match, narrowed to the pushed tag, mapping kept', () => {
