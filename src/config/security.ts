@@ -14,6 +14,8 @@ import {isPlainMap, kindOf, loadYaml, scanKeys, topLevelLines} from './yaml.js'
 export interface RegistryAccess {
   username?: string
   password?: string
+  /** An OAuth2 refresh token (docker config's `identitytoken`), traded for bearer tokens instead of a password. */
+  identityToken?: string
   /** Plain HTTP instead of HTTPS. */
   insecure: boolean
   skipTlsVerify: boolean

@@ -5,6 +5,8 @@ import {parseChallenges} from './challenge.js'
 export interface Credentials {
   username?: string
   password?: string
+  /** An OAuth2 refresh token (docker's `identitytoken`): bearer tokens come from the realm by POST. */
+  identityToken?: string
 }
 
 /**
@@ -19,12 +21,15 @@ export interface IssuedToken {
   expiresIn: number
 }
 
+/** A GET of the Docker token protocol, or with `form` the OAuth2 POST of the same realm. */
+export interface TokenRequest {
+  url: string
+  authorization?: string
+  form?: URLSearchParams
+}
+
 /** Fetches a bearer token; the client supplies it so token requests pass the limiter too. */
-export type TokenFetcher = (
-  url: string,
-  authorization: string | undefined,
-  signal?: AbortSignal,
-) => Promise<IssuedToken>
+export type TokenFetcher = (request: TokenRequest, signal?: AbortSignal) => Promise<IssuedToken>
 
 /**
  * Tokens are refreshed this long before they expire, so a request never leaves with a dying one;
@@ -56,7 +61,7 @@ export class Authenticator {
       this.anonymous = false
     } else {
       this.source = async () => credentials
-      this.anonymous = !credentials.username
+      this.anonymous = !credentials.username && !credentials.identityToken
     }
   }
 
@@ -103,7 +108,8 @@ export class Authenticator {
 
   private async basic(): Promise<string | undefined> {
     const credentials = await this.source()
-    if (!credentials.username) return undefined
+    // An identity token is no password: it is only ever sent to the token realm.
+    if (!credentials.username || credentials.identityToken) return undefined
     const pair = `${credentials.username}:${credentials.password ?? ''}`
     return `Basic ${Buffer.from(pair).toString('base64')}`
   }
@@ -122,13 +128,30 @@ export class Authenticator {
     } catch {
       throw new FerryError('AUTH_FAILED', `${this.describe} sent a bearer challenge with an invalid realm`)
     }
-    if (challenge.params.service) url.searchParams.set('service', challenge.params.service)
-    for (const scope of scopes) url.searchParams.append('scope', scope)
-    const issued = await this.fetchToken(url.toString(), await this.basic(), signal)
+    const credentials = await this.source()
+    const issued = credentials.identityToken
+      ? await this.fetchToken({url: url.toString(), form: refreshTokenForm(credentials.identityToken, challenge, scopes)}, signal)
+      : await this.fetchToken({url: withTokenQuery(url, challenge, scopes), authorization: await this.basic()}, signal)
     const lifetime = issued.expiresIn * 1000
     this.tokens.set(key, {value: issued.token, expiresAt: Date.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2)})
     return issued.token
   }
+}
+
+/** The Docker token protocol's GET: service and every scope in the query. Pure. */
+export function withTokenQuery(realm: URL, challenge: Challenge, scopes: readonly string[]): string {
+  const url = new URL(realm)
+  if (challenge.params.service) url.searchParams.set('service', challenge.params.service)
+  for (const scope of scopes) url.searchParams.append('scope', scope)
+  return url.toString()
+}
+
+/** The OAuth2 refresh-token grant docker sends for an identity token (scopes space-separated). Pure. */
+export function refreshTokenForm(identityToken: string, challenge: Challenge, scopes: readonly string[]): URLSearchParams {
+  const form = new URLSearchParams({grant_type: 'refresh_token', refresh_token: identityToken, client_id: 'ferry'})
+  if (challenge.params.service) form.set('service', challenge.params.service)
+  if (scopes.length > 0) form.set('scope', scopes.join(' '))
+  return form
 }
 
 function scopeKey(scopes: readonly string[]): string {

@@ -6,7 +6,7 @@ import tls from 'node:tls'
 
 import {FerryError, RegistryError} from '../errors.js'
 import {backoffDelay, sleep} from '../retry.js'
-import {Authenticator, type CredentialSource} from './auth.js'
+import {Authenticator, type CredentialSource, type TokenRequest} from './auth.js'
 import {registryErrorFromResponse} from './errors.js'
 import {HttpTransport, type TransportResponse} from './http-transport.js'
 import type {RequestLimiter} from './limiter.js'
@@ -15,6 +15,8 @@ import type {RequestLimiter} from './limiter.js'
 export interface RegistryAccess {
   username?: string
   password?: string
+  /** An OAuth2 refresh token (docker config's `identitytoken`), traded for bearer tokens instead of a password. */
+  identityToken?: string
   /** Credentials that a provider refreshes during the run; wins over username/password. */
   credentials?: CredentialSource
   /** image-transfer's meaning: plain HTTP. */
@@ -114,8 +116,10 @@ export class RegistryClient {
       options.userAgent ?? 'ferry',
     )
     this.auth = new Authenticator(
-      options.access.credentials ? this.reporting(options.access.credentials) : {username: options.access.username, password: options.access.password},
-      (url, authorization, signal) => this.fetchToken(url, authorization, signal),
+      options.access.credentials
+        ? this.reporting(options.access.credentials)
+        : {username: options.access.username, password: options.access.password, identityToken: options.access.identityToken},
+      (request, signal) => this.fetchToken(request, signal),
       `registry ${this.registry}`,
     )
   }
@@ -255,9 +259,11 @@ export class RegistryClient {
     while (Date.now() < this.pausedUntil) await sleep(this.pausedUntil - Date.now(), signal)
   }
 
-  private async fetchToken(url: string, authorization: string | undefined, signal?: AbortSignal) {
+  private async fetchToken({url, authorization, form}: TokenRequest, signal?: AbortSignal) {
     const headers: Record<string, string> = {}
     if (authorization) headers.Authorization = authorization
+    if (form) headers['Content-Type'] = 'application/x-www-form-urlencoded'
+    const payload = form ? Buffer.from(form.toString()) : undefined
     let attempt = 0
     for (;;) {
       let response: TransportResponse
@@ -265,8 +271,9 @@ export class RegistryClient {
         response = await this.limiter.schedule(() =>
           this.http.request({
             url,
-            method: 'GET',
+            method: form ? 'POST' : 'GET',
             headers,
+            body: payload,
             stream: false,
             maxRedirects: 0,
             checkRedirect: () => undefined,

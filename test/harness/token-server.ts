@@ -28,6 +28,8 @@ export interface TokenRequestRecord {
   account?: string;
   /** True when credentials were sent (valid or not). */
   sentCredentials: boolean;
+  /** The OAuth2 form's grant_type (POST only). */
+  grantType?: string;
   service?: string;
   /** The raw scope strings, in the order received. */
   scopes: string[];
@@ -60,6 +62,11 @@ export interface TokenServerOptions {
   grant?: (account: string | undefined, scope: Scope) => string[];
   /** Where to put the signing certificate; default a fresh temp dir. */
   dir?: string;
+  /**
+   * OAuth2 refresh tokens (what docker stores as `identitytoken`) → the account each stands for,
+   * accepted by POST with grant_type=refresh_token. None by default.
+   */
+  refreshTokens?: Record<string, string>;
 }
 
 export interface TokenServer {
@@ -168,14 +175,22 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       return;
     }
 
-    // GET is the Docker token protocol; POST is its OAuth2 variant
-    // (grant_type=password), which some clients prefer when they have a password.
+    // GET is the Docker token protocol; POST is its OAuth2 variant: grant_type=password, which
+    // some clients prefer when they have a password, or refresh_token for an identity token.
     let params = url.searchParams;
     let credentials = parseBasic(req.headers.authorization);
     if (req.method === 'POST') {
       params = new URLSearchParams(await readBody(req));
+      record.grantType = params.get('grant_type') ?? undefined;
       if (params.get('grant_type') === 'password') {
         credentials = { user: params.get('username') ?? '', password: params.get('password') ?? '' };
+      } else if (params.get('grant_type') === 'refresh_token') {
+        const account = options.refreshTokens?.[params.get('refresh_token') ?? ''];
+        if (account === undefined) {
+          reply(401, { error: 'invalid_grant' });
+          return;
+        }
+        credentials = { user: account, password: users[account] ?? '' };
       } else {
         reply(400, { error: 'unsupported_grant_type' });
         return;

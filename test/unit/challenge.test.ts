@@ -40,3 +40,22 @@ test('nextLink follows rel="next" only', () => {
   ]
   for (const [header, expected] of cases) assert.equal(nextLink(header), expected, String(header))
 })
+
+test('a token request: the GET query for a password, the refresh-token form for an identity token', async () => {
+  const {refreshTokenForm, withTokenQuery} = await import('../../src/registry/auth.js')
+  const [challenge] = parseChallenges('Bearer realm="https://auth.example.com/token",service="registry.example.com"')
+  const scopes = ['repository:team/app:pull,push', 'repository:base/os:pull']
+  assert.equal(
+    withTokenQuery(new URL(challenge!.params.realm!), challenge!, scopes),
+    'https://auth.example.com/token?service=registry.example.com&scope=repository%3Ateam%2Fapp%3Apull%2Cpush&scope=repository%3Abase%2Fos%3Apull',
+  )
+  assert.deepEqual(Object.fromEntries(refreshTokenForm('tok', challenge!, scopes)), {
+    grant_type: 'refresh_token',
+    refresh_token: 'tok',
+    client_id: 'ferry',
+    service: 'registry.example.com',
+    scope: 'repository:team/app:pull,push repository:base/os:pull',
+  })
+  const [bare] = parseChallenges('Bearer realm="https://auth.example.com/token"')
+  assert.deepEqual(Object.fromEntries(refreshTokenForm('tok', bare!, [])), {grant_type: 'refresh_token', refresh_token: 'tok', client_id: 'ferry'})
+})

@@ -34,6 +34,22 @@ describe('docker config.json: parsing', () => {
     assert.equal(registryOfKey('registry-1.docker.io'), 'docker.io')
   })
 
+  it('reads identitytoken logins, alone or beside the auth az acr login writes; the token is a secret', () => {
+    const table: [string, Record<string, unknown>, unknown][] = [
+      ['token alone', {identitytoken: 'tok-1'}, {username: '<token>', password: '', identityToken: 'tok-1'}],
+      ['token with the all-zero GUID user', {auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'tok-2'}, {username: '00000000-0000-0000-0000-000000000000', password: '', identityToken: 'tok-2'}],
+      ['an empty token is none', {identitytoken: ''}, undefined],
+    ]
+    for (const [name, entry, want] of table) {
+      const config = parseDockerConfig(JSON.stringify({auths: {'reg.example.com': entry}}), 'config.json')
+      assert.deepEqual(config.auths.get('reg.example.com'), want, name)
+    }
+    const credentials = new DockerCredentials(parseDockerConfig(JSON.stringify({auths: {'reg.example.com': {identitytoken: 'tok-3'}}}), 'c'))
+    assert.deepEqual(credentials.secrets(), ['tok-3'])
+    const access = withDockerCredentials(anonymousStore, credentials).lookup('reg.example.com', 'team/app')
+    assert.equal(access.identityToken, 'tok-3')
+  })
+
   const errors: [string, string, RegExp][] = [
     ['auth that is not base64 of user:password, never shown', '{\n  "auths": {\n    "reg.io": {"auth": "bm9jb2xvbg=="}\n  }\n}', /^config\.json:3: auths entry "reg\.io": auth is not base64 of username:password \(its value is not shown\)$/],
     ['a username without a password', '{"auths": {"reg.io": {"username": "u"}}}', /^config\.json:1: auths entry "reg\.io": has a username but no password$/],

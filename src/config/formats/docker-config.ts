@@ -16,6 +16,8 @@ import {isPlainMap, kindOf, loadYaml, scanKeys} from '../yaml.js'
 export interface Login {
   username: string
   password: string
+  /** `identitytoken` (or a helper's `<token>` answer): an OAuth2 refresh token, used instead of the password. */
+  identityToken?: string
 }
 
 export interface DockerConfig {
@@ -120,13 +122,16 @@ function loginOf(entry: Record<string, unknown>, fail: (message: string) => neve
     if (typeof value !== 'string') return fail(`${field} must be a string`)
     return value
   }
+  const identityToken = text('identitytoken')
   const auth = text('auth')
   if (auth !== undefined) {
     const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(auth) ? Buffer.from(auth, 'base64').toString('utf8') : ''
     const colon = decoded.indexOf(':')
     if (colon <= 0) fail('auth is not base64 of username:password (its value is not shown)')
-    return {username: decoded.slice(0, colon), password: decoded.slice(colon + 1)}
+    return {username: decoded.slice(0, colon), password: decoded.slice(colon + 1), ...(identityToken ? {identityToken} : {})}
   }
+  // `docker login` to an OAuth2 registry (Azure's `az acr login`) may store only the token.
+  if (identityToken) return {username: text('username') ?? '<token>', password: '', identityToken}
   const username = text('username')
   const password = text('password')
   if (username && password) return {username, password}
@@ -164,7 +169,10 @@ export class DockerCredentials {
 
   secrets(): string[] {
     const logins = [...this.config.auths.values(), ...[...this.cache.values()].filter((v): v is Login => !!v && !(v instanceof FerryError))]
-    return logins.flatMap((login) => [login.password, `${login.username}:${login.password}`])
+    return logins.flatMap((login) => [
+      ...(login.password ? [login.password, `${login.username}:${login.password}`] : []),
+      ...(login.identityToken ? [login.identityToken] : []),
+    ])
   }
 
   private resolve(host: string): Login | undefined {
@@ -208,9 +216,8 @@ export function runCredentialHelper(helper: string, serverUrl: string): ReturnTy
   }
   const {Username, Secret} = (isPlainMap(answer) ? answer : {}) as {Username?: unknown; Secret?: unknown}
   if (typeof Secret !== 'string' || Secret === '') return {status: 'not-found'}
-  if (Username === '<token>') {
-    throw new FerryError('AUTH_FAILED', `${command} gave an identity token for ${serverUrl}, which ferry cannot use yet; put a username and password in the security file`)
-  }
+  // Docker's helper protocol: this username means the secret is an identity token, not a password.
+  if (Username === '<token>') return {status: 'found', login: {username: '<token>', password: '', identityToken: Secret}}
   return {status: 'found', login: {username: typeof Username === 'string' ? Username : '', password: Secret}}
 }
 
@@ -225,7 +232,13 @@ export function withDockerCredentials(primary: CredentialStore, docker: DockerCr
       if (access.username) return access
       const login = docker.login(registry)
       if (!login) return access
-      return {...access, username: login.username, password: login.password, entry: `${access.entry ?? ''} (docker config)`}
+      return {
+        ...access,
+        username: login.username,
+        password: login.password,
+        ...(login.identityToken ? {identityToken: login.identityToken} : {}),
+        entry: `${access.entry ?? ''} (docker config)`,
+      }
     },
     secrets: () => [...primary.secrets(), ...docker.secrets()],
   }
