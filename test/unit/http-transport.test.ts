@@ -68,6 +68,11 @@ describe('HttpTransport', () => {
       if (url === '/see-other') return void res.writeHead(303, {Location: '/target'}).end()
       if (url === '/loop') return void res.writeHead(302, {Location: '/loop'}).end()
       if (url === '/stall-headers') return
+      if (url === '/cut-body') {
+        res.writeHead(200, {'Content-Length': '100'})
+        res.write('partial', () => res.socket?.destroy())
+        return
+      }
       if (url === '/stall-body') {
         res.writeHead(200, {'Content-Length': '100'})
         res.write('partial')
@@ -132,6 +137,16 @@ describe('HttpTransport', () => {
         // read until the stall
       }
     }, Timeout)
+  })
+
+  it('rejects, never hangs, when the connection closes in the middle of a body (buffered and streamed)', async () => {
+    await assert.rejects(transport.request(request({url: `${main.base}/cut-body`})))
+    const streamed = await transport.request(request({url: `${main.base}/cut-body`, stream: true}))
+    await assert.rejects(async () => {
+      for await (const _chunk of streamed.body as Readable) {
+        // read until the cut
+      }
+    })
   })
 
   it('reports an upload body’s own error, not the connection’s', async () => {
