@@ -5,6 +5,7 @@ import {DockerCredentials, loadDockerConfig, withDockerCredentials} from './conf
 import {parseImageList} from './config/formats/image-list.js'
 import {parseImageTransferRules} from './config/formats/image-transfer.js'
 import {parseSyncerConfig} from './config/formats/image-syncer.js'
+import {parseSkopeoSync} from './config/formats/skopeo-sync.js'
 import {defaultsFromEnv, type ParsedRules, type Rule} from './config/rules.js'
 import {anonymousStore, parseSecurity, type CredentialStore} from './config/security.js'
 import {ConfigError} from './errors.js'
@@ -22,7 +23,7 @@ export interface TransferInputs {
  * How to read the rules file. Without it the format is detected from the contents: a plain image
  * list, or a map of rules (image-transfer's forms plus image-syncer's extensions).
  */
-export const RULE_FORMATS = ['image-transfer', 'image-syncer', 'image-list'] as const
+export const RULE_FORMATS = ['image-transfer', 'image-syncer', 'image-list', 'skopeo-sync'] as const
 export type RuleFormat = (typeof RULE_FORMATS)[number]
 
 export interface InputFiles {
@@ -78,7 +79,10 @@ export async function loadTransferInputs(files: InputFiles): Promise<TransferInp
   } else {
     const flag = files.ruleFile !== undefined ? '--ruleFile' : '--images'
     const file = (files.ruleFile ?? files.images)!
-    parsed = parseRulesInput(await readInput(file, flag === '--ruleFile' ? 'rule file' : 'images file'), file, flag, defaults, files.format)
+    const input = parseRulesInput(await readInput(file, flag === '--ruleFile' ? 'rule file' : 'images file'), file, flag, defaults, files.format)
+    // A skopeo sync file's own logins and TLS settings serve registries the security file has no entry for.
+    if (input.credentials) credentials = layered(credentials, input.credentials)
+    parsed = input
   }
 
   if (files.dockerConfig !== false) {
@@ -88,11 +92,37 @@ export async function loadTransferInputs(files: InputFiles): Promise<TransferInp
   return {rules: parsed.rules, ruleErrors: parsed.errors, ruleWarnings: parsed.warnings, credentials}
 }
 
-function parseRulesInput(text: string, file: string, flag: string, defaults: ReturnType<typeof defaultsFromEnv>, format?: RuleFormat): ParsedRules {
+function parseRulesInput(
+  text: string,
+  file: string,
+  flag: string,
+  defaults: ReturnType<typeof defaultsFromEnv>,
+  format?: RuleFormat,
+): ParsedRules & {credentials?: CredentialStore} {
   // An explicit --format is believed; otherwise the contents decide, and a file of another kind is named.
-  const detected = format ? undefined : checkFormat(text, file, flag, ['rules', 'image-list'])
+  const detected = format ? undefined : checkFormat(text, file, flag, ['rules', 'image-list', 'skopeo-sync'])
   if (format === 'image-list' || detected === 'image-list') return parseImageList(text, file, defaults)
+  if (format === 'skopeo-sync' || detected === 'skopeo-sync') return parseSkopeoSync(text, file, defaults)
   return parseImageTransferRules(text, file, defaults, {strict: format === 'image-transfer'})
+}
+
+/**
+ * A skopeo sync file's settings under the security file's, field by field as for docker's
+ * config.json: the security entry's login wins when it gives a username, its scheme and TLS
+ * settings whenever it has an entry (a plain-HTTP registry is `http://HOST` there).
+ */
+function layered(primary: CredentialStore, fallback: CredentialStore): CredentialStore {
+  return {
+    lookup(registry, repository) {
+      const access = primary.lookup(registry, repository)
+      const own = fallback.lookup(registry, repository)
+      if (own.entry === undefined) return access
+      const tls = access.entry !== undefined ? {} : {insecure: own.insecure, skipTlsVerify: own.skipTlsVerify, ...(own.ca ? {ca: own.ca} : {})}
+      const login = access.username || !own.username ? {} : {username: own.username, password: own.password}
+      return {...access, ...tls, ...login, entry: access.entry ?? own.entry}
+    },
+    secrets: () => [...primary.secrets(), ...fallback.secrets()],
+  }
 }
 
 async function readInput(file: string, what: string): Promise<string> {

@@ -111,6 +111,11 @@ export function parseSecurity(text: string, file: string, env: NodeJS.ProcessEnv
   return new PrefixStore(new Map([...entries].map(([prefix, entry]) => [prefix, entry.access])))
 }
 
+/** A store of ready entries (registry or registry/namespace → access), for formats that carry their own. */
+export function credentialStoreOf(entries: Map<string, RegistryAccess>): CredentialStore {
+  return new PrefixStore(entries)
+}
+
 class PrefixStore implements CredentialStore {
   constructor(private readonly entries: Map<string, RegistryAccess>) {}
 

@@ -7,7 +7,7 @@ import {chmod, mkdir} from 'node:fs/promises'
 import path from 'node:path'
 import {after, before, test} from 'node:test'
 
-import {pushImage, randomLayer, skopeoDigest, skopeoTags, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
+import {pushImage, randomLayer, skopeo, skopeoDigest, skopeoTags, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
 import {startFakeK8s, type FakeK8s} from '../fakes/k8s-api.js'
 import {runCli, workDir} from './support.js'
 
@@ -132,6 +132,33 @@ test("docker's config.json: a credential helper logs in where the security file 
   const anonymous = await runCli(['transfer', '--securityFile', security, '--ruleFile', rules], {env: noDocker()})
   assert.equal(anonymous.code, 1)
   assert.match(anonymous.stderr, /registry [^ ]+ refused anonymous access/)
+})
+
+test("skopeo sync's YAML file: ferry copies the same tags from it as skopeo sync does, with the login it holds", async () => {
+  const lines = (selections: string[]) =>
+    [`${source.host}:`, ...selections, '  credentials:', `    username: ${source.username}`, `    password: ${source.password}`, '  tls-verify: false', ''].join('\n')
+  const common = ['  images:', '    team/web: ["2.0"]', '    tools/cli: []', '  images-by-tag-regex:', "    team/app: '^v1\\.'"]
+  const syncFile = await work.file('sync.yaml', lines(common))
+  // Plain HTTP is the security file's to say; the login comes from the sync file.
+  const security = await work.file('security-sync.yaml', `"http://${source.host}": {}\n"http://${destination.host}": {}\n`)
+  const ferry = (file: string, ns: string) => runCli(['transfer', '--images', file, '--securityFile', security, '--registry', destination.host, '--ns', ns], {env: noDocker()})
+  const run = await ferry(syncFile, 'ferry-sync')
+  assert.equal(run.code, 0, run.stderr + run.stdout)
+  assert.ok(!(run.stdout + run.stderr).includes(source.password!), 'the password is not in the output')
+  await skopeo(['sync', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', syncFile, `${destination.host}/skopeo-sync`], 120_000)
+  const expected: Record<string, string[]> = {web: ['2.0'], cli: ['3'], app: ['v1.0.0', 'v1.1.0']}
+  for (const [name, tags] of Object.entries(expected)) {
+    assert.deepEqual((await skopeoTags(destination, `skopeo-sync/${name}`)).sort(), tags, `skopeo sync: ${name}`)
+    assert.deepEqual((await skopeoTags(destination, `ferry-sync/${name}`)).sort(), tags, `ferry: ${name}`)
+  }
+  await assertCopied('ferry-sync/cli:3', 'tools/cli:3')
+
+  // images-by-semver came in skopeo 1.14 (Debian's is older), so ferry alone is checked for it.
+  const semverFile = await work.file('sync-semver.yaml', lines(['  images-by-semver:', "    team/app: '>= 1.1.0, < 3'"]))
+  const semver = await ferry(semverFile, 'ferry-semver')
+  assert.equal(semver.code, 0, semver.stderr + semver.stdout)
+  assert.deepEqual((await skopeoTags(destination, 'ferry-semver/app')).sort(), ['v1.1.0', 'v2.0.0'])
+  await assertCopied('ferry-semver/app:v2.0.0', 'team/app:v2.0.0')
 })
 
 test('a file given to the wrong flag names its format and the flag to use; exit 2, one line', async () => {

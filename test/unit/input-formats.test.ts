@@ -8,6 +8,7 @@ import {checkFormat, detectFormat, type DetectedFormat} from '../../src/config/f
 import {parseImageList} from '../../src/config/formats/image-list.js'
 import {parseImageTransferRules} from '../../src/config/formats/image-transfer.js'
 import {parseSyncerAuth, parseSyncerConfig, parseSyncerImages} from '../../src/config/formats/image-syncer.js'
+import {parseSkopeoSync} from '../../src/config/formats/skopeo-sync.js'
 import {parseSecurity} from '../../src/config/security.js'
 import {generateJobs} from '../../src/pipeline/generate.js'
 import {sectionText} from '../../src/config/formats/section.js'
@@ -147,6 +148,64 @@ describe('plain image list: rule case 6 for each line', () => {
   }
 })
 
+describe("skopeo sync's YAML source file: an image list by registry, with selections and logins", () => {
+  const file = [
+    'src.io:',
+    '  images:',
+    '    team/app: []',
+    '    team/web:',
+    '      - "1.0"',
+    '      - "2.0"',
+    `      - ${D1}`,
+    '  images-by-tag-regex:',
+    '    team/cli: ^v1\\.',
+    '  images-by-semver:',
+    '    team/db: ">= 1.2.0, < 2"',
+    '  credentials:',
+    '    username: u',
+    '    password: p-secret',
+    '  tls-verify: false',
+    'quay.io:',
+    '    images:',
+    '      coreos/etcd: [v3.5.9]',
+    '',
+  ].join('\n')
+
+  it('yields the rules of the equivalent image list and rule maps, with their lines', () => {
+    const parsed = parseSkopeoSync(file, 'sync.yaml', DEFAULTS)
+    const list = `src.io/team/app\nsrc.io/team/web:1.0,2.0\nsrc.io/team/web@${D1}\nsrc.io/team/cli:/^v1\\./\nquay.io/coreos/etcd:v3.5.9\n`
+    const semverRule = parseImageTransferRules('src.io/team/db: {semver: ">= 1.2.0  < 2"}\n', 'r.yaml', DEFAULTS)
+    const expected = [...jobsOf(parseImageList(list, 'images.list', DEFAULTS))]
+    expected.splice(4, 0, ...jobsOf(semverRule))
+    assert.deepEqual(jobsOf(parsed), expected)
+    assert.deepEqual(parsed.rules.map((r) => r.line), [3, 4, 4, 9, 11, 18])
+    assert.deepEqual(parsed.rules[4]!.selection, {tags: {semver: '>= 1.2.0  < 2'}})
+    const access = parsed.credentials!.lookup('src.io', 'team/app')
+    assert.deepEqual([access.username, access.password, access.skipTlsVerify, access.insecure], ['u', 'p-secret', true, false])
+    assert.deepEqual(parsed.credentials!.secrets(), ['p-secret', 'u:p-secret'])
+    assert.equal(parsed.credentials!.lookup('quay.io', 'coreos/etcd').username, undefined)
+    assert.equal(detectFormat(file), 'skopeo-sync')
+  })
+
+  const rows: [string, string, RegExp][] = [
+    ['no destination', 'src.io:\n  images:\n    a/b: []\n', /^s\.yaml: a skopeo sync file names sources only; give the destination with --registry and --ns/],
+    ['an unknown key', 'src.io:\n  images:\n    a/b: []\n  tls_verify: false\n', /^s\.yaml:4: registry "src\.io": "tls_verify" is not a skopeo sync key/],
+    ['credentials without a password', 'src.io:\n  images:\n    a/b: []\n  credentials:\n    username: u\n', /^s\.yaml:4: registry "src\.io": credentials needs a username and a password/],
+    ['tls-verify that is not a boolean', 'src.io:\n  images:\n    a/b: []\n  tls-verify: "no"\n', /^s\.yaml:4: registry "src\.io": tls-verify must be true or false/],
+    ['a cert-dir that does not exist', 'src.io:\n  images:\n    a/b: []\n  cert-dir: /nonexistent/ferry-certs\n', /^s\.yaml:4: registry "src\.io": cert-dir cannot be read \(ENOENT\)/],
+  ]
+  for (const [name, text, want] of rows) {
+    it(`error: ${name}`, () => assert.throws(() => parseSkopeoSync(text, 's.yaml', name === 'no destination' ? {} : DEFAULTS), {message: want}))
+  }
+  it('a bad repository, tag list or constraint fails its image with file:line, the rest stand', () => {
+    const parsed = parseSkopeoSync('src.io:\n  images:\n    Bad/Name: []\n    a/ok: []\n    a/tags: latest\n  images-by-semver:\n    a/db: "not a range"\n', 's.yaml', DEFAULTS)
+    assert.equal(parsed.rules.length, 1)
+    assert.deepEqual(messages(parsed).map((m) => m.replace(/:.*$/s, '')), ['s.yaml', 's.yaml', 's.yaml'])
+    assert.deepEqual(parsed.errors.map((e) => e.line), [3, 5, 7])
+    assert.ok(!messages(parsed).join('\n').includes('p-secret'))
+  })
+})
+
 describe("image-syncer's config file: auth: and images: sections", () => {
   const yamlConfig = [
     'auth:',
@@ -234,6 +293,12 @@ describe('the examples in rules/ read without errors', () => {
   it('image-syncer.yaml', () => {
     assert.equal(detectFormat(read('image-syncer.yaml')), 'rules')
     assert.equal(jobsOf(parseSyncerImages(read('image-syncer.yaml'), 'image-syncer.yaml', DEFAULTS)).length, 7)
+  })
+  it('skopeo-sync.yaml', () => {
+    assert.equal(detectFormat(read('skopeo-sync.yaml')), 'skopeo-sync')
+    const parsed = parseSkopeoSync(read('skopeo-sync.yaml'), 'skopeo-sync.yaml', DEFAULTS)
+    assert.equal(jobsOf(parsed).length, 6)
+    assert.equal(parsed.credentials!.lookup('registry.example.com', 'library/redis').username, 'mirror-bot')
   })
   it('image-syncer-config.yaml', () => {
     assert.equal(detectFormat(read('image-syncer-config.yaml')), 'syncer-config')

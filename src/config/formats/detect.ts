@@ -5,6 +5,7 @@
  */
 import {ConfigError} from '../../errors.js'
 import {isPlainMap, loadYaml} from '../yaml.js'
+import {looksLikeSkopeoSync} from './skopeo-sync.js'
 
 export type DetectedFormat =
   /** image-transfer's rule.yaml, image-syncer's / image-migrator's images file. */
@@ -12,6 +13,8 @@ export type DetectedFormat =
   | 'image-list'
   /** image-syncer's single file with `auth:` and `images:`. */
   | 'syncer-config'
+  /** skopeo sync's YAML source file (registry → images, images-by-tag-regex, images-by-semver). */
+  | 'skopeo-sync'
   /** image-transfer's security.yaml, image-syncer's / image-migrator's auth file. */
   | 'credentials'
   | 'docker-config'
@@ -24,6 +27,7 @@ export const FORMAT_HINTS: Record<Exclude<DetectedFormat, 'empty' | 'unknown'>, 
   rules: {name: 'a rule file (image-transfer rule.yaml or image-syncer images file)', use: 'pass it to --ruleFile or --images'},
   'image-list': {name: 'a plain image list', use: 'pass it to --images or --ruleFile, with --registry/--ns for the destination'},
   'syncer-config': {name: 'an image-syncer config file (auth: and images:)', use: 'pass it to --config'},
+  'skopeo-sync': {name: 'a skopeo sync file', use: 'pass it to --images or --ruleFile, with --registry/--ns for the destination'},
   credentials: {name: 'an image-transfer security file (or image-syncer auth file)', use: 'pass it to --securityFile (or --auth)'},
   'docker-config': {
     name: "a Docker config.json",
@@ -57,6 +61,7 @@ export function detectFormat(text: string): DetectedFormat {
   if (keys.some((k) => k === 'auths' || k === 'credHelpers' || k === 'credsStore')) return 'docker-config'
   if ('apiVersion' in doc && ('clusters' in doc || 'contexts' in doc)) return 'kubeconfig'
   if (keys.every((k) => k === 'auth' || k === 'images')) return 'syncer-config'
+  if (looksLikeSkopeoSync(doc)) return 'skopeo-sync'
   const values = Object.values(doc)
   // A destination is a string (or image-syncer's list); credentials are never either.
   if (values.some((v) => typeof v === 'string' || Array.isArray(v))) return 'rules'
