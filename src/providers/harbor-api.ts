@@ -7,6 +7,7 @@ import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
 import type {RegistryAccess} from '../config/security.js'
 import {abortError, FerryError} from '../errors.js'
 import {networkError, plainHeaders} from '../registry/client.js'
+import {ProxyAgents} from '../registry/proxy-agents.js'
 import type {RequestLimiter} from '../registry/limiter.js'
 import {backoffDelay, parseRetryAfter, sleep} from '../retry.js'
 import {hasNextPage, parseHarborError, totalCount} from './harbor-model.js'
@@ -69,14 +70,16 @@ export class HarborApi {
     const {username, password} = options.access
     this.anonymous = !username
     if (username) this.authorization = `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}`
+    const tlsOptions = {
+      rejectUnauthorized: !options.access.skipTlsVerify,
+      // Passing `ca` replaces Node's trust store, so the public roots go in with the extra CA.
+      ...(options.access.ca ? {ca: [...tls.rootCertificates, options.access.ca]} : {}),
+    }
+    // The registry client's proxy agents: axios's own proxy support cannot tunnel HTTPS.
+    const proxied = new ProxyAgents(tlsOptions).for(new URL(this.baseUrl))
     this.http = axios.create({
-      httpAgent: new http.Agent({keepAlive: true}),
-      httpsAgent: new https.Agent({
-        keepAlive: true,
-        rejectUnauthorized: !options.access.skipTlsVerify,
-        // Passing `ca` replaces Node's trust store, so the public roots go in with the extra CA.
-        ...(options.access.ca ? {ca: [...tls.rootCertificates, options.access.ca]} : {}),
-      }),
+      httpAgent: proxied ?? new http.Agent({keepAlive: true}),
+      httpsAgent: proxied ?? new https.Agent({keepAlive: true, ...tlsOptions}),
       headers: {'User-Agent': 'ferry', Accept: 'application/json'},
       proxy: false,
       maxRedirects: 0,

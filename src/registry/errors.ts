@@ -7,6 +7,7 @@ function codeForStatus(status: number): string {
   if (status === 403) return 'DENIED'
   if (status === 404) return 'NOT_FOUND'
   if (status === 405) return 'UNSUPPORTED'
+  if (status === 407) return 'PROXY_AUTH'
   if (status === 413) return 'TOO_LARGE'
   if (status === 429) return 'TOOMANYREQUESTS'
   if (status >= 500) return 'SERVER_ERROR'
@@ -41,6 +42,10 @@ export function registryErrorFromResponse(
     }
   }
   const retryAfterMs = parseRetryAfter(headers['retry-after'])
+  if (status === 407) {
+    // The proxy answered, not the registry: say which login to fix (never quoting it).
+    return new RegistryError(code, `${what}: 407 the proxy refused the login; check the user and password in HTTPS_PROXY / HTTP_PROXY (http://USER:PASSWORD@HOST:PORT)`, {status})
+  }
   const message = `${what}: ${status} ${code}${detail ? ` (${detail.slice(0, 200)})` : ''}`
   return new RegistryError(code, message, {status, retryable: retryableStatus(status), retryAfterMs})
 }

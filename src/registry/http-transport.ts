@@ -1,6 +1,9 @@
 import http from 'node:http'
 import https from 'node:https'
 import {pipeline, type Readable} from 'node:stream'
+import tls from 'node:tls'
+
+import {ProxyAgents, type ProxyFor} from './proxy-agents.js'
 
 /** The TLS side of one registry's connections. */
 export interface TransportTls {
@@ -8,6 +11,7 @@ export interface TransportTls {
   /** Replaces Node's trust store when given (the caller adds the public roots). */
   ca?: string[]
 }
+
 
 export interface TransportRequest {
   url: string
@@ -36,6 +40,7 @@ export interface TransportResponse {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
+const AGENT = {keepAlive: true, maxSockets: 64}
 
 /**
  * Keep-alive HTTP/1.1 straight on node:http. It replaces axios in the registry client because a
@@ -45,15 +50,26 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308])
  * own error wins.
  */
 export class HttpTransport {
-  private readonly httpAgent = new http.Agent({keepAlive: true, maxSockets: 64})
+  private readonly httpAgent = new http.Agent(AGENT)
   private readonly httpsAgent: https.Agent
   private readonly aborts = new AbortWatch()
+  private readonly proxies: ProxyAgents
 
   constructor(
-    tls: TransportTls,
+    settings: TransportTls,
     private readonly userAgent: string,
+    proxyFor?: ProxyFor,
   ) {
-    this.httpsAgent = new https.Agent({keepAlive: true, maxSockets: 64, rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca ? {ca: tls.ca} : {})})
+    // One secure context with the trust store, built once: given as `ca`, Node parses every root
+    // certificate again for each new connection and copies them all into each pool key.
+    const tlsOptions = {rejectUnauthorized: settings.rejectUnauthorized, ...(settings.ca ? {secureContext: tls.createSecureContext({ca: settings.ca})} : {})}
+    this.httpsAgent = new https.Agent({...AGENT, ...tlsOptions})
+    this.proxies = new ProxyAgents(tlsOptions, proxyFor)
+  }
+
+  /** The agent for a URL: through the proxy the environment names for it, else direct. */
+  private agentFor(target: URL): http.Agent {
+    return this.proxies.for(target) ?? (target.protocol === 'https:' ? this.httpsAgent : this.httpAgent)
   }
 
   async request(request: TransportRequest): Promise<TransportResponse> {
@@ -96,7 +112,7 @@ export class HttpTransport {
         path: `${target.pathname}${target.search}`,
         method,
         headers: outgoing,
-        agent: secure ? this.httpsAgent : this.httpAgent,
+        agent: this.agentFor(target),
       })
       const untrack = request.signal ? this.aborts.track(request.signal, req) : () => undefined
       let responded = false

@@ -3,6 +3,8 @@
 // skopeo at the registry behind the destination.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseSecurity, type CredentialStore } from '../../src/config/security.js';
@@ -16,6 +18,7 @@ import type { Logger } from '../../src/report/logger.js';
 import { pushImage, randomLayer, seedCorpus, skopeoDigest, startRegistry, type Corpus, type TestRegistry } from '../harness/index.js';
 import { startFakeHarbor, type FakeHarbor } from '../fakes/harbor-api.js';
 import { describeReport, lines, ROOT, runCli, workDir } from './support.js';
+import { createProxy } from 'proxy';
 
 const PASSWORD = 'Harbor12345';
 
@@ -197,8 +200,19 @@ describe('harbor provider', () => {
     }
     const security = await work.file('security.yaml', securityYaml(PASSWORD));
     const args = ['migrate', '--from', 'harbor', '--fromRegistry', source.host, '--fromNamespace', 'alpha', '--to', 'harbor', '--toRegistry', third.host, '--securityFile', security];
-    const run = await runCli(args, { env: { FERRY_HARBOR_PAGE_SIZE: '2' } });
+    // Through a forward proxy, as behind a corporate one: the Harbor API as well as the registry.
+    const proxy = createProxy(http.createServer());
+    const proxied: string[] = [];
+    proxy.on('request', (req: http.IncomingMessage) => proxied.push(req.url ?? ''));
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const run = await runCli(args, { env: { FERRY_HARBOR_PAGE_SIZE: '2', HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, NO_PROXY: '' } }).finally(() => {
+      proxy.closeAllConnections();
+      proxy.close();
+    });
     assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.ok(proxied.some((url) => url.startsWith(`http://${source.host}/api/v2.0/projects`)), JSON.stringify(proxied.slice(0, 5)));
+    assert.ok(proxied.some((url) => url.startsWith(`http://${third.host}/api/v2.0/projects`)));
     const alpha = corpus.entries.filter((entry) => entry.repository.startsWith('alpha/'));
     assert.match(lines(run.stdout).at(-1) ?? '', new RegExp(`^Finished, 0 transfer jobs failed, 0 jobs generate failed \\(${alpha.length} copied, 0 skipped`));
     for (const entry of alpha) assert.equal(await skopeoDigest(behind3, `${entry.repository}:${entry.tag}`), entry.digest);

@@ -1,0 +1,56 @@
+import type http from 'node:http'
+import type https from 'node:https'
+
+import {HttpProxyAgent} from 'http-proxy-agent'
+import {HttpsProxyAgent} from 'https-proxy-agent'
+import {getProxyForUrl} from 'proxy-from-env'
+
+/** The proxy URL for a request URL ('' for none): HTTPS_PROXY, HTTP_PROXY and NO_PROXY by default. */
+export type ProxyFor = (url: string) => string
+
+const AGENT = {keepAlive: true, maxSockets: 64}
+
+/**
+ * A CONNECT tunnel whose TLS to the registry keeps the registry's trust settings. https-proxy-agent
+ * takes them from each request's options, which neither our transport nor axios sets, so they are
+ * added here for every connection.
+ */
+class TunnelAgent extends HttpsProxyAgent<string> {
+  constructor(
+    proxy: string,
+    private readonly targetTls: https.AgentOptions,
+  ) {
+    super(proxy, AGENT)
+  }
+
+  override connect(req: http.ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]) {
+    return super.connect(req, {...opts, ...this.targetTls})
+  }
+}
+
+/**
+ * The agents that reach registries through the proxy the environment names for them, as curl,
+ * skopeo and Go programs do: CONNECT tunnels for https, absolute-URI requests for http, one
+ * keep-alive agent per proxy and scheme. `undefined` means connect directly.
+ */
+export class ProxyAgents {
+  private readonly agents = new Map<string, http.Agent>()
+
+  constructor(
+    private readonly targetTls: https.AgentOptions,
+    private readonly proxyFor: ProxyFor = getProxyForUrl,
+  ) {}
+
+  for(target: URL): http.Agent | undefined {
+    const proxy = this.proxyFor(target.toString())
+    if (!proxy) return undefined
+    const secure = target.protocol === 'https:'
+    const key = `${secure ? 'https' : 'http'} ${proxy}`
+    let agent = this.agents.get(key)
+    if (!agent) {
+      agent = secure ? new TunnelAgent(proxy, this.targetTls) : new HttpProxyAgent(proxy, AGENT)
+      this.agents.set(key, agent)
+    }
+    return agent
+  }
+}
