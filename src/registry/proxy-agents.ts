@@ -11,6 +11,21 @@ export type ProxyFor = (url: string) => string
 const AGENT = {keepAlive: true, maxSockets: 64}
 
 /**
+ * HTTPS_PROXY / HTTP_PROXY / NO_PROXY as curl reads them, except that loopback registries are
+ * reached directly, as Go programs (skopeo, image-transfer) do: a proxy set for the outside world
+ * must not swallow a registry on this machine. FERRY_PROXY_LOOPBACK=1 proxies them too.
+ */
+export function proxyFromEnvironment(url: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (isLoopback(new URL(url).hostname) && env.FERRY_PROXY_LOOPBACK !== '1') return ''
+  return getProxyForUrl(url)
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
+
+/**
  * A CONNECT tunnel whose TLS to the registry keeps the registry's trust settings. https-proxy-agent
  * takes them from each request's options, which neither our transport nor axios sets, so they are
  * added here for every connection.
@@ -38,7 +53,7 @@ export class ProxyAgents {
 
   constructor(
     private readonly targetTls: https.AgentOptions,
-    private readonly proxyFor: ProxyFor = getProxyForUrl,
+    private readonly proxyFor: ProxyFor = proxyFromEnvironment,
   ) {}
 
   for(target: URL): http.Agent | undefined {

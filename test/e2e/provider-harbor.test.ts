@@ -206,7 +206,7 @@ describe('harbor provider', () => {
     proxy.on('request', (req: http.IncomingMessage) => proxied.push(req.url ?? ''));
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-    const run = await runCli(args, { env: { FERRY_HARBOR_PAGE_SIZE: '2', HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, NO_PROXY: '' } }).finally(() => {
+    const run = await runCli(args, { env: { FERRY_HARBOR_PAGE_SIZE: '2', HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, NO_PROXY: '', FERRY_PROXY_LOOPBACK: '1' } }).finally(() => {
       proxy.closeAllConnections();
       proxy.close();
     });

@@ -47,7 +47,14 @@ async function files(name: string) {
   return ['transfer', '--securityFile', security, '--ruleFile', rules]
 }
 
-const proxyEnv = (url: string, noProxy = '') => ({HTTP_PROXY: url, HTTPS_PROXY: url, NO_PROXY: noProxy, DOCKER_CONFIG: `${work.dir}/no-docker`})
+// The registries are on loopback, which ferry (like Go programs) reaches directly unless told otherwise.
+const proxyEnv = (url: string, noProxy = '', loopback = '1') => ({
+  HTTP_PROXY: url,
+  HTTPS_PROXY: url,
+  NO_PROXY: noProxy,
+  FERRY_PROXY_LOOPBACK: loopback,
+  DOCKER_CONFIG: `${work.dir}/no-docker`,
+})
 
 test('every request goes through the proxy: http forwarded, https tunnelled and still verified against the caFile', async () => {
   const run = await runCli(await files('proxied'), {env: proxyEnv(proxyUrl)})
@@ -59,11 +66,17 @@ test('every request goes through the proxy: http forwarded, https tunnelled and 
   assert.ok(!(run.stdout + run.stderr).includes(PROXY_PASSWORD))
 })
 
-test('NO_PROXY lists the registries: the proxy sees nothing', async () => {
+test('NO_PROXY lists the registries, or they are on loopback and not asked for: the proxy sees nothing', async () => {
   const before = tunnels.length + forwarded.length
-  const run = await runCli(await files('direct'), {env: proxyEnv(proxyUrl, '127.0.0.1')})
-  assert.equal(run.code, 0, run.stderr)
-  assert.equal(await skopeoDigest(destination, 'direct/app:v1'), image.digest)
+  const cases: [string, Record<string, string>][] = [
+    ['direct', proxyEnv(proxyUrl, '127.0.0.1')],
+    ['loopback', proxyEnv(proxyUrl, '', '')],
+  ]
+  for (const [name, env] of cases) {
+    const run = await runCli(await files(name), {env})
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(await skopeoDigest(destination, `${name}/app:v1`), image.digest)
+  }
   assert.equal(tunnels.length + forwarded.length, before)
 })
 

@@ -5,6 +5,7 @@ import {Readable} from 'node:stream'
 import {after, before, describe, it} from 'node:test'
 
 import {HttpTransport, type TransportRequest} from '../../src/registry/http-transport.js'
+import {proxyFromEnvironment} from '../../src/registry/proxy-agents.js'
 
 interface Seen {
   method: string
@@ -191,6 +192,29 @@ describe('HttpTransport', () => {
       assert.deepEqual(warnings, [])
     } finally {
       process.off('warning', onWarning)
+    }
+  })
+})
+
+describe('proxyFromEnvironment: curl\'s rules, loopback direct unless FERRY_PROXY_LOOPBACK=1', () => {
+  it('picks the proxy per URL', () => {
+    const saved = {...process.env}
+    try {
+      Object.assign(process.env, {HTTPS_PROXY: 'http://p.example:3128', HTTP_PROXY: 'http://q.example:8080', NO_PROXY: 'internal.example,.corp.example'})
+      const table: [string, string, string][] = [
+        ['https://registry.example.com/v2/', '', 'http://p.example:3128'],
+        ['http://registry.example.com/v2/', '', 'http://q.example:8080'],
+        ['https://internal.example/v2/', '', ''],
+        ['https://reg.corp.example/v2/', '', ''],
+        ['http://127.0.0.1:5000/v2/', '', ''],
+        ['http://localhost:5000/v2/', '', ''],
+        ['https://[::1]:5000/v2/', '', ''],
+        ['http://127.0.0.1:5000/v2/', '1', 'http://q.example:8080'],
+      ]
+      for (const [url, loopback, want] of table) assert.equal(proxyFromEnvironment(url, {FERRY_PROXY_LOOPBACK: loopback}), want, `${url} loopback=${loopback}`)
+    } finally {
+      for (const key of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY']) delete process.env[key]
+      Object.assign(process.env, saved)
     }
   })
 })
