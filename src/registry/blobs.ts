@@ -12,17 +12,18 @@ export interface BlobTarget {
   size: number
 }
 
-/** True when the repository already holds the blob. */
+/** True when the repository already holds the blob. `push: false` asks for a pull-only token (verify, dry run). */
 export async function blobExists(
   client: RegistryClient,
   repository: string,
   digest: string,
-  options: {signal?: AbortSignal} = {},
+  options: {signal?: AbortSignal; push?: boolean} = {},
 ): Promise<boolean> {
   const response = await client.send({
     method: 'HEAD',
     path: `/v2/${repository}/blobs/${digest}`,
-    scopes: [repositoryScope(repository, PUSH)],
+    // A destination that is about to be written asks for push at once, so HEAD and PUT share one token.
+    scopes: [repositoryScope(repository, options.push === false ? PULL : PUSH)],
     // Some Harbor versions say 400 where they mean "not here".
     expect: [200, 404, 400],
     idempotent: true,

@@ -41,7 +41,7 @@ export class RegistryRepository implements ImageSource, ImageDestination {
   }
 
   hasBlob(digest: string, signal?: AbortSignal) {
-    return blobExists(this.client, this.repository, digest, {signal})
+    return blobExists(this.client, this.repository, digest, {signal, push: this.push})
   }
 
   async mountBlob(digest: string, from: string, signal?: AbortSignal): Promise<MountResult> {
@@ -66,9 +66,12 @@ export class RegistryRepository implements ImageSource, ImageDestination {
   }
 }
 
-/** The engine's default: both ends of every job are registry repositories. */
-export function registryEndpoints(clients: ClientPool): EndpointResolver {
+/**
+ * The engine's default: both ends of every job are registry repositories. `readOnly` (verify, dry
+ * run) asks the destination for pull tokens only, so a read-only account can check a mirror.
+ */
+export function registryEndpoints(clients: ClientPool, options: {readOnly?: boolean} = {}): EndpointResolver {
   const open = (location: ImageLocation, push: boolean) =>
     new RegistryRepository(clients.get(location.registry, location.repository), location.repository, push)
-  return {source: (location) => open(location, false), destination: (location) => open(location, true)}
+  return {source: (location) => open(location, false), destination: (location) => open(location, !options.readOnly)}
 }

@@ -130,9 +130,9 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     },
     {limiter, idleTimeoutMs: options.idleTimeoutMs, onSecret: (secret) => redactor.add(secret), observer: options.observer},
   )
-  const registries = registryEndpoints(clients)
-  const resolver = options.endpoints ? options.endpoints(registries) : registries
   const readOnly = options.dryRun ? 'dry run' : options.verify ? 'verify' : undefined
+  const registries = registryEndpoints(clients, {readOnly: readOnly !== undefined})
+  const resolver = options.endpoints ? options.endpoints(registries) : registries
   const runAbort = runSignal(options.signal)
   const context: CopyContext = {
     endpoints: readOnly ? readOnlyEndpoints(resolver, readOnly) : resolver,

@@ -90,6 +90,22 @@ describe('transfer: authentication and TLS', () => {
       assert.ok(push.some((r) => r.scopes.includes(`repository:${repository}:pull,push`)), JSON.stringify(push));
     }
     assertNoSecrets(JSON.stringify(report), 'the report');
+
+    // Checking the mirror writes nothing, so it asks the destination for pull tokens only: a
+    // read-only account is enough for verify and for a dry run.
+    for (const mode of ['verify', 'dryRun'] as const) {
+      dst.tokenServer!.reset();
+      const checked = await transfer({
+        ruleFile: await work.file(`check-${mode}-rules.yaml`, ruleYaml([[`${src.host}/secure/app`, `${dst.host}/pushed/all`]])),
+        securityFile: await work.file(`check-${mode}-security.yaml`, securityYaml({ username: 'reader', password: SRC_PASSWORD, caFile: 'source-ca.crt' })),
+        [mode]: true,
+        deep: mode === 'dryRun',
+      });
+      assert.equal(checked.summary.failed, 0, describeReport(checked));
+      const scopes = dst.tokenServer!.requests.flatMap((r) => r.scopes);
+      assert.ok(scopes.length > 0, `${mode} asked for tokens`);
+      assert.deepEqual(scopes.filter((scope) => scope.split(':').at(-1)!.split(',').includes('push')), [], `${mode}: ${JSON.stringify(scopes)}`);
+    }
   });
 
   test('anonymous access to an htpasswd registry fails and asks for credentials', async () => {
