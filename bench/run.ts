@@ -73,6 +73,8 @@ interface Options {
   tools: Tool[];
   skopeoMode: 'yaml' | 'per-repo';
   preserveDigests: boolean;
+  /** Every registry (not the ceiling's) on HTTPS with its own CA, given to both tools. */
+  tls: boolean;
   out: string;
 }
 
@@ -104,6 +106,7 @@ function parseOptions(): Options {
       tools: { type: 'string' },
       'skopeo-mode': { type: 'string' },
       'preserve-digests': { type: 'boolean' },
+      tls: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -126,6 +129,8 @@ function parseOptions(): Options {
   --tools LIST          skopeo,ferry
   --skopeo-mode M       yaml (one skopeo sync for all) or per-repo (one skopeo sync per repository)
   --preserve-digests    pass --preserve-digests to skopeo sync (default: skopeo's defaults)
+  --tls                 registries on HTTPS with their own CA (ferry: caFile; skopeo: cert-dir);
+                        the no-change floor is skipped (it speaks plain HTTP)
   --out FILE            JSON results (bench/results/latest.json)`);
     process.exit(0);
   }
@@ -162,6 +167,7 @@ function parseOptions(): Options {
     tools: tools as Tool[],
     skopeoMode,
     preserveDigests: values['preserve-digests'] === true || process.env.BENCH_PRESERVE_DIGESTS === '1',
+    tls: values.tls === true || process.env.BENCH_TLS === '1',
     out: path.resolve(pick('out', 'OUT') ?? path.join(ROOT, 'bench', 'results', 'latest.json')),
   };
 }
@@ -508,7 +514,7 @@ async function runSkopeo(
     'sync',
     '--dest',
     'docker',
-    '--dest-tls-verify=false',
+    ...(options.tls ? ['--dest-cert-dir', destination.certDir!] : ['--dest-tls-verify=false']),
     '--dest-no-creds',
     '--all',
     ...(options.preserveDigests ? ['--preserve-digests'] : []),
@@ -517,7 +523,8 @@ async function runSkopeo(
     const file = path.join(work, 'skopeo-sync.yaml');
     const images: Record<string, string[]> = {};
     for (const { from } of mapping) images[from] = []; // [] = every tag, like ferry's tagless rule
-    await writeFile(file, yaml.dump({ [source.host]: { 'tls-verify': false, images } }));
+    const tls = options.tls ? { 'cert-dir': source.certDir! } : { 'tls-verify': false };
+    await writeFile(file, yaml.dump({ [source.host]: { ...tls, images } }));
     const run = await measure('skopeo', [...common, '--src', 'yaml', file, `${destination.host}/mirror`], logFile);
     return { ...run, processes: 1 };
   }
@@ -525,7 +532,15 @@ async function runSkopeo(
   for (const { from } of mapping) {
     const run = await measure(
       'skopeo',
-      [...common, '--src', 'docker', '--src-tls-verify=false', '--src-no-creds', `${source.host}/${from}`, `${destination.host}/mirror`],
+      [
+        ...common,
+        '--src',
+        'docker',
+        ...(options.tls ? ['--src-cert-dir', source.certDir!] : ['--src-tls-verify=false']),
+        '--src-no-creds',
+        `${source.host}/${from}`,
+        `${destination.host}/mirror`,
+      ],
       logFile,
     );
     total.wallMs += run.wallMs;
@@ -548,7 +563,8 @@ async function runFerry(
 ): Promise<ToolRun> {
   const securityFile = path.join(work, 'security.yaml');
   const ruleFile = path.join(work, 'rules.yaml');
-  await writeFile(securityFile, yaml.dump({ [source.host]: { insecure: true }, [destination.host]: { insecure: true } }));
+  const access = (registry: TestRegistry) => (options.tls ? { caFile: registry.caFile! } : { insecure: true });
+  await writeFile(securityFile, yaml.dump({ [source.host]: access(source), [destination.host]: access(destination) }));
   const rules: Record<string, string> = {};
   for (const { from, to } of mapping) rules[`${source.host}/${from}`] = `${destination.host}/${to}`;
   await writeFile(ruleFile, yaml.dump(rules));
@@ -734,7 +750,7 @@ async function onePass(
   // Alternate which tool goes first, so neither always meets a colder or warmer machine.
   const tools = pass % 2 === 0 ? options.tools : [...options.tools].reverse();
   try {
-    const source = await startRegistry();
+    const source = await startRegistry({ tls: options.tls });
     registries.push(source);
     const sourceTap = new ByteTap(source.requestLog);
     let t = performance.now();
@@ -779,7 +795,7 @@ async function onePass(
 
     const destinations = new Map<Tool, { registry: TestRegistry; tap: ByteTap }>();
     for (const tool of tools) {
-      const registry = await startRegistry();
+      const registry = await startRegistry({ tls: options.tls });
       registries.push(registry);
       destinations.set(tool, { registry, tap: new ByteTap(registry.requestLog) });
     }
@@ -859,7 +875,7 @@ async function onePass(
           say(`    ${tool} failed; last lines of ${logFile}:\n${text.split('\n').slice(-15).map((l) => `      ${l}`).join('\n')}`);
         }
         for (const line of [...verify.mismatched, ...verify.missing, ...verify.extraTags].slice(0, 5)) say(`    ${line}`);
-        if (tool === 'ferry' && scenario === 'no-op rerun') {
+        if (tool === 'ferry' && scenario === 'no-op rerun' && !options.tls) {
           floor = await noChangeFloor(options, source, destination, mapping, path.join(work, `pass${pass}-floor.log`));
           say(
             `  pass ${pass + 1}  no-op floor         ${(floor.wallMs / 1000).toFixed(2).padStart(6)} s, ${floor.requests} requests, ` +
@@ -987,7 +1003,8 @@ function printTable(summary: readonly Summary[], options: Options): void {
       `peak RSS and CPU from /usr/bin/time -v.\n` +
       `ferry transfer --routines ${options.routines}${options.qps ? ` --qps ${options.qps}` : ''}; ` +
       `skopeo sync ${options.skopeoMode === 'yaml' ? '--src yaml (one process)' : '--src docker (one process per repository)'} --all` +
-      `${options.preserveDigests ? ' --preserve-digests' : ' (default options, no --preserve-digests)'}.`,
+      `${options.preserveDigests ? ' --preserve-digests' : ' (default options, no --preserve-digests)'}.` +
+      `${options.tls ? '\nAll registries on HTTPS with their own CA (ferry caFile, skopeo cert-dir).' : ''}`,
   );
 }
 
@@ -1070,7 +1087,7 @@ async function main(): Promise<void> {
       environment: {
         node: process.version,
         skopeo: skopeoVersion,
-        registry: 'docker-registry (Debian, CNCF Distribution 2.8), filesystem storage, no blob descriptor cache, 127.0.0.1',
+        registry: `docker-registry (Debian, CNCF Distribution 2.8), filesystem storage, no blob descriptor cache, 127.0.0.1${options.tls ? ', HTTPS' : ''}`,
         cpus: os.cpus().length,
         cpuModel: os.cpus()[0]?.model,
         memoryMiB: Math.round(os.totalmem() / MiB),
