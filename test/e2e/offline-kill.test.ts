@@ -58,11 +58,17 @@ test('save killed with SIGKILL while writing a layer: layout valid; a re-run fin
   child.stdout.resume();
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
 
+  // A small layer's temporary file lives a few milliseconds; the stalled big layer's stays. Only a
+  // temporary file seen for a whole second is taken for it, so the kill never lands between a
+  // small layer's check and its rename (which once left no stray at all).
   const deadline = Date.now() + 60_000;
+  const firstSeen = new Map<string, number>();
   while (Date.now() < deadline) {
     const saved = await readFile(path.join(layout, 'index.json'), 'utf8').then((text) => JSON.parse(text).manifests.length as number, () => 0);
-    const temporary = (await readdir(path.join(layout, 'blobs', 'sha256')).catch(() => [] as string[])).some((name) => name.startsWith('.ferry-tmp-'));
-    if (saved >= 3 && temporary) break;
+    const temporary = (await readdir(path.join(layout, 'blobs', 'sha256')).catch(() => [] as string[])).filter((name) => name.startsWith('.ferry-tmp-'));
+    for (const name of temporary) if (!firstSeen.has(name)) firstSeen.set(name, Date.now());
+    const lasting = temporary.some((name) => Date.now() - firstSeen.get(name)! >= 1000);
+    if (saved >= 3 && lasting) break;
     await sleep(10);
   }
   process.kill(-child.pid!, 'SIGKILL');
