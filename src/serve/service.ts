@@ -104,7 +104,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       log.warn(`run ${number} failed: ${describeError(error)}`)
     }
     const finished = new Date()
-    const interrupted = drain.signal.aborted || abort.signal.aborted
+    // A stop that lands after the run's last job finished leaves nothing undone: that run is complete.
+    const interrupted = report?.interrupted ?? (drain.signal.aborted || abort.signal.aborted)
     const complete = !!report && !interrupted && report.summary.failed === 0 && report.summary.generateFailed === 0
     if (report) {
       for (const line of formatReport(report.summary, report.results, report.generateFailures, report.omittedTags)) log.result(line)

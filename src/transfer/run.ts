@@ -104,6 +104,11 @@ export interface TransferReport {
   /** When the engine started and finished (ISO 8601). */
   startedAt?: string
   finishedAt?: string
+  /**
+   * A drain or abort left work undone: the rules were not listed to the end, or a queued job never
+   * ran. A stop that came after the last job finished interrupts nothing.
+   */
+  interrupted?: boolean
 }
 
 /**
@@ -169,6 +174,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   })
 
   let jobs = 0
+  let listedAll = false
   const produce = async () => {
     try {
       for await (const item of generated as AsyncIterable<Generated>) {
@@ -185,6 +191,8 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
           logger.warn(`generate failed: ${failure.message}`)
         }
       }
+      // The generator also ends early, without an error, when the listing is stopped.
+      listedAll = !starting?.aborted
     } catch (error) {
       if (!starting?.aborted) {
         generateFailures.push({rule: '*', code: errorCode(error), message: `generating jobs stopped: ${describeError(error)}`})
@@ -319,7 +327,14 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   if (jobs === 0 && generateFailures.length === 0 && !options.channel) logger.warn('the rules name no images: nothing to copy')
   const finished = Date.now()
   const summary = summarize(results, generateFailures, {requests: limiter.started - requestsBefore, durationMs: finished - started, dryRun: options.dryRun})
-  return {results, generateFailures, summary, startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString()}
+  return {
+    results,
+    generateFailures,
+    summary,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date(finished).toISOString(),
+    interrupted: !listedAll || results.length < jobs,
+  }
 }
 
 /** One call per repository, shared by concurrent callers; a failure is not remembered, so a retry tries again. */
