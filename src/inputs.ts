@@ -7,7 +7,7 @@ import {parseImageTransferRules} from './config/formats/image-transfer.js'
 import {parseSyncerConfig} from './config/formats/image-syncer.js'
 import {parseSkopeoSync} from './config/formats/skopeo-sync.js'
 import {defaultsFromEnv, type ParsedRules, type Rule} from './config/rules.js'
-import {anonymousStore, parseSecurity, type CredentialStore} from './config/security.js'
+import {anonymousStore, fallbackStore, parseSecurity, type CredentialStore} from './config/security.js'
 import {ConfigError} from './errors.js'
 
 /** What the engine needs from the files users write; each input format produces this. */
@@ -81,7 +81,7 @@ export async function loadTransferInputs(files: InputFiles): Promise<TransferInp
     const file = (files.ruleFile ?? files.images)!
     const input = parseRulesInput(await readInput(file, flag === '--ruleFile' ? 'rule file' : 'images file'), file, flag, defaults, files.format)
     // A skopeo sync file's own logins and TLS settings serve registries the security file has no entry for.
-    if (input.credentials) credentials = layered(credentials, input.credentials)
+    if (input.credentials) credentials = fallbackStore(credentials, input.credentials)
     parsed = input
   }
 
@@ -104,25 +104,6 @@ function parseRulesInput(
   if (format === 'image-list' || detected === 'image-list') return parseImageList(text, file, defaults)
   if (format === 'skopeo-sync' || detected === 'skopeo-sync') return parseSkopeoSync(text, file, defaults)
   return parseImageTransferRules(text, file, defaults, {strict: format === 'image-transfer'})
-}
-
-/**
- * A skopeo sync file's settings under the security file's, field by field as for docker's
- * config.json: the security entry's login wins when it gives a username, its scheme and TLS
- * settings whenever it has an entry (a plain-HTTP registry is `http://HOST` there).
- */
-function layered(primary: CredentialStore, fallback: CredentialStore): CredentialStore {
-  return {
-    lookup(registry, repository) {
-      const access = primary.lookup(registry, repository)
-      const own = fallback.lookup(registry, repository)
-      if (own.entry === undefined) return access
-      const tls = access.entry !== undefined ? {} : {insecure: own.insecure, skipTlsVerify: own.skipTlsVerify, ...(own.ca ? {ca: own.ca} : {})}
-      const login = access.username || !own.username ? {} : {username: own.username, password: own.password}
-      return {...access, ...tls, ...login, entry: access.entry ?? own.entry}
-    },
-    secrets: () => [...primary.secrets(), ...fallback.secrets()],
-  }
 }
 
 async function readInput(file: string, what: string): Promise<string> {

@@ -111,6 +111,30 @@ export function parseSecurity(text: string, file: string, env: NodeJS.ProcessEnv
   return new PrefixStore(new Map([...entries].map(([prefix, entry]) => [prefix, entry.access])))
 }
 
+/**
+ * `fallback` under `primary`, field by field, for credentials found outside the security file
+ * (docker's config.json, a skopeo sync file): the security entry's login wins when it gives a
+ * username (and `fallback` is then not even asked: a docker helper may prompt), its scheme and TLS
+ * settings whenever it has an entry for the registry; otherwise `fallback`'s.
+ */
+export function fallbackStore(primary: CredentialStore, fallback: CredentialStore): CredentialStore {
+  return {
+    lookup(registry, repository) {
+      const access = primary.lookup(registry, repository)
+      if (access.username) return access
+      const other = fallback.lookup(registry, repository)
+      if (other.entry === undefined) return access
+      const tls = access.entry !== undefined ? {} : {insecure: other.insecure, skipTlsVerify: other.skipTlsVerify, ...(other.ca ? {ca: other.ca} : {})}
+      const login =
+        other.username || other.identityToken
+          ? {username: other.username, password: other.password, ...(other.identityToken ? {identityToken: other.identityToken} : {})}
+          : {}
+      return {...access, ...tls, ...login, entry: access.entry !== undefined ? `${access.entry} (${other.entry})` : other.entry}
+    },
+    secrets: () => [...primary.secrets(), ...fallback.secrets()],
+  }
+}
+
 /** A store of ready entries (registry or registry/namespace → access), for formats that carry their own. */
 export function credentialStoreOf(entries: Map<string, RegistryAccess>): CredentialStore {
   return new PrefixStore(entries)

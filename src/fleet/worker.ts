@@ -2,34 +2,26 @@ import {Worker, type Job} from 'bullmq'
 
 import type {CredentialStore} from '../config/security.js'
 import {destinationsOf, describeLocation, type TransferJob} from '../pipeline/job.js'
-import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
+import {Redactor, redactingLogger, silentLogger} from '../report/logger.js'
 import type {JobResult} from '../report/summary.js'
-import {runTransfer, type TransferReport} from '../transfer/run.js'
+import {runTransfer, type EngineOptions, type TransferReport} from '../transfer/run.js'
 import {checkReachable, connect, fleetKey, type QueueAddress} from './connection.js'
 import {RedisFlights} from './flights.js'
 import type {QueuedJob} from './job-data.js'
 import {createFleetLimiter} from './limiter.js'
 import {QueueChannel} from './queue-channel.js'
 
-export interface WorkerOptions {
+/** The engine's settings a worker passes on as they are; `qps` is the whole fleet's budget. */
+export interface WorkerOptions
+  extends Pick<EngineOptions, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'retryBaseMs' | 'logger'> {
   queue: QueueAddress
   /** From the worker's own security file: the queue never carries any. */
   credentials: CredentialStore
-  routines?: number
-  retry?: number
-  /** The fleet's budget: requests per second across every worker of this queue; unlimited when absent. */
-  qps?: number
-  chunkSize?: number
-  /** --limitRate: this worker's blob bytes per second. */
-  bytesPerSecond?: number
-  overwriteTags?: boolean
   /**
    * How long a job stays claimed without its worker renewing the claim; a killed worker's jobs go
    * back to the queue (to another worker) after about this long. BullMQ's default is 30 s.
    */
   lockDurationMs?: number
-  retryBaseMs?: number
-  logger?: Logger
   /** Aborted (SIGTERM): take no more jobs, finish the ones in flight, then resolve. */
   stop: AbortSignal
 }

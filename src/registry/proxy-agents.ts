@@ -5,6 +5,8 @@ import {HttpProxyAgent} from 'http-proxy-agent'
 import {HttpsProxyAgent} from 'https-proxy-agent'
 import {getProxyForUrl} from 'proxy-from-env'
 
+import {FerryError} from '../errors.js'
+
 /** The proxy URL for a request URL ('' for none): HTTPS_PROXY, HTTP_PROXY and NO_PROXY by default. */
 export type ProxyFor = (url: string) => string
 
@@ -50,6 +52,8 @@ class TunnelAgent extends HttpsProxyAgent<string> {
  */
 export class ProxyAgents {
   private readonly agents = new Map<string, http.Agent>()
+  /** Per scheme and host: the environment does not change during a run, and this is every request's path. */
+  private readonly byOrigin = new Map<string, http.Agent | undefined>()
 
   constructor(
     private readonly targetTls: https.AgentOptions,
@@ -57,8 +61,26 @@ export class ProxyAgents {
   ) {}
 
   for(target: URL): http.Agent | undefined {
+    const origin = `${target.protocol}//${target.host}`
+    if (this.byOrigin.has(origin)) return this.byOrigin.get(origin)
+    const agent = this.agentFor(target)
+    this.byOrigin.set(origin, agent)
+    return agent
+  }
+
+  private agentFor(target: URL): http.Agent | undefined {
     const proxy = this.proxyFor(target.toString())
     if (!proxy) return undefined
+    let parsed: URL
+    try {
+      parsed = new URL(proxy)
+    } catch {
+      // Not quoted: a proxy URL may hold a password.
+      throw new FerryError('INVALID_CONFIG', `the proxy for ${target.host} (HTTPS_PROXY / HTTP_PROXY) is not a URL; write it as http://[USER:PASSWORD@]HOST:PORT`)
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new FerryError('INVALID_CONFIG', `the proxy for ${target.host} (HTTPS_PROXY / HTTP_PROXY) is a ${parsed.protocol} URL; ferry speaks to http:// and https:// proxies`)
+    }
     const secure = target.protocol === 'https:'
     const key = `${secure ? 'https' : 'http'} ${proxy}`
     let agent = this.agents.get(key)
@@ -68,4 +90,18 @@ export class ProxyAgents {
     }
     return agent
   }
+}
+
+/** Passwords in the proxy variables, so that whatever prints messages can blank them out. */
+export function proxySecrets(env: NodeJS.ProcessEnv = process.env): string[] {
+  const secrets: string[] = []
+  for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy']) {
+    try {
+      const password = decodeURIComponent(new URL(env[name] ?? '').password)
+      if (password) secrets.push(password)
+    } catch {
+      // Unset or not a URL: no password to hide (a malformed one is refused when it is used).
+    }
+  }
+  return secrets
 }

@@ -1,4 +1,5 @@
 import {runSignal} from '../abort.js'
+import {proxySecrets} from '../registry/proxy-agents.js'
 import type {Rule} from '../config/rules.js'
 import type {CredentialStore} from '../config/security.js'
 import {describeError, errorCode, type ConfigError} from '../errors.js'
@@ -120,7 +121,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   const routines = Math.max(1, options.routines ?? 5)
   // Registries can echo what they were sent; nothing a credential store holds leaves the engine.
   const redactor = new Redactor()
-  for (const secret of options.credentials.secrets()) redactor.add(secret)
+  for (const secret of [...options.credentials.secrets(), ...proxySecrets()]) redactor.add(secret)
   const logger = redactingLogger(options.logger ?? silentLogger, redactor)
   const emit = (event: EngineEvent) => logger.event?.(event)
   const redactedError = (error: unknown) => ({code: errorCode(error), message: redactor.redact(describeError(error))})

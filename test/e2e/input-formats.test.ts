@@ -141,7 +141,8 @@ test("skopeo sync's YAML file: ferry copies the same tags from it as skopeo sync
   const syncFile = await work.file('sync.yaml', lines(common))
   // Plain HTTP is the security file's to say; the login comes from the sync file.
   const security = await work.file('security-sync.yaml', `"http://${source.host}": {}\n"http://${destination.host}": {}\n`)
-  const ferry = (file: string, ns: string) => runCli(['transfer', '--images', file, '--securityFile', security, '--registry', destination.host, '--ns', ns], {env: noDocker()})
+  const ferry = (file: string, ns: string, ...extra: string[]) =>
+    runCli(['transfer', '--images', file, '--securityFile', security, '--registry', destination.host, '--ns', ns, ...extra], {env: noDocker()})
   const run = await ferry(syncFile, 'ferry-sync')
   assert.equal(run.code, 0, run.stderr + run.stdout)
   assert.ok(!(run.stdout + run.stderr).includes(source.password!), 'the password is not in the output')
@@ -155,7 +156,7 @@ test("skopeo sync's YAML file: ferry copies the same tags from it as skopeo sync
 
   // images-by-semver came in skopeo 1.14 (Debian's is older), so ferry alone is checked for it.
   const semverFile = await work.file('sync-semver.yaml', lines(['  images-by-semver:', "    team/app: '>= 1.1.0, < 3'"]))
-  const semver = await ferry(semverFile, 'ferry-semver')
+  const semver = await ferry(semverFile, 'ferry-semver', '--format', 'skopeo-sync')
   assert.equal(semver.code, 0, semver.stderr + semver.stdout)
   assert.deepEqual((await skopeoTags(destination, 'ferry-semver/app')).sort(), ['v1.1.0', 'v2.0.0'])
   await assertCopied('ferry-semver/app:v2.0.0', 'team/app:v2.0.0')

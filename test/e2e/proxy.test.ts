@@ -90,3 +90,12 @@ test('a proxy that refuses the login: the job fails in one line that names the p
   assert.doesNotMatch(run.stderr, /\n\s+at /)
   assert.ok(!output.includes('wrong-password') && !output.includes(PROXY_PASSWORD))
 })
+
+test('a proxy variable that is not a URL fails each job in one line naming the variables, without its text', async () => {
+  const run = await runCli(await files('malformed'), {env: proxyEnv('http://ferry:s3cret-in-url@[not-a-host')})
+  assert.equal(run.code, 1, run.stderr)
+  const output = run.stdout + run.stderr
+  assert.match(output, /the proxy for 127\.0\.0\.1:\d+ \(HTTPS_PROXY \/ HTTP_PROXY\) is not a URL; write it as http:\/\/\[USER:PASSWORD@\]HOST:PORT/)
+  assert.doesNotMatch(run.stderr, /\n\s+at /)
+  assert.ok(!output.includes('s3cret-in-url'))
+})

@@ -13,27 +13,13 @@ import {pathToFileURL} from 'node:url'
 
 import {startFaultProxy, type FaultProxy} from '../harness/fault-proxy.js'
 import {pushImage, pushIndex, randomLayer, skopeoDigest, skopeoTags, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
+import type {ReportJob} from '../../src/report/run-report.js'
 import {ROOT, ruleYaml, runCli, workDir} from './support.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const PASSWORD = 'report-pusher-Secret-8311'
 const ESC = '\u001b'
 
-interface ReportJob {
-  source: string
-  destination: string
-  status: string
-  skipReason: string | null
-  sourceDigest: string | null
-  destinationDigest: string | null
-  bytes: number
-  durationMs: number
-  startedAt: string | null
-  finishedAt: string | null
-  attempts: number
-  retries: number
-  error: {code: string; message: string} | null
-}
 
 describe('--report and terminal output', () => {
   let src: TestRegistry

@@ -85,3 +85,26 @@ describe('cli: TLS verification', () => {
     assert.equal(await skopeoDigest(plain, 'copy/skip:1.0'), image.digest);
   });
 });
+
+describe("a skopeo sync file's own TLS settings", () => {
+  test('cert-dir trusts the CA in it, tls-verify: false skips verification; with neither the same file is refused with the caFile hint', async () => {
+    const security = await work.file('sync.security.yaml', `"http://${plain.host}": {}\n`);
+    const sync = (name: string, tls: string) =>
+      work.file(`${name}.sync.yaml`, `${secure.host}:\n  images:\n    tls/app: ["1.0"]\n${tls}`);
+    const copy = async (file: string, ns: string) =>
+      runCli(['transfer', '--images', file, '--securityFile', security, '--registry', plain.host, '--ns', ns, '--retry', '0']);
+
+    const trusted = await copy(await sync('trusted', `  cert-dir: ${secure.certDir}\n`), 'from-sync');
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.equal(await skopeoDigest(plain, 'from-sync/app:1.0'), image.digest);
+
+    // tls-verify: false is HTTPS without verification, as skopeo means it.
+    const unverified = await copy(await sync('unverified', '  tls-verify: false\n'), 'unverified-sync');
+    assert.equal(unverified.code, 0, unverified.stderr);
+    assert.equal(await skopeoDigest(plain, 'unverified-sync/app:1.0'), image.digest);
+
+    const untrusted = await copy(await sync('untrusted', ''), 'untrusted-sync');
+    assert.equal(untrusted.code, 1, untrusted.stderr);
+    assert.match(failedLine(untrusted.stdout), /TLS certificate not trusted .*caFile/);
+  });
+});

@@ -5,7 +5,7 @@ import {Readable} from 'node:stream'
 import {after, before, describe, it} from 'node:test'
 
 import {HttpTransport, type TransportRequest} from '../../src/registry/http-transport.js'
-import {proxyFromEnvironment} from '../../src/registry/proxy-agents.js'
+import {proxyFromEnvironment, proxySecrets} from '../../src/registry/proxy-agents.js'
 
 interface Seen {
   method: string
@@ -216,5 +216,12 @@ describe('proxyFromEnvironment: curl\'s rules, loopback direct unless FERRY_PROX
       for (const key of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY']) delete process.env[key]
       Object.assign(process.env, saved)
     }
+  })
+})
+
+describe('proxySecrets: the passwords in the proxy variables, for the redactor', () => {
+  it('finds each, decoded; ignores unset and malformed values', () => {
+    assert.deepEqual(proxySecrets({HTTPS_PROXY: 'http://u:p%40ss@p.example:3128', http_proxy: 'http://only-user@q.example', ALL_PROXY: 'http://[bad'}), ['p@ss'])
+    assert.deepEqual(proxySecrets({}), [])
   })
 })

@@ -10,7 +10,7 @@ import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {ConfigError, FerryError} from '../../errors.js'
 import {DOCKER_HUB, normalizeRegistry, parseRegistryHost, quote} from '../../reference.js'
-import type {CredentialStore, RegistryAccess} from '../security.js'
+import {fallbackStore, type CredentialStore, type RegistryAccess} from '../security.js'
 import {isPlainMap, kindOf, loadYaml, scanKeys} from '../yaml.js'
 
 export interface Login {
@@ -226,20 +226,11 @@ export function runCredentialHelper(helper: string, serverUrl: string): ReturnTy
  * no username. The entry's other settings (insecure, TLS) still apply.
  */
 export function withDockerCredentials(primary: CredentialStore, docker: DockerCredentials): CredentialStore {
-  return {
-    lookup(registry: string, repository: string): RegistryAccess {
-      const access = primary.lookup(registry, repository)
-      if (access.username) return access
+  return fallbackStore(primary, {
+    lookup(registry: string): RegistryAccess {
       const login = docker.login(registry)
-      if (!login) return access
-      return {
-        ...access,
-        username: login.username,
-        password: login.password,
-        ...(login.identityToken ? {identityToken: login.identityToken} : {}),
-        entry: `${access.entry ?? ''} (docker config)`,
-      }
+      return {insecure: false, skipTlsVerify: false, ...(login ? {...login, entry: 'docker config'} : {})}
     },
-    secrets: () => [...primary.secrets(), ...docker.secrets()],
-  }
+    secrets: () => docker.secrets(),
+  })
 }
