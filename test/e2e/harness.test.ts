@@ -1,10 +1,13 @@
 // Self-test of the harness: if these fail, e2e failures elsewhere say nothing
 // about ferry.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fetchManifest, pushImage, pushIndex, randomLayer, seedCorpus } from '../harness/images.js';
 import { startRegistry, type StartRegistryOptions, type TestRegistry } from '../harness/registry.js';
 import { skopeoDigest, skopeoTags } from '../harness/skopeo.js';
+import { startHostileRegistry } from '../harness/hostile-registry.js';
+import { rawRequest } from '../harness/http.js';
 
 const kinds: Array<[string, StartRegistryOptions]> = [
   ['plain HTTP, no auth', {}],
@@ -85,5 +88,46 @@ describe('harness details', () => {
     assert.deepEqual(again.entries.map((e) => e.digest), corpus.entries.map((e) => e.digest));
     const sample = corpus.entries[corpus.entries.length - 1]!;
     assert.equal(await skopeoDigest(registry, `${sample.repository}:${sample.tag}`), sample.digest);
+  });
+});
+
+describe('hostile registry', () => {
+  test('forges only what it is told to, and passes the rest to the real registry', async () => {
+    const registry = await startRegistry();
+    const hostile = await startHostileRegistry(registry);
+    try {
+      const image = await pushImage(registry, 'team/app', 'v1', { layers: [randomLayer(512, 'h')] });
+      hostile.forgeTags('team/app', ['v1', '../../x'], { link: '</v2/team/app/tags/list?n=1>; rel="next"' });
+      const endless = hostile.endlessBody(/^\/v2\/team\/app\/manifests\/huge$/, { method: 'GET' });
+      const tags = await rawRequest(hostile, 'GET', '/v2/team/app/tags/list');
+      assert.equal(tags.status, 200);
+      assert.deepEqual(JSON.parse(tags.body.toString()).tags, ['v1', '../../x']);
+      assert.match(String(tags.headers.link), /rel="next"/);
+      const real = await rawRequest(hostile, 'GET', '/v2/team/app/manifests/v1', { headers: { accept: image.mediaType } });
+      assert.equal(real.headers['docker-content-digest'], image.digest);
+      hostile.rewriteJson(/^\/v2\/team\/app\/manifests\/v1$/, (manifest) => ({ ...manifest, layers: [] }), { method: 'GET' });
+      const rewritten = await rawRequest(hostile, 'GET', '/v2/team/app/manifests/v1', { headers: { accept: image.mediaType } });
+      assert.deepEqual(JSON.parse(rewritten.body.toString()).layers, []);
+      // The endless body really does not end: 1 MiB arrives and more keeps coming.
+      const received = await new Promise<number>((resolve, reject) => {
+        const request = http.get(`${hostile.url}/v2/team/app/manifests/huge`, (response) => {
+          let bytes = 0;
+          response.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+            if (bytes > 1024 * 1024) {
+              request.destroy();
+              resolve(bytes);
+            }
+          });
+          response.on('end', () => resolve(bytes));
+        });
+        request.on('error', reject);
+      });
+      assert.ok(received > 1024 * 1024);
+      assert.equal(endless.hits, 1);
+    } finally {
+      await hostile.stop();
+      await registry.stop();
+    }
   });
 });

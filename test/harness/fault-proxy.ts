@@ -38,7 +38,28 @@ export type Fault =
    * Answer `status` with an OCI error body quoting the request's Authorization header (a careless
    * registry); `withoutScheme` quotes only the credential, without its `Basic `/`Bearer ` word.
    */
-  | { kind: 'echo-auth'; status: number; withoutScheme?: boolean };
+  | { kind: 'echo-auth'; status: number; withoutScheme?: boolean }
+  /**
+   * Answer with whatever `answer` returns, without asking the registry: the hostile registry's
+   * way to serve a forged tag list, a looping Link, an endless body or a redirect elsewhere.
+   * `upstream` fetches the real registry's answer to the same request first, when the forgery
+   * builds on it.
+   */
+  | { kind: 'respond'; answer: (request: ProxyRequest, upstream: () => Promise<UpstreamAnswer>) => Promise<Answer> | Answer };
+
+/** What the real registry behind the proxy answered (body read whole). */
+export interface UpstreamAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** A forged answer: a body in memory, or a stream (endless ones included) piped until the client goes. */
+export interface Answer {
+  status: number;
+  headers?: http.OutgoingHttpHeaders;
+  body?: Buffer | string | (() => NodeJS.ReadableStream);
+}
 
 export interface FaultRule {
   /** Exact method (GET, HEAD, PUT, …); any when absent. */
@@ -204,6 +225,25 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>)
     }
   }
 
+  /** The real registry's whole answer to a GET or HEAD, for forgeries built on it. */
+  function fetchUpstream(method: string, path: string, incoming: http.IncomingHttpHeaders): Promise<UpstreamAnswer> {
+    return new Promise((resolve, reject) => {
+      const headers = forwardHeaders(incoming, ['content-length']);
+      headers.host = upstreamUrl.host;
+      const request = transport.request(new URL(path, upstreamOrigin), { method, headers, agent }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const responseHeaders = { ...response.headers };
+          resolve({ status: response.statusCode ?? 502, headers: responseHeaders, body: Buffer.concat(chunks) });
+        });
+        response.on('error', reject);
+      });
+      request.on('error', reject);
+      request.end();
+    });
+  }
+
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
@@ -243,6 +283,35 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>)
       const header = String(req.headers.authorization ?? 'nothing');
       const sent = fault.withoutScheme ? header.replace(/^\S+\s+/, '') : header;
       answer(fault.status, {}, JSON.stringify({ errors: [{ code: 'DENIED', message: `you sent ${sent}` }] }));
+      return;
+    }
+    if (fault?.kind === 'respond') {
+      const upstreamAnswer = () => fetchUpstream(method, path, req.headers);
+      Promise.resolve()
+        .then(() => fault.answer(record, upstreamAnswer))
+        .then((forged) => {
+          record.status = forged.status;
+          const body = forged.body;
+          if (typeof body === 'function') {
+            res.writeHead(forged.status, forged.headers ?? {});
+            if (method === 'HEAD') return res.end();
+            const stream = body();
+            res.on('close', () => (stream as unknown as { destroy?: () => void }).destroy?.());
+            stream.pipe(res);
+            return;
+          }
+          const bytes = body === undefined ? Buffer.alloc(0) : Buffer.from(body);
+          const send = () => {
+            res.writeHead(forged.status, { 'content-length': bytes.length, ...(forged.headers ?? {}) });
+            res.end(method === 'HEAD' ? undefined : bytes);
+          };
+          if (req.readableEnded) send();
+          else {
+            req.on('end', send);
+            req.resume();
+          }
+        })
+        .catch(() => socket.destroy());
       return;
     }
     if (fault?.kind === 'stall' && !fault.headers) {
