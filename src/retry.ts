@@ -51,3 +51,67 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, {once: true})
   })
 }
+
+/** How one loop retries: every loop in ferry (request, token, job, provider call) is one of these. */
+export interface RetryPolicy {
+  /** Attempts after the first. */
+  retries: number
+  /** Backoff of the delays (baseMs, maxMs, retryAfterCapMs). */
+  backoff?: Omit<BackoffOptions, 'retryAfterMs' | 'random'>
+  /** May this failure be tried again? Default: `isRetryableError`. */
+  retryable?: (error: unknown) => boolean
+  /** What the server asked for with this failure (Retry-After). Default: the error's `retryAfterMs`. */
+  retryAfterMs?: (error: unknown) => number | undefined
+  /** Aborts the waits; an aborted signal ends the loop with the last failure. */
+  signal?: AbortSignal
+  /** Told before each wait: which attempt failed, why, and the delay. */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void
+  /** 0..1 for the jitter; tests pin it. */
+  random?: () => number
+}
+
+/**
+ * The wait before trying again after attempt `attempt` (1-based) failed with `error`, or
+ * undefined: give up and surface the failure. The one meaning of "give up" (a non-retryable error,
+ * attempts spent, an abort, a Retry-After above the cap) for every loop. Pure.
+ */
+export function retryDelay(error: unknown, attempt: number, policy: RetryPolicy): number | undefined {
+  if (attempt > policy.retries || policy.signal?.aborted) return undefined
+  if (!(policy.retryable ?? isRetryableError)(error)) return undefined
+  const retryAfterMs = (policy.retryAfterMs ?? errorRetryAfter)(error)
+  const delay = backoffDelay(attempt, {...policy.backoff, retryAfterMs, random: policy.random?.()})
+  return delay < 0 ? undefined : delay
+}
+
+/** Runs `operation` until it succeeds or `retryDelay` gives up; the last failure is thrown. */
+export async function withRetry<T>(operation: (attempt: number) => Promise<T>, policy: RetryPolicy): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation(attempt)
+    } catch (error) {
+      const delay = retryDelay(error, attempt, policy)
+      if (delay === undefined) throw error
+      policy.onRetry?.(error, attempt, delay)
+      try {
+        await sleep(delay, policy.signal)
+      } catch {
+        // Aborted while waiting: the failure that led here says more than the abort.
+        throw error
+      }
+    }
+  }
+}
+
+/**
+ * Errors that say whether they are worth retrying carry `retryable` (FerryError, RegistryError);
+ * anything else (a bug, a socket error nobody classified) gets another chance.
+ */
+export function isRetryableError(error: unknown): boolean {
+  const flag = (error as {retryable?: unknown} | null)?.retryable
+  return typeof flag === 'boolean' ? flag : true
+}
+
+function errorRetryAfter(error: unknown): number | undefined {
+  const value = (error as {retryAfterMs?: unknown} | null)?.retryAfterMs
+  return typeof value === 'number' ? value : undefined
+}
