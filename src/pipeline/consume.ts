@@ -1,5 +1,4 @@
-import {FerryError} from '../errors.js'
-import {backoffDelay, sleep} from '../retry.js'
+import {isRetryableError, withRetry} from '../retry.js'
 
 export interface RoutineOptions<J, R> {
   routines: number
@@ -34,26 +33,26 @@ export async function runRoutines<J, R>(source: AsyncIterable<J>, options: Routi
 }
 
 async function attemptJob<J, R>(job: J, options: RoutineOptions<J, R>): Promise<R> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await options.work(job, attempt, options.signal)
-    } catch (error) {
-      const retryAfterMs = (error as {retryAfterMs?: number}).retryAfterMs
-      const again = attempt <= options.retry && isRetryable(error) && !options.signal?.aborted && !options.drain?.aborted
-      const delay = again ? backoffDelay(attempt, {baseMs: options.retryBaseMs ?? 1000, retryAfterMs}) : -1
-      if (delay < 0) return options.failed(job, error, attempt)
-      options.onRetry?.(job, error, attempt, delay)
-      try {
-        await sleep(delay, options.signal)
-      } catch {
-        return options.failed(job, error, attempt)
-      }
-    }
+  let attempts = 0
+  try {
+    return await withRetry(
+      (attempt) => {
+        attempts = attempt
+        return options.work(job, attempt, options.signal)
+      },
+      {
+        retries: options.retry,
+        backoff: {baseMs: options.retryBaseMs ?? 1000},
+        // A graceful stop starts no new attempt; the job is reported with the failure it had.
+        retryable: (error) => isRetryable(error) && !options.drain?.aborted,
+        signal: options.signal,
+        onRetry: (error, attempt, delay) => options.onRetry?.(job, error, attempt, delay),
+      },
+    )
+  } catch (error) {
+    return options.failed(job, error, attempts)
   }
 }
 
 /** Errors ferry does not know (a bug, a socket error it did not classify) get another chance. */
-export function isRetryable(error: unknown): boolean {
-  if (FerryError.is(error)) return error.retryable
-  return true
-}
+export const isRetryable = isRetryableError
