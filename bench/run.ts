@@ -47,7 +47,8 @@ import {
 } from '../test/harness/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const FERRY_BIN = path.join(ROOT, 'bin', 'run.js');
+// BENCH_FERRY_BIN runs another build (an older checkout's bin/run.js) for a before/after comparison.
+const FERRY_BIN = process.env.BENCH_FERRY_BIN ? path.resolve(process.env.BENCH_FERRY_BIN) : path.join(ROOT, 'bin', 'run.js');
 const PIPE_BLOB = path.join(ROOT, 'bench', 'pipe-blob.mjs');
 const HEAD_FLOOR = path.join(ROOT, 'bench', 'head-floor.mjs');
 const TIME_BIN = '/usr/bin/time';
@@ -126,7 +127,7 @@ function parseOptions(): Options {
                         run max(3, --repeat) times
   --seed S              corpus seed (ferry-bench)
   --repeat N            whole passes, fresh registries each; the table shows medians (3)
-  --tools LIST          skopeo,ferry
+  --tools LIST          skopeo,ferry (env BENCH_FERRY_BIN: the ferry build to run, default this checkout's)
   --skopeo-mode M       yaml (one skopeo sync for all) or per-repo (one skopeo sync per repository)
   --preserve-digests    pass --preserve-digests to skopeo sync (default: skopeo's defaults)
   --tls                 registries on HTTPS with their own CA (ferry: caFile; skopeo: cert-dir);
