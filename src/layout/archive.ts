@@ -4,7 +4,7 @@
  * because Node 20's zlib has no zstd.
  */
 import {spawn} from 'node:child_process'
-import {createReadStream, createWriteStream} from 'node:fs'
+import {constants, createReadStream, createWriteStream, type Stats} from 'node:fs'
 import {open, readdir, rename, rm} from 'node:fs/promises'
 import path from 'node:path'
 import type {Readable, Writable} from 'node:stream'
@@ -14,6 +14,7 @@ import * as tar from 'tar'
 
 import {FerryError} from '../errors.js'
 import {TEMPORARY_PREFIX, temporaryName} from './paths.js'
+import {fileKind} from './regular-file.js'
 
 export type Compression = 'gzip' | 'zstd'
 
@@ -49,28 +50,89 @@ export function compressionOf(head: Buffer): Compression | undefined {
   return undefined
 }
 
-/** Unpacks a (plain, gzip or zstd) tar of a layout into `dir`; node-tar keeps every entry inside it. */
+/**
+ * Unpacks a (plain, gzip or zstd) tar of a layout into `dir`. Only files and folders are
+ * unpacked, each inside `dir`: a symbolic link, device or pipe in the tar, or a path leading out
+ * of it, refuses the whole tar (node-tar alone would refuse `..` but create links). A hard link
+ * is unpacked only to a file this same tar put there before it (node-tar packs hard-linked
+ * files so), which makes it one more regular file inside the layout.
+ */
 export async function unpackLayout(file: string, dir: string): Promise<void> {
   const head = Buffer.alloc(4)
-  const handle = await open(file, 'r').catch((error: NodeJS.ErrnoException) => {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch((error: NodeJS.ErrnoException) => {
     throw new FerryError('INVALID_LAYOUT', `${file}: cannot read (${error.code ?? 'error'})`)
   })
   try {
+    const stats = await handle.stat()
+    if (!stats.isFile()) throw new FerryError('INVALID_LAYOUT', `${file} is ${fileKind(stats.mode)}; give an OCI layout folder or a tar file of one`)
     await handle.read(head, 0, 4, 0)
   } finally {
     await handle.close()
   }
   const compression = compressionOf(head)
   let failure: unknown
-  const extract = tar.x({cwd: dir, strict: true, onwarn: (_code: string, message: string) => (failure ??= message)}) as unknown as Writable
+  let refused: string | undefined
+  const files = new Set<string>()
+  const filter = (_path: string, entry: tar.ReadEntry | Stats): boolean => {
+    const {path: entryPath, type, linkpath} = entry as tar.ReadEntry
+    const problem = tarEntryProblem({path: entryPath, type, linkpath}, files)
+    if (problem) {
+      refused ??= problem
+      return false
+    }
+    if (type === 'File' || type === 'OldFile' || type === 'ContiguousFile') files.add(tarPath(entryPath))
+    return refused === undefined
+  }
+  const extract = tar.x({cwd: dir, strict: true, filter, onwarn: (_code: string, message: string) => (failure ??= message)}) as unknown as Writable
   try {
     if (compression === 'gzip') await pipeline(createReadStream(file), createGunzip(), extract)
     else if (compression === 'zstd') await throughZstd(['-d', '-q', '-c'], createReadStream(file), extract)
     else await pipeline(createReadStream(file), extract)
   } catch (error) {
+    if (refused) throw refusedTar(file, refused)
     throw new FerryError('INVALID_LAYOUT', `${file}: not a readable tar of an OCI layout (${(error as Error).message})`)
   }
+  if (refused) throw refusedTar(file, refused)
   if (failure) throw new FerryError('INVALID_LAYOUT', `${file}: ${String(failure)}`)
+}
+
+function refusedTar(file: string, problem: string): FerryError {
+  return new FerryError('INVALID_LAYOUT', `${file}: ${problem}; a layout tar holds only files and folders, so it is not loaded`)
+}
+
+/** A tar entry's path as the layout names it: no `./` in front, no `/` behind. Pure. */
+export function tarPath(entryPath: string): string {
+  return path.posix.normalize(entryPath).replace(/^(\.\/)+/, '').replace(/\/+$/, '')
+}
+
+/**
+ * Why a tar entry may not be unpacked into a layout, or undefined when it may; `files` are the
+ * files the tar has unpacked so far (as tarPath gives them). Pure.
+ */
+export function tarEntryProblem(entry: {path: string; type: string; linkpath?: string}, files: ReadonlySet<string>): string | undefined {
+  const name = JSON.stringify(entry.path)
+  if (entry.path.startsWith('/')) return `entry ${name} has an absolute path`
+  if (entry.path.split(/[\\/]/).includes('..')) return `entry ${name} leads outside the layout ("..")`
+  switch (entry.type) {
+    case 'File':
+    case 'OldFile':
+    case 'ContiguousFile':
+    case 'Directory':
+      return undefined
+    case 'Link':
+      if (entry.linkpath !== undefined && files.has(tarPath(entry.linkpath))) return undefined
+      return `entry ${name} is a hard link to ${JSON.stringify(entry.linkpath ?? '')}, which is not a file earlier in the tar`
+    case 'SymbolicLink':
+      return `entry ${name} is a symbolic link (to ${JSON.stringify(entry.linkpath ?? '')})`
+    case 'CharacterDevice':
+      return `entry ${name} is a character device`
+    case 'BlockDevice':
+      return `entry ${name} is a block device`
+    case 'FIFO':
+      return `entry ${name} is a named pipe (FIFO)`
+    default:
+      return `entry ${name} is a ${entry.type} entry`
+  }
 }
 
 /** input → zstd ARGS → output, failing with the program's own message when it fails. */

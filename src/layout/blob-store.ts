@@ -6,14 +6,15 @@
  * SIGKILL. A blob already present is never written again.
  */
 import {createHash} from 'node:crypto'
-import {createReadStream, createWriteStream} from 'node:fs'
-import {access, open, readFile, rename, rm} from 'node:fs/promises'
+import {createWriteStream} from 'node:fs'
+import {lstat, open, rename, rm} from 'node:fs/promises'
 import path from 'node:path'
 import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 
 import {FerryError} from '../errors.js'
 import {blobPath, temporaryName} from './paths.js'
+import {MANIFEST_LIMIT, openRegular, overLimit, readOpened} from './regular-file.js'
 
 export class BlobStore {
   constructor(readonly root: string) {}
@@ -22,9 +23,10 @@ export class BlobStore {
     return blobPath(this.root, digest)
   }
 
+  /** Present as a regular file: a link or a pipe under a blob's name is not the blob (a save replaces it). */
   async has(digest: string): Promise<boolean> {
-    return access(this.pathOf(digest)).then(
-      () => true,
+    return lstat(this.pathOf(digest)).then(
+      (stats) => stats.isFile(),
       () => false,
     )
   }
@@ -63,27 +65,51 @@ export class BlobStore {
     }
   }
 
-  /** A blob's bytes as a stream; a missing blob is an error naming it. */
-  async open(digest: string): Promise<Readable> {
+  /**
+   * A blob's bytes as a stream, from a regular file exactly the size its descriptor gives: a
+   * file of any other size is refused before a byte of it is read.
+   */
+  async open(digest: string, size: number): Promise<Readable> {
     const file = this.pathOf(digest)
-    if (!(await this.has(digest))) throw missingBlob(this.root, digest)
-    return createReadStream(file)
+    const {handle, size: actual} = await this.openFile(file, digest)
+    if (actual !== size) {
+      await handle.close()
+      throw sizeMismatch(this.root, digest, actual, size)
+    }
+    return handle.createReadStream()
   }
 
-  /** A whole (small) blob, checked against its digest: manifests are read this way. */
-  async read(digest: string): Promise<Buffer> {
+  /**
+   * A whole manifest, at most MANIFEST_LIMIT bytes (and exactly `size` when its descriptor is
+   * known), checked against its digest.
+   */
+  async read(digest: string, size?: number): Promise<Buffer> {
+    const file = this.pathOf(digest)
+    const {handle, size: actual} = await this.openFile(file, digest)
     let bytes: Buffer
     try {
-      bytes = await readFile(this.pathOf(digest))
-    } catch {
-      throw missingBlob(this.root, digest)
+      if (size !== undefined && actual !== size) throw sizeMismatch(this.root, digest, actual, size)
+      if (actual > MANIFEST_LIMIT) throw overLimit(file, actual, MANIFEST_LIMIT, 'a manifest')
+      bytes = await readOpened(handle, actual, file)
+    } finally {
+      await handle.close()
     }
     const [algorithm] = digest.split(':')
-    const actual = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`
-    if (actual !== digest) {
-      throw new FerryError('DIGEST_MISMATCH', `layout ${this.root}: blob ${digest} does not match its digest (its content is ${actual}); the layout is damaged`)
+    const actualDigest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`
+    if (actualDigest !== digest) {
+      throw new FerryError('DIGEST_MISMATCH', `layout ${this.root}: blob ${digest} does not match its digest (its content is ${actualDigest}); the layout is damaged`)
     }
     return bytes
+  }
+
+  private async openFile(file: string, digest: string): ReturnType<typeof openRegular> {
+    try {
+      return await openRegular(file)
+    } catch (error) {
+      if (FerryError.is(error)) throw error
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missingBlob(this.root, digest)
+      throw new FerryError('INVALID_LAYOUT', `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
   }
 }
 
@@ -100,4 +126,11 @@ async function commit(temporary: string, target: string): Promise<void> {
 
 function missingBlob(root: string, digest: string): FerryError {
   return new FerryError('BLOB_UNKNOWN', `layout ${root}: blob ${digest} is missing from ${path.join('blobs', ...digest.split(':'))}`)
+}
+
+function sizeMismatch(root: string, digest: string, actual: number, expected: number): FerryError {
+  return new FerryError(
+    'SIZE_MISMATCH',
+    `layout ${root}: blob ${digest} is ${actual} bytes on disk but its descriptor says ${expected}; the layout is damaged (save the image again)`,
+  )
 }

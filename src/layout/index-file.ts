@@ -3,12 +3,12 @@
  * replaces the file atomically (temporary file, fsync, rename), one write at a time, so
  * concurrent jobs never interleave and a SIGKILL leaves either the old or the new file.
  */
-import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {FerryError} from '../errors.js'
 import {OCI_INDEX, type Descriptor} from '../registry/media-types.js'
 import {INDEX_FILE, temporaryName} from './paths.js'
+import {INDEX_LIMIT, readRegular} from './regular-file.js'
 import {replaceFileAtomically} from '../atomic-file.js'
 
 /** The annotation skopeo and other OCI tools look an image up by. */
@@ -33,8 +33,9 @@ export async function readIndex(root: string): Promise<IndexEntry[]> {
   const file = path.join(root, INDEX_FILE)
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = (await readRegular(file, INDEX_LIMIT, 'an index.json')).toString('utf8')
   } catch (error) {
+    if (FerryError.is(error)) throw error
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw new FerryError('INVALID_LAYOUT', `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
   }
@@ -72,7 +73,7 @@ export function withEntry(entries: readonly IndexEntry[], entry: IndexEntry): In
 export class IndexWriter {
   private entries: IndexEntry[]
   private byName = new Map<string, IndexEntry>()
-  private byDigest = new Map<string, string>()
+  private byDigest = new Map<string, IndexEntry>()
   private waiting: {entry: IndexEntry; resolve: () => void; reject: (error: unknown) => void}[] = []
   private writing?: Promise<void>
 
@@ -97,7 +98,12 @@ export class IndexWriter {
   }
 
   mediaTypeOf(digest: string): string | undefined {
-    return this.byDigest.get(digest)
+    return this.byDigest.get(digest)?.mediaType
+  }
+
+  /** The size an entry's descriptor gives a digest, checked against the file before it is read. */
+  sizeOf(digest: string): number | undefined {
+    return this.byDigest.get(digest)?.size
   }
 
   /**
@@ -136,7 +142,7 @@ export class IndexWriter {
     for (const entry of this.entries) {
       const name = refNameOf(entry)
       if (name !== undefined) this.byName.set(name, entry)
-      this.byDigest.set(entry.digest, entry.mediaType)
+      this.byDigest.set(entry.digest, entry)
     }
   }
 

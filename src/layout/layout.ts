@@ -103,12 +103,12 @@ export class LayoutRepository implements ImageSource, ImageDestination {
       if (!entry) throw new FerryError('MANIFEST_UNKNOWN', `layout ${this.layout.root}: no image ${refNameFor(this.repository, {tag: reference})} in index.json`)
       digest = entry.digest
     }
-    const bytes = await this.layout.store.read(digest)
+    const bytes = await this.layout.store.read(digest, this.layout.index.sizeOf(digest))
     return {bytes, digest, mediaType: this.layout.mediaTypeOf(digest) ?? sniffMediaType(bytes), size: bytes.length}
   }
 
   openBlob(descriptor: Descriptor, _signal?: AbortSignal): Promise<Readable> {
-    return this.layout.store.open(descriptor.digest)
+    return this.layout.store.open(descriptor.digest, descriptor.size)
   }
 
   hasBlob(digest: string, _signal?: AbortSignal): Promise<boolean> {

@@ -3,10 +3,11 @@
  * `index.json`, and content-addressed blobs under `blobs/<algorithm>/<hex>`. Pure, except
  * `prepareLayout` and `removeTemporaries`, which touch the folder.
  */
-import {mkdir, readdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {lstat, mkdir, readdir, rm, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {FerryError} from '../errors.js'
+import {fileKind, MARKER_LIMIT, readRegular} from './regular-file.js'
 
 export const OCI_LAYOUT_FILE = 'oci-layout'
 export const INDEX_FILE = 'index.json'
@@ -37,8 +38,10 @@ export async function prepareLayout(root: string): Promise<void> {
   try {
     await makeFolders(path.join(root, BLOBS_DIR, 'sha256'))
     const marker = path.join(root, OCI_LAYOUT_FILE)
-    const existing = await readFile(marker, 'utf8').catch(() => undefined)
-    if (existing === undefined) await writeFile(marker, `${JSON.stringify({imageLayoutVersion: LAYOUT_VERSION})}\n`)
+    await checkFolders(root)
+    const existing = await readMarker(marker)
+    // 'wx': a dangling link under the marker's name is not followed to write somewhere else.
+    if (existing === undefined) await writeFile(marker, `${JSON.stringify({imageLayoutVersion: LAYOUT_VERSION})}\n`, {flag: 'wx'})
     else checkMarker(existing, marker)
   } catch (error) {
     if (FerryError.is(error)) throw error
@@ -65,9 +68,46 @@ async function makeFolders(dir: string): Promise<void> {
 /** A folder that is not a layout is refused with the file that says so. */
 export async function checkLayout(root: string): Promise<void> {
   const marker = path.join(root, OCI_LAYOUT_FILE)
-  const text = await readFile(marker, 'utf8').catch(() => undefined)
+  let text: string | undefined
+  try {
+    text = await readMarker(marker)
+  } catch (error) {
+    if (FerryError.is(error)) throw error
+    throw new FerryError('INVALID_LAYOUT', `${marker}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
   if (text === undefined) throw new FerryError('INVALID_LAYOUT', `${root} is not an OCI image layout: ${OCI_LAYOUT_FILE} is missing`)
   checkMarker(text, marker)
+  await checkFolders(root)
+}
+
+/** The marker's text; undefined when there is none. */
+async function readMarker(marker: string): Promise<string | undefined> {
+  try {
+    return (await readRegular(marker, MARKER_LIMIT, `an ${OCI_LAYOUT_FILE} marker`)).toString('utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+/**
+ * The blob folders must be folders of the layout itself, not links: files are opened without
+ * following a link, but that guards the last part of a path only, and a linked `blobs/sha256`
+ * would send every read and write of the layout wherever the link points (a tar or a copied
+ * folder can carry one). Allowing a link "when it stays inside" would need a check that a
+ * rename can undo between check and use, and a layout whose blobs live elsewhere is better
+ * served by a bind mount; so a linked blob folder is refused.
+ */
+async function checkFolders(root: string): Promise<void> {
+  for (const folder of [path.join(root, BLOBS_DIR), path.join(root, BLOBS_DIR, 'sha256'), path.join(root, BLOBS_DIR, 'sha512')]) {
+    const stats = await lstat(folder).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined
+      throw new FerryError('INVALID_LAYOUT', `${folder}: cannot read (${error.code ?? error.message})`)
+    })
+    if (stats && !stats.isDirectory()) {
+      throw new FerryError('INVALID_LAYOUT', `${folder} is ${fileKind(stats.mode)}, not a folder; ferry follows no links inside a layout, so make it a real folder`)
+    }
+  }
 }
 
 function checkMarker(text: string, file: string): void {
