@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { pushImage, randomLayer, startRegistry, type TestRegistry } from '../harness/index.js';
+import { Redis } from 'ioredis';
+import { pushImage, randomLayer, startRedis, startRegistry, type TestRedis, type TestRegistry } from '../harness/index.js';
 import { startHostileRegistry, type HostileRegistry } from '../harness/hostile-registry.js';
 import { startFerry, type FerryProcess } from './serve-support.js';
 import { runCli, workDir } from './support.js';
@@ -14,6 +15,7 @@ import { runCli, workDir } from './support.js';
 let src: TestRegistry;
 let dst: TestRegistry;
 let hostile: HostileRegistry;
+let redis: TestRedis | undefined;
 let work: Awaited<ReturnType<typeof workDir>>;
 let security: string;
 const running: FerryProcess[] = [];
@@ -38,14 +40,16 @@ after(async () => {
   release();
   for (const ferry of running) ferry.kill();
   await hostile?.stop();
-  await Promise.all([src?.stop(), dst?.stop(), work?.cleanup()]);
+  await Promise.all([src?.stop(), dst?.stop(), redis?.stop(), work?.cleanup()]);
 });
+
+const slowListings = () => hostile.requests.filter((request) => request.method === 'GET' && request.path.startsWith('/v2/slow/app/tags/list')).length;
 
 /** Runs `command` over a fast and a slow rule and stops it with `signal` once the fast one is done and the slow one is still listing. */
 async function stopWhileListing(command: 'transfer' | 'verify', signal: NodeJS.Signals, name: string) {
   const ruleFile = await work.file(`${name}.yaml`, `${hostile.host}/fast/app: ${dst.host}/fast/app\n${hostile.host}/slow/app: ${dst.host}/slow/app\n`);
   const report = path.join(work.dir, `${name}.json`);
-  const listings = () => hostile.requests.filter((request) => request.method === 'GET' && request.path.startsWith('/v2/slow/app/tags/list')).length;
+  const listings = slowListings;
   const before = listings();
   const ferry = startFerry([command, '--ruleFile', ruleFile, '--securityFile', security, '--routines', '2', '--report', report]);
   running.push(ferry);
@@ -107,4 +111,30 @@ test('verify over a tag list that fails (500 after retries, or not JSON): Incomp
     failing.remove();
     garbled.remove();
   }
+});
+
+test('transfer --queue stopped by SIGINT while a rule is listing: exit 1, the rule named, "enqueue again"', { timeout: 60_000 }, async () => {
+  redis = await startRedis();
+  const ruleFile = await work.file('enqueue.yaml', `${hostile.host}/fast/app: ${dst.host}/fast/app\n${hostile.host}/slow/app: ${dst.host}/slow/app\n`);
+  const before = slowListings();
+  const fastHeads = () => hostile.requests.filter((request) => request.method === 'HEAD' && request.path === '/v2/fast/app/manifests/v1').length;
+  const ferry = startFerry(['transfer', '--ruleFile', ruleFile, '--securityFile', security, '--queue', redis.url, '--queueName', 'honest']);
+  running.push(ferry);
+  // The fast rule's job is pinned by a HEAD at the source, then added; the slow rule is still listing.
+  const client = new Redis(redis.url);
+  try {
+    const waiting = () => client.llen('bull:honest:wait');
+    const deadline = Date.now() + 30_000;
+    while ((slowListings() === before || fastHeads() === 0 || (await waiting()) === 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(slowListings() > before && (await waiting()) === 1, ferry.stderr());
+  } finally {
+    client.disconnect();
+  }
+  ferry.child.kill('SIGINT');
+  const how = await ferry.exited;
+  const out = ferry.stdout() + ferry.stderr();
+  assert.equal(how.code, 1, out);
+  assert.match(out, /^1$/m, 'the fast rule\'s job was enqueued');
+  assert.match(out, /^Rules that did not finish \(1\):\n\s+\S*slow\/app$/m, out);
+  assert.match(out, /Interrupted: .*enqueue again/, out);
 });
