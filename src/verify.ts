@@ -5,7 +5,7 @@
  */
 import {loadTransferInputs} from './inputs.js'
 import type {TransferOptions} from './index.js'
-import type {GenerateFailure, JobResult} from './report/summary.js'
+import type {GenerateFailure, JobResult, RunEnding} from './report/summary.js'
 import {runTransfer, type TransferReport} from './transfer/run.js'
 
 /** The options of `transfer()`; dryRun and deep have no meaning here and are ignored. */
@@ -18,10 +18,17 @@ export async function verify(options: VerifyOptions): Promise<TransferReport> {
   return runTransfer({...options, ...inputs, dryRun: false, deep: false, verify: true})
 }
 
-/** The closing lines of `ferry verify`: one line per missing or different item, then the count. Pure. */
-export function formatVerifyReport(results: readonly JobResult[], generateFailures: readonly GenerateFailure[]): string[] {
+/**
+ * The closing lines of `ferry verify`: one line per missing or different item, then the count.
+ * "Complete" only when every rule was listed to the end and every tag checked. Pure.
+ */
+export function formatVerifyReport(results: readonly JobResult[], generateFailures: readonly GenerateFailure[], ending: RunEnding = {}): string[] {
   const lines: string[] = []
+  const unfinished = ending.unfinishedRules ?? []
+  const unread = ending.interrupted === true && ending.allRulesRead === false
   for (const failure of generateFailures) lines.push(`not checked: ${failure.message}`)
+  for (const rule of unfinished) lines.push(`not checked to the end: rule ${rule}${ending.interrupted ? ' (interrupted)' : ''}`)
+  if (unread) lines.push('not checked: the rules after these were never read (interrupted)')
   for (const result of results) {
     if (result.status !== 'failed') continue
     if (result.missing) for (const item of result.missing) lines.push(`${item} (for ${result.source})`)
@@ -32,11 +39,13 @@ export function formatVerifyReport(results: readonly JobResult[], generateFailur
   const unchecked = count('failed') - incomplete
   const complete = count('verified')
   const leftOut = count('skipped')
-  const whole = incomplete === 0 && unchecked === 0 && generateFailures.length === 0
+  const cut = ending.interrupted === true || unfinished.length > 0
+  const whole = incomplete === 0 && unchecked === 0 && generateFailures.length === 0 && !cut
   lines.push(
-    `${whole ? 'Complete' : 'Incomplete'}: ${complete} of ${results.length - leftOut} images verified at the destination` +
+    `${whole ? 'Complete' : cut ? 'Incomplete (interrupted)' : 'Incomplete'}: ${complete} of ${results.length - leftOut} images verified at the destination` +
       `, ${incomplete} incomplete, ${unchecked} could not be checked, ${generateFailures.length} rules generated no jobs` +
-      (leftOut > 0 ? `, ${leftOut} left out by --platform` : ''),
+      (leftOut > 0 ? `, ${leftOut} left out by --platform` : '') +
+      (cut ? `, ${unfinished.length}${unread ? '+' : ''} rules not checked to the end` : ''),
   )
   return lines
 }

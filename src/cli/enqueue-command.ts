@@ -5,6 +5,7 @@ import {parseQueueAddress} from '../fleet/connection.js'
 import {enqueueTransfer} from '../fleet/enqueue.js'
 import {loadTransferInputs, type RuleFormat} from '../inputs.js'
 import {createLogger} from '../report/logger.js'
+import {formatUnfinished} from '../report/summary.js'
 import {engineSettings, type EngineFlagValues} from './engine-flags.js'
 import {runQueueCommand} from './queue-flags.js'
 import {selectionSettings, type SelectionFlagValues} from './selection-flags.js'
@@ -75,8 +76,13 @@ export async function runEnqueue(command: Command, flags: EnqueueFlags): Promise
       })
       command.log(String(report.enqueued))
       command.log(`${report.existing} already queued or done`)
+      // A stop while listing leaves jobs out of the queue: said, and not a success.
+      if (report.interrupted) {
+        for (const line of formatUnfinished(report)) command.logToStderr(line)
+        command.logToStderr('Interrupted: the queue does not hold every job of these rules; enqueue again to add the rest')
+      }
       // Each failure was logged as it happened ("generate failed: …").
-      if (report.generateFailures.length > 0) process.exitCode = 1
+      if (report.generateFailures.length > 0 || report.interrupted) process.exitCode = 1
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)

@@ -20,14 +20,15 @@ export interface OutputFlags {
 /**
  * The shell every engine command shares: a logger from the flags (with a live progress line on
  * a terminal), SIGINT/SIGTERM as an abort, one-line errors for inputs the user must fix (exit 2),
- * the --report file, the closing report, and exit code 1 when any job or rule failed.
+ * the --report file, the closing report, and exit code 1 when any job or rule failed or a stop
+ * left work undone (a run cut short is not a success, whatever did finish).
  */
 export async function runEngineCommand(
   command: Command & {jsonEnabled(): boolean},
   flags: OutputFlags,
   body: (context: {logger: Logger; signal: AbortSignal}) => Promise<TransferReport>,
   /** The closing lines; the transfer report by default. */
-  format: (report: TransferReport) => string[] = (report) => formatReport(report.summary, report.results, report.generateFailures, report.omittedTags),
+  format: (report: TransferReport) => string[] = (report) => formatReport(report.summary, report.results, report.generateFailures, report.omittedTags, report),
 ): Promise<TransferReport> {
   const json = command.jsonEnabled()
   const startedAt = new Date().toISOString()
@@ -66,6 +67,6 @@ export async function runEngineCommand(
     }
   }
   for (const line of format(report)) logger.result(line)
-  if (report.summary.failed > 0 || report.summary.generateFailed > 0 || reportFailed) process.exitCode = 1
+  if (report.summary.failed > 0 || report.summary.generateFailed > 0 || report.interrupted || reportFailed) process.exitCode = 1
   return report
 }

@@ -26,7 +26,8 @@ image-syncer's and image-migrator's --auth/--images pair, image-syncer's --confi
 image lists are read too (the format is detected from the file; --format overrides), and docker's
 config.json gives credentials to registries the security file gives none.
 A tag whose destination already has the same digest costs one HEAD at each side.
-Exits 0 only when every job succeeded and every rule generated its jobs.`
+Exits 0 only when every job succeeded and every rule generated its jobs; a run a stop (SIGINT,
+SIGTERM) cut short exits 1 and names the rules that did not finish.`
 
   static override examples = [
     '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml',

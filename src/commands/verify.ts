@@ -16,7 +16,8 @@ export default class Verify extends Command {
   static override description = `Takes the same files and filters as transfer. For every source tag: the destination tag
 must hold the same manifest digest (the subset index's with --platform), and every child manifest
 and blob it references must be present (HEAD each). Prints one line per missing or different item
-and exits 0 only when everything is complete (1 otherwise, 2 for unusable inputs).
+and exits 0 only when everything is complete (1 otherwise, also when a stop cut the check short;
+2 for unusable inputs).
 Repair with: ferry transfer --deep (same files and filters).`
 
   static override examples = [
@@ -50,7 +51,7 @@ Repair with: ferry transfer --deep (same files and filters).`
           logger,
           signal,
         }),
-      (report) => formatVerifyReport(report.results, report.generateFailures),
+      (report) => formatVerifyReport(report.results, report.generateFailures, report),
     )
   }
 }

@@ -4,6 +4,7 @@ import type {Rule} from '../config/rules.js'
 import type {CredentialStore} from '../config/security.js'
 import {describeError, errorCode, type ConfigError} from '../errors.js'
 import {generateJobs} from '../pipeline/generate.js'
+import {RuleProgress} from '../pipeline/rule-progress.js'
 import {describeLocation, destinationsOf, type TransferJob} from '../pipeline/job.js'
 import {listRepositories, listTags} from '../registry/catalog.js'
 import {createLimiter} from '../registry/limiter.js'
@@ -39,6 +40,11 @@ export interface EnqueueReport {
   /** Jobs the queue already held under the same id: waiting, active, done or failed. */
   existing: number
   generateFailures: GenerateFailure[]
+  /** A stop left rules not listed to the end: their jobs are not all in the queue. */
+  interrupted: boolean
+  unfinishedRules: string[]
+  /** False: the rules themselves were not read to the end either. */
+  allRulesRead: boolean
 }
 
 /**
@@ -96,14 +102,16 @@ export async function enqueueTransfer(options: EnqueueOptions): Promise<EnqueueR
   }
 
   const inFlight = new Set<Promise<void>>()
+  const progress = new RuleProgress()
   try {
-    const generated = generateJobs(options.rules, {
+    const generated = generateJobs(progress.track(options.rules), {
       listTags: (registry, repository, signal) => listTags(clients.get(registry, repository).client, repository, {signal}),
       listers: routines,
       signal: options.signal,
       tagFilter: options.tagFilter,
       selector: compileSelection(options.tagSelection),
       listRepositories: (registry, prefix, signal) => listRepositories(clients.get(registry, prefix).client, {signal}),
+      onListed: (rules) => progress.listed(rules),
     })
     try {
       for await (const item of generated) {
@@ -126,5 +134,5 @@ export async function enqueueTransfer(options: EnqueueOptions): Promise<EnqueueR
     await queue.close()
     connection.disconnect()
   }
-  return {enqueued, existing, generateFailures}
+  return {enqueued, existing, generateFailures, interrupted: !progress.listedAll, unfinishedRules: progress.unfinished(), allRulesRead: progress.allRead}
 }

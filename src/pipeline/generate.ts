@@ -8,6 +8,9 @@ import type {TransferJob} from './job.js'
 
 export type Generated = {kind: 'job'; job: TransferJob} | {kind: 'error'; rule: string; error: FerryError}
 
+/** Sent down the same channel as a rule's jobs, after the last of them, so it arrives only once they have. */
+type Listed = {kind: 'listed'; rules: string[]}
+
 /** Lists a source repository's tags; the pipeline does not know where they come from. */
 export type TagLister = (registry: string, repository: string, signal?: AbortSignal) => AsyncIterable<string>
 
@@ -93,14 +96,20 @@ export async function* generateJobs(
     selector?: TagSelector
     /** Needed for pattern rules (`registry/team/**`). */
     listRepositories?: RepositoryLister
+    /**
+     * Told the texts of rules that are done: every job of theirs was taken from this generator
+     * (or their failure was). A rule a stop cuts short is never named.
+     */
+    onListed?: (rules: string[]) => void
   },
 ): AsyncGenerator<Generated> {
-  const out = new MemoryChannel<Generated>(Math.max(16, options.listers * 4))
+  const out = new MemoryChannel<Generated | Listed>(Math.max(16, options.listers * 4))
   const stop = new AbortController()
   // Every lister waits on the channel with it when the channel is full.
   const signal = runSignal(options.signal, stop.signal)!
 
   const jobsForGroup = (group: Rule[], tags: readonly string[]) => mergeDestinations(group.map((member) => jobsForRule(member, tags)))
+  const markListed = (group: Rule[]) => out.push({kind: 'listed', rules: group.map((member) => member.text)}, {signal})
 
   const listRule = async (group: Rule[]) => {
     const rule = group[0]!
@@ -126,10 +135,12 @@ export async function* generateJobs(
         const message = `rule ${rule.text}: none of the ${count} tags of the source repository matches /${rule.source.tagPattern}/`
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', message)}, {signal})
       }
+      await markListed(group)
     } catch (error) {
       if (signal.aborted) return
       const failure = FerryError.is(error) ? error : new FerryError('LIST_FAILED', String(error))
       await out.push({kind: 'error', rule: rule.text, error: failure}, {signal}).catch(() => undefined)
+      await markListed(group).catch(() => undefined)
     }
   }
 
@@ -147,10 +158,13 @@ export async function* generateJobs(
       if (matched === 0) {
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_REPOSITORIES', `rule ${rule.text}: the source catalog has no repository under this pattern`)}, {signal})
       }
+      // listRule returns quietly when stopped: only a pattern listed to its last repository is done.
+      if (!signal.aborted) await markListed(group)
     } catch (error) {
       if (signal.aborted) return
       const failure = FerryError.is(error) ? error : new FerryError('LIST_FAILED', String(error))
       await out.push({kind: 'error', rule: rule.text, error: failure}, {signal}).catch(() => undefined)
+      await markListed(group).catch(() => undefined)
     }
   }
 
@@ -162,6 +176,7 @@ export async function* generateJobs(
         const rule = group[0]!
         if (rule.source.digest || rule.source.tags) {
           for (const job of jobsForGroup(group, rule.source.tags ?? [])) await out.push({kind: 'job', job}, {signal})
+          await markListed(group)
           continue
         }
         while (running.size >= Math.max(1, options.listers)) await Promise.race(running)
@@ -184,7 +199,10 @@ export async function* generateJobs(
 
   const producing = produce()
   try {
-    for await (const item of out) yield item
+    for await (const item of out) {
+      if (item.kind === 'listed') options.onListed?.(item.rules)
+      else yield item
+    }
   } finally {
     stop.abort()
     await producing

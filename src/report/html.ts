@@ -47,9 +47,11 @@ svg text{font-size:11px;fill:#444}
 <dt>Finished</dt><dd>${escapeHtml(report.finishedAt)} (${(s.durationMs / 1000).toFixed(1)}s)</dd>
 <dt>Jobs</dt><dd>${s.jobs}: ${s.copied} copied, ${s.skipped} skipped, ${s.failed} failed</dd>
 <dt>Rules that generated no jobs</dt><dd>${s.generateFailed}</dd>
+${report.interrupted ? `<dt>Interrupted</dt><dd>${report.unfinishedRules.length} rules did not finish${report.allRulesRead ? '' : ', and the rules were not read to the end'}</dd>` : ''}
 <dt>Moved</dt><dd>${escapeHtml(formatBytes(s.bytes))} in ${s.requests} requests</dd>
 </dl>
 ${renderGenerateFailures(report)}
+${renderUnfinished(report)}
 <h2>Throughput</h2>
 ${throughputSvg(series)}
 <h2>Jobs</h2>
@@ -123,6 +125,12 @@ function renderGenerateFailures(report: RunReport): string {
   if (report.generateFailures.length === 0) return ''
   const items = report.generateFailures.map((failure) => `<li><code>${escapeHtml(failure.rule)}</code>: ${escapeHtml(failure.message)}</li>`)
   return `<h2>Rules that generated no jobs</h2>\n<ul id="generate-failures">${items.join('')}</ul>`
+}
+
+function renderUnfinished(report: RunReport): string {
+  if (report.unfinishedRules.length === 0) return ''
+  const items = report.unfinishedRules.map((rule) => `<li><code>${escapeHtml(rule)}</code></li>`)
+  return `<h2>Rules that did not finish</h2>\n<ul id="unfinished-rules">${items.join('')}</ul>`
 }
 
 /** A line chart of the series as inline SVG, with the peak rate and the run's length as labels. Pure. */

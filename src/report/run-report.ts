@@ -34,6 +34,12 @@ export interface RunReport {
   jobs: ReportJob[]
   generateFailures: GenerateFailure[]
   omittedTags: {repository: string; count: number}[]
+  /** A stop (or a failed listing) left work undone; `unfinishedRules` says which. */
+  interrupted: boolean
+  /** Rules not listed to the end, or with jobs that never ran. */
+  unfinishedRules: string[]
+  /** False: the rules themselves (a provider's enumeration) were cut short; rules after these were never read. */
+  allRulesRead: boolean
 }
 
 /**
@@ -49,6 +55,9 @@ export function buildRunReport(report: TransferReport, fallback: {startedAt: str
     jobs: report.results.map((result) => reportJob(result, redactor)),
     generateFailures: report.generateFailures.map((failure) => ({...failure, message: redactor.redact(failure.message)})),
     omittedTags: report.omittedTags ?? [],
+    interrupted: report.interrupted ?? false,
+    unfinishedRules: report.unfinishedRules ?? [],
+    allRulesRead: report.allRulesRead ?? true,
   }
 }
 

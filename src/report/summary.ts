@@ -42,15 +42,31 @@ export interface TransferSummary {
   planned?: number
   /** A dry run: nothing was written. */
   dryRun?: boolean
+  /** A stop (or a failure of the listing itself) left work undone: rules not listed to the end, or jobs that never ran. */
+  interrupted?: boolean
   bytes: number
   requests: number
   durationMs: number
 }
 
-export function summarize(results: readonly JobResult[], generateFailures: readonly GenerateFailure[], extra: {requests: number; durationMs: number; dryRun?: boolean}): TransferSummary {
+/** How a run ended besides its results: what a stop or a failed listing left undone. */
+export interface RunEnding {
+  interrupted?: boolean
+  /** Rules not listed to the end, or with jobs that never ran. */
+  unfinishedRules?: readonly string[]
+  /** False: the rules themselves (a provider's enumeration) were not all read. */
+  allRulesRead?: boolean
+}
+
+export function summarize(
+  results: readonly JobResult[],
+  generateFailures: readonly GenerateFailure[],
+  extra: {requests: number; durationMs: number; dryRun?: boolean; interrupted?: boolean},
+): TransferSummary {
   const count = (status: JobResult['status']) => results.filter((result) => result.status === status).length
   return {
     ...(extra.dryRun ? {dryRun: true, planned: count('planned')} : {}),
+    ...(extra.interrupted ? {interrupted: true} : {}),
     jobs: results.length,
     copied: count('copied'),
     skipped: count('skipped'),
@@ -68,6 +84,7 @@ export function formatReport(
   results: readonly JobResult[],
   generateFailures: readonly GenerateFailure[],
   omittedTags: readonly {repository: string; count: number}[] = [],
+  ending: RunEnding = {},
 ): string[] {
   const lines: string[] = []
   const omitted = omittedTags.reduce((sum, item) => sum + item.count, 0)
@@ -81,13 +98,30 @@ export function formatReport(
     lines.push(`Failed jobs (${failed.length}):`)
     for (const result of failed) lines.push(`  ${result.source} → ${result.destination}: ${result.error?.message ?? 'unknown error'}`)
   }
+  lines.push(...formatUnfinished(ending))
   if (summary.dryRun) {
     lines.push(`Dry run: nothing was written; ${summary.planned ?? 0} jobs would copy, ${summary.skipped} would be skipped, ${summary.failed} failed while planning`)
   }
+  // image-transfer's last line; "Finished" would tell a script reading it that the run did.
   lines.push(
-    `Finished, ${summary.failed} transfer jobs failed, ${summary.generateFailed} jobs generate failed` +
+    `${ending.interrupted ? 'Interrupted' : 'Finished'}, ${summary.failed} transfer jobs failed, ${summary.generateFailed} jobs generate failed` +
       ` (${summary.copied} copied, ${summary.skipped} skipped, ${formatBytes(summary.bytes)} moved, ${summary.requests} requests, ${(summary.durationMs / 1000).toFixed(1)}s)`,
   )
+  return lines
+}
+
+/** How many unfinished rules the closing lines name; the --report file names them all. */
+const NAMED_RULES = 20
+
+/** The rules a stop or a failed listing left unfinished, one a line. Pure. */
+export function formatUnfinished(ending: RunEnding): string[] {
+  const rules = ending.unfinishedRules ?? []
+  const unread = ending.interrupted && ending.allRulesRead === false
+  if (rules.length === 0 && !unread) return []
+  const lines = [`Rules that did not finish (${rules.length}${unread ? '+' : ''}):`]
+  for (const rule of rules.slice(0, NAMED_RULES)) lines.push(`  ${rule}`)
+  if (rules.length > NAMED_RULES) lines.push(`  … and ${rules.length - NAMED_RULES} more`)
+  if (unread) lines.push('  … and the rules after these: the rules were not read to the end')
   return lines
 }
 

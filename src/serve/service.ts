@@ -108,7 +108,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     const interrupted = report?.interrupted ?? (drain.signal.aborted || abort.signal.aborted)
     const complete = !!report && !interrupted && report.summary.failed === 0 && report.summary.generateFailed === 0
     if (report) {
-      for (const line of formatReport(report.summary, report.results, report.generateFailures, report.omittedTags)) log.result(line)
+      for (const line of formatReport(report.summary, report.results, report.generateFailures, report.omittedTags, report)) log.result(line)
       slot.lastReport = report
     }
     const job = state.job(name)

@@ -6,6 +6,7 @@ import {describeError, errorCode, type ConfigError} from '../errors.js'
 import {MemoryChannel, type Channel} from '../pipeline/channel.js'
 import {isRetryable, runRoutines} from '../pipeline/consume.js'
 import {generateJobs, type Generated} from '../pipeline/generate.js'
+import {RuleProgress} from '../pipeline/rule-progress.js'
 import {describeLocation, destinationsOf, type ImageLocation, type TransferJob} from '../pipeline/job.js'
 import {listRepositories, listTags} from '../registry/catalog.js'
 import type {RegistryObserver} from '../registry/client.js'
@@ -110,6 +111,13 @@ export interface TransferReport {
    * ran. A stop that came after the last job finished interrupts nothing.
    */
   interrupted?: boolean
+  /**
+   * Rules that did not finish: not listed to the end, or with jobs that never ran. With
+   * `allRulesRead` false, the rule stream (a provider's enumeration) was cut short too and rules
+   * after these were never seen.
+   */
+  unfinishedRules?: string[]
+  allRulesRead?: boolean
 }
 
 /**
@@ -165,13 +173,15 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   const channel = options.channel ?? new MemoryChannel<TransferJob>(routines * 4)
   // What stops new jobs: an abort, or the start of a graceful stop.
   const starting = runSignal(options.signal, options.drain)
-  const generated = generateJobs(options.rules, {
+  const progress = new RuleProgress()
+  const generated = generateJobs(progress.track(options.rules), {
     listTags: (registry, repository, signal) => listTags(clients.get(registry, repository).client, repository, {signal}),
     listers: routines,
     signal: starting,
     tagFilter: options.tagFilter,
     selector: compileSelection(options.tagSelection),
     listRepositories: (registry, prefix, signal) => listRepositories(clients.get(registry, prefix).client, {signal}),
+    onListed: (rules) => progress.listed(rules),
   })
 
   let jobs = 0
@@ -183,6 +193,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
           // One result per destination: a several-destination job counts as that many.
           for (const destination of destinationsOf(item.job)) {
             jobs++
+            progress.queued(item.job.rule)
             emit({type: 'job-queued', ...references(item.job, destination)})
           }
           await channel.push(item.job, {signal: starting})
@@ -192,8 +203,8 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
           logger.warn(`generate failed: ${failure.message}`)
         }
       }
-      // The generator also ends early, without an error, when the listing is stopped.
-      listedAll = !starting?.aborted
+      // The generator also ends early, without an error, when the listing is stopped: the rules say whether it did.
+      listedAll = progress.listedAll
     } catch (error) {
       if (!starting?.aborted) {
         generateFailures.push({rule: '*', code: errorCode(error), message: `generating jobs stopped: ${describeError(error)}`})
@@ -311,6 +322,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     onResult: (batch) => {
       for (const result of batch) {
         results.push(result)
+        progress.finished(result.rule)
         // The event first: a live display then knows the next line is this job's.
         emit({type: 'job-finished', index: results.length, result})
         logger.info(formatProgress(results.length, result))
@@ -327,14 +339,23 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   // A queue's jobs come from elsewhere: no local rules is not a mistake there.
   if (jobs === 0 && generateFailures.length === 0 && !options.channel) logger.warn('the rules name no images: nothing to copy')
   const finished = Date.now()
-  const summary = summarize(results, generateFailures, {requests: limiter.started - requestsBefore, durationMs: finished - started, dryRun: options.dryRun})
+  const interrupted = !listedAll || results.length < jobs
+  const unfinishedRules = progress.unfinished()
+  const summary = summarize(results, generateFailures, {
+    requests: limiter.started - requestsBefore,
+    durationMs: finished - started,
+    dryRun: options.dryRun,
+    interrupted,
+  })
   return {
     results,
     generateFailures,
     summary,
     startedAt: new Date(started).toISOString(),
     finishedAt: new Date(finished).toISOString(),
-    interrupted: !listedAll || results.length < jobs,
+    interrupted,
+    unfinishedRules,
+    allRulesRead: progress.allRead,
   }
 }
 
