@@ -142,7 +142,7 @@ export class Authenticator {
     const credentials = refusal ? {} : await this.source()
     const issued = credentials.identityToken
       ? await this.fetchToken({url: url.toString(), form: refreshTokenForm(credentials.identityToken, challenge, scopes)}, signal)
-      : await this.fetchToken({url: withTokenQuery(url, challenge, scopes), authorization: await this.basic()}, signal)
+      : await this.fetchToken({url: withTokenQuery(url, challenge, scopes), authorization: refusal ? undefined : await this.basic()}, signal)
     const lifetime = issued.expiresIn * 1000
     this.tokens.set(key, {value: issued.token, expiresAt: Date.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2)})
     return issued.token

@@ -183,6 +183,11 @@ export class RegistryClient {
       if (request.expect.includes(response.status)) {
         return {status: response.status, headers, data: response.body, url: response.url}
       }
+      if (response.status === 401 && sameOrigin && this.auth.withheld) {
+        // An anonymous token that does not do: say why the credentials stayed home.
+        await drain(response.body)
+        throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${this.registry} refused ${this.refusedWhat()}`, {status: 401})
+      }
       const body = await readLimited(response.body)
       const error = registryErrorFromResponse(response.status, headers, body, request.what)
       if (response.status === 429) this.pause(error.retryAfterMs ?? 1000)
