@@ -50,11 +50,15 @@ export class Authenticator {
   private readonly source: CredentialSource
   /** Whether credentials were given at all (a dynamic source always counts as given). */
   readonly anonymous: boolean
+  /** Why the credentials were kept from the token realm, when they were (for the refusal's message). */
+  withheld?: string
 
   constructor(
     credentials: Credentials | CredentialSource,
     private readonly fetchToken: TokenFetcher,
     private readonly describe: string,
+    /** The registry's own URL: its scheme decides whether a plain-HTTP realm may see credentials. */
+    private readonly registry: URL,
   ) {
     if (typeof credentials === 'function') {
       this.source = credentials
@@ -128,14 +132,35 @@ export class Authenticator {
     } catch {
       throw new FerryError('AUTH_FAILED', `${this.describe} sent a bearer challenge with an invalid realm`)
     }
-    const credentials = await this.source()
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new FerryError('AUTH_FAILED', `${this.describe} sent a bearer challenge with a ${url.protocol} realm; only http and https are used`)
+    }
+    const refusal = realmRefusal(this.registry, url)
+    this.withheld = refusal
+    // Kept back, the token is asked for anonymously: a public repository still works, and a
+    // refusal says why the credentials were not sent.
+    const credentials = refusal ? {} : await this.source()
     const issued = credentials.identityToken
       ? await this.fetchToken({url: url.toString(), form: refreshTokenForm(credentials.identityToken, challenge, scopes)}, signal)
-      : await this.fetchToken({url: withTokenQuery(url, challenge, scopes), authorization: await this.basic()}, signal)
+      : await this.fetchToken({url: withTokenQuery(url, challenge, scopes), authorization: refusal ? undefined : await this.basic()}, signal)
     const lifetime = issued.expiresIn * 1000
     this.tokens.set(key, {value: issued.token, expiresAt: Date.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2)})
     return issued.token
   }
+}
+
+/**
+ * Why credentials must not go to a token realm, or undefined when they may. Pure.
+ *
+ * A realm on another host does get them over HTTPS: that is the token protocol's design (Docker
+ * Hub's realm is auth.docker.io, Harbor and Quay may use a separate auth host), and the address
+ * guard has already refused realms on private addresses the registry is not on. Over plain HTTP
+ * only when the registry itself is configured `insecure` (plain HTTP): the user chose that for
+ * this registry, never an HTTPS registry's realm.
+ */
+export function realmRefusal(registry: URL, realm: URL): string | undefined {
+  if (realm.protocol === 'https:' || registry.protocol === 'http:') return undefined
+  return `its token realm ${realm.origin} is plain HTTP while the registry is HTTPS`
 }
 
 /** The Docker token protocol's GET: service and every scope in the query. Pure. */

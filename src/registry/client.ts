@@ -1,11 +1,11 @@
 import {readFileSync} from 'node:fs'
 import type http from 'node:http'
-import net from 'node:net'
 import type {Readable} from 'node:stream'
 import tls from 'node:tls'
 
 import {FerryError, RegistryError} from '../errors.js'
 import {backoffDelay, sleep} from '../retry.js'
+import {AddressGuard} from './address-guard.js'
 import {Authenticator, type CredentialSource, type TokenRequest} from './auth.js'
 import {registryErrorFromResponse} from './errors.js'
 import {HttpTransport, type TransportResponse} from './http-transport.js'
@@ -91,6 +91,7 @@ export class RegistryClient {
   private readonly http: HttpTransport
   private readonly origin: string
   private readonly auth: Authenticator
+  private readonly guard: AddressGuard
   private readonly limiter: RequestLimiter
   private readonly idleTimeoutMs: number
   private readonly requestRetries: number
@@ -110,6 +111,7 @@ export class RegistryClient {
     this.observer = options.observer
     const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
     this.origin = new URL(this.baseUrl).origin
+    this.guard = new AddressGuard(new URL(this.baseUrl).hostname)
     // Passing `ca` replaces Node's trust store, so the public roots go in with the extra CA.
     this.http = new HttpTransport(
       {rejectUnauthorized: !options.access.skipTlsVerify, ...(extraCa.length > 0 ? {ca: [...tls.rootCertificates, ...extraCa]} : {})},
@@ -121,6 +123,7 @@ export class RegistryClient {
         : {username: options.access.username, password: options.access.password, identityToken: options.access.identityToken},
       (request, signal) => this.fetchToken(request, signal),
       `registry ${this.registry}`,
+      new URL(this.baseUrl),
     )
   }
 
@@ -139,6 +142,8 @@ export class RegistryClient {
   async send(request: RegistryRequest): Promise<RegistryResponse> {
     const url = this.resolve(request.path)
     const sameOrigin = url.startsWith(this.origin) && new URL(url).origin === this.origin
+    // An upload Location the registry handed over may name any host: the guard sees it first.
+    if (!sameOrigin) await this.checkHop(url, 'a URL')
     let attempt = 0
     let authRetries = 0
     for (;;) {
@@ -171,12 +176,17 @@ export class RegistryClient {
         const refusal = this.auth.refusal ? ` (${this.auth.refusal})` : ''
         throw new RegistryError(
           'UNAUTHORIZED',
-          `${request.what}: registry ${this.registry} refused ${this.auth.anonymous ? 'anonymous access (add credentials to the security file)' : 'the credentials from the security file'}${refusal}`,
+          `${request.what}: registry ${this.registry} refused ${this.refusedWhat()}${refusal}`,
           {status: 401},
         )
       }
       if (request.expect.includes(response.status)) {
         return {status: response.status, headers, data: response.body, url: response.url}
+      }
+      if (response.status === 401 && sameOrigin && this.auth.withheld) {
+        // An anonymous token that does not do: say why the credentials stayed home.
+        await drain(response.body)
+        throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${this.registry} refused ${this.refusedWhat()}`, {status: 401})
       }
       const body = await readLimited(response.body)
       const error = registryErrorFromResponse(response.status, headers, body, request.what)
@@ -199,16 +209,12 @@ export class RegistryClient {
     return {...response, data: (response.data as Buffer | undefined) ?? Buffer.alloc(0)}
   }
 
-  /** Absolute URL for a path or a Location header, refusing hops that would reach private hosts. */
+  /**
+   * Absolute URL for a path or a Location header; only http and https. Whether another host may be
+   * contacted is the address guard's question, asked before each request that leaves the registry.
+   */
   resolve(pathOrUrl: string): string {
     const url = new URL(pathOrUrl, this.baseUrl)
-    const base = new URL(this.baseUrl)
-    if (url.host !== base.host && isPrivateAddress(url.hostname)) {
-      throw new FerryError(
-        'UNSAFE_REDIRECT',
-        `registry ${this.registry} sent ferry to a private address on another host (${url.hostname}); refused`,
-      )
-    }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new FerryError('UNSAFE_REDIRECT', `registry ${this.registry} sent a ${url.protocol} URL; refused`)
     }
@@ -242,13 +248,25 @@ export class RegistryClient {
         stream: request.responseType === 'stream',
         // A blob GET may be redirected to storage elsewhere; never to a private host (SSRF).
         maxRedirects: request.method === 'GET' || request.method === 'HEAD' ? 5 : 0,
-        checkRedirect: (target) => this.resolve(target),
+        checkRedirect: (target) => this.checkHop(this.resolve(target), 'a redirect'),
         // A stalled body must fail, not hang: an idle timeout, never a total one, so huge layers can take hours.
         idleTimeoutMs: this.idleTimeoutMs,
         timeoutError: () => new FerryError('TIMEOUT', `${request.what}: no data for ${this.idleTimeoutMs / 1000}s`, {retryable: true}),
         signal: request.signal,
       })
     })
+  }
+
+  /** The private-address guard for a URL on another host (a redirect, an upload Location, a token realm). */
+  private async checkHop(url: string, what: string): Promise<void> {
+    if (new URL(url).origin === this.origin) return
+    await this.guard.check(new URL(url), what, {resolve: !this.http.proxied(url), registry: this.registry})
+  }
+
+  /** What a refusal refused, and why credentials were kept back when they were. */
+  private refusedWhat(): string {
+    if (this.auth.withheld) return `anonymous access: the credentials from the security file were not sent, as ${this.auth.withheld}`
+    return this.auth.anonymous ? 'anonymous access (add credentials to the security file)' : 'the credentials from the security file'
   }
 
   private pause(ms: number): void {
@@ -260,6 +278,7 @@ export class RegistryClient {
   }
 
   private async fetchToken({url, authorization, form}: TokenRequest, signal?: AbortSignal) {
+    await this.checkHop(url, 'its token realm')
     const headers: Record<string, string> = {}
     if (authorization) headers.Authorization = authorization
     if (form) headers['Content-Type'] = 'application/x-www-form-urlencoded'
@@ -295,7 +314,7 @@ export class RegistryClient {
       if (response.status === 401 || response.status === 403) {
         throw new RegistryError(
           'UNAUTHORIZED',
-          `token server of registry ${this.registry} refused ${this.auth.anonymous ? 'anonymous access (add credentials to the security file)' : 'the credentials from the security file'}`,
+          `token server of registry ${this.registry} refused ${this.refusedWhat()}`,
           {status: response.status},
         )
       }
@@ -395,19 +414,4 @@ function nodeExtraCa(): string | undefined {
   } catch {
     return undefined
   }
-}
-
-/** Loopback, RFC 1918, link-local (cloud metadata), unique-local v6: never a hop to another host. */
-export function isPrivateAddress(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '')
-  if (host === 'localhost') return true
-  if (net.isIPv4(host)) {
-    const [a, b] = host.split('.').map(Number)
-    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)
-  }
-  if (net.isIPv6(host)) {
-    const lower = host.toLowerCase()
-    return lower === '::1' || lower === '::' || lower.startsWith('fe80:') || lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('::ffff:')
-  }
-  return false
 }

@@ -22,8 +22,8 @@ export interface TransportRequest {
   stream: boolean
   /** Redirects followed for this request; 0 returns a 3xx as it is. */
   maxRedirects: number
-  /** Sees every redirect target before it is contacted; throws to refuse it. */
-  checkRedirect: (url: string) => void
+  /** Sees every redirect target before it is contacted; throws (or rejects) to refuse it. */
+  checkRedirect: (url: string) => void | Promise<void>
   /** No bytes moving for this long, while waiting or while reading the body, fails the request. */
   idleTimeoutMs: number
   timeoutError: () => Error
@@ -72,6 +72,11 @@ export class HttpTransport {
     return this.proxies.for(target) ?? (target.protocol === 'https:' ? this.httpsAgent : this.httpAgent)
   }
 
+  /** Whether requests to `url` go through a proxy (which then resolves the host name itself). */
+  proxied(url: string): boolean {
+    return this.proxies.for(new URL(url)) !== undefined
+  }
+
   async request(request: TransportRequest): Promise<TransportResponse> {
     let url = request.url
     let method = request.method
@@ -82,9 +87,10 @@ export class HttpTransport {
       const location = response.headers.location
       if (!REDIRECTS.has(response.status) || !location || hop >= request.maxRedirects) return response
       const next = new URL(location, url)
-      request.checkRedirect(next.toString())
-      // Credentials are for the registry, never for the storage it redirects to (S3 would refuse them too).
-      if (next.host !== new URL(url).host) headers = withoutHeader(headers, 'authorization')
+      await request.checkRedirect(next.toString())
+      // Credentials are for the registry, never for the storage it redirects to (S3 would refuse them
+      // too), and never for the same host over another scheme: https → http would send them in clear.
+      if (next.origin !== new URL(url).origin) headers = withoutHeader(headers, 'authorization')
       if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
         method = method === 'HEAD' ? 'HEAD' : 'GET'
         body = undefined

@@ -1,10 +1,11 @@
+import {escapeControl} from './control-chars.js'
 import type {ReportJob, RunReport} from './run-report.js'
 import {formatBytes} from './summary.js'
 import {throughputSeries, type ThroughputSeries} from './throughput.js'
 
-/** Text made safe for HTML element content and quoted attribute values. Pure. */
+/** Text made safe for HTML element content and quoted attribute values, control characters shown escaped. Pure. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"'`]/g, (char) => `&#${char.charCodeAt(0)};`)
+  return escapeControl(text).replace(/[&<>"'`]/g, (char) => `&#${char.charCodeAt(0)};`)
 }
 
 const STATUSES: ReadonlyArray<ReportJob['status']> = ['copied', 'skipped', 'failed']

@@ -1,7 +1,11 @@
 import {appendFileSync} from 'node:fs'
 
+import {escapeControl} from './control-chars.js'
 import {formatVerboseEvent, type EngineEvent} from './events.js'
+import {Redactor} from './redactor.js'
 import {formatProgress} from './summary.js'
+
+export {Redactor} from './redactor.js'
 
 /** Where progress and problems go; a library caller may pass its own. */
 export interface Logger {
@@ -21,25 +25,13 @@ export interface LiveDisplay {
   event(event: EngineEvent): void
 }
 
-/** Values that must never be printed, registered as credentials are loaded. */
-export class Redactor {
-  private readonly secrets = new Set<string>()
-
-  add(value: string | undefined): void {
-    // Very short values would blank out ordinary words; they are also not worth protecting this way.
-    if (value && value.length >= 4) {
-      this.secrets.add(value)
-      this.secrets.add(Buffer.from(value).toString('base64'))
-    }
-  }
-
-  redact(text: string): string {
-    let out = text.replace(/\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]+/g, '$1 [redacted]')
-    // A JWT (most registries' bearer tokens), also when quoted without its scheme or cut short.
-    out = out.replace(/\beyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}/g, '[redacted]')
-    for (const secret of this.secrets) out = out.split(secret).join('[redacted]')
-    return out
-  }
+/**
+ * The last step of every line before it is printed: secrets blanked, then control characters
+ * escaped (names from outside can hold them). Both loggers below pass each line here, so no
+ * output of the CLI or of a library caller's logger sees a raw one.
+ */
+export function cleanLine(line: string, redactor: Redactor): string {
+  return escapeControl(redactor.redact(line))
 }
 
 /** Lines to stderr, and to a log file when asked; every line passes the redactor first. */
@@ -62,7 +54,7 @@ export function createLogger(options: {
   type Sink = ((line: string) => void) | undefined
   const toStream = (stream: NodeJS.WriteStream): Sink => (display ? (line) => display.log(line) : (line) => stream.write(`${line}\n`))
   const emit = (line: string, sink: Sink) => {
-    const clean = redactor.redact(line)
+    const clean = cleanLine(line, redactor)
     sink?.(clean)
     if (options.logFile) appendFileSync(options.logFile, `${new Date().toISOString()} ${clean}\n`)
   }
@@ -75,7 +67,7 @@ export function createLogger(options: {
   let announced: {line: string; failed: boolean} | undefined
   return {
     info(line) {
-      const isJobLine = announced !== undefined && redactor.redact(line) === announced.line
+      const isJobLine = announced !== undefined && cleanLine(line, redactor) === announced.line
       const failed = announced?.failed
       announced = undefined
       emit(line, isJobLine && !failed ? undefined : progressSink)
@@ -86,19 +78,19 @@ export function createLogger(options: {
       const verbose = options.verbose ? formatVerboseEvent(event) : undefined
       if (verbose) emit(verbose, progressSink)
       if (countsJobLines && event.type === 'job-finished') {
-        announced = {line: redactor.redact(formatProgress(event.index, event.result)), failed: event.result.status === 'failed'}
+        announced = {line: cleanLine(formatProgress(event.index, event.result), redactor), failed: event.result.status === 'failed'}
       }
       display?.event(event)
     },
   }
 }
 
-/** The same logger with every line passed through the redactor (a library caller's logger too). */
+/** The same logger with every line cleaned (redacted, controls escaped): a library caller's logger too. */
 export function redactingLogger(logger: Logger, redactor: Redactor): Logger {
   return {
-    info: (line) => logger.info(redactor.redact(line)),
-    warn: (line) => logger.warn(redactor.redact(line)),
-    result: (line) => logger.result(redactor.redact(line)),
+    info: (line) => logger.info(cleanLine(line, redactor)),
+    warn: (line) => logger.warn(cleanLine(line, redactor)),
+    result: (line) => logger.result(cleanLine(line, redactor)),
     // Events carry references, counts and messages the engine has already redacted.
     ...(logger.event ? {event: (event: EngineEvent) => logger.event!(event)} : {}),
   }

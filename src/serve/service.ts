@@ -200,6 +200,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       metrics: async () => ({contentType: metrics.contentType, text: await metrics.text()}),
     })
     logger.info(`listening on http://${listener.address} (POST /events/registry, POST /events/harbor, GET /metrics, GET /healthz)`)
+    // Said once, as a warning even with --quiet: an open event endpoint lets anyone who reaches the
+    // port make ferry copy whatever the rules allow, as often as they like.
+    if (!options.eventToken) {
+      logger.warn(`warning: the listener on ${listener.address} accepts events from anyone who can reach it; set --eventToken (or FERRY_EVENT_TOKEN) and the same token in the registry's notification settings`)
+    }
   }
 
   const outcome = (): ServiceOutcome => ({

@@ -4,13 +4,18 @@
 //
 // Every request is recorded with a millisecond timestamp (fractional, from performance.now()), so
 // tests can measure request rates and the spacing of retries from the outside, at the wire.
+import { mkdtemp, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Transform, type TransformCallback } from 'node:stream';
-import { onProcessExit } from './cleanup.js';
+import type { TLSSocket } from 'node:tls';
+import { onProcessExit, removeDirOnExit } from './cleanup.js';
 import type { Endpoint } from './http.js';
+import { makeServerCertificates } from './tls.js';
 
 export type Fault =
   /** Forward; send the headers and `afterBytes` bytes of the body, then reset the TCP connection (RST). */
@@ -96,12 +101,26 @@ export interface ProxyRequest {
   fault?: Fault['kind'];
   /** Request headers as received (lower-case names). */
   headers: http.IncomingHttpHeaders;
+  /** Arrived over TLS (only a `tls` proxy serves both). */
+  secure: boolean;
+}
+
+export interface FaultProxyOptions {
+  /**
+   * Serve HTTPS (a certificate for 127.0.0.1 and localhost from a fresh CA: `caFile`, `caPem`)
+   * and, on the same port, plain HTTP: a redirect from https:// to http:// on the same host and
+   * port reaches this proxy too, and each request's `secure` tells which one it came by.
+   */
+  tls?: boolean;
 }
 
 export interface FaultProxy {
   /** `127.0.0.1:PORT`, the registry part of an image reference that goes through the proxy. */
   host: string;
   url: string;
+  /** The CA to trust, with `tls`. */
+  caFile?: string;
+  caPem?: string;
   upstream: string;
   /** Every request so far, in arrival order. */
   readonly requests: ProxyRequest[];
@@ -184,7 +203,7 @@ class FlipByte extends Transform {
 }
 
 /** Starts a proxy on 127.0.0.1 (random port) in front of `upstream` (a TestRegistry will do). */
-export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>): Promise<FaultProxy> {
+export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const upstreamUrl = new URL(upstream.url);
   const upstreamOrigin = upstreamUrl.origin;
   const transport = upstreamUrl.protocol === 'https:' ? https : http;
@@ -247,7 +266,7 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>)
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const record: ProxyRequest = { method, path, at: now(), headers: req.headers };
+    const record: ProxyRequest = { method, path, at: now(), headers: req.headers, secure: (req.socket as TLSSocket).encrypted === true };
     requests.push(record);
     const socket = req.socket;
     res.on('close', () => {
@@ -411,12 +430,33 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>)
     req.pipe(upstreamReq);
   }
 
-  const server = http.createServer({ keepAliveTimeout: 30_000 }, handle);
+  const plain = http.createServer({ keepAliveTimeout: 30_000 }, handle);
+  plain.on('clientError', (_error, socket) => socket.destroy());
+  let server: net.Server = plain;
+  let certificates: { caFile: string; caPem: string } | undefined;
+  if (options.tls) {
+    const dir = await mkdtemp(join(os.tmpdir(), 'ferry-proxy-'));
+    removeDirOnExit(dir);
+    const made = await makeServerCertificates(dir);
+    certificates = made;
+    const secure = https.createServer({ keepAliveTimeout: 30_000, cert: await readFile(made.certFile), key: await readFile(made.keyFile) }, handle);
+    secure.on('tlsClientError', (_error, socket) => socket.destroy());
+    // One port for both: a TLS connection starts with a handshake record (0x16), plain HTTP with a method.
+    server = net.createServer((socket) => {
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        socket.unshift(first);
+        (first[0] === 0x16 ? secure : plain).emit('connection', socket);
+        process.nextTick(() => socket.resume());
+      });
+      socket.on('error', () => socket.destroy());
+    });
+  }
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  server.on('clientError', (_error, socket) => socket.destroy());
+  if (!options.tls) server.on('clientError', (_error, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -425,7 +465,7 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>)
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('fault proxy has no port');
   const host = `127.0.0.1:${address.port}`;
-  origin = `http://${host}`;
+  origin = `${options.tls ? 'https' : 'http'}://${host}`;
   const forget = onProcessExit(() => {
     for (const socket of sockets) socket.destroy();
     server.close();
@@ -441,6 +481,7 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>)
   return {
     host,
     url: origin,
+    ...(certificates ? { caFile: certificates.caFile, caPem: certificates.caPem } : {}),
     upstream: upstreamOrigin,
     requests,
     addFault(rule) {

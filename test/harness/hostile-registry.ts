@@ -3,7 +3,7 @@
 // real registry's answer, so ferry meets a registry that works except where it lies. Like the
 // rest of the harness it shares no code with src/.
 import { Readable } from 'node:stream';
-import { startFaultProxy, type ActiveFault, type Answer, type FaultProxy, type ProxyRequest, type UpstreamAnswer } from './fault-proxy.js';
+import { startFaultProxy, type ActiveFault, type Answer, type FaultProxy, type FaultProxyOptions, type ProxyRequest, type UpstreamAnswer } from './fault-proxy.js';
 import type { Endpoint } from './http.js';
 
 export interface HostileRegistry extends FaultProxy {
@@ -35,8 +35,8 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-export async function startHostileRegistry(upstream: Pick<Endpoint, 'url' | 'caPem'>): Promise<HostileRegistry> {
-  const proxy = await startFaultProxy(upstream);
+export async function startHostileRegistry(upstream: Pick<Endpoint, 'url' | 'caPem'>, options: FaultProxyOptions = {}): Promise<HostileRegistry> {
+  const proxy = await startFaultProxy(upstream, options);
   const json = (status: number, body: unknown, headers: Record<string, string> = {}): Answer => ({
     status,
     headers: { 'content-type': 'application/json', ...headers },
