@@ -18,6 +18,8 @@ export type FerryCode =
   | 'TIMEOUT'
   | 'UNSAFE_REDIRECT'
   | 'AUTH_FAILED'
+  | 'BODY_TOO_LARGE'
+  | 'PAGINATION_LOOP'
 
 const brand = Symbol.for('ferry.error')
 

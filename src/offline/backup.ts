@@ -43,9 +43,12 @@ export function parseBackupSource(text: string): {registry: string; namespace?: 
   return {registry}
 }
 
-/** One rule per repository the catalog lists; every tag of it, saved under `registry/repository`. */
-export async function* backupRules(from: SourceProvider): AsyncGenerator<Rule> {
-  for await (const found of from.repositories()) {
+/**
+ * One rule per repository the catalog lists; every tag of it, saved under `registry/repository`.
+ * The run's signal reaches the catalog requests: a stop must not wait for a listing to end.
+ */
+export async function* backupRules(from: SourceProvider, signal?: AbortSignal): AsyncGenerator<Rule> {
+  for await (const found of from.repositories(signal)) {
     yield {
       text: `${from.registry}/${found.repository}`,
       source: {registry: from.registry, repository: found.repository},
@@ -69,7 +72,7 @@ export async function backup(options: BackupOptions): Promise<TransferReport> {
       logger: options.logger,
     })
     const layout = await ImageLayout.forWriting(target.dir)
-    const report = await runTransfer({...options, rules: backupRules(from), credentials, limiter, endpoints: layoutEndpoints(layout, 'destination')})
+    const report = await runTransfer({...options, rules: backupRules(from, options.signal), credentials, limiter, endpoints: layoutEndpoints(layout, 'destination')})
     const prefix = `${source.registry}/${source.namespace ? `${source.namespace}/` : ''}`
     await writeBackupManifest(layout, {source: options.source, prefix})
     await finishArchive(target, report, options.logger ?? silentLogger)

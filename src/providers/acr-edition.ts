@@ -1,3 +1,4 @@
+import {PageGuard} from '../registry/page-guard.js'
 import type {TemporaryLogin} from './acr-token.js'
 
 /** A repository as either edition's API lists it. */
@@ -50,12 +51,18 @@ export function morePages(seen: number, page: Page<unknown>, asked: number): boo
   return page.items.length >= (page.pageSize ?? asked)
 }
 
-/** Page by page, 1-based, as the pages arrive: nothing is listed in full first. */
-export async function* paged<T>(fetch: (page: number) => Promise<Page<T>>, asked: number, signal?: AbortSignal): AsyncGenerator<T[]> {
+/**
+ * Page by page, 1-based, as the pages arrive: nothing is listed in full first. A page that repeats
+ * the one before (the page number ignored) or a total never reached ends it with an error.
+ */
+export async function* paged<T>(fetch: (page: number) => Promise<Page<T>>, asked: number, signal?: AbortSignal, what = 'acr: a listing'): AsyncGenerator<T[]> {
   let seen = 0
+  const guard = new PageGuard(what)
   for (let number = 1; ; number++) {
     signal?.throwIfAborted()
+    guard.ask()
     const page = await fetch(number)
+    guard.received(page.items)
     seen += page.items.length
     if (page.items.length > 0) yield page.items
     if (!morePages(seen, page, asked)) return

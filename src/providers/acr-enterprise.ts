@@ -44,6 +44,7 @@ export function enterpriseEdition(api: AcrTransport, instanceId: string, options
         },
         pageSize,
         signal,
+        `acr: ListNamespace`,
       )
     },
 
@@ -65,6 +66,7 @@ export function enterpriseEdition(api: AcrTransport, instanceId: string, options
         },
         pageSize,
         signal,
+        `acr: ListRepository of namespace ${namespace}`,
       )
     },
 
@@ -79,6 +81,7 @@ export function enterpriseEdition(api: AcrTransport, instanceId: string, options
         },
         pageSize,
         signal,
+        `acr: ListRepoTag of ${repository.namespace}/${repository.name}`,
       )
     },
 

@@ -66,6 +66,7 @@ export function personalEdition(api: AcrTransport, region: string, options: {pag
         },
         pageSize,
         signal,
+        `acr: GetRepoListByNamespace of namespace ${namespace}`,
       )
     },
 
@@ -80,6 +81,7 @@ export function personalEdition(api: AcrTransport, region: string, options: {pag
         },
         pageSize,
         signal,
+        `acr: GetRepoTags of ${repository.namespace}/${repository.name}`,
       )
     },
 

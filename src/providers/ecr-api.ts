@@ -2,6 +2,7 @@ import type {ECRClient} from '@aws-sdk/client-ecr'
 
 import {abortError, FerryError} from '../errors.js'
 import type {RequestLimiter} from '../registry/limiter.js'
+import {PageGuard} from '../registry/page-guard.js'
 import {backoffDelay, sleep} from '../retry.js'
 import {classifyEcrError, ecrFailure, type EcrAction} from './ecr-errors.js'
 import {decodeAuthorization, type EcrAuthorization} from './ecr-token.js'
@@ -60,8 +61,11 @@ export class EcrApi {
   /** Repository names, one DescribeRepositories page at a time. */
   async *repositoryPages(signal?: AbortSignal): AsyncGenerator<string[]> {
     let nextToken: string | undefined
+    // A token handed back twice would list the same page forever.
+    const guard = new PageGuard(`ecr: DescribeRepositories${this.options.registryId ? ` of registry ${this.options.registryId}` : ''}`)
     do {
       const token = nextToken
+      guard.ask(token)
       const page = await this.call('DescribeRepositories', signal, undefined, (abortSignal) =>
         this.client.send(
           new this.sdk.DescribeRepositoriesCommand({registryId: this.options.registryId, nextToken: token, maxResults: PAGE_SIZE}),
@@ -77,8 +81,10 @@ export class EcrApi {
   async imageTags(repository: string, signal?: AbortSignal): Promise<string[] | undefined> {
     const tags = new Set<string>()
     let nextToken: string | undefined
+    const guard = new PageGuard(`ecr: ListImages of ${repository}`)
     do {
       const token = nextToken
+      guard.ask(token)
       let page
       try {
         page = await this.call('ListImages', signal, repository, (abortSignal) =>

@@ -6,7 +6,9 @@ import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
 
 import type {RegistryAccess} from '../config/security.js'
 import {abortError, FerryError} from '../errors.js'
+import {describeSize, LISTING_PAGE_LIMIT} from '../registry/body-limits.js'
 import {networkError, plainHeaders} from '../registry/client.js'
+import {PageGuard} from '../registry/page-guard.js'
 import {ProxyAgents} from '../registry/proxy-agents.js'
 import type {RequestLimiter} from '../registry/limiter.js'
 import {backoffDelay, parseRetryAfter, sleep} from '../retry.js'
@@ -85,6 +87,9 @@ export class HarborApi {
       maxRedirects: 0,
       timeout: options.timeoutMs ?? 60_000,
       responseType: 'arraybuffer',
+      // Counted while reading (axios destroys the stream past it): a page of 100 items is a few
+      // hundred KB, and a body that never ends must not grow memory.
+      maxContentLength: LISTING_PAGE_LIMIT,
       validateStatus: () => true,
     })
   }
@@ -110,6 +115,9 @@ export class HarborApi {
           }),
         )
       } catch (error) {
+        if (isTooLarge(error)) {
+          throw new FerryError('BODY_TOO_LARGE', `harbor: ${request.what} on ${this.host}: the answer is larger than ${describeSize(LISTING_PAGE_LIMIT)}; refused`)
+        }
         const failure = networkError(error, `harbor: ${request.what} on ${this.host}`, request.signal)
         if (failure.retryable && attempt < this.retries) {
           await sleep(backoffDelay(attempt + 1), request.signal)
@@ -145,7 +153,10 @@ export class HarborApi {
    */
   async *pages<T>(request: Omit<HarborRequest, 'method' | 'expect'> & {pageSize: number}): AsyncGenerator<T[]> {
     let seen = 0
+    // Page numbers never repeat; a server that ignores them repeats its items, or its total is never reached.
+    const guard = new PageGuard(`harbor: ${request.what} on ${this.host}`)
     for (let page = 1; ; page++) {
+      guard.ask()
       const response = await this.request<T[]>({
         ...request,
         method: 'GET',
@@ -153,6 +164,7 @@ export class HarborApi {
         expect: [200],
       })
       const items = Array.isArray(response.data) ? response.data : []
+      guard.received(items)
       seen += items.length
       if (items.length > 0) yield items
       const more = hasNextPage({
@@ -188,6 +200,11 @@ export class HarborApi {
     }
     return new FerryError(code, `harbor: ${request.what} on ${this.host} failed with ${said}`)
   }
+}
+
+/** axios's refusal of a body past maxContentLength (it has no code of its own). */
+function isTooLarge(error: unknown): boolean {
+  return error instanceof Error && /maxContentLength/.test(error.message)
 }
 
 function parseBody<T>(text: string, request: HarborRequest, host: string): T {

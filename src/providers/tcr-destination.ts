@@ -72,7 +72,7 @@ async function findInstance(api: TencentApi, name: string): Promise<Instance> {
     const answer = await api.call('DescribeInstances', {Offset: offset, Limit: limit, Filters: [{Name: 'RegistryName', Values: [name]}]})
     const items = answer.Registries ?? []
     return {items, total: answer.TotalCount ?? items.length}
-  }, PAGE_SIZE)
+  }, PAGE_SIZE, `tcr: DescribeInstances in region ${api.region}`)
   for await (const page of byName) {
     const found = page.find((instance) => instance.RegistryName === name && instance.RegistryId)
     if (found) return found
@@ -94,6 +94,7 @@ async function namespaceExists(api: TencentApi, registryId: string, namespace: s
     },
     PAGE_SIZE,
     (info) => info.Name ?? '',
+    `tcr: DescribeNamespaces of instance ${registryId}`,
   )
   for await (const page of pages) if (page.some((info) => info.Name === namespace)) return true
   return false

@@ -38,7 +38,7 @@ export async function ccrSource(context: ProviderContext): Promise<SourceProvide
         const answer = offset === 0 && firstPage ? firstPage : await listRepositories(api, offset, limit, signal)
         firstPage = undefined
         return repositoryItems(answer)
-      }, PAGE_SIZE)
+      }, PAGE_SIZE, `ccr: DescribeRepositoryOwnerPersonal in region ${region}`)
       for await (const page of pages) {
         const names = page.filter((repo) => repo.RepoName && inScope(repo.RepoName))
         const found = await mapLimit(names, TAG_LISTERS, (repo) => repositoryTags(api, repo, tagLimit, signal))
@@ -74,7 +74,7 @@ async function repositoryTags(api: TencentApi, repo: RepoInfo, tagLimit: number,
     const answer = await api.call('DescribeImagePersonal', {RepoName: repository, Offset: offset, Limit: limit}, signal)
     const items = answer.Data?.TagInfo ?? []
     return {items, total: answer.Data?.TagCount ?? items.length}
-  }, PAGE_SIZE)
+  }, PAGE_SIZE, `ccr: DescribeImagePersonal of ${repository}`)
   // Push times decide which tags are newest, so a repository's tags are all read before choosing.
   for await (const page of pages) all.push(...page)
   const {tags, omitted} = newestTags(all, tagLimit)
@@ -88,7 +88,7 @@ async function requireNamespace(api: TencentApi, namespace: string): Promise<voi
     const answer = await api.call('DescribeNamespacePersonal', {Namespace: namespace, Offset: offset, Limit: limit})
     const items = answer.Data?.NamespaceInfo ?? []
     return {items, total: answer.Data?.NamespaceCount ?? items.length}
-  }, PAGE_SIZE)
+  }, PAGE_SIZE, `ccr: DescribeNamespacePersonal in region ${api.region}`)
   for await (const page of pages) if (page.some((info) => info.Namespace === namespace)) return
   throw new ConfigError(`ccr: no CCR namespace ${namespace} in region ${api.region}`)
 }

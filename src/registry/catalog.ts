@@ -1,6 +1,8 @@
 import {FerryError, RegistryError} from '../errors.js'
+import {LISTING_PAGE_LIMIT} from './body-limits.js'
 import {repositoryScope} from './challenge.js'
 import type {RegistryClient} from './client.js'
+import {PageGuard} from './page-guard.js'
 
 /** Pages of at most this many; ECR rejects larger `n`. */
 const PAGE_SIZE = 1000
@@ -42,7 +44,8 @@ export async function* listRepositories(client: RegistryClient, options: {signal
 /**
  * JSON pages of a listing endpoint, following Link. The first request asks for large pages; a
  * registry whose page cap is lower refuses that (Distribution: 400 PAGINATION_NUMBER_INVALID),
- * and is then asked with no page size at all, so it picks its own.
+ * and is then asked with no page size at all, so it picks its own. A link back to a page already
+ * read, or more pages than any real listing has, ends it with an error (PageGuard).
  */
 async function* pagesOf(
   client: RegistryClient,
@@ -51,10 +54,15 @@ async function* pagesOf(
 ): AsyncGenerator<unknown> {
   let next: string | undefined = `${path}?n=${PAGE_SIZE}`
   let sized = true
+  const guard = new PageGuard(request.what)
+  const bodyLimit = {bytes: LISTING_PAGE_LIMIT, name: 'the limit for one page of a listing'}
   while (next) {
+    if (request.signal?.aborted) throw new FerryError('ABORTED', `${request.what}: aborted`)
+    const url = pageUrl(next, client.baseUrl, request.what)
+    guard.ask(url.href, `${url.pathname}${url.search}`)
     let response
     try {
-      response = await client.sendForBuffer({method: 'GET', path: next, expect: [200], idempotent: true, ...request})
+      response = await client.sendForBuffer({method: 'GET', path: next, expect: [200], idempotent: true, bodyLimit, ...request})
     } catch (error) {
       if (sized && error instanceof RegistryError && error.code === 'PAGINATION_NUMBER_INVALID') {
         sized = false
@@ -66,6 +74,14 @@ async function* pagesOf(
     sized = false
     yield parseJson<unknown>(response.data, request.what)
     next = nextLink(response.headers.link)
+  }
+}
+
+function pageUrl(link: string, base: string, what: string): URL {
+  try {
+    return new URL(link, base)
+  } catch {
+    throw new FerryError('INVALID_RESPONSE', `${what}: registry sent a next-page link that is not a URL`)
   }
 }
 

@@ -7,6 +7,7 @@ import {FerryError, RegistryError} from '../errors.js'
 import {backoffDelay, sleep} from '../retry.js'
 import {AddressGuard} from './address-guard.js'
 import {Authenticator, type CredentialSource, type TokenRequest} from './auth.js'
+import {bodyTooLarge, ERROR_BODY_LIMIT, HEADERS_ONLY_LIMIT, MANIFEST_LIMIT, TOKEN_LIMIT, type BodyLimit} from './body-limits.js'
 import {registryErrorFromResponse} from './errors.js'
 import {HttpTransport, type TransportResponse} from './http-transport.js'
 import type {RequestLimiter} from './limiter.js'
@@ -39,6 +40,8 @@ export interface ClientOptions {
   /** Attempts after the first for idempotent requests that fail with a retryable error. */
   requestRetries?: number
   userAgent?: string
+  /** The largest manifest read; 4 MiB by default, the size the OCI distribution spec asks registries to accept. */
+  maxManifestBytes?: number
   /** Called with each bearer token obtained, so whatever prints messages can redact it. */
   onSecret?: (secret: string) => void
   observer?: RegistryObserver
@@ -67,6 +70,11 @@ export interface RegistryRequest {
   idempotent: boolean
   /** Names the operation in errors, e.g. `GET manifest team/app:1.0`. */
   what: string
+  /**
+   * The most a success answer read into memory may hold (the default: 1 MiB, for answers read
+   * only for their headers). Error answers are cut at 64 KiB whatever this says.
+   */
+  bodyLimit?: BodyLimit
   signal?: AbortSignal
 }
 
@@ -78,7 +86,8 @@ export interface RegistryResponse<D = Buffer | Readable | undefined> {
   url: string
 }
 
-const MAX_ERROR_BODY = 64 * 1024
+const HEADERS_ONLY: BodyLimit = {bytes: HEADERS_ONLY_LIMIT, name: 'the limit for an answer read only for its headers'}
+const TOKEN: BodyLimit = {bytes: TOKEN_LIMIT, name: 'the token limit'}
 
 /**
  * One client per registry: keep-alive agents, the registry's TLS settings, authentication, the
@@ -88,6 +97,7 @@ const MAX_ERROR_BODY = 64 * 1024
 export class RegistryClient {
   readonly registry: string
   readonly baseUrl: string
+  readonly maxManifestBytes: number
   private readonly http: HttpTransport
   private readonly origin: string
   private readonly auth: Authenticator
@@ -107,6 +117,7 @@ export class RegistryClient {
     this.limiter = options.limiter
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000
     this.requestRetries = options.requestRetries ?? 3
+    this.maxManifestBytes = options.maxManifestBytes ?? MANIFEST_LIMIT
     this.onSecret = options.onSecret
     this.observer = options.observer
     const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
@@ -203,7 +214,7 @@ export class RegistryClient {
     }
   }
 
-  /** Same as send, with the body read into memory: for manifests, tag lists and error bodies. */
+  /** Same as send, with the body read into memory (up to `bodyLimit`): for manifests and tag lists. */
   async sendForBuffer(request: RegistryRequest): Promise<RegistryResponse<Buffer>> {
     const response = await this.send({...request, responseType: 'buffer'})
     return {...response, data: (response.data as Buffer | undefined) ?? Buffer.alloc(0)}
@@ -237,6 +248,7 @@ export class RegistryClient {
     await this.waitWhilePaused(request.signal)
     const headers: Record<string, string> = {...request.headers}
     if (authorization) headers.Authorization = authorization
+    const limit = request.bodyLimit ?? HEADERS_ONLY
     return this.limiter.schedule(() => {
       const waited = performance.now() - queued
       if (waited >= 1) this.observer?.onRateLimitWait?.(this.registry, waited)
@@ -252,6 +264,8 @@ export class RegistryClient {
         // A stalled body must fail, not hang: an idle timeout, never a total one, so huge layers can take hours.
         idleTimeoutMs: this.idleTimeoutMs,
         timeoutError: () => new FerryError('TIMEOUT', `${request.what}: no data for ${this.idleTimeoutMs / 1000}s`, {retryable: true}),
+        bodyLimit: {bytes: limit.bytes, error: (announced) => bodyTooLarge(request.what, `registry ${this.registry}`, limit, announced)},
+        errorBodyBytes: ERROR_BODY_LIMIT,
         signal: request.signal,
       })
     })
@@ -298,6 +312,8 @@ export class RegistryClient {
             checkRedirect: () => undefined,
             idleTimeoutMs: this.idleTimeoutMs,
             timeoutError: () => new FerryError('TIMEOUT', `token for registry ${this.registry}: no data for ${this.idleTimeoutMs / 1000}s`, {retryable: true}),
+            bodyLimit: {bytes: TOKEN.bytes, error: (announced) => bodyTooLarge(`token for registry ${this.registry}`, `the token server of registry ${this.registry}`, TOKEN, announced)},
+            errorBodyBytes: ERROR_BODY_LIMIT,
             signal,
           }),
         )
@@ -361,17 +377,17 @@ export function plainHeaders(headers: http.IncomingHttpHeaders | Record<string, 
 
 async function readLimited(data: unknown): Promise<Buffer | undefined> {
   if (data === undefined || data === null) return undefined
-  if (Buffer.isBuffer(data)) return data.subarray(0, MAX_ERROR_BODY)
-  if (data instanceof ArrayBuffer) return Buffer.from(data).subarray(0, MAX_ERROR_BODY)
+  if (Buffer.isBuffer(data)) return data.subarray(0, ERROR_BODY_LIMIT)
+  if (data instanceof ArrayBuffer) return Buffer.from(data).subarray(0, ERROR_BODY_LIMIT)
   const stream = data as Readable
   if (typeof stream.on !== 'function') return undefined
   const chunks: Buffer[] = []
   let size = 0
   try {
     for await (const chunk of stream) {
-      if (size < MAX_ERROR_BODY) chunks.push(chunk as Buffer)
+      if (size < ERROR_BODY_LIMIT) chunks.push(chunk as Buffer)
       size += (chunk as Buffer).length
-      if (size >= MAX_ERROR_BODY) break
+      if (size >= ERROR_BODY_LIMIT) break
     }
   } catch {
     // The error status is what matters; a body cut short only loses detail.

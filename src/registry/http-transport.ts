@@ -27,6 +27,14 @@ export interface TransportRequest {
   /** No bytes moving for this long, while waiting or while reading the body, fails the request. */
   idleTimeoutMs: number
   timeoutError: () => Error
+  /**
+   * For a body read into memory (not `stream`): a success answer larger than `bytes` fails with
+   * `error`, as soon as its Content-Length says so (nothing read) or its bytes pass the limit;
+   * the connection is dropped, so no more is read. Absent: no limit.
+   */
+  bodyLimit?: {bytes: number; error: (announced?: number) => Error}
+  /** Bytes kept of a buffered answer that is not a success (an error page, a redirect); the rest is never read. */
+  errorBodyBytes?: number
   signal?: AbortSignal
 }
 
@@ -40,6 +48,8 @@ export interface TransportResponse {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
+/** What `errorBodyBytes` is when not given: room for an OCI error body. */
+const ERROR_BODY_BYTES = 64 * 1024
 const AGENT = {keepAlive: true, maxSockets: 64}
 
 /**
@@ -142,9 +152,34 @@ export class HttpTransport {
           resolve({status, headers: res.headers, body: res, url})
           return
         }
-        const chunks: Buffer[] = []
-        res.on('data', (chunk: Buffer) => chunks.push(chunk))
         res.on('error', fail)
+        // Counted while reading, never read whole and cut afterwards: a body that never ends must
+        // cost no more memory than its limit.
+        const success = status >= 200 && status < 300
+        const limit = success && method !== 'HEAD' ? request.bodyLimit : undefined
+        const keep = success ? Infinity : (request.errorBodyBytes ?? ERROR_BODY_BYTES)
+        const announced = Number(res.headers['content-length'])
+        if (limit && Number.isFinite(announced) && announced > limit.bytes) {
+          fail(limit.error(announced))
+          res.destroy()
+          return
+        }
+        const chunks: Buffer[] = []
+        let size = 0
+        res.on('data', (chunk: Buffer) => {
+          if (settled) return
+          size += chunk.length
+          if (limit && size > limit.bytes) {
+            fail(limit.error())
+            res.destroy()
+            return
+          }
+          if (size < keep) return void chunks.push(chunk)
+          chunks.push(chunk.subarray(0, chunk.length - (size - keep)))
+          settled = true
+          resolve({status, headers: res.headers, body: Buffer.concat(chunks), url})
+          res.destroy()
+        })
         res.on('end', () => {
           if (settled) return
           settled = true

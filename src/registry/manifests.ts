@@ -61,6 +61,7 @@ export async function getManifest(
     expect: [200],
     idempotent: true,
     what,
+    bodyLimit: {bytes: client.maxManifestBytes, name: 'the manifest limit'},
     signal: options.signal,
   })
   const bytes = response.data
