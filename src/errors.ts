@@ -18,6 +18,9 @@ export type FerryCode =
   | 'TIMEOUT'
   | 'UNSAFE_REDIRECT'
   | 'AUTH_FAILED'
+  | 'INVALID_NAME'
+  | 'INVALID_DIGEST'
+  | 'UNSUPPORTED_DIGEST'
 
 const brand = Symbol.for('ferry.error')
 
