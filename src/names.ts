@@ -145,6 +145,12 @@ export function nameRefusal(check: () => unknown): RefusedName | undefined {
   }
 }
 
+/** Whether a refused name, as it was listed, starts under `prefix` ('' = the whole registry); a non-string one concerns everyone. */
+export function underPrefix(refused: RefusedName, prefix: string): boolean {
+  const value = refused.value
+  return prefix === '' || typeof value !== 'string' || value === prefix || value.startsWith(`${prefix}/`)
+}
+
 function refused(code: string, from: string, value: unknown, kind: string, reason: string, outcome?: string): RefusedName {
   const shown = typeof value === 'string' ? quote(value) : quote(JSON.stringify(value) ?? String(value))
   return new RefusedName(code, `${from}: ${shown} is not a valid ${kind} (${reason})${outcome ? `; ${outcome}` : ''}`, value)

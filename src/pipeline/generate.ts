@@ -1,6 +1,6 @@
 import {runSignal} from '../abort.js'
 import {FerryError} from '../errors.js'
-import type {RefusedName} from '../names.js'
+import {underPrefix, type RefusedName} from '../names.js'
 import {expandPattern, type Rule} from '../config/rules.js'
 import {matchesPattern} from '../select/repository-paths.js'
 import {chainSelectors, compileSelection, predicateSelector, type TagSelector} from '../select/tags.js'
@@ -30,12 +30,6 @@ export type TagLister = (registry: string, repository: string, signal?: AbortSig
 
 /** Lists the repositories of a source registry (its catalog), for pattern rules; `prefix` picks the credentials. */
 export type RepositoryLister = (registry: string, prefix: string, signal?: AbortSignal) => AsyncIterable<string | RefusedName>
-
-/** Whether a refused name, as it was listed, starts under `prefix` ('' = the whole registry); a non-string one concerns everyone. */
-export function underPrefix(refused: RefusedName, prefix: string): boolean {
-  const value = refused.value
-  return prefix === '' || typeof value !== 'string' || value === prefix || value.startsWith(`${prefix}/`)
-}
 
 const RULE_LABELS = {include: 'includeTags', exclude: 'excludeTags', semver: 'semver', latest: 'latest'}
 

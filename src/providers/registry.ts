@@ -1,7 +1,7 @@
 import {ConfigError} from '../errors.js'
-import {underPrefix} from '../pipeline/generate.js'
 import {listRepositories} from '../registry/catalog.js'
 import {RegistryClient} from '../registry/client.js'
+import {underPrefix} from '../names.js'
 import {normalizeRegistry, parseRegistryHost, registryEndpoint} from '../reference.js'
 import type {DestinationProvider, ProviderContext, ProviderModule, SourceProvider} from './provider.js'
 

@@ -1,7 +1,7 @@
 import {describe, it} from 'node:test'
 import assert from 'node:assert/strict'
 import {FerryError} from '../../src/errors.js'
-import {checkDigest, checkRepositoryName, checkTag, escapeText, nameRefusal, quote, RefusedName} from '../../src/names.js'
+import {checkDigest, checkRepositoryName, checkTag, escapeText, nameRefusal, quote, RefusedName, underPrefix} from '../../src/names.js'
 import {parseManifest} from '../../src/registry/media-types.js'
 import {parseDistributionEnvelope, parseHarborPayload} from '../../src/serve/push-events.js'
 import {generateJobs, type RuleItem} from '../../src/pipeline/generate.js'
@@ -115,6 +115,23 @@ describe('checkDigest', () => {
       assert.match(error.message, /^GET manifest r\/app:v1: layers\[0\] digest: ".*" is not a valid digest \(.*\)$/)
       assert.match(error.message, reason)
       assert.equal(error.message.split('\n').length, 1)
+    })
+  }
+})
+
+describe('underPrefix: whether a refused catalog entry concerns a namespace', () => {
+  const table: [unknown, string, boolean][] = [
+    ['team/../victim/app', 'team', true],
+    ['team/../victim/app', '', true],
+    ['team', 'team', true],
+    ['teams/../x', 'team', false],
+    ['other/../team/x', 'team', false],
+    [42, 'team', true],
+  ]
+  for (const [name, prefix, concerns] of table) {
+    it(`${JSON.stringify(name)} under ${JSON.stringify(prefix)}: ${concerns}`, () => {
+      const refused = nameRefusal(() => checkRepositoryName(typeof name === 'string' ? `${name}/` : name, 'catalog'))!
+      assert.equal(underPrefix(refused, prefix), concerns)
     })
   }
 })
