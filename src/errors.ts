@@ -20,6 +20,9 @@ export type FerryCode =
   | 'AUTH_FAILED'
   | 'BODY_TOO_LARGE'
   | 'PAGINATION_LOOP'
+  | 'INVALID_NAME'
+  | 'INVALID_DIGEST'
+  | 'UNSUPPORTED_DIGEST'
 
 const brand = Symbol.for('ferry.error')
 

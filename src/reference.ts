@@ -4,6 +4,10 @@
  */
 import {isIPv6} from 'node:net'
 import {ConfigError} from './errors.js'
+import {digestProblem, NAME_MAX, quote, repositoryPathProblem, TAG_MAX, tagProblem} from './names.js'
+
+// The grammar lives in names.ts, shared with the names that come from registries and providers.
+export {quote, repositoryPathProblem}
 
 export const DOCKER_HUB = 'docker.io'
 
@@ -28,14 +32,7 @@ export interface RepositoryAndTags {
 const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com'])
 const HUB_ENDPOINT = 'registry-1.docker.io'
 
-const NAME_MAX = 255
-const TAG_MAX = 128
-// Written with a mandatory separator per group: docker's `[-]*` form nests two quantifiers over
-// the same characters, which a backtracking engine (unlike Go's) can take exponential time on.
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/
-const DIGEST_HEX: Record<string, number> = {sha256: 64, sha512: 128}
 
 export function normalizeRegistry(host: string): string {
   const lower = host.trim().toLowerCase()
@@ -96,18 +93,6 @@ export function parseRegistryHost(text: string): string {
   return normalizeRegistry(text)
 }
 
-/** Why a `a/b/c` repository path is invalid, or undefined when it is fine. */
-export function repositoryPathProblem(path: string): string | undefined {
-  if (path === '') return 'repository name is empty'
-  if (path.startsWith('/')) return "repository starts with '/'"
-  if (path.endsWith('/')) return "repository ends with '/'"
-  for (const component of path.split('/')) {
-    const problem = componentProblem(component)
-    if (problem) return problem
-  }
-  return undefined
-}
-
 interface Split {
   registry: string
   repository: string
@@ -156,18 +141,6 @@ function splitReference(text: string): Split {
   return split
 }
 
-function componentProblem(component: string): string | undefined {
-  if (component === '') return "has an empty path component (a doubled or trailing '/')"
-  if (COMPONENT.test(component)) return undefined
-  const shown = quote(component)
-  if (component === '.' || component === '..') return `path component ${shown} is not allowed`
-  if (/[A-Z]/.test(component)) return `path component ${shown} has uppercase letters; repository names are lowercase`
-  const bad = /[^a-z0-9._-]/.exec(component)
-  if (bad) return `path component ${shown} has an invalid character ${quote(bad[0])}`
-  if (/^[._-]|[._-]$/.test(component)) return `path component ${shown} must start and end with a letter or digit`
-  return `path component ${shown} has a separator sequence other than '.', '_', '__' or dashes`
-}
-
 function hostProblem(host: string): string | undefined {
   let name = host
   let port: string | undefined
@@ -200,37 +173,17 @@ function hostProblem(host: string): string | undefined {
 
 function checkTag(text: string, tag: string): string {
   if (tag === '') fail(text, "has ':' but no tag after it")
-  if (tag.length > TAG_MAX) fail(text, `tag is ${tag.length} characters long; the limit is ${TAG_MAX}`)
-  if (!TAG.test(tag)) {
-    fail(
-      text,
-      /^[.-]/.test(tag)
-        ? `tag ${quote(tag)} must start with a letter, digit or '_'`
-        : `tag ${quote(tag)} may only contain letters, digits, '.', '_' and '-'`,
-    )
-  }
+  const problem = tagProblem(tag)
+  if (problem) fail(text, tag.length > TAG_MAX ? `tag ${problem}` : `tag ${quote(tag)} ${problem}`)
   return tag
 }
 
 function checkDigest(text: string, digest: string): string {
-  const colon = digest.indexOf(':')
-  if (colon < 0) fail(text, "digest must look like 'sha256:' followed by 64 hex digits")
-  const algorithm = digest.slice(0, colon)
-  const hex = digest.slice(colon + 1)
-  const want = DIGEST_HEX[algorithm]
-  if (want === undefined) fail(text, `digest algorithm ${quote(algorithm)} is not supported (sha256 or sha512)`)
-  if (!/^[0-9a-fA-F]*$/.test(hex)) fail(text, `${algorithm} digest has characters that are not hex digits`)
-  if (/[A-F]/.test(hex)) fail(text, `${algorithm} digest must be lowercase hex`)
-  if (hex.length !== want) fail(text, `${algorithm} digest has ${hex.length} hex digits; it needs ${want}`)
+  const problem = digestProblem(digest)
+  if (problem) fail(text, problem.reason)
   return digest
 }
 
 function fail(text: string, reason: string): never {
   throw new ConfigError(`invalid image reference ${quote(text)}: ${reason}`, {code: 'INVALID_REFERENCE'})
-}
-
-/** Quoted and cut short, so a message stays one readable line whatever the user typed. */
-export function quote(text: string, max = 120): string {
-  const cut = text.length > max ? `${text.slice(0, max)}…` : text
-  return JSON.stringify(cut)
 }

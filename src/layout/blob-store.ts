@@ -6,7 +6,7 @@
  * SIGKILL. A blob already present is never written again.
  */
 import {createHash} from 'node:crypto'
-import {createWriteStream} from 'node:fs'
+import {createWriteStream, mkdirSync} from 'node:fs'
 import {lstat, open, rename, rm} from 'node:fs/promises'
 import path from 'node:path'
 import type {Readable} from 'node:stream'
@@ -34,6 +34,7 @@ export class BlobStore {
   /** Streams `body` into the store under `digest`; on any failure nothing is left behind. */
   async write(digest: string, body: Readable, signal?: AbortSignal): Promise<void> {
     const target = this.pathOf(digest)
+    algorithmFolder(target)
     const temporary = path.join(path.dirname(target), temporaryName())
     try {
       await pipeline(body, createWriteStream(temporary, {flags: 'wx'}), {signal})
@@ -46,10 +47,13 @@ export class BlobStore {
 
   /** Bytes already in memory (a manifest), checked against their digest before they are stored. */
   async writeBytes(digest: string, bytes: Buffer): Promise<void> {
-    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+    const [algorithm] = digest.split(':')
+    this.pathOf(digest) // refuses a digest the store cannot name before it is used to hash
+    const actual = `${algorithm}:${createHash(algorithm!).update(bytes).digest('hex')}`
     if (actual !== digest) throw new FerryError('DIGEST_MISMATCH', `layout ${this.root}: bytes for ${digest} have digest ${actual}, refused`)
     if (await this.has(digest)) return
     const target = this.pathOf(digest)
+    algorithmFolder(target)
     const temporary = path.join(path.dirname(target), temporaryName())
     try {
       const handle = await open(temporary, 'wx')
@@ -110,6 +114,18 @@ export class BlobStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw missingBlob(this.root, digest)
       throw new FerryError('INVALID_LAYOUT', `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
     }
+  }
+}
+
+/**
+ * `blobs/sha512` is made with the first sha512 blob; a new layout has only `blobs/sha256`. At once,
+ * not awaited: the stream handed to write() is already flowing and must meet its pipeline first.
+ */
+function algorithmFolder(target: string): void {
+  try {
+    mkdirSync(path.dirname(target))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   }
 }
 

@@ -2,10 +2,10 @@
  * `ferry backup`: every repository and tag of a registry (or of one namespace of it), through
  * the catalog, into one layout, with backup.json listing what was saved. `ferry load` restores it.
  */
-import type {Rule} from '../config/rules.js'
 import {anonymousStore, loadSecurityFile} from '../config/security.js'
-import {ConfigError} from '../errors.js'
+import {ConfigError, FerryError} from '../errors.js'
 import {ImageLayout, LAYOUT_REGISTRY, layoutEndpoints} from '../layout/layout.js'
+import type {RuleItem} from '../pipeline/generate.js'
 import {registryProvider} from '../providers/registry.js'
 import type {SourceProvider} from '../providers/provider.js'
 import {parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
@@ -47,8 +47,12 @@ export function parseBackupSource(text: string): {registry: string; namespace?: 
  * One rule per repository the catalog lists; every tag of it, saved under `registry/repository`.
  * The run's signal reaches the catalog requests: a stop must not wait for a listing to end.
  */
-export async function* backupRules(from: SourceProvider, signal?: AbortSignal): AsyncGenerator<Rule> {
+export async function* backupRules(from: SourceProvider, signal?: AbortSignal): AsyncGenerator<RuleItem> {
   for await (const found of from.repositories(signal)) {
+    if (FerryError.is(found)) {
+      yield {rule: `catalog of ${from.registry}`, refused: found}
+      continue
+    }
     yield {
       text: `${from.registry}/${found.repository}`,
       source: {registry: from.registry, repository: found.repository},

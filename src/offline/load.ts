@@ -9,12 +9,13 @@ import path from 'node:path'
 
 import {loadRuleFile, type Rule} from '../config/rules.js'
 import {anonymousStore, loadSecurityFile} from '../config/security.js'
-import {ConfigError, FerryError} from '../errors.js'
+import {ConfigError, FerryError, type FerryCode} from '../errors.js'
 import {unpackLayout} from '../layout/archive.js'
 import {refNameOf, type IndexEntry} from '../layout/index-file.js'
 import {ImageLayout, LAYOUT_REGISTRY, layoutEndpoints} from '../layout/layout.js'
 import {readRefName, skopeoRefProblem, type SavedReference} from '../layout/ref-name.js'
 import {INDEX_FILE} from '../layout/paths.js'
+import {checkDigest, nameRefusal} from '../names.js'
 import {parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
 import {runTransfer, type TransferReport} from '../transfer/run.js'
 import {registryDestination, ruleDestination, type Destination} from './destinations.js'
@@ -65,6 +66,12 @@ export function loadRules(
   const errors: ConfigError[] = []
   const warnings: string[] = []
   entries.forEach((entry, position) => {
+    // The digest names a file under blobs/ and goes into the destination's URLs.
+    const badDigest = nameRefusal(() => checkDigest(entry.digest, `manifests[${position}]`, 'not loaded'))
+    if (badDigest) {
+      errors.push(new ConfigError(badDigest.message, {file: indexFile, code: badDigest.code as FerryCode}))
+      return
+    }
     const refName = refNameOf(entry)
     if (refName === undefined) {
       warnings.push(`${indexFile}: manifests[${position}] (${entry.digest}) has no org.opencontainers.image.ref.name, so it has no name to load under; not loaded`)

@@ -1,5 +1,6 @@
 import {runSignal} from '../abort.js'
 import {FerryError} from '../errors.js'
+import {underPrefix, type RefusedName} from '../names.js'
 import {expandPattern, type Rule} from '../config/rules.js'
 import {matchesPattern} from '../select/repository-paths.js'
 import {chainSelectors, compileSelection, predicateSelector, type TagSelector} from '../select/tags.js'
@@ -11,11 +12,27 @@ export type Generated = {kind: 'job'; job: TransferJob} | {kind: 'error'; rule: 
 /** Sent down the same channel as a rule's jobs, after the last of them, so it arrives only once they have. */
 type Listed = {kind: 'listed'; rules: string[]}
 
-/** Lists a source repository's tags; the pipeline does not know where they come from. */
-export type TagLister = (registry: string, repository: string, signal?: AbortSignal) => AsyncIterable<string>
+/**
+ * Where a rule could not be made (a provider listed a repository or tag that breaks the
+ * distribution grammar): reported as that rule's failure while the other rules go on.
+ */
+export interface RefusedRule {
+  /** Who listed it, for the report's rule column (`registry:127.0.0.1:5000`). */
+  rule: string
+  refused: FerryError
+}
+
+/** A stream of rules may carry refusals in place of the rules that could not be made. */
+export type RuleItem = Rule | RefusedRule
+
+/**
+ * Lists a source repository's tags; the pipeline does not know where they come from. A tag the
+ * lister refused (one that breaks the grammar) arrives as its error.
+ */
+export type TagLister = (registry: string, repository: string, signal?: AbortSignal) => AsyncIterable<string | FerryError>
 
 /** Lists the repositories of a source registry (its catalog), for pattern rules; `prefix` picks the credentials. */
-export type RepositoryLister = (registry: string, prefix: string, signal?: AbortSignal) => AsyncIterable<string>
+export type RepositoryLister = (registry: string, prefix: string, signal?: AbortSignal) => AsyncIterable<string | RefusedName>
 
 const RULE_LABELS = {include: 'includeTags', exclude: 'excludeTags', semver: 'semver', latest: 'latest'}
 
@@ -59,11 +76,15 @@ function sourceKey(rule: Rule): string {
   return JSON.stringify({...rule, text: undefined, file: undefined, line: undefined, destination: undefined})
 }
 
-/** Groups neighbouring rules with the same source (and selection). */
-async function* groupRules(rules: Iterable<Rule> | AsyncIterable<Rule>): AsyncGenerator<Rule[]> {
+/** Groups neighbouring rules with the same source (and selection); a refusal passes through on its own. */
+async function* groupRules(rules: Iterable<RuleItem> | AsyncIterable<RuleItem>): AsyncGenerator<Rule[] | RefusedRule> {
   let group: Rule[] = []
   try {
     for await (const rule of rules) {
+      if ('refused' in rule) {
+        yield rule
+        continue
+      }
       if (group.length > 0 && sourceKey(group[0]!) !== sourceKey(rule)) {
         yield group
         group = []
@@ -85,7 +106,7 @@ async function* groupRules(rules: Iterable<Rule> | AsyncIterable<Rule>): AsyncGe
  * others go on.
  */
 export async function* generateJobs(
-  rules: Iterable<Rule> | AsyncIterable<Rule>,
+  rules: Iterable<RuleItem> | AsyncIterable<RuleItem>,
   options: {
     listTags: TagLister
     listers: number
@@ -123,6 +144,11 @@ export async function* generateJobs(
       const listed: string[] = []
       for await (const tag of options.listTags(rule.source.registry, rule.source.repository, signal)) {
         count++
+        if (typeof tag !== 'string') {
+          // That tag fails on its own; the rule's other tags are still copied.
+          await out.push({kind: 'error', rule: rule.text, error: tag}, {signal})
+          continue
+        }
         if (pattern && !pattern.test(tag)) continue
         matched++
         if (selector?.needsAll) listed.push(tag)
@@ -151,6 +177,11 @@ export async function* generateJobs(
     try {
       if (!options.listRepositories) throw new FerryError('INVALID_RULE', `rule ${rule.text}: repository patterns are not available here`)
       for await (const repository of options.listRepositories(rule.source.registry, rule.source.repository, signal)) {
+        if (typeof repository !== 'string') {
+          // Reported where the entry as listed falls under the pattern (`team/../x` under `team/*`).
+          if (underPrefix(repository, rule.source.repository)) await out.push({kind: 'error', rule: rule.text, error: repository}, {signal})
+          continue
+        }
         if (!matchesPattern(repository, rule.source.repository, depth)) continue
         matched++
         await listRule(group.map((member) => expandPattern(member, repository)))
@@ -173,6 +204,10 @@ export async function* generateJobs(
     try {
       for await (const group of groupRules(rules)) {
         if (signal.aborted) break
+        if (!Array.isArray(group)) {
+          await out.push({kind: 'error', rule: group.rule, error: group.refused}, {signal})
+          continue
+        }
         const rule = group[0]!
         if (rule.source.digest || rule.source.tags) {
           for (const job of jobsForGroup(group, rule.source.tags ?? [])) await out.push({kind: 'job', job}, {signal})

@@ -1,4 +1,4 @@
-import type {Rule} from '../config/rules.js'
+import type {RuleItem} from './generate.js'
 
 /**
  * Which rules of a run finished: read from the rule stream, listed to the end (every job yielded,
@@ -17,12 +17,13 @@ export class RuleProgress {
    * starting are named too; a stream (a provider's enumeration) only as far as it was read.
    * The stream ending, even with an error (reported on its own), counts as read to the end.
    */
-  track(rules: Iterable<Rule> | AsyncIterable<Rule>): AsyncIterable<Rule> {
-    if (Array.isArray(rules)) for (const rule of rules as readonly Rule[]) this.unlisted.add(rule.text)
+  track(rules: Iterable<RuleItem> | AsyncIterable<RuleItem>): AsyncIterable<RuleItem> {
+    // A refused item is already its rule's failure, reported on its own: nothing left to finish.
+    if (Array.isArray(rules)) for (const rule of rules as readonly RuleItem[]) if (!('refused' in rule)) this.unlisted.add(rule.text)
     const read = async function* (progress: RuleProgress) {
       try {
         for await (const rule of rules) {
-          progress.unlisted.add(rule.text)
+          if (!('refused' in rule)) progress.unlisted.add(rule.text)
           yield rule
         }
       } catch (error) {

@@ -1,4 +1,6 @@
-import type {Rule} from '../config/rules.js'
+import {FerryError} from '../errors.js'
+import {checkRepositoryName, checkTag, nameRefusal} from '../names.js'
+import type {RuleItem} from '../pipeline/generate.js'
 import type {CredentialStore} from '../config/security.js'
 import type {RegistryAccess} from '../registry/client.js'
 import type {RequestLimiter} from '../registry/limiter.js'
@@ -38,12 +40,30 @@ export async function* providerRules(
     /** --semver/--latest on tags the provider lists (tags the registry lists are the generator's). */
     selector?: TagSelector
   },
-): AsyncGenerator<Rule> {
+): AsyncGenerator<RuleItem> {
+  const listedBy = `${from.name}:${from.registry}`
   for await (const found of from.repositories(options.signal)) {
+    if (FerryError.is(found)) {
+      yield {rule: listedBy, refused: found}
+      continue
+    }
+    // A provider's answer is input like a registry's: its names go into URLs at both ends.
+    const refused = nameRefusal(() => checkRepositoryName(found.repository, `${from.name} provider at ${from.registry}, repositories`, 'skipped'))
+    if (refused) {
+      yield {rule: listedBy, refused}
+      continue
+    }
     if (options.repositoryFilter && !options.repositoryFilter(found.repository)) continue
     if (found.omittedTags) options.onOmitted?.(found.repository, found.omittedTags)
+    const valid: string[] = []
+    for (const tag of found.tags ?? []) {
+      const refusedTag = nameRefusal(() => checkTag(tag, `${from.name} provider at ${from.registry}, tags of ${found.repository}`, 'skipped'))
+      if (refusedTag) yield {rule: `${listedBy}/${found.repository}`, refused: refusedTag}
+      else valid.push(tag)
+    }
+    const listed = found.tags && valid
     // Tags a provider listed are filtered here; tags the registry lists, by the generator.
-    const filtered = found.tags && options.tagFilter ? found.tags.filter(options.tagFilter) : found.tags
+    const filtered = listed && options.tagFilter ? listed.filter(options.tagFilter) : listed
     const tags = filtered && options.selector ? options.selector.choose(filtered) : filtered
     if (tags && tags.length === 0) continue
     yield {

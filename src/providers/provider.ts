@@ -1,4 +1,5 @@
 import type {CredentialStore} from '../config/security.js'
+import type {RefusedName} from '../names.js'
 import type {RegistryAccess} from '../registry/client.js'
 import type {RequestLimiter} from '../registry/limiter.js'
 import type {Logger} from '../report/logger.js'
@@ -16,7 +17,8 @@ export interface SourceProvider {
   readonly name: string
   /** Registry host[:port] the images are pulled from. */
   readonly registry: string
-  repositories(signal?: AbortSignal): AsyncIterable<SourceRepository>
+  /** A repository the source listed under a name that breaks the grammar arrives as its refusal. */
+  repositories(signal?: AbortSignal): AsyncIterable<SourceRepository | RefusedName>
   /** Pull access (temporary tokens refreshed by the provider); absent = the security file's. */
   access?(): RegistryAccess
 }

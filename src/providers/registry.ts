@@ -1,6 +1,7 @@
 import {ConfigError} from '../errors.js'
 import {listRepositories} from '../registry/catalog.js'
 import {RegistryClient} from '../registry/client.js'
+import {underPrefix} from '../names.js'
 import {normalizeRegistry, parseRegistryHost, registryEndpoint} from '../reference.js'
 import type {DestinationProvider, ProviderContext, ProviderModule, SourceProvider} from './provider.js'
 
@@ -28,6 +29,11 @@ export const registryProvider: ProviderModule = {
       registry,
       async *repositories(signal) {
         for await (const repository of listRepositories(client, {signal})) {
+          if (typeof repository !== 'string') {
+            // An entry that breaks the grammar is refused where it names the namespace as listed.
+            if (underPrefix(repository, namespace ?? '')) yield repository
+            continue
+          }
           if (namespace && !(repository === namespace || repository.startsWith(`${namespace}/`))) continue
           yield {repository}
         }

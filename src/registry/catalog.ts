@@ -1,4 +1,5 @@
 import {FerryError, RegistryError} from '../errors.js'
+import {checkRepositoryName, checkTag, nameRefusal, type RefusedName} from '../names.js'
 import {LISTING_PAGE_LIMIT} from './body-limits.js'
 import {repositoryScope} from './challenge.js'
 import type {RegistryClient} from './client.js'
@@ -7,12 +8,18 @@ import {PageGuard} from './page-guard.js'
 /** Pages of at most this many; ECR rejects larger `n`. */
 const PAGE_SIZE = 1000
 
+/**
+ * A listed name, or the refusal of one that breaks the distribution grammar: the listing goes on,
+ * and the caller reports the refusal for the item it stood for.
+ */
+export type Listed = string | RefusedName
+
 /** Every tag of a repository, page by page, following `Link: <…>; rel="next"`. */
 export async function* listTags(
   client: RegistryClient,
   repository: string,
   options: {signal?: AbortSignal} = {},
-): AsyncGenerator<string> {
+): AsyncGenerator<Listed> {
   const seen = new Set<string>()
   const pages = pagesOf(client, `/v2/${repository}/tags/list`, {
     scopes: [repositoryScope(repository, ['pull'])],
@@ -22,21 +29,21 @@ export async function* listTags(
   for await (const page of pages) {
     const tags = (page as {tags?: unknown}).tags
     for (const tag of Array.isArray(tags) ? tags : []) {
-      if (typeof tag === 'string' && !seen.has(tag)) {
-        seen.add(tag)
-        yield tag
-      }
+      if (typeof tag === 'string' && seen.has(tag)) continue
+      if (typeof tag === 'string') seen.add(tag)
+      // A tag goes into destination URLs (`../../x/manifests/latest` would leave the repository).
+      yield nameRefusal(() => checkTag(tag, `registry ${client.registry}, tags of ${repository}`, 'skipped')) ?? (tag as string)
     }
   }
 }
 
 /** Every repository of a registry through the optional catalog endpoint. */
-export async function* listRepositories(client: RegistryClient, options: {signal?: AbortSignal} = {}): AsyncGenerator<string> {
+export async function* listRepositories(client: RegistryClient, options: {signal?: AbortSignal} = {}): AsyncGenerator<Listed> {
   const pages = pagesOf(client, '/v2/_catalog', {scopes: ['registry:catalog:*'], what: `list repositories of ${client.registry}`, signal: options.signal})
   for await (const page of pages) {
     const names = (page as {repositories?: unknown}).repositories
     for (const name of Array.isArray(names) ? names : []) {
-      if (typeof name === 'string') yield name
+      yield nameRefusal(() => checkRepositoryName(name, `registry ${client.registry}, catalog`, 'skipped')) ?? (name as string)
     }
   }
 }

@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto'
 
 import {FerryError} from '../errors.js'
+import {checkDigest, digestProblem} from '../names.js'
 import {repositoryScope} from './challenge.js'
 import type {RegistryClient} from './client.js'
 import {MANIFEST_ACCEPT} from './media-types.js'
@@ -17,6 +18,16 @@ export interface FetchedManifest extends ManifestHead {
 
 export function sha256Digest(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+}
+
+/**
+ * The digest of `bytes` under the algorithm of `like` (a digest, checked first), or sha256 when
+ * `like` is a tag: a child an index names by its sha512 digest is verified by sha512.
+ */
+export function digestLike(bytes: Buffer, like: string, what: string): string {
+  if (!like.includes(':')) return sha256Digest(bytes)
+  const algorithm = checkDigest(like, what).split(':')[0]!
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`
 }
 
 const PULL = ['pull']
@@ -42,6 +53,8 @@ export async function headManifest(
   if (response.status === 404) return undefined
   const digest = response.headers['docker-content-digest']
   if (!digest) return undefined // cannot compare without it; the caller fetches the manifest instead
+  // The copier fetches the manifest by this digest: it goes into a URL.
+  checkDigest(digest, `HEAD manifest ${client.registry}/${repository}:${reference}: Docker-Content-Digest`)
   return {digest, mediaType: response.headers['content-type'] ?? '', size: Number(response.headers['content-length'] ?? 0)}
 }
 
@@ -65,8 +78,8 @@ export async function getManifest(
     signal: options.signal,
   })
   const bytes = response.data
-  const digest = sha256Digest(bytes)
-  if (reference.startsWith('sha256:') && digest !== reference) {
+  const digest = digestLike(bytes, reference, what)
+  if (reference.includes(':') && digest !== reference) {
     throw new FerryError('DIGEST_MISMATCH', `${what}: registry served a manifest whose digest is ${digest}`, {retryable: true})
   }
   return {bytes, digest, mediaType: response.headers['content-type'] ?? '', size: bytes.length}
@@ -91,5 +104,7 @@ export async function putManifest(
     what: `PUT manifest ${client.registry}/${repository}${reference.includes(':') ? '@' : ':'}${reference}`,
     signal: options.signal,
   })
-  return response.headers['docker-content-digest'] ?? sha256Digest(manifest.bytes)
+  const stored = response.headers['docker-content-digest']
+  // Only reported, never trusted: a header that is no digest gives way to the one ferry computes.
+  return stored && !digestProblem(stored) ? stored : digestLike(manifest.bytes, reference, 'PUT manifest')
 }

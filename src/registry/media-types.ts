@@ -1,4 +1,5 @@
 import {FerryError} from '../errors.js'
+import {checkDigest} from '../names.js'
 
 export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json'
 export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json'
@@ -43,11 +44,11 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined, wh
     )
   }
   if (mediaType === DOCKER_MANIFEST_LIST || mediaType === OCI_INDEX) {
-    return {kind: 'index', mediaType, manifests: descriptors(doc.manifests, what)}
+    return {kind: 'index', mediaType, manifests: descriptors(doc.manifests, what, 'manifests')}
   }
   if (mediaType === DOCKER_MANIFEST || mediaType === OCI_MANIFEST) {
-    const [config] = descriptors([doc.config], what)
-    return {kind: 'image', mediaType, config, layers: descriptors(doc.layers ?? [], what)}
+    const [config] = descriptors([doc.config], what, 'config')
+    return {kind: 'image', mediaType, config, layers: descriptors(doc.layers ?? [], what, 'layers')}
   }
   throw new FerryError('UNSUPPORTED_MEDIA_TYPE', `${what}: unsupported manifest media type ${JSON.stringify(mediaType ?? 'none')}`)
 }
@@ -59,13 +60,15 @@ function inferMediaType(doc: {manifests?: unknown; config?: unknown}): string | 
   return undefined
 }
 
-function descriptors(value: unknown, what: string): Descriptor[] {
+function descriptors(value: unknown, what: string, field: string): Descriptor[] {
   if (!Array.isArray(value)) throw new FerryError('MANIFEST_INVALID', `${what}: manifest lists no descriptors where it must`)
-  return value.map((item) => {
+  return value.map((item, position) => {
     const d = item as Partial<Descriptor> | undefined
     if (!d || typeof d.digest !== 'string' || typeof d.size !== 'number' || typeof d.mediaType !== 'string') {
       throw new FerryError('MANIFEST_INVALID', `${what}: manifest holds a descriptor without digest, size or mediaType`)
     }
+    // A digest goes into blob and manifest URLs and layout paths, and ferry must be able to verify it.
+    checkDigest(d.digest, `${what}: ${field === 'config' ? field : `${field}[${position}]`} digest`)
     return d as Descriptor
   })
 }

@@ -61,7 +61,7 @@ export class SyncMetrics {
     this.runDuration = new Gauge({name: 'ferry_run_duration_seconds', help: 'Duration of the last scheduled run.', labelNames: ['sync'], registers})
     this.events = new Counter({
       name: 'ferry_events_received_total',
-      help: 'Registry events received, by endpoint and outcome (matched, unmatched, ignored, duplicate).',
+      help: 'Registry events received, by endpoint and outcome (matched, unmatched, ignored, duplicate, refused: an invalid repository or tag).',
       labelNames: ['endpoint', 'outcome'],
       registers,
     })
@@ -100,7 +100,7 @@ export class SyncMetrics {
     this.ticksSkipped.inc({sync})
   }
 
-  eventsReceived(endpoint: string, outcome: 'matched' | 'unmatched' | 'ignored' | 'duplicate', count = 1): void {
+  eventsReceived(endpoint: string, outcome: 'matched' | 'unmatched' | 'ignored' | 'duplicate' | 'refused', count = 1): void {
     if (count > 0) this.events.inc({endpoint, outcome}, count)
   }
 

@@ -1,8 +1,10 @@
 /**
  * Registry notifications → the tag pushes ferry acts on. Distribution sends an envelope for every
  * blob upload and every pull (ferry's own reads included); only a manifest pushed with a tag
- * matters. Pure.
+ * matters. Names in an event are input like a registry's: a push naming an invalid repository or
+ * tag is refused with one line (never matched to a rule, never logged raw). Pure.
  */
+import {checkDigest, checkRepositoryName, checkTag, nameRefusal} from '../names.js'
 
 /** A tag pushed at a source registry. */
 export interface PushEvent {
@@ -19,6 +21,26 @@ export interface ParsedEnvelope {
   pushes: PushEvent[]
   /** Events in the envelope that were not tag pushes (blob pushes, pulls, deletes). */
   ignored: number
+  /** Tag pushes whose repository or tag breaks the grammar: one line each, names escaped. */
+  refused: string[]
+}
+
+/** The push, or the one line refusing it; a digest that is not one is left out (ferry reads the tag's own). */
+function checkedPush(sender: string, push: PushEvent): PushEvent | string {
+  const refusal =
+    nameRefusal(() => checkRepositoryName(push.repository, `${sender} push event, repository`, 'refused')) ??
+    nameRefusal(() => checkTag(push.tag, `${sender} push event to ${push.repository}, tag`, 'refused'))
+  if (refusal) return refusal.message
+  if (push.digest !== undefined && nameRefusal(() => checkDigest(push.digest, ''))) {
+    const {digest: _dropped, ...rest} = push
+    return rest
+  }
+  return push
+}
+
+function add(out: ParsedEnvelope, checked: PushEvent | string): void {
+  if (typeof checked === 'string') out.refused.push(checked)
+  else out.pushes.push(checked)
 }
 
 /** Media types of the blobs Distribution reports; a manifest push has a manifest type instead. */
@@ -27,7 +49,7 @@ const BLOB_MEDIA_TYPES = new Set(['application/octet-stream', 'application/vnd.d
 /** A CNCF Distribution notification envelope (`application/vnd.docker.distribution.events.v1+json`). */
 export function parseDistributionEnvelope(body: unknown): ParsedEnvelope {
   const events = isObject(body) && Array.isArray(body.events) ? body.events : []
-  const out: ParsedEnvelope = {pushes: [], ignored: 0}
+  const out: ParsedEnvelope = {pushes: [], ignored: 0, refused: []}
   for (const event of events) {
     if (!isObject(event) || event.action !== 'push' || !isObject(event.target)) {
       out.ignored++
@@ -47,13 +69,16 @@ export function parseDistributionEnvelope(body: unknown): ParsedEnvelope {
     const urlHost = hostOfUrl(text(target.url))
     if (urlHost) hosts.add(urlHost)
     const digest = text(target.digest)
-    out.pushes.push({
-      id: text(event.id) ?? `distribution:${[...hosts].join(',')}/${repository}:${tag}@${digest ?? ''}:${text(event.timestamp) ?? ''}`,
-      hosts: [...hosts],
-      repository,
-      tag,
-      ...(digest ? {digest} : {}),
-    })
+    add(
+      out,
+      checkedPush('registry', {
+        id: text(event.id) ?? `distribution:${[...hosts].join(',')}/${repository}:${tag}@${digest ?? ''}:${text(event.timestamp) ?? ''}`,
+        hosts: [...hosts],
+        repository,
+        tag,
+        ...(digest ? {digest} : {}),
+      }),
+    )
   }
   return out
 }
@@ -64,7 +89,7 @@ export function parseDistributionEnvelope(body: unknown): ParsedEnvelope {
  * `data`). Only pushes with a tag are acted on; Harbor names a push by digest with the digest as its tag.
  */
 export function parseHarborPayload(body: unknown): ParsedEnvelope {
-  const out: ParsedEnvelope = {pushes: [], ignored: 0}
+  const out: ParsedEnvelope = {pushes: [], ignored: 0, refused: []}
   const event = harborPush(body)
   if (!event) {
     out.ignored++
@@ -86,14 +111,17 @@ export function parseHarborPayload(body: unknown): ParsedEnvelope {
       continue
     }
     const digest = isObject(resource) ? text(resource.digest) : undefined
-    out.pushes.push({
-      // Harbor has no event id in the body; its retries resend the same body.
-      id: `harbor:${host}/${repository}:${tag}@${digest ?? ''}:${when}`,
-      hosts: [host],
-      repository,
-      tag,
-      ...(digest ? {digest} : {}),
-    })
+    add(
+      out,
+      checkedPush('Harbor', {
+        // Harbor has no event id in the body; its retries resend the same body.
+        id: `harbor:${host}/${repository}:${tag}@${digest ?? ''}:${when}`,
+        hosts: [host],
+        repository,
+        tag,
+        ...(digest ? {digest} : {}),
+      }),
+    )
   }
   return out
 }

@@ -5,6 +5,7 @@
  */
 import {describeError} from '../errors.js'
 import {KeyedLock} from '../keyed-lock.js'
+import {escapeText} from '../names.js'
 import {describeLocation, destinationsOf} from '../pipeline/job.js'
 import type {Logger} from '../report/logger.js'
 import {formatReport, type JobResult} from '../report/summary.js'
@@ -165,6 +166,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const onEvents = (endpoint: EventEndpoint, body: unknown) => {
     const parsed = endpoint === 'harbor' ? parseHarborPayload(body) : parseDistributionEnvelope(body)
     metrics.eventsReceived(endpoint, 'ignored', parsed.ignored)
+    metrics.eventsReceived(endpoint, 'refused', parsed.refused.length)
+    for (const line of parsed.refused) logger.warn(`event on /events/${endpoint}: ${line}`)
     for (const push of parsed.pushes) {
       if (!seen.first(push.id)) {
         metrics.eventsReceived(endpoint, 'duplicate')
@@ -177,7 +180,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         tags.request(`${slot.job.name}\u0000${push.repository}:${push.tag}`, () => runPush(slot, push))
       }
       metrics.eventsReceived(endpoint, matched ? 'matched' : 'unmatched')
-      if (!matched) logger.info(`event: push of ${push.hosts[0] ?? '?'}/${push.repository}:${push.tag} matches no rule`)
+      if (!matched) logger.info(`event: push of ${escapeText(push.hosts[0] ?? '?')}/${push.repository}:${push.tag} matches no rule`)
     }
   }
 

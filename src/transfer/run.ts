@@ -1,11 +1,10 @@
 import {runSignal} from '../abort.js'
 import {proxySecrets} from '../registry/proxy-agents.js'
-import type {Rule} from '../config/rules.js'
 import type {CredentialStore} from '../config/security.js'
 import {describeError, errorCode, type ConfigError} from '../errors.js'
 import {MemoryChannel, type Channel} from '../pipeline/channel.js'
 import {isRetryable, runRoutines} from '../pipeline/consume.js'
-import {generateJobs, type Generated} from '../pipeline/generate.js'
+import {generateJobs, type Generated, type RuleItem} from '../pipeline/generate.js'
 import {RuleProgress} from '../pipeline/rule-progress.js'
 import {describeLocation, destinationsOf, type ImageLocation, type TransferJob} from '../pipeline/job.js'
 import {listRepositories, listTags} from '../registry/catalog.js'
@@ -26,8 +25,8 @@ import type {Platform} from '../select/platforms.js'
 import {compileSelection, type TagSelection} from '../select/tags.js'
 
 export interface EngineOptions {
-  /** Rules, or a stream of them (a provider enumerating a whole registry). */
-  rules: Iterable<Rule> | AsyncIterable<Rule>
+  /** Rules, or a stream of them (a provider enumerating a whole registry, with refusals of what it listed wrong). */
+  rules: Iterable<RuleItem> | AsyncIterable<RuleItem>
   /** Rules that failed to parse: each counts as "generate failed" in the summary. */
   ruleErrors?: readonly ConfigError[]
   /** Lines the rule loader read past on purpose; logged as warnings. */

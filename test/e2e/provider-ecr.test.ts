@@ -260,7 +260,7 @@ describe('ecr provider against a fake ECR API and real registries', () => {
     fake.throttle('ListImages', 2);
     const source = await ecrProvider.source!(context({ region: REGION, instance: SRC_ACCOUNT }, { limiter }));
     const found: SourceRepository[] = [];
-    for await (const repository of source.repositories()) found.push(repository);
+    for await (const repository of source.repositories()) found.push(repository as SourceRepository);
     // The empty repository comes with no tags, which the migration skips.
     assert.deepEqual(
       found.map((r) => r.repository),

@@ -152,7 +152,7 @@ describe('harbor provider', () => {
     const from = await harborProvider.source!(context(source.host));
     const started = Date.now();
     const found: SourceRepository[] = [];
-    for await (const repository of from.repositories()) found.push(repository);
+    for await (const repository of from.repositories()) found.push(repository as SourceRepository);
     assert.ok(Date.now() - started >= 1000, 'Retry-After was honoured');
     assert.deepEqual([...new Set(found.map((r) => r.repository))].sort(), corpus.repositories);
     assert.equal(source.count({ status: 429 }), 1);

@@ -71,12 +71,14 @@ test('sourceChanges: new, updated, deleted only after a complete listing; state 
   assert.match(describeChanges({new: ['1', '2', '3', '4', '5', '6', '7'], updated: [], deletedAtSource: []})!, /7 new \(1, 2, 3, 4, 5 and 2 more\)/)
 })
 
+const M = `sha256:${'1'.repeat(64)}`
+const D1 = `sha256:${'d'.repeat(64)}`
 const distribution = (events: unknown[]) => ({events})
 const manifestPush = (over: Record<string, unknown> = {}) => ({
   id: 'e1',
   timestamp: '2026-01-01T00:00:00Z',
   action: 'push',
-  target: {mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:m', repository: 'team/app', url: 'http://Reg.Example:5000/v2/team/app/manifests/sha256:m', tag: '1.0'},
+  target: {mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: M, repository: 'team/app', url: `http://Reg.Example:5000/v2/team/app/manifests/${M}`, tag: '1.0'},
   request: {id: 'r', addr: '10.0.0.1:1', host: 'reg.example:5000', method: 'PUT', useragent: 'docker'},
   ...over,
 })
@@ -92,10 +94,10 @@ test('parseDistributionEnvelope: manifest pushes with a tag only', () => {
       'junk',
     ]),
   )
-  assert.deepEqual(parsed, {pushes: [{id: 'e1', hosts: ['reg.example:5000'], repository: 'team/app', tag: '1.0', digest: 'sha256:m'}], ignored: 5})
+  assert.deepEqual(parsed, {pushes: [{id: 'e1', hosts: ['reg.example:5000'], repository: 'team/app', tag: '1.0', digest: M}], ignored: 5, refused: []})
   const hosts = parseDistributionEnvelope(distribution([manifestPush({request: {host: 'mirror.internal:443'}})])).pushes[0]!.hosts
   assert.deepEqual(hosts, ['mirror.internal', 'reg.example:5000'])
-  for (const body of [null, [], {}, {events: 'x'}, 42]) assert.deepEqual(parseDistributionEnvelope(body), {pushes: [], ignored: 0})
+  for (const body of [null, [], {}, {events: 'x'}, 42]) assert.deepEqual(parseDistributionEnvelope(body), {pushes: [], ignored: 0, refused: []})
   assert.equal(normalizeHost('Registry.Example.com:443'), 'registry.example.com')
 })
 
@@ -106,16 +108,16 @@ test('parseHarborPayload: PUSH_ARTIFACT resources with tags', () => {
     operator: 'admin',
     event_data: {
       resources: [
-        {digest: 'sha256:d1', tag: 'v1', resource_url: 'harbor.example.com/library/app:v1'},
+        {digest: D1, tag: 'v1', resource_url: 'harbor.example.com/library/app:v1'},
         {digest: 'sha256:d2', tag: '', resource_url: 'harbor.example.com/library/app@sha256:d2'},
       ],
       repository: {date_created: 1, name: 'app', namespace: 'library', repo_full_name: 'library/app', repo_type: 'public'},
     },
   }
   const parsed = parseHarborPayload(payload)
-  assert.deepEqual(parsed.pushes, [{id: 'harbor:harbor.example.com/library/app:v1@sha256:d1:1737446601', hosts: ['harbor.example.com'], repository: 'library/app', tag: 'v1', digest: 'sha256:d1'}])
+  assert.deepEqual(parsed.pushes, [{id: `harbor:harbor.example.com/library/app:v1@${D1}:1737446601`, hosts: ['harbor.example.com'], repository: 'library/app', tag: 'v1', digest: D1}])
   assert.equal(parsed.ignored, 1)
-  assert.deepEqual(parseHarborPayload({...payload, type: 'PULL_ARTIFACT'}), {pushes: [], ignored: 1})
+  assert.deepEqual(parseHarborPayload({...payload, type: 'PULL_ARTIFACT'}), {pushes: [], ignored: 1, refused: []})
   const withoutFullName = {...payload, event_data: {...payload.event_data, repository: {name: 'app', namespace: 'library'}}}
   assert.equal(parseHarborPayload(withoutFullName).pushes[0]!.repository, 'library/app')
 })
@@ -123,7 +125,7 @@ test('parseHarborPayload: PUSH_ARTIFACT resources with tags', () => {
 test('parseHarborPayload: the CloudEvents format carries the same event in data; digests named as tags are not tags', () => {
   const data = {
     resources: [
-      {digest: 'sha256:d1', tag: 'v1', resource_url: 'harbor.example.com/library/app:v1'},
+      {digest: D1, tag: 'v1', resource_url: 'harbor.example.com/library/app:v1'},
       {digest: `sha256:${'a'.repeat(64)}`, tag: `sha256:${'a'.repeat(64)}`, resource_url: `harbor.example.com/library/app@sha256:${'a'.repeat(64)}`},
     ],
     repository: {date_created: 1, name: 'app', namespace: 'library', repo_full_name: 'library/app', repo_type: 'public'},
@@ -142,11 +144,11 @@ test('parseHarborPayload: the CloudEvents format carries the same event in data;
     assert.equal(parsed.ignored, ignored, name)
   }
   assert.deepEqual(parseHarborPayload(cloudEvent).pushes[0], {
-    id: 'harbor:harbor.example.com/library/app:v1@sha256:d1:2026-11-25T10:00:00Z',
+    id: `harbor:harbor.example.com/library/app:v1@${D1}:2026-11-25T10:00:00Z`,
     hosts: ['harbor.example.com'],
     repository: 'library/app',
     tag: 'v1',
-    digest: 'sha256:d1',
+    digest: D1,
   })
 })
 
