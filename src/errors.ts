@@ -18,6 +18,7 @@ export type FerryCode =
   | 'TIMEOUT'
   | 'UNSAFE_REDIRECT'
   | 'AUTH_FAILED'
+  | 'DESTINATION_CLASH'
 
 const brand = Symbol.for('ferry.error')
 

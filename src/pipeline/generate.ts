@@ -4,6 +4,7 @@ import {expandPattern, type Rule} from '../config/rules.js'
 import {matchesPattern} from '../select/repository-paths.js'
 import {chainSelectors, compileSelection, predicateSelector, type TagSelector} from '../select/tags.js'
 import {MemoryChannel} from './channel.js'
+import {DestinationClaims, repositoryClashes} from './clash.js'
 import type {TransferJob} from './job.js'
 
 export type Generated = {kind: 'job'; job: TransferJob} | {kind: 'error'; rule: string; error: FerryError}
@@ -53,7 +54,7 @@ export function mergeDestinations(jobs: readonly TransferJob[][]): TransferJob[]
 }
 
 function sourceKey(rule: Rule): string {
-  return JSON.stringify({...rule, text: undefined, file: undefined, line: undefined, destination: undefined})
+  return JSON.stringify({...rule, text: undefined, file: undefined, line: undefined, destination: undefined, mapping: undefined})
 }
 
 /** Groups neighbouring rules with the same source (and selection). */
@@ -80,6 +81,13 @@ async function* groupRules(rules: Iterable<Rule> | AsyncIterable<Rule>): AsyncGe
  * `listers` at once, and their jobs flow out while other repositories are still being listed, so
  * copying starts before enumeration ends. A rule whose listing fails yields one error and the
  * others go on.
+ *
+ * Two sources never reach one destination tag (pipeline/clash.ts). So that this is decided before
+ * any job leaves, the rules are first made concrete: a rule stream is read to its end and pattern
+ * rules are expanded from the catalog (repositories only; tags are still listed as they stream).
+ * Implicit merges of repositories are then refused from the rules alone, and only jobs bound for a
+ * destination repository that several rules write wait, until all those rules are listed. A caller
+ * whose rules cannot clash (`distinctDestinations`) keeps the stream as it arrives.
  */
 export async function* generateJobs(
   rules: Iterable<Rule> | AsyncIterable<Rule>,
@@ -93,13 +101,27 @@ export async function* generateJobs(
     selector?: TagSelector
     /** Needed for pattern rules (`registry/team/**`). */
     listRepositories?: RepositoryLister
+    /**
+     * The rules send different source repositories to different destination repositories, one
+     * destination each (a provider without --toNamespace): no clash is possible, so rules become
+     * jobs as they arrive instead of after the stream ends.
+     */
+    distinctDestinations?: boolean
   },
 ): AsyncGenerator<Generated> {
   const out = new MemoryChannel<Generated>(Math.max(16, options.listers * 4))
   const stop = new AbortController()
   // Every lister waits on the channel with it when the channel is full.
   const signal = runSignal(options.signal, stop.signal)!
+  let claims: DestinationClaims | undefined
 
+  // A job bound for a destination several rules write waits in `claims` until they are all listed.
+  const send = async (job: TransferJob) => {
+    if (!claims?.hold(job)) await out.push({kind: 'job', job}, {signal})
+  }
+  const finished = async (group: Rule[]) => {
+    for (const item of claims?.finished(group) ?? []) await out.push(item, {signal})
+  }
   const jobsForGroup = (group: Rule[], tags: readonly string[]) => mergeDestinations(group.map((member) => jobsForRule(member, tags)))
 
   const listRule = async (group: Rule[]) => {
@@ -117,9 +139,9 @@ export async function* generateJobs(
         if (pattern && !pattern.test(tag)) continue
         matched++
         if (selector?.needsAll) listed.push(tag)
-        else if (!selector || selector.keep(tag)) for (const job of jobsForGroup(group, [tag])) await out.push({kind: 'job', job}, {signal})
+        else if (!selector || selector.keep(tag)) for (const job of jobsForGroup(group, [tag])) await send(job)
       }
-      if (selector?.needsAll) for (const job of jobsForGroup(group, selector.choose(listed))) await out.push({kind: 'job', job}, {signal})
+      if (selector?.needsAll) for (const job of jobsForGroup(group, selector.choose(listed))) await send(job)
       if (count === 0) {
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', `rule ${rule.text}: the source repository has no tags`)}, {signal})
       } else if (pattern && matched === 0) {
@@ -133,42 +155,81 @@ export async function* generateJobs(
     }
   }
 
-  const listPattern = async (group: Rule[]) => {
+  /** The rules a pattern group stands for, one group per matching catalog repository. */
+  const expandGroup = async (group: Rule[]): Promise<Rule[][]> => {
     const rule = group[0]!
     const depth = rule.source.pattern!
-    let matched = 0
+    const expanded: Rule[][] = []
     try {
       if (!options.listRepositories) throw new FerryError('INVALID_RULE', `rule ${rule.text}: repository patterns are not available here`)
       for await (const repository of options.listRepositories(rule.source.registry, rule.source.repository, signal)) {
         if (!matchesPattern(repository, rule.source.repository, depth)) continue
-        matched++
-        await listRule(group.map((member) => expandPattern(member, repository)))
+        expanded.push(group.map((member) => expandPattern(member, repository)))
       }
-      if (matched === 0) {
+      if (expanded.length === 0) {
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_REPOSITORIES', `rule ${rule.text}: the source catalog has no repository under this pattern`)}, {signal})
       }
     } catch (error) {
-      if (signal.aborted) return
+      // The repositories found before a failed catalog page are still copied.
+      if (signal.aborted) return expanded
       const failure = FerryError.is(error) ? error : new FerryError('LIST_FAILED', String(error))
       await out.push({kind: 'error', rule: rule.text, error: failure}, {signal}).catch(() => undefined)
     }
+    return expanded
+  }
+
+  /** Every rule, concrete: the stream read to its end (or to its failure), patterns expanded. */
+  const settle = async (): Promise<{rules: Rule[]; stopped?: unknown}> => {
+    const concrete: Rule[] = []
+    try {
+      for await (const group of groupRules(rules)) {
+        if (signal.aborted) break
+        if (group[0]!.source.pattern) for (const expanded of await expandGroup(group)) concrete.push(...expanded)
+        else concrete.push(...group)
+      }
+    } catch (error) {
+      return {rules: concrete, stopped: error}
+    }
+    return {rules: concrete}
   }
 
   const produce = async () => {
     const running = new Set<Promise<void>>()
+    const start = async (group: Rule[]) => {
+      const rule = group[0]!
+      if (rule.source.digest || rule.source.tags) {
+        for (const job of jobsForGroup(group, rule.source.tags ?? [])) await send(job)
+        await finished(group)
+        return
+      }
+      while (running.size >= Math.max(1, options.listers)) await Promise.race(running)
+      // A rule that failed to list has finished too: what the others claimed is then decided without it.
+      const task: Promise<void> = listRule(group)
+        .then(() => finished(group))
+        .catch(() => undefined)
+        .finally(() => running.delete(task))
+      running.add(task)
+    }
     try {
-      for await (const group of groupRules(rules)) {
+      let groups: AsyncIterable<Rule[]>
+      let stopped: unknown
+      if (options.distinctDestinations) {
+        groups = groupRules(rules)
+      } else {
+        const settled = await settle()
+        stopped = settled.stopped
+        const {allowed, refused} = repositoryClashes(settled.rules)
+        for (const refusal of refused) await out.push({kind: 'error', ...refusal}, {signal})
+        claims = new DestinationClaims(allowed)
+        groups = groupRules(allowed)
+      }
+      for await (const group of groups) {
         if (signal.aborted) break
-        const rule = group[0]!
-        if (rule.source.digest || rule.source.tags) {
-          for (const job of jobsForGroup(group, rule.source.tags ?? [])) await out.push({kind: 'job', job}, {signal})
-          continue
-        }
-        while (running.size >= Math.max(1, options.listers)) await Promise.race(running)
-        const task: Promise<void> = (rule.source.pattern ? listPattern(group) : listRule(group)).finally(() => running.delete(task))
-        running.add(task)
+        if (group[0]!.source.pattern) for (const expanded of await expandGroup(group)) await start(expanded)
+        else await start(group)
       }
       await Promise.all(running)
+      if (stopped !== undefined) throw stopped
     } catch (error) {
       // Aborted while pushing: the consumer went away, nothing is waiting for these jobs. Anything
       // else is the rules themselves failing (a provider's enumeration): reported, never dropped.
