@@ -78,7 +78,7 @@ export function repositoryClashes(rules: readonly Rule[]): {allowed: Rule[]; ref
       const others = sources.filter((source) => source !== own)
       const [both, neither] = others.length === 1 ? ['both', 'neither is'] : ['all', 'none of them is']
       const message =
-        `destination clash: ${own} and ${listNames(others)} would ${both} go to ${destination} (mapped there by ${listNames(mappings.map((m) => BY[m]))}); ` +
+        `destination clash: ${listNames([own, ...others])} would ${both} go to ${destination} (mapped there by ${listNames(mappings.map((m) => BY[m]))}); ` +
         `${neither} copied there: ${HINTS[mappings[0]!]}`
       refused.push({rule: rule.text, error: new FerryError('DESTINATION_CLASH', message)})
       refusedRules.add(rule)
