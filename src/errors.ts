@@ -23,6 +23,7 @@ export type FerryCode =
   | 'INVALID_NAME'
   | 'INVALID_DIGEST'
   | 'UNSUPPORTED_DIGEST'
+  | 'DESTINATION_CLASH'
 
 const brand = Symbol.for('ferry.error')
 

@@ -47,7 +47,19 @@ export interface Rule {
   selection?: RuleSelection
   /** --flatten's separator, kept for the repositories a pattern rule expands to. */
   flattenSeparator?: string
+  /**
+   * How the destination repository was derived when the user did not write it out. Such a mapping
+   * may send two source repositories to one destination repository, which the generator refuses
+   * (see pipeline/clash.ts); a destination written out may merge repositories on purpose.
+   */
+  mapping?: DestinationMapping
 }
+
+/**
+ * `default`: an empty destination (--registry/--ns); `flatten`: --flatten joined the path;
+ * `toNamespace`: a provider's --toNamespace; `pattern`: a `prefix/**` rule's repository.
+ */
+export type DestinationMapping = 'default' | 'flatten' | 'toNamespace' | 'pattern'
 
 export interface RuleDefaults {
   registry?: string
@@ -163,7 +175,7 @@ export function parseRules(
   return {rules, errors, warnings}
 }
 
-export type ParsedRule = Pick<Rule, 'source' | 'destination' | 'selection' | 'flattenSeparator'>
+export type ParsedRule = Pick<Rule, 'source' | 'destination' | 'selection' | 'flattenSeparator' | 'mapping'>
 type Parsed = ParsedRule
 
 /** Where a key nested in a rule written as a map is, for messages. */
@@ -184,7 +196,13 @@ export function parseRule(key: string, value: unknown, defaults: CheckedDefaults
   else if (src.tags.length > 0) source.tags = src.tags
 
   const destination = written === '' ? defaultDestination(src, defaults) : explicitDestination(src, side('destination', written))
-  if (written !== '' && defaults.flatten !== undefined) destination.repository = flattenDestination(destination.repository, defaults.flatten)
+  let mapping: DestinationMapping | undefined = written === '' ? (defaults.flatten !== undefined ? 'flatten' : 'default') : undefined
+  if (written !== '' && defaults.flatten !== undefined) {
+    const flattened = flattenDestination(destination.repository, defaults.flatten)
+    // Only a path --flatten changed is ferry's doing; one it left alone is as the user wrote it.
+    if (flattened !== destination.repository) mapping = 'flatten'
+    destination.repository = flattened
+  }
 
   if (
     destination.registry === source.registry &&
@@ -194,7 +212,7 @@ export function parseRule(key: string, value: unknown, defaults: CheckedDefaults
   ) {
     problem('the destination is the source itself')
   }
-  return {source, destination, ...(selection ? {selection} : {})}
+  return {source, destination, ...(selection ? {selection} : {}), ...(mapping ? {mapping} : {})}
 }
 
 /** `registry.a/team/**: registry.b/mirror`: every repository under team/ to the same path under mirror/. */
@@ -231,6 +249,7 @@ export function expandPattern(rule: Rule, repository: string): Rule {
     text: `${rule.source.registry}/${repository}`,
     source: {...source, repository},
     destination: {registry: rule.destination.registry, repository: destination},
+    mapping: rule.flattenSeparator !== undefined ? 'flatten' : 'pattern',
   }
 }
 

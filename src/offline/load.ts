@@ -34,7 +34,12 @@ export interface LoadOptions extends EngineSettings {
 }
 
 /** Where images go: one function from a saved image to its destination, or undefined to leave it. */
-type Mapper = {destinationOf(saved: SavedReference, digest: string): Destination | undefined; unused(): ConfigError[]}
+type Mapper = {
+  destinationOf(saved: SavedReference, digest: string): Destination | undefined
+  unused(): ConfigError[]
+  /** --ns keeps only the last path component, so two saved repositories may meet (pipeline/clash.ts). */
+  mapping?: 'default'
+}
 
 export async function load(options: LoadOptions): Promise<TransferReport> {
   const mapper = await destinationMapper(options)
@@ -95,6 +100,7 @@ export function loadRules(
       text: refName,
       source: {registry: LAYOUT_REGISTRY, repository: `${saved.registry}/${saved.repository}`, digest: entry.digest},
       destination,
+      ...(mapper.mapping ? {mapping: mapper.mapping} : {}),
     })
   })
   errors.push(...mapper.unused())
@@ -132,7 +138,7 @@ async function destinationMapper(options: LoadOptions): Promise<Mapper> {
   const ns = options.ns?.trim().replace(/^\/+|\/+$/g, '') || undefined
   const wrong = ns === undefined ? undefined : repositoryPathProblem(ns)
   if (wrong) throw new ConfigError(`--ns ${quote(ns!)}: ${wrong}`)
-  return {destinationOf: (saved) => registryDestination(saved, registry, ns), unused: () => []}
+  return {destinationOf: (saved) => registryDestination(saved, registry, ns), unused: () => [], ...(ns ? {mapping: 'default' as const} : {})}
 }
 
 /** The layout of a folder, or of a tar unpacked into a temporary folder removed afterwards. */

@@ -1,10 +1,11 @@
 import {runSignal} from '../abort.js'
 import {FerryError} from '../errors.js'
-import {underPrefix, type RefusedName} from '../names.js'
 import {expandPattern, type Rule} from '../config/rules.js'
+import {underPrefix, type RefusedName} from '../names.js'
 import {matchesPattern} from '../select/repository-paths.js'
 import {chainSelectors, compileSelection, predicateSelector, type TagSelector} from '../select/tags.js'
 import {MemoryChannel} from './channel.js'
+import {DestinationClaims, repositoryClashes} from './clash.js'
 import type {TransferJob} from './job.js'
 
 export type Generated = {kind: 'job'; job: TransferJob} | {kind: 'error'; rule: string; error: FerryError}
@@ -73,16 +74,16 @@ export function mergeDestinations(jobs: readonly TransferJob[][]): TransferJob[]
 }
 
 function sourceKey(rule: Rule): string {
-  return JSON.stringify({...rule, text: undefined, file: undefined, line: undefined, destination: undefined})
+  return JSON.stringify({...rule, text: undefined, file: undefined, line: undefined, destination: undefined, mapping: undefined})
 }
 
 /** Groups neighbouring rules with the same source (and selection); a refusal passes through on its own. */
-async function* groupRules(rules: Iterable<RuleItem> | AsyncIterable<RuleItem>): AsyncGenerator<Rule[] | RefusedRule> {
+async function* groupRules<R extends RuleItem>(rules: Iterable<R> | AsyncIterable<R>): AsyncGenerator<Rule[] | Exclude<R, Rule>> {
   let group: Rule[] = []
   try {
     for await (const rule of rules) {
       if ('refused' in rule) {
-        yield rule
+        yield rule as Exclude<R, Rule>
         continue
       }
       if (group.length > 0 && sourceKey(group[0]!) !== sourceKey(rule)) {
@@ -104,6 +105,13 @@ async function* groupRules(rules: Iterable<RuleItem> | AsyncIterable<RuleItem>):
  * `listers` at once, and their jobs flow out while other repositories are still being listed, so
  * copying starts before enumeration ends. A rule whose listing fails yields one error and the
  * others go on.
+ *
+ * Two sources never reach one destination tag (pipeline/clash.ts). So that this is decided before
+ * any job leaves, the rules are first made concrete: a rule stream is read to its end and pattern
+ * rules are expanded from the catalog (repositories only; tags are still listed as they stream).
+ * Implicit merges of repositories are then refused from the rules alone, and only jobs bound for a
+ * destination repository that several rules write wait, until all those rules are listed. A caller
+ * whose rules cannot clash (`distinctDestinations`) keeps the stream as it arrives.
  */
 export async function* generateJobs(
   rules: Iterable<RuleItem> | AsyncIterable<RuleItem>,
@@ -118,6 +126,12 @@ export async function* generateJobs(
     /** Needed for pattern rules (`registry/team/**`). */
     listRepositories?: RepositoryLister
     /**
+     * The rules send different source repositories to different destination repositories, one
+     * destination each (a provider without --toNamespace): no clash is possible, so rules become
+     * jobs as they arrive instead of after the stream ends.
+     */
+    distinctDestinations?: boolean
+    /**
      * Told the texts of rules that are done: every job of theirs was taken from this generator
      * (or their failure was). A rule a stop cuts short is never named.
      */
@@ -128,9 +142,40 @@ export async function* generateJobs(
   const stop = new AbortController()
   // Every lister waits on the channel with it when the channel is full.
   const signal = runSignal(options.signal, stop.signal)!
+  let claims: DestinationClaims | undefined
 
+  // A job bound for a destination several rules write waits in `claims` until they are all listed.
+  const send = async (job: TransferJob) => {
+    if (!claims?.hold(job)) await out.push({kind: 'job', job}, {signal})
+  }
+  // A pattern rule is done once every repository it expanded to is: rules left per pattern text.
+  const patternOf = new WeakMap<Rule, string>()
+  const patternLeft = new Map<string, number>()
+  const markListed = async (done: readonly Rule[]) => {
+    const texts = done.map((member) => member.text)
+    for (const member of done) {
+      const pattern = patternOf.get(member)
+      if (pattern === undefined) continue
+      const left = (patternLeft.get(pattern) ?? 1) - 1
+      patternLeft.set(pattern, left)
+      if (left === 0) texts.push(pattern)
+    }
+    await out.push({kind: 'listed', rules: texts}, {signal})
+  }
+  // Rules that produced all their jobs, some of which may still wait in `claims`.
+  const waiting = new Set<Rule[]>()
+  const finished = async (group: Rule[]) => {
+    for (const item of claims?.finished(group) ?? []) await out.push(item, {signal})
+    // A rule stopped mid-listing returns quietly: it is never called done.
+    if (signal.aborted) return
+    waiting.add(group)
+    for (const each of waiting) {
+      if (claims?.holds(each)) continue
+      waiting.delete(each)
+      await markListed(each)
+    }
+  }
   const jobsForGroup = (group: Rule[], tags: readonly string[]) => mergeDestinations(group.map((member) => jobsForRule(member, tags)))
-  const markListed = (group: Rule[]) => out.push({kind: 'listed', rules: group.map((member) => member.text)}, {signal})
 
   const listRule = async (group: Rule[]) => {
     const rule = group[0]!
@@ -152,28 +197,27 @@ export async function* generateJobs(
         if (pattern && !pattern.test(tag)) continue
         matched++
         if (selector?.needsAll) listed.push(tag)
-        else if (!selector || selector.keep(tag)) for (const job of jobsForGroup(group, [tag])) await out.push({kind: 'job', job}, {signal})
+        else if (!selector || selector.keep(tag)) for (const job of jobsForGroup(group, [tag])) await send(job)
       }
-      if (selector?.needsAll) for (const job of jobsForGroup(group, selector.choose(listed))) await out.push({kind: 'job', job}, {signal})
+      if (selector?.needsAll) for (const job of jobsForGroup(group, selector.choose(listed))) await send(job)
       if (count === 0) {
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', `rule ${rule.text}: the source repository has no tags`)}, {signal})
       } else if (pattern && matched === 0) {
         const message = `rule ${rule.text}: none of the ${count} tags of the source repository matches /${rule.source.tagPattern}/`
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', message)}, {signal})
       }
-      await markListed(group)
     } catch (error) {
       if (signal.aborted) return
       const failure = FerryError.is(error) ? error : new FerryError('LIST_FAILED', String(error))
       await out.push({kind: 'error', rule: rule.text, error: failure}, {signal}).catch(() => undefined)
-      await markListed(group).catch(() => undefined)
     }
   }
 
-  const listPattern = async (group: Rule[]) => {
+  /** The rules a pattern group stands for, one group per matching catalog repository. */
+  const expandGroup = async (group: Rule[]): Promise<Rule[][]> => {
     const rule = group[0]!
     const depth = rule.source.pattern!
-    let matched = 0
+    const expanded: Rule[][] = []
     try {
       if (!options.listRepositories) throw new FerryError('INVALID_RULE', `rule ${rule.text}: repository patterns are not available here`)
       for await (const repository of options.listRepositories(rule.source.registry, rule.source.repository, signal)) {
@@ -183,24 +227,30 @@ export async function* generateJobs(
           continue
         }
         if (!matchesPattern(repository, rule.source.repository, depth)) continue
-        matched++
-        await listRule(group.map((member) => expandPattern(member, repository)))
+        expanded.push(group.map((member) => expandPattern(member, repository)))
       }
-      if (matched === 0) {
+      if (expanded.length === 0) {
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_REPOSITORIES', `rule ${rule.text}: the source catalog has no repository under this pattern`)}, {signal})
       }
-      // listRule returns quietly when stopped: only a pattern listed to its last repository is done.
-      if (!signal.aborted) await markListed(group)
     } catch (error) {
-      if (signal.aborted) return
+      // The repositories found before a failed catalog page are still copied.
+      if (signal.aborted) return expanded
       const failure = FerryError.is(error) ? error : new FerryError('LIST_FAILED', String(error))
       await out.push({kind: 'error', rule: rule.text, error: failure}, {signal}).catch(() => undefined)
-      await markListed(group).catch(() => undefined)
     }
+    // Only a catalog listed to its end (or to its failure) makes the pattern done, once its expansions are.
+    if (signal.aborted) return expanded
+    const texts = group.map((member) => member.text)
+    // expandPattern maps a group member by member, so expansion[i] stands for group[i].
+    for (const expansion of expanded) expansion.forEach((member, index) => patternOf.set(member, texts[index]!))
+    if (expanded.length === 0) await out.push({kind: 'listed', rules: texts}, {signal})
+    else for (const text of texts) patternLeft.set(text, expanded.length)
+    return expanded
   }
 
-  const produce = async () => {
-    const running = new Set<Promise<void>>()
+  /** Every rule, concrete: the stream read to its end (or to its failure), patterns expanded. */
+  const settle = async (): Promise<{rules: Rule[]; stopped?: unknown}> => {
+    const concrete: Rule[] = []
     try {
       for await (const group of groupRules(rules)) {
         if (signal.aborted) break
@@ -208,17 +258,60 @@ export async function* generateJobs(
           await out.push({kind: 'error', rule: group.rule, error: group.refused}, {signal})
           continue
         }
-        const rule = group[0]!
-        if (rule.source.digest || rule.source.tags) {
-          for (const job of jobsForGroup(group, rule.source.tags ?? [])) await out.push({kind: 'job', job}, {signal})
-          await markListed(group)
+        if (group[0]!.source.pattern) for (const expanded of await expandGroup(group)) concrete.push(...expanded)
+        else concrete.push(...group)
+      }
+    } catch (error) {
+      return {rules: concrete, stopped: error}
+    }
+    return {rules: concrete}
+  }
+
+  const produce = async () => {
+    const running = new Set<Promise<void>>()
+    const start = async (group: Rule[]) => {
+      const rule = group[0]!
+      if (rule.source.digest || rule.source.tags) {
+        for (const job of jobsForGroup(group, rule.source.tags ?? [])) await send(job)
+        await finished(group)
+        return
+      }
+      while (running.size >= Math.max(1, options.listers)) await Promise.race(running)
+      // A rule that failed to list has finished too: what the others claimed is then decided without it.
+      const task: Promise<void> = listRule(group)
+        .then(() => finished(group))
+        .catch(() => undefined)
+        .finally(() => running.delete(task))
+      running.add(task)
+    }
+    try {
+      let groups: AsyncIterable<Rule[] | RefusedRule>
+      let stopped: unknown
+      if (options.distinctDestinations) {
+        groups = groupRules(rules)
+      } else {
+        const settled = await settle()
+        stopped = settled.stopped
+        const {allowed, refused} = repositoryClashes(settled.rules)
+        for (const refusal of refused) await out.push({kind: 'error', ...refusal}, {signal})
+        // A refused rule is reported: it is done, as a rule whose listing failed is.
+        const kept = new Set(allowed)
+        const refusedRules = settled.rules.filter((rule) => !kept.has(rule))
+        if (refusedRules.length > 0) await markListed(refusedRules)
+        claims = new DestinationClaims(allowed)
+        groups = groupRules(allowed)
+      }
+      for await (const group of groups) {
+        if (signal.aborted) break
+        if (!Array.isArray(group)) {
+          await out.push({kind: 'error', rule: group.rule, error: group.refused}, {signal})
           continue
         }
-        while (running.size >= Math.max(1, options.listers)) await Promise.race(running)
-        const task: Promise<void> = (rule.source.pattern ? listPattern(group) : listRule(group)).finally(() => running.delete(task))
-        running.add(task)
+        if (group[0]!.source.pattern) for (const expanded of await expandGroup(group)) await start(expanded)
+        else await start(group)
       }
       await Promise.all(running)
+      if (stopped !== undefined) throw stopped
     } catch (error) {
       // Aborted while pushing: the consumer went away, nothing is waiting for these jobs. Anything
       // else is the rules themselves failing (a provider's enumeration): reported, never dropped.

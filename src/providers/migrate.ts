@@ -8,7 +8,7 @@ import {compileSelection, type TagSelector} from '../select/tags.js'
 import {runTransfer, type EngineOptions, type TransferReport} from '../transfer/run.js'
 import type {DestinationProvider, SourceProvider} from './provider.js'
 
-export interface MigrateOptions extends Omit<EngineOptions, 'rules' | 'ruleErrors' | 'credentials' | 'prepareDestination' | 'limiter'> {
+export interface MigrateOptions extends Omit<EngineOptions, 'rules' | 'ruleErrors' | 'credentials' | 'prepareDestination' | 'limiter' | 'distinctDestinations'> {
   from: SourceProvider
   to: DestinationProvider
   credentials: CredentialStore
@@ -70,6 +70,7 @@ export async function* providerRules(
       text: `${from.name}:${from.registry}/${found.repository}`,
       source: {registry: from.registry, repository: found.repository, tags},
       destination: {registry: to.registry, repository: destinationRepository(found.repository, options.toNamespace)},
+      ...(options.toNamespace ? {mapping: 'toNamespace' as const} : {}),
     }
   }
 }
@@ -113,6 +114,9 @@ export async function migrate(options: MigrateOptions): Promise<TransferReport> 
   const report = await runTransfer({
     ...options,
     rules,
+    // Without --toNamespace each repository keeps its path: two can never meet, so the
+    // enumeration streams into copies. With it, two may merge, so it is read in full first.
+    distinctDestinations: !options.toNamespace,
     credentials,
     limiter: options.limiter,
     prepareDestination: (_registry, repository, signal) => to.prepare(repository, signal),

@@ -23,3 +23,20 @@ export function rulesForPush(rules: readonly Rule[], push: PushEvent, tagFilter?
   }
   return matched
 }
+
+/**
+ * A push whose destination repository other rules write too runs every rule of that destination
+ * whole, as a full run would: the generator then refuses a clash on any tag exactly as a full run
+ * does (pipeline/clash.ts). Narrowed, the push would not see that the other rule claims the tag,
+ * and the other rule's tags would not see the pushed rule's. Costs a full listing of those rules,
+ * only for destinations several rules share; other pushes stay narrowed to their tag. Pure.
+ */
+export function withClaimants(narrowed: readonly Rule[], rules: readonly Rule[]): Rule[] {
+  if (narrowed.length === 0) return []
+  const key = (rule: Rule) => `${rule.destination.registry}/${rule.destination.repository}`
+  const writers = new Map<string, number>()
+  for (const rule of rules) if (!rule.source.pattern) writers.set(key(rule), (writers.get(key(rule)) ?? 0) + 1)
+  const shared = new Set(narrowed.map(key).filter((destination) => (writers.get(destination) ?? 0) > 1))
+  if (shared.size === 0) return [...narrowed]
+  return [...narrowed.filter((rule) => !shared.has(key(rule))), ...rules.filter((rule) => !rule.source.pattern && shared.has(key(rule)))]
+}

@@ -13,7 +13,7 @@ import type {TagFilter} from '../select/filters.js'
 import {runTransfer, type TransferReport} from '../transfer/run.js'
 import type {Platform} from '../select/platforms.js'
 import type {TagSelection} from '../select/tags.js'
-import {rulesForPush} from './event-rules.js'
+import {rulesForPush, withClaimants} from './event-rules.js'
 import type {TransferJob} from '../pipeline/job.js'
 import type {PushEvent} from './push-events.js'
 import type {TriggerSpec} from './trigger.js'
@@ -79,7 +79,7 @@ export function transferSyncJob(options: {name: string; trigger: TriggerSpec; fi
       const inputs = await load()
       return runTransfer({...options.engine, ...inputs, limiter, ...hooks})
     },
-    rulesForPush: (push) => rulesForPush(rules, push, options.engine.tagFilter),
+    rulesForPush: (push) => withClaimants(rulesForPush(rules, push, options.engine.tagFilter), rules),
     async runRules(narrowed, hooks) {
       if (!credentials) await load()
       return runTransfer({...options.engine, rules: narrowed, credentials: credentials!, limiter, ...hooks})

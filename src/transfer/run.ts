@@ -27,6 +27,12 @@ import {compileSelection, type TagSelection} from '../select/tags.js'
 export interface EngineOptions {
   /** Rules, or a stream of them (a provider enumerating a whole registry, with refusals of what it listed wrong). */
   rules: Iterable<RuleItem> | AsyncIterable<RuleItem>
+  /**
+   * The rules (a provider's stream) send different source repositories to different destination
+   * repositories, so none can clash and jobs start as rules arrive; otherwise the rules are read
+   * in full first and clashing destinations are refused (pipeline/clash.ts).
+   */
+  distinctDestinations?: boolean
   /** Rules that failed to parse: each counts as "generate failed" in the summary. */
   ruleErrors?: readonly ConfigError[]
   /** Lines the rule loader read past on purpose; logged as warnings. */
@@ -181,6 +187,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
     selector: compileSelection(options.tagSelection),
     listRepositories: (registry, prefix, signal) => listRepositories(clients.get(registry, prefix).client, {signal}),
     onListed: (rules) => progress.listed(rules),
+    distinctDestinations: options.distinctDestinations,
   })
 
   let jobs = 0
