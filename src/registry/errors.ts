@@ -46,6 +46,17 @@ export function registryErrorFromResponse(
     // The proxy answered, not the registry: say which login to fix (never quoting it).
     return new RegistryError(code, `${what}: 407 the proxy refused the login; check the user and password in HTTPS_PROXY / HTTP_PROXY (http://USER:PASSWORD@HOST:PORT)`, {status})
   }
-  const message = `${what}: ${status} ${code}${detail ? ` (${detail.slice(0, 200)})` : ''}`
+  const message = `${what}: ${status} ${code}${detail ? ` (${shortDetail(detail, 200)})` : ''}`
   return new RegistryError(code, message, {status, retryable: retryableStatus(status), retryAfterMs})
+}
+
+/**
+ * A registry's message cut to `max` characters at a word boundary. A credential the registry
+ * quoted back is blanked later by the redactor, which needs the whole value to find it: a cut in
+ * the middle of one would print its first half. The word that straddles the cut is dropped. Pure.
+ */
+export function shortDetail(detail: string, max: number): string {
+  if (detail.length <= max) return detail
+  const cut = detail.slice(0, max + 1).search(/\s\S*$/)
+  return `${cut > 0 ? detail.slice(0, cut) : ''}…`
 }

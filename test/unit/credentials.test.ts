@@ -1,8 +1,9 @@
 // Where credentials may go and how they are kept out of what ferry prints: the pure decisions as
 // tables (address kinds, the hop rule, the realm rule, the redactor's encodings and short secrets,
 // the control-character escape).
+import {shortDetail} from '../../src/registry/errors.js'
 import assert from 'node:assert/strict'
-import {describe, it} from 'node:test'
+import {describe, it, test} from 'node:test'
 
 import {AddressGuard, addressKind, hopAllowed, type AddressKind} from '../../src/registry/address-guard.js'
 import {realmRefusal} from '../../src/registry/auth.js'
@@ -217,4 +218,19 @@ describe('escapeControl', () => {
     redactor.add('s3cret')
     assert.equal(cleanLine('copied a:\u001b[2J s3cret\nforged', redactor), 'copied a:\\x1b[2J [redacted]\\nforged')
   })
+})
+
+test('shortDetail cuts a registry message at a word, so a quoted credential is never cut in half', () => {
+  const cases: [string, number, string][] = [
+    ['short message', 200, 'short message'],
+    ['denied for user:s3cretpassword here', 20, 'denied for…'],
+    ['denied for user:s3cretpassword', 30, 'denied for user:s3cretpassword'],
+    ['one-very-long-token-without-spaces', 10, '…'],
+    ['a b c d', 4, 'a b…'],
+  ]
+  for (const [detail, max, expected] of cases) assert.equal(shortDetail(detail, max), expected, detail)
+  const redactor = new Redactor()
+  redactor.add('s3cretpassword')
+  const detail = `${'x '.repeat(95)}token=s3cretpassword`
+  assert.ok(!redactor.redact(shortDetail(detail, 200)).includes('s3cret'))
 })
