@@ -17,7 +17,7 @@ export class RuleProgress {
    * starting are named too; a stream (a provider's enumeration) only as far as it was read.
    * The stream ending, even with an error (reported on its own), counts as read to the end.
    */
-  track(rules: Iterable<RuleItem> | AsyncIterable<RuleItem>): AsyncIterable<RuleItem> {
+  track(rules: Iterable<RuleItem> | AsyncIterable<RuleItem>, signal?: AbortSignal): AsyncIterable<RuleItem> {
     // A refused item is already its rule's failure, reported on its own: nothing left to finish.
     if (Array.isArray(rules)) for (const rule of rules as readonly RuleItem[]) if (!('refused' in rule)) this.unlisted.add(rule.text)
     const read = async function* (progress: RuleProgress) {
@@ -27,10 +27,12 @@ export class RuleProgress {
           yield rule
         }
       } catch (error) {
-        progress.ended = true
+        // A failure is reported on its own; a stop is not the stream's end, however it surfaces.
+        if (!signal?.aborted) progress.ended = true
         throw error
       }
-      progress.ended = true
+      // A provider's enumeration returns quietly when stopped: that is not its end either.
+      if (!signal?.aborted) progress.ended = true
     }
     return read(this)
   }

@@ -179,7 +179,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   // What stops new jobs: an abort, or the start of a graceful stop.
   const starting = runSignal(options.signal, options.drain)
   const progress = new RuleProgress()
-  const generated = generateJobs(progress.track(options.rules), {
+  const generated = generateJobs(progress.track(options.rules, starting), {
     listTags: (registry, repository, signal) => listTags(clients.get(registry, repository).client, repository, {signal}),
     listers: routines,
     signal: starting,
@@ -342,10 +342,10 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   } finally {
     if (ownsLimiter) await limiter.stop()
   }
-  // A queue's jobs come from elsewhere: no local rules is not a mistake there.
-  if (jobs === 0 && generateFailures.length === 0 && !options.channel) logger.warn('the rules name no images: nothing to copy')
   const finished = Date.now()
   const interrupted = !listedAll || results.length < jobs
+  // A queue's jobs come from elsewhere: no local rules is not a mistake there; nor is a stop before any was listed.
+  if (jobs === 0 && generateFailures.length === 0 && !options.channel && !interrupted) logger.warn('the rules name no images: nothing to copy')
   const unfinishedRules = progress.unfinished()
   const summary = summarize(results, generateFailures, {
     requests: limiter.started - requestsBefore,
