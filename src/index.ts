@@ -4,6 +4,7 @@
  */
 import {loadTransferInputs} from './inputs.js'
 import {runTransfer, type EngineOptions, type TransferReport} from './transfer/run.js'
+import type {ImageReference} from './reference.js'
 
 export {transfer, type TransferOptions} from './transfer/from-files.js'
 export {runTransfer, loadTransferInputs}
@@ -11,7 +12,10 @@ export {verify, formatVerifyReport, type VerifyOptions} from './verify.js'
 export type {EngineOptions, TransferReport}
 export type {InputFiles, TransferInputs} from './inputs.js'
 export type {JobResult, GenerateFailure, TransferSummary} from './report/summary.js'
-export type {TransferJob, ImageLocation} from './pipeline/job.js'
+export type {TransferJob} from './pipeline/job.js'
+export type {ImageReference} from './reference.js'
+/** @deprecated Use ImageReference: the one image reference type (kept for library users). */
+export type ImageLocation = ImageReference
 export type {Rule} from './config/rules.js'
 export type {RuleSelection} from './config/rule-selection.js'
 export type {TagSelection} from './select/tags.js'

@@ -11,6 +11,10 @@ export {quote, repositoryPathProblem}
 
 export const DOCKER_HUB = 'docker.io'
 
+/**
+ * The one image reference type: a registry, a repository, and a tag or a digest (a job's source and
+ * destinations carry both once the digest is known; a rule's side may carry neither).
+ */
 export interface ImageReference {
   registry: string
   repository: string
@@ -19,11 +23,8 @@ export interface ImageReference {
 }
 
 /** A rule's side of a reference: several tags allowed; no tag at all means "every tag". */
-export interface RepositoryAndTags {
-  registry: string
-  repository: string
+export interface RepositoryAndTags extends Omit<ImageReference, 'tag'> {
   tags: string[]
-  digest?: string
   /** Blank entries skipped in a tag list (`1.0,,2.0,`), for a warning. */
   emptyTags?: number
 }
@@ -44,8 +45,14 @@ export function registryEndpoint(registry: string): string {
   return normalizeRegistry(registry) === DOCKER_HUB ? HUB_ENDPOINT : registry
 }
 
+/** `registry/repository[:tag][@digest]`; an empty tag or digest counts as none. */
 export function formatReference(ref: ImageReference): string {
-  return `${ref.registry}/${ref.repository}${ref.tag === undefined ? '' : `:${ref.tag}`}${ref.digest === undefined ? '' : `@${ref.digest}`}`
+  return `${formatRepository(ref)}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`
+}
+
+/** `registry/repository`: the key of a repository across registries (tag and digest left out). */
+export function formatRepository(ref: Pick<ImageReference, 'registry' | 'repository'>): string {
+  return `${ref.registry}/${ref.repository}`
 }
 
 /** One image: at most one tag. Without tag or digest, `tag` stays undefined (no implicit `latest`). */

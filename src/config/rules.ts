@@ -10,6 +10,7 @@ import {
   parseRepositoryAndTags,
   quote,
   repositoryPathProblem,
+  type ImageReference,
   type RepositoryAndTags,
 } from '../reference.js'
 import {flattenDestination, joinPath, mapUnderPrefix, splitPattern} from '../select/repository-paths.js'
@@ -21,28 +22,9 @@ export interface Rule {
   text: string
   file?: string
   line?: number
-  /**
-   * `digest` set: copy exactly that manifest (tags is then absent). Otherwise `tags` lists the tags
-   * to copy, and undefined means every tag the source repository has.
-   */
-  source: {
-    registry: string
-    repository: string
-    tags?: string[]
-    digest?: string
-    /**
-     * image-syncer's `repo:/regex/`: every listed tag the pattern finds (a search, as RegExp.test).
-     * Only with `tags` and `digest` absent.
-     */
-    tagPattern?: string
-    /**
-     * Set for a key `registry/prefix/*` (`**`): `repository` is the prefix ('' = the whole
-     * registry) and the rule stands for every catalog repository under it (see expandPattern).
-     */
-    pattern?: '*' | '**'
-  }
+  source: RuleSource
   /** With a multi-tag or all-tags source, `tag` is absent and each tag keeps its name. With a pattern, `repository` is the destination prefix. */
-  destination: {registry: string; repository: string; tag?: string; digest?: string}
+  destination: ImageReference
   /** Tag filters and platforms written in the rule (a rule whose value is a map). */
   selection?: RuleSelection
   /** --flatten's separator, kept for the repositories a pattern rule expands to. */
@@ -53,6 +35,25 @@ export interface Rule {
    * (see pipeline/clash.ts); a destination written out may merge repositories on purpose.
    */
   mapping?: DestinationMapping
+}
+
+/**
+ * A rule's source: a repository and which of its images. `digest` set: copy exactly that manifest
+ * (tags is then absent). Otherwise `tags` lists the tags to copy, and undefined means every tag the
+ * source repository has.
+ */
+export interface RuleSource extends Omit<ImageReference, 'tag'> {
+  tags?: string[]
+  /**
+   * image-syncer's `repo:/regex/`: every listed tag the pattern finds (a search, as RegExp.test).
+   * Only with `tags` and `digest` absent.
+   */
+  tagPattern?: string
+  /**
+   * Set for a key `registry/prefix/*` (`**`): `repository` is the prefix ('' = the whole
+   * registry) and the rule stands for every catalog repository under it (see expandPattern).
+   */
+  pattern?: '*' | '**'
 }
 
 /**
@@ -191,7 +192,7 @@ export function parseRule(key: string, value: unknown, defaults: CheckedDefaults
     problem('includeTags, excludeTags, semver and latest choose among listed tags, and this source names its tags; drop them or the tags')
   }
   if (src.digest && src.tags.length > 1) problem('the source has a digest and several tags; a digest names one manifest')
-  const source: Rule['source'] = {registry: src.registry, repository: src.repository}
+  const source: RuleSource = {registry: src.registry, repository: src.repository}
   if (src.digest) source.digest = src.digest
   else if (src.tags.length > 0) source.tags = src.tags
 
@@ -280,10 +281,10 @@ function nestedKeyLines(keys: KeyAt[]): Map<string, Map<string, number>> {
   return out
 }
 
-export function explicitDestination(src: RepositoryAndTags, dst: RepositoryAndTags): Rule['destination'] {
+export function explicitDestination(src: RepositoryAndTags, dst: RepositoryAndTags): ImageReference {
   if (dst.tags.length > 1) problem('the destination names several tags; give it one tag or none')
   const tag = dst.tags[0]
-  const destination: Rule['destination'] = {registry: dst.registry, repository: dst.repository}
+  const destination: ImageReference = {registry: dst.registry, repository: dst.repository}
 
   if (src.digest) {
     if (dst.digest && dst.digest !== src.digest) {
@@ -313,7 +314,7 @@ export function explicitDestination(src: RepositoryAndTags, dst: RepositoryAndTa
  * `<registry>/<ns>/<repository without its first component>`: the first component is the source's
  * namespace (`library`, `coreos`), which the default namespace replaces.
  */
-export function defaultDestination(src: RepositoryAndTags, defaults: CheckedDefaults): Rule['destination'] {
+export function defaultDestination(src: RepositoryAndTags, defaults: CheckedDefaults): ImageReference {
   if (defaults.registry === undefined && defaults.namespace === undefined) {
     problem('has no destination and there is no default; give --registry/--ns or set DEFAULT_REGISTRY/DEFAULT_NAMESPACE')
   }
@@ -333,7 +334,7 @@ export function defaultDestination(src: RepositoryAndTags, defaults: CheckedDefa
   if (registry.length + 1 + repository.length > 255) {
     problem(`the default destination ${registry}/${repository} is longer than 255 characters`)
   }
-  const destination: Rule['destination'] = {registry, repository}
+  const destination: ImageReference = {registry, repository}
   if (src.digest) {
     // Keeping the reference: a digest stays a digest, and a tag written beside it stays the tag.
     destination.digest = src.digest

@@ -5,7 +5,8 @@ import type {CredentialStore} from '../config/security.js'
 import {describeError, errorCode, type ConfigError} from '../errors.js'
 import {generateJobs} from '../pipeline/generate.js'
 import {RuleProgress} from '../pipeline/rule-progress.js'
-import {describeLocation, destinationsOf, type TransferJob} from '../pipeline/job.js'
+import {destinationsOf, type TransferJob} from '../pipeline/job.js'
+import {formatReference} from '../reference.js'
 import {listRepositories, listTags} from '../registry/catalog.js'
 import {createLimiter} from '../registry/limiter.js'
 import {Redactor, silentLogger, type Logger} from '../report/logger.js'
@@ -85,10 +86,10 @@ export async function enqueueTransfer(options: EnqueueOptions): Promise<EnqueueR
   const add = async (job: TransferJob) => {
     try {
       const digest = job.source.digest ?? (await endpoints.source(job.source).headManifest(job.source.tag!, options.signal))?.digest
-      if (!digest) throw new Error(`${describeLocation(job.source)}: manifest not found`)
+      if (!digest) throw new Error(`${formatReference(job.source)}: manifest not found`)
       const pinned: TransferJob = {...job, source: {...job.source, digest}}
       if (options.platforms && !pinned.platforms) pinned.platforms = options.platforms
-      const id = jobIdOf(digest, destinationsOf(pinned).map(describeLocation))
+      const id = jobIdOf(digest, destinationsOf(pinned).map(formatReference))
       if ((await queue.getJobState(id)) !== 'unknown') {
         existing++
         return

@@ -2,7 +2,8 @@ import {Queue} from 'bullmq'
 
 import {checkReachable, connect, fleetKey, type QueueAddress} from './connection.js'
 import type {QueuedJob} from './job-data.js'
-import {describeLocation, destinationsOf} from '../pipeline/job.js'
+import {destinationsOf} from '../pipeline/job.js'
+import {formatReference} from '../reference.js'
 
 export interface QueueStatus {
   /** Waiting to start: waiting, delayed (retrying) and prioritized jobs. */
@@ -34,7 +35,7 @@ export async function queueStatus(address: QueueAddress, options: {failedLimit?:
       bytes,
       failures: failedJobs.map((job) => ({
         id: job.id ?? '',
-        job: `${describeLocation(job.data.source)} → ${destinationsOf(job.data).map(describeLocation).join(', ')}`,
+        job: `${formatReference(job.data.source)} → ${destinationsOf(job.data).map(formatReference).join(', ')}`,
         error: job.failedReason ?? '',
       })),
     }

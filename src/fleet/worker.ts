@@ -1,7 +1,8 @@
 import {Worker, type Job} from 'bullmq'
 
 import type {CredentialStore} from '../config/security.js'
-import {destinationsOf, describeLocation, type TransferJob} from '../pipeline/job.js'
+import {destinationsOf, type TransferJob} from '../pipeline/job.js'
+import {formatReference} from '../reference.js'
 import {Redactor, redactingLogger, silentLogger} from '../report/logger.js'
 import type {JobResult} from '../report/summary.js'
 import {runTransfer, type EngineOptions, type TransferReport} from '../transfer/run.js'
@@ -85,11 +86,11 @@ export async function runWorker(options: WorkerOptions): Promise<TransferReport>
   const copyQueued = async (queued: Job<QueuedJob>): Promise<JobReturn> => {
     // The engine narrows a retried job's destinations in place; BullMQ's copy stays as queued.
     const job: TransferJob = structuredClone(queued.data)
-    const source = describeLocation(job.source)
+    const source = formatReference(job.source)
     const destinations = destinationsOf(job)
     const results = new Promise<JobResult[]>((resolve) => {
       const entry: Waiting = {remaining: destinations.length, results: [], resolve}
-      for (const destination of destinations) waiting.set(resultKey(source, describeLocation(destination)), entry)
+      for (const destination of destinations) waiting.set(resultKey(source, formatReference(destination)), entry)
     })
     await channel.push(job)
     const done = await results

@@ -7,7 +7,7 @@
 import type {Readable} from 'node:stream'
 
 import {FerryError} from '../errors.js'
-import type {ImageLocation} from '../pipeline/job.js'
+import type {ImageReference} from '../reference.js'
 import type {FetchedManifest, ManifestHead} from '../registry/manifests.js'
 import {parseManifest, type Descriptor} from '../registry/media-types.js'
 import type {BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource} from '../transfer/endpoints.js'
@@ -53,7 +53,7 @@ export class ImageLayout {
     return this.index.mediaTypeOf(digest)
   }
 
-  repository(location: ImageLocation): LayoutRepository {
+  repository(location: ImageReference): LayoutRepository {
     return new LayoutRepository(this, location)
   }
 }
@@ -74,7 +74,7 @@ export class LayoutRepository implements ImageSource, ImageDestination {
 
   constructor(
     private readonly layout: ImageLayout,
-    location: ImageLocation,
+    location: ImageReference,
   ) {
     this.repository = location.repository
     this.name = `${layout.root}:${location.repository}`

@@ -3,10 +3,10 @@
  * saved references. Pure.
  */
 import type {Rule} from '../config/rules.js'
-import type {ImageLocation} from '../pipeline/job.js'
+import type {ImageReference} from '../reference.js'
 import type {SavedReference} from '../layout/ref-name.js'
 
-export type Destination = Omit<ImageLocation, 'registry'> & {registry: string}
+export type Destination = ImageReference
 
 /**
  * `reg/a/b/app:v1` → `HOST/NS/app:v1` (the last path component under the namespace, as rule

@@ -2,7 +2,7 @@
 import type {Rule} from '../config/rules.js'
 import type {CredentialStore} from '../config/security.js'
 import {generateJobs} from '../pipeline/generate.js'
-import {describeLocation} from '../pipeline/job.js'
+import {formatReference} from '../reference.js'
 import {listTags} from '../registry/catalog.js'
 import {createLimiter} from '../registry/limiter.js'
 import type {GenerateFailure} from '../report/summary.js'
@@ -32,7 +32,7 @@ export async function plannedImages(
       signal: options.signal,
       tagFilter: options.tagFilter,
     })) {
-      if (item.kind === 'job') plan.images.push(describeLocation(item.job.source))
+      if (item.kind === 'job') plan.images.push(formatReference(item.job.source))
       else plan.failures.push({rule: item.rule, code: item.error.code, message: item.error.message})
     }
   } finally {

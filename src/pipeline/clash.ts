@@ -20,7 +20,8 @@
  */
 import {FerryError} from '../errors.js'
 import type {DestinationMapping, Rule} from '../config/rules.js'
-import {describeLocation, destinationsOf, type ImageLocation, type TransferJob} from './job.js'
+import {destinationsOf, type TransferJob} from './job.js'
+import {formatReference, formatRepository, type ImageReference} from '../reference.js'
 
 export type Released = {kind: 'job'; job: TransferJob} | {kind: 'error'; rule: string; error: FerryError}
 
@@ -43,10 +44,6 @@ const BY: Record<DestinationMapping, string> = {
   pattern: 'a repository pattern',
 }
 
-function repositoryKey(location: {registry: string; repository: string}): string {
-  return `${location.registry}/${location.repository}`
-}
-
 /** `a`, `a and b`, `a, b and c`. */
 function listNames(names: readonly string[]): string {
   return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`
@@ -61,7 +58,7 @@ export function repositoryClashes(rules: readonly Rule[]): {allowed: Rule[]; ref
   const byDestination = new Map<string, Rule[]>()
   for (const rule of rules) {
     if (rule.source.pattern) continue
-    const key = repositoryKey(rule.destination)
+    const key = formatRepository(rule.destination)
     const list = byDestination.get(key)
     if (list) list.push(rule)
     else byDestination.set(key, [rule])
@@ -69,12 +66,12 @@ export function repositoryClashes(rules: readonly Rule[]): {allowed: Rule[]; ref
   const refusedRules = new Set<Rule>()
   const refused: Refusal[] = []
   for (const [destination, claimants] of byDestination) {
-    const sources = [...new Set(claimants.map((rule) => repositoryKey(rule.source)))].sort()
+    const sources = [...new Set(claimants.map((rule) => formatRepository(rule.source)))].sort()
     if (sources.length < 2) continue
     const mappings = [...new Set(claimants.flatMap((rule) => (rule.mapping ? [rule.mapping] : [])))].sort()
     if (mappings.length === 0) continue
     for (const rule of claimants) {
-      const own = repositoryKey(rule.source)
+      const own = formatRepository(rule.source)
       const others = sources.filter((source) => source !== own)
       const [both, neither] = others.length === 1 ? ['both', 'neither is'] : ['all', 'none of them is']
       const message =
@@ -88,11 +85,11 @@ export function repositoryClashes(rules: readonly Rule[]): {allowed: Rule[]; ref
 }
 
 /** The line for one side of a tag both (or all) of `sources` would write. */
-export function tagClashMessage(destination: ImageLocation, own: string, sources: readonly string[]): string {
+export function tagClashMessage(destination: ImageReference, own: string, sources: readonly string[]): string {
   const others = sources.filter((source) => source !== own)
   const who = others.length === 1 ? `both ${own} and ${others[0]}` : `all of ${own}, ${listNames(others)}`
   const none = others.length === 1 ? 'neither is' : 'none of them is'
-  return `destination clash: ${describeLocation(destination)} is the destination of ${who}; ${none} copied there: give one of the rules another destination tag or repository`
+  return `destination clash: ${formatReference(destination)} is the destination of ${who}; ${none} copied there: give one of the rules another destination tag or repository`
 }
 
 /**
@@ -107,28 +104,28 @@ export class DestinationClaims {
 
   constructor(rules: readonly Rule[]) {
     const counts = new Map<string, number>()
-    for (const rule of rules) counts.set(repositoryKey(rule.destination), (counts.get(repositoryKey(rule.destination)) ?? 0) + 1)
+    for (const rule of rules) counts.set(formatRepository(rule.destination), (counts.get(formatRepository(rule.destination)) ?? 0) + 1)
     for (const [key, count] of counts) if (count > 1) this.unfinished.set(key, count)
   }
 
-  private shared(destination: ImageLocation): boolean {
+  private shared(destination: ImageReference): boolean {
     // A push by digest alone moves no tag, so it cannot take one from another source.
-    return destination.tag !== undefined && this.unfinished.has(repositoryKey(destination))
+    return destination.tag !== undefined && this.unfinished.has(formatRepository(destination))
   }
 
   /** Records the job's claims; true when it must wait (the caller then does not send it on). */
   hold(job: TransferJob): boolean {
     const shared = destinationsOf(job).filter((destination) => this.shared(destination))
     if (shared.length === 0) return false
-    const source = describeLocation(job.source)
+    const source = formatReference(job.source)
     for (const destination of shared) {
-      const key = describeLocation({...destination, digest: undefined})
+      const key = formatReference({...destination, digest: undefined})
       const sources = this.claims.get(key)
       if (sources) sources.add(source)
       else this.claims.set(key, new Set([source]))
     }
     // Released by finished(): the rule that produced this job has not finished yet.
-    this.held.push({job, waiting: new Set(shared.map(repositoryKey))})
+    this.held.push({job, waiting: new Set(shared.map(formatRepository))})
     return true
   }
 
@@ -139,7 +136,7 @@ export class DestinationClaims {
   finished(rules: readonly Rule[]): Released[] {
     let settledNow = false
     for (const rule of rules) {
-      const key = repositoryKey(rule.destination)
+      const key = formatRepository(rule.destination)
       const left = this.unfinished.get(key)
       if (left === undefined || left === 0) continue
       this.unfinished.set(key, left - 1)
@@ -164,10 +161,10 @@ export class DestinationClaims {
         continue
       }
       const {job} = entry
-      const source = describeLocation(job.source)
-      const kept: ImageLocation[] = []
+      const source = formatReference(job.source)
+      const kept: ImageReference[] = []
       for (const destination of destinationsOf(job)) {
-        const sources = this.shared(destination) ? this.claims.get(describeLocation({...destination, digest: undefined})) : undefined
+        const sources = this.shared(destination) ? this.claims.get(formatReference({...destination, digest: undefined})) : undefined
         if (sources && sources.size > 1) {
           const message = tagClashMessage(destination, source, [...sources].sort())
           out.push({kind: 'error', rule: job.rule, error: new FerryError('DESTINATION_CLASH', message)})

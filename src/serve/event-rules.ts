@@ -1,4 +1,5 @@
 import type {Rule} from '../config/rules.js'
+import {formatRepository} from '../reference.js'
 import {normalizeHost, type PushEvent} from './push-events.js'
 
 /**
@@ -33,7 +34,7 @@ export function rulesForPush(rules: readonly Rule[], push: PushEvent, tagFilter?
  */
 export function withClaimants(narrowed: readonly Rule[], rules: readonly Rule[]): Rule[] {
   if (narrowed.length === 0) return []
-  const key = (rule: Rule) => `${rule.destination.registry}/${rule.destination.repository}`
+  const key = (rule: Rule) => formatRepository(rule.destination)
   const writers = new Map<string, number>()
   for (const rule of rules) if (!rule.source.pattern) writers.set(key(rule), (writers.get(key(rule)) ?? 0) + 1)
   const shared = new Set(narrowed.map(key).filter((destination) => (writers.get(destination) ?? 0) > 1))

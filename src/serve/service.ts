@@ -6,7 +6,8 @@
 import {describeError} from '../errors.js'
 import {KeyedLock} from '../keyed-lock.js'
 import {escapeText} from '../names.js'
-import {describeLocation, destinationsOf} from '../pipeline/job.js'
+import {destinationsOf} from '../pipeline/job.js'
+import {formatReference} from '../reference.js'
 import type {Logger} from '../report/logger.js'
 import {formatReport, type JobResult} from '../report/summary.js'
 import type {TransferReport} from '../transfer/run.js'
@@ -80,7 +81,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     logger: prefixed(logger, slot.job.name),
     exclusive: async (job) => {
       // Every destination of a several-destination job, in one order, so two jobs cannot deadlock.
-      const keys = [...new Set(destinationsOf(job).map(describeLocation))].sort()
+      const keys = [...new Set(destinationsOf(job).map(formatReference))].sort()
       const releases: (() => void)[] = []
       for (const key of keys) releases.push(await locks.acquire(key))
       return () => releases.forEach((release) => release())

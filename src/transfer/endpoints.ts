@@ -7,7 +7,7 @@ import type {Readable} from 'node:stream'
 
 import type {FetchedManifest, ManifestHead} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
-import type {ImageLocation} from '../pipeline/job.js'
+import type {ImageReference} from '../reference.js'
 
 interface Endpoint {
   /** `registry/repository`, for messages. */
@@ -60,6 +60,6 @@ export interface ImageDestination extends Endpoint {
  * backup hand it one that opens a layout for their side.
  */
 export interface EndpointResolver {
-  source(location: ImageLocation): ImageSource
-  destination(location: ImageLocation): ImageDestination
+  source(location: ImageReference): ImageSource
+  destination(location: ImageReference): ImageDestination
 }

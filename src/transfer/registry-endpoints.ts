@@ -1,6 +1,6 @@
 import type {Readable} from 'node:stream'
 
-import type {ImageLocation} from '../pipeline/job.js'
+import type {ImageReference} from '../reference.js'
 import {blobExists, cancelUpload, mountBlob, openBlob, putBlob, putBlobChunked, startUpload} from '../registry/blobs.js'
 import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
@@ -71,7 +71,7 @@ export class RegistryRepository implements ImageSource, ImageDestination {
  * run) asks the destination for pull tokens only, so a read-only account can check a mirror.
  */
 export function registryEndpoints(clients: ClientPool, options: {readOnly?: boolean} = {}): EndpointResolver {
-  const open = (location: ImageLocation, push: boolean) =>
+  const open = (location: ImageReference, push: boolean) =>
     new RegistryRepository(clients.get(location.registry, location.repository), location.repository, push)
   return {source: (location) => open(location, false), destination: (location) => open(location, !options.readOnly)}
 }

@@ -6,7 +6,8 @@ import {MemoryChannel, type Channel} from '../pipeline/channel.js'
 import {isRetryable, runRoutines} from '../pipeline/consume.js'
 import {generateJobs, type Generated, type RuleItem} from '../pipeline/generate.js'
 import {RuleProgress} from '../pipeline/rule-progress.js'
-import {describeLocation, destinationsOf, type ImageLocation, type TransferJob} from '../pipeline/job.js'
+import {destinationsOf, type TransferJob} from '../pipeline/job.js'
+import {formatReference, type ImageReference} from '../reference.js'
 import {listRepositories, listTags} from '../registry/catalog.js'
 import type {RegistryObserver} from '../registry/client.js'
 import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
@@ -241,7 +242,7 @@ export async function runTransfer(options: EngineOptions): Promise<TransferRepor
   // Destinations of a several-destination job that are done while others are retried.
   const settled = new WeakMap<TransferJob, JobResult[]>()
   const retry = options.retry ?? 2
-  const failedResult = (job: TransferJob, destination: ImageLocation, error: unknown, attempts: number): JobResult => ({
+  const failedResult = (job: TransferJob, destination: ImageReference, error: unknown, attempts: number): JobResult => ({
     ...identify(job, destination),
     status: 'failed',
     bytes: 0,
@@ -380,11 +381,11 @@ function once(prepare: NonNullable<EngineOptions['prepareDestination']>): NonNul
   }
 }
 
-function identify(job: TransferJob, destination: ImageLocation): Pick<JobResult, 'source' | 'destination' | 'rule'> {
-  return {source: describeLocation(job.source), destination: describeLocation(destination), rule: job.rule}
+function identify(job: TransferJob, destination: ImageReference): Pick<JobResult, 'source' | 'destination' | 'rule'> {
+  return {source: formatReference(job.source), destination: formatReference(destination), rule: job.rule}
 }
 
-function references(job: TransferJob, destination: ImageLocation): {source: string; destination: string} {
-  return {source: describeLocation(job.source), destination: describeLocation(destination)}
+function references(job: TransferJob, destination: ImageReference): {source: string; destination: string} {
+  return {source: formatReference(job.source), destination: formatReference(destination)}
 }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import {ConfigError} from '../../src/errors.js'
 import {
   formatReference,
+  formatRepository,
   normalizeRegistry,
   parseReference,
   parseRegistryHost,
@@ -162,6 +163,29 @@ describe('formatReference', () => {
       assert.equal(formatReference(ref), text)
       assert.deepEqual(parseReference(text), ref)
     })
+  }
+})
+
+describe('formatReference of job references', () => {
+  // A job's reference may carry both a tag and the digest found for it; an empty one is none
+  // (describeLocation's rule, which formatReference took over).
+  const cases: [string, ImageReference, string][] = [
+    ['empty tag', {registry: 'reg.io', repository: 'a', tag: ''}, 'reg.io/a'],
+    ['empty digest', {registry: 'reg.io', repository: 'a', tag: 't', digest: ''}, 'reg.io/a:t'],
+    ['digest undefined', {registry: 'reg.io', repository: 'a', tag: 't', digest: undefined}, 'reg.io/a:t'],
+  ]
+  for (const [name, ref, text] of cases) {
+    it(name, () => assert.equal(formatReference(ref), text))
+  }
+})
+
+describe('formatRepository', () => {
+  const cases: [ImageReference, string][] = [
+    [{registry: 'docker.io', repository: 'library/nginx', tag: 'latest'}, 'docker.io/library/nginx'],
+    [{registry: 'reg.io:5000', repository: 'a/b', digest: SHA256}, 'reg.io:5000/a/b'],
+  ]
+  for (const [ref, text] of cases) {
+    it(text, () => assert.equal(formatRepository(ref), text))
   }
 })
 
