@@ -2,42 +2,13 @@
  * `save --platform`: from a multi-arch image, only the manifest of one platform is saved under
  * the tag. The registry source is wrapped so that a tag naming an index reads as the chosen
  * child; the copier then copies that image like any other. A rule by digest names one manifest
- * exactly and is saved as it is.
+ * exactly and is saved as it is. The platform is parsed, formatted and matched by select/platforms.ts.
  */
 import {FerryError} from '../errors.js'
 import type {FetchedManifest, ManifestHead} from '../registry/manifests.js'
 import {DOCKER_MANIFEST, OCI_MANIFEST, parseManifest, type Descriptor} from '../registry/media-types.js'
+import {formatPlatform, pickPlatform, type Platform} from '../select/platforms.js'
 import type {EndpointResolver, ImageSource} from '../transfer/endpoints.js'
-
-export interface Platform {
-  os: string
-  architecture: string
-  variant?: string
-}
-
-/** `os/architecture[/variant]`. Pure. */
-export function parsePlatform(text: string): Platform {
-  const parts = text.trim().split('/')
-  if (parts.length < 2 || parts.length > 3 || parts.some((part) => !/^[a-z0-9_.-]+$/i.test(part))) {
-    throw new FerryError('INVALID_CONFIG', `--platform ${JSON.stringify(text)}: give os/architecture[/variant], e.g. linux/arm64 or linux/arm/v7`)
-  }
-  const [os, architecture, variant] = parts as [string, string, string | undefined]
-  return variant === undefined ? {os, architecture} : {os, architecture, variant}
-}
-
-export function formatPlatform(platform: Descriptor['platform'] | Platform): string {
-  return [platform?.os, platform?.architecture, platform?.variant].filter((part) => part).join('/')
-}
-
-/** The index entry for `platform` (a variant, when asked for, must match too). Pure. */
-export function pickPlatform(manifests: readonly Descriptor[], platform: Platform): Descriptor | undefined {
-  return manifests.find(
-    (child) =>
-      child.platform?.os === platform.os &&
-      child.platform?.architecture === platform.architecture &&
-      (platform.variant === undefined || child.platform?.variant === platform.variant),
-  )
-}
 
 class PlatformSource implements ImageSource {
   readonly name: string

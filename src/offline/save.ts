@@ -14,7 +14,8 @@ import {silentLogger} from '../report/logger.js'
 import {runTransfer, type EngineOptions, type TransferReport} from '../transfer/run.js'
 import {outputTarget} from './output.js'
 import {plannedImages, type Plan} from './plan.js'
-import {parsePlatform, platformSources} from './platform.js'
+import {platformSources} from './platform.js'
+import {parsePlatform} from '../select/platforms.js'
 
 /**
  * Lets a rule with an empty destination parse (the rule file format needs a default for it);

@@ -1,7 +1,9 @@
 /**
- * --platform: which children of a multi-platform index to copy. The subset is a new index of the
- * same media type whose other fields and kept child entries are the source's, so every child
- * manifest keeps its digest and only the index digest changes.
+ * Platforms (`os/architecture[/variant]`): the one parser, formatter and matcher, for every
+ * `--platform` and a rule's `platform`. transfer's --platform copies a subset of a multi-platform
+ * index: a new index of the same media type whose other fields and kept child entries are the
+ * source's, so every child manifest keeps its digest and only the index digest changes. save's
+ * --platform takes one child instead (offline/platform.ts).
  */
 import {ConfigError} from '../errors.js'
 import {sha256Digest} from '../registry/manifests.js'
@@ -42,6 +44,11 @@ export function platformMatches(wanted: readonly Platform[], actual: {os?: strin
   return wanted.some(
     (want) => want.os === actual.os && want.architecture === actual.architecture && (want.variant === undefined || want.variant === actual.variant),
   )
+}
+
+/** The first index entry of `platform` (a variant, when asked for, must match too). Pure. */
+export function pickPlatform<T extends {platform?: Partial<Platform>}>(manifests: readonly T[], platform: Platform): T | undefined {
+  return manifests.find((child) => platformMatches([platform], child.platform))
 }
 
 export interface IndexSubset {

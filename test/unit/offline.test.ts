@@ -16,7 +16,6 @@ import {readRefName, refNameFor, skopeoRefProblem} from '../../src/layout/ref-na
 import {parseBackupSource} from '../../src/offline/backup.js'
 import {registryDestination, ruleDestination} from '../../src/offline/destinations.js'
 import {outputTarget} from '../../src/offline/output.js'
-import {parsePlatform, pickPlatform} from '../../src/offline/platform.js'
 import {layoutRule} from '../../src/offline/save.js'
 import {sha256Digest} from '../../src/registry/manifests.js'
 import {DigestVerifier} from '../../src/registry/digest-verifier.js'
@@ -159,15 +158,4 @@ test('IndexWriter: concurrent puts all land, one file, no temporaries', async ()
   } finally {
     await rm(root, {recursive: true, force: true})
   }
-})
-
-test('parsePlatform and pickPlatform: os/architecture[/variant]; a variant asked for must match', () => {
-  assert.deepEqual(parsePlatform('linux/arm64'), {os: 'linux', architecture: 'arm64'})
-  assert.deepEqual(parsePlatform('linux/arm/v7'), {os: 'linux', architecture: 'arm', variant: 'v7'})
-  for (const bad of ['linux', 'linux/', 'a/b/c/d', 'linux/arm 64']) assert.throws(() => parsePlatform(bad), /give os\/architecture\[\/variant\]/, bad)
-  const child = (architecture: string, variant?: string) => ({mediaType: 'm', digest: `${architecture}${variant ?? ''}`, size: 1, platform: {os: 'linux', architecture, ...(variant ? {variant} : {})}})
-  const manifests = [child('amd64'), child('arm', 'v6'), child('arm', 'v7')]
-  assert.equal(pickPlatform(manifests, {os: 'linux', architecture: 'arm', variant: 'v7'})?.digest, 'armv7')
-  assert.equal(pickPlatform(manifests, {os: 'linux', architecture: 'arm'})?.digest, 'armv6')
-  assert.equal(pickPlatform(manifests, {os: 'windows', architecture: 'amd64'}), undefined)
 })

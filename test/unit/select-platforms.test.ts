@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
 import {test} from 'node:test'
 
-import {parsePlatforms, platformMatches, subsetIndex, type Platform} from '../../src/select/platforms.js'
+import {save} from '../../src/offline/save.js'
+import {formatPlatform, parsePlatform, parsePlatforms, pickPlatform, platformMatches, subsetIndex, type Platform} from '../../src/select/platforms.js'
 
 const digest = (n: number) => `sha256:${String(n).repeat(64)}`
 const entry = (n: number, platform?: Record<string, string>, annotations?: Record<string, string>) => ({
@@ -47,6 +48,35 @@ test('platformMatches: os and architecture exact; a variant only when asked for'
     [[{os: 'linux', architecture: 'amd64'}], undefined, false],
   ]
   for (const [wanted, actual, expected] of cases) assert.equal(platformMatches(wanted, actual), expected, JSON.stringify([wanted, actual]))
+})
+
+test('parsePlatform (save --platform) and pickPlatform: os/architecture[/variant]; a variant asked for must match', () => {
+  assert.deepEqual(parsePlatform('linux/arm64'), {os: 'linux', architecture: 'arm64'})
+  assert.deepEqual(parsePlatform('linux/arm/v7'), {os: 'linux', architecture: 'arm', variant: 'v7'})
+  for (const bad of ['linux', 'linux/', 'a/b/c/d', 'linux/arm 64']) assert.throws(() => parsePlatform(bad), /--platform ".*" is not a platform; write os\/architecture or os\/architecture\/variant/, bad)
+  const child = (architecture: string, variant?: string) => ({mediaType: 'm', digest: `${architecture}${variant ?? ''}`, size: 1, platform: {os: 'linux', architecture, ...(variant ? {variant} : {})}})
+  const manifests = [child('amd64'), child('arm', 'v6'), child('arm', 'v7')]
+  assert.equal(pickPlatform(manifests, {os: 'linux', architecture: 'arm', variant: 'v7'})?.digest, 'armv7')
+  assert.equal(pickPlatform(manifests, {os: 'linux', architecture: 'arm'})?.digest, 'armv6')
+  assert.equal(pickPlatform(manifests, {os: 'windows', architecture: 'amd64'}), undefined)
+})
+
+test('formatPlatform: what messages of transfer, verify and save --platform print', () => {
+  const cases: [Partial<Platform> | undefined, string][] = [
+    [{os: 'linux', architecture: 'amd64'}, 'linux/amd64'],
+    [{os: 'linux', architecture: 'arm', variant: 'v7'}, 'linux/arm/v7'],
+    [{os: 'unknown', architecture: 'unknown'}, 'unknown/unknown'],
+    [{architecture: 'amd64'}, '?/amd64'],
+    [undefined, 'unknown platform'],
+  ]
+  for (const [platform, text] of cases) assert.equal(formatPlatform(platform), text, JSON.stringify(platform))
+})
+
+test('save reads --platform with the same parser as transfer, before it reads any file', async () => {
+  await assert.rejects(
+    save({ruleFile: '/nonexistent/rules.yaml', output: '/nonexistent/out', platform: 'linux'}),
+    /--platform "linux" is not a platform; write os\/architecture/,
+  )
 })
 
 test('subsetIndex: only the asked children (and their attestations), every other field and entry kept as it was', () => {
