@@ -7,25 +7,14 @@ import {readFileSync, statSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {dirname, resolve} from 'node:path'
 import {ConfigError} from '../errors.js'
+import type {RegistryAccess} from '../registry/client.js'
 import {normalizeRegistry, parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
 import {expandEnv} from './env.js'
 import {isPlainMap, kindOf, loadYaml, scanKeys, topLevelLines} from './yaml.js'
 
-export interface RegistryAccess {
-  username?: string
-  password?: string
-  /** An OAuth2 refresh token (docker config's `identitytoken`), traded for bearer tokens instead of a password. */
-  identityToken?: string
-  /** Plain HTTP instead of HTTPS. */
-  insecure: boolean
-  skipTlsVerify: boolean
-  /** Absolute path of the CA bundle, resolved against the security file's directory. */
-  caFile?: string
-  /** PEM text read from caFile when the file was parsed. */
-  ca?: string
-  /** The matched key as written in the file, for messages. */
-  entry?: string
-}
+// One declaration, in the registry layer that uses it; the files read here fill it (insecure and
+// skipTlsVerify always set, caFile resolved against the file's directory, entry the key as written).
+export type {RegistryAccess}
 
 export interface CredentialStore {
   lookup(registry: string, repository: string): RegistryAccess

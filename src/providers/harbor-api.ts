@@ -4,7 +4,7 @@ import tls from 'node:tls'
 
 import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
 
-import type {RegistryAccess} from '../config/security.js'
+import type {RegistryAccess} from '../registry/client.js'
 import {abortError, FerryError} from '../errors.js'
 import {describeSize, LISTING_PAGE_LIMIT} from '../registry/body-limits.js'
 import {networkError, plainHeaders} from '../registry/client.js'

@@ -12,7 +12,10 @@ import {registryErrorFromResponse} from './errors.js'
 import {HttpTransport, type TransportResponse} from './http-transport.js'
 import type {RequestLimiter} from './limiter.js'
 
-/** How to reach one registry; filled from security.yaml by the caller. */
+/**
+ * How to reach one registry: the one declaration, filled by the caller (config/security.ts from
+ * security.yaml, docker config or a skopeo sync file; a provider for its own registry).
+ */
 export interface RegistryAccess {
   username?: string
   password?: string
@@ -24,8 +27,12 @@ export interface RegistryAccess {
   insecure?: boolean
   /** HTTPS without certificate verification, explicitly asked for. */
   skipTlsVerify?: boolean
+  /** Absolute path of the CA bundle it was read from, for messages. */
+  caFile?: string
   /** Extra trusted CA, PEM. */
   ca?: string
+  /** Where this access was written (a security file's key as written), for messages and as the client pool's key. */
+  entry?: string
 }
 
 export interface ClientOptions {
