@@ -9,7 +9,7 @@ import type {Logger} from '../report/logger.js'
 import {repositoryFilter, type TagFilter} from '../select/filters.js'
 import type {Platform} from '../select/platforms.js'
 import type {TagSelection} from '../select/tags.js'
-import type {EngineOptions, TransferReport} from '../transfer/run.js'
+import type {EngineOptions, TransferReport} from '../engine/run.js'
 
 export interface MigrationRequest {
   from: string
