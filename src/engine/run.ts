@@ -59,9 +59,10 @@ export class RunTally {
     }
   }
 
-  report(listedAll: boolean): TransferReport {
+  /** `listing`: how far the rules were read and listed; without it, the jobs came from elsewhere (a queue). */
+  report(listing: {listedAll: boolean; allRead: boolean} = {listedAll: true, allRead: true}): TransferReport {
     const finished = Date.now()
-    const interrupted = !listedAll || this.results.length < this.jobs
+    const interrupted = !listing.listedAll || this.results.length < this.jobs
     return {
       results: this.results,
       generateFailures: this.generateFailures,
@@ -75,7 +76,7 @@ export class RunTally {
       finishedAt: new Date(finished).toISOString(),
       interrupted,
       unfinishedRules: this.progress.unfinished(),
-      allRulesRead: this.progress.allRead,
+      allRulesRead: listing.allRead,
     }
   }
 }
@@ -115,7 +116,7 @@ export async function runRules(session: EngineSession, input: RunInput): Promise
     }
   }
   await Promise.all([produce(), session.consume(channel, (results) => tally.finished(results))])
-  const report = tally.report(listedAll)
+  const report = tally.report({listedAll, allRead: progress.allRead})
   // A queue's jobs come from elsewhere: no local rules is not a mistake there; nor is a stop before any was listed.
   if (tally.jobs === 0 && tally.generateFailures.length === 0 && !input.channel && !report.interrupted) session.logger.warn('the rules name no images: nothing to copy')
   return report
