@@ -3,19 +3,19 @@
  * loads only what it uses (the fleet's Redis client, the standing mirror's server, tar).
  */
 import {loadTransferInputs} from './inputs.js'
-import {runTransfer, type EngineOptions, type TransferReport} from './transfer/run.js'
-import type {ImageReference} from './reference.js'
+import {runTransfer, type EngineOptions} from './engine/run.js'
 
-export {transfer, type TransferOptions} from './transfer/from-files.js'
+export {transfer, verify, type TransferOptions, type VerifyOptions} from './from-files.js'
 export {runTransfer, loadTransferInputs}
-export {verify, formatVerifyReport, type VerifyOptions} from './verify.js'
-export type {EngineOptions, TransferReport}
+export {formatVerifyReport} from './verify.js'
+export type {EngineOptions}
+export type {TransferReport} from './report/summary.js'
 export type {InputFiles, TransferInputs} from './inputs.js'
 export type {JobResult, GenerateFailure, TransferSummary} from './report/summary.js'
 export type {TransferJob} from './pipeline/job.js'
 export type {ImageReference} from './reference.js'
 /** @deprecated Use ImageReference: the one image reference type (kept for library users). */
-export type ImageLocation = ImageReference
+export type ImageLocation = import('./reference.js').ImageReference
 export type {Rule} from './config/rules.js'
 export type {RuleSelection} from './config/rule-selection.js'
 export type {TagSelection} from './select/tags.js'

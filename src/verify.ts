@@ -3,19 +3,12 @@
  * run through the same engine (limiter, routines, retries) with destinations that refuse writes;
  * each job is 'verified' or 'failed' with what is missing.
  */
-import {loadTransferInputs} from './inputs.js'
-import type {TransferOptions} from './index.js'
-import type {GenerateFailure, JobResult, RunEnding} from './report/summary.js'
-import {runTransfer, type TransferReport} from './transfer/run.js'
+import {runTransfer, type EngineOptions} from './engine/run.js'
+import type {GenerateFailure, JobResult, RunEnding, TransferReport} from './report/summary.js'
 
-/** The options of `transfer()`; dryRun and deep have no meaning here and are ignored. */
-export type VerifyOptions = TransferOptions
-
-/** Resolves with one result per job; `summary.failed` counts the incomplete ones. */
-export async function verify(options: VerifyOptions): Promise<TransferReport> {
-  if (options.rules) return runTransfer({...options, dryRun: false, deep: false, verify: true})
-  const inputs = await loadTransferInputs(options)
-  return runTransfer({...options, ...inputs, dryRun: false, deep: false, verify: true})
+/** Checks every job's destination with values already read (from-files.ts reads files); dryRun and deep are ignored. */
+export function verifyRules(options: EngineOptions): Promise<TransferReport> {
+  return runTransfer({...options, dryRun: false, deep: false, verify: true})
 }
 
 /**

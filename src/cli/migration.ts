@@ -1,15 +1,15 @@
 import {loadSecretFile} from '../config/secrets.js'
 import {anonymousStore, loadSecurityFile} from '../config/security.js'
+import {requestLimiter} from '../engine/session.js'
 import {ConfigError} from '../errors.js'
 import {loadProvider} from '../providers/index.js'
 import {migrate} from '../providers/migrate.js'
 import type {ProviderContext} from '../providers/provider.js'
-import {createLimiter} from '../registry/limiter.js'
 import type {Logger} from '../report/logger.js'
 import {repositoryFilter, type TagFilter} from '../select/filters.js'
 import type {Platform} from '../select/platforms.js'
 import type {TagSelection} from '../select/tags.js'
-import type {EngineOptions, TransferReport} from '../transfer/run.js'
+import type {EngineOptions, TransferReport} from '../engine/run.js'
 
 export interface MigrationRequest {
   from: string
@@ -46,7 +46,8 @@ export async function runMigration(request: MigrationRequest): Promise<TransferR
   if (!toModule.destination) throw new ConfigError(`provider ${toModule.name} cannot be a destination`)
   const credentials = request.securityFile ? await loadSecurityFile(request.securityFile) : anonymousStore
   const secrets = request.secretFile ? await loadSecretFile(request.secretFile) : {}
-  const limiter = createLimiter({qps: request.engine.qps})
+  // Made before the run's session: the providers' API calls and the copies share one --qps budget.
+  const limiter = requestLimiter({qps: request.engine.qps})
   try {
     const base = {secrets, credentials, limiter, env: process.env, logger: request.logger}
     const [from, to] = await Promise.all([

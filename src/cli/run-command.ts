@@ -7,7 +7,7 @@ import {buildRunReport} from '../report/run-report.js'
 import {formatReport} from '../report/summary.js'
 import {checkReportTarget, writeRunReport} from '../report/write-report.js'
 import {exitWithUserError} from './user-error.js'
-import type {TransferReport} from '../transfer/run.js'
+import type {TransferReport} from '../report/summary.js'
 
 /** The output flags every engine command takes. */
 export interface OutputFlags {

@@ -4,7 +4,7 @@ import {FerryError} from '../errors.js'
 import {createLogger, type Logger} from '../report/logger.js'
 import {startService} from '../serve/service.js'
 import type {SyncJob} from '../serve/sync-job.js'
-import type {TransferReport} from '../transfer/run.js'
+import type {TransferReport} from '../report/summary.js'
 import {serviceSettings, type ServiceFlagValues} from './serve-flags.js'
 import {exitWithUserError} from './user-error.js'
 

@@ -4,7 +4,7 @@ import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {backup} from '../offline/backup.js'
-import type {TransferReport} from '../transfer/run.js'
+import type {TransferReport} from '../report/summary.js'
 
 export default class Backup extends Command {
   static override summary = 'Back up every repository and tag of a registry into one OCI image layout.'

@@ -4,7 +4,7 @@ import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {load} from '../offline/load.js'
-import type {TransferReport} from '../transfer/run.js'
+import type {TransferReport} from '../report/summary.js'
 
 export default class Load extends Command {
   static override summary = 'Load every image of an OCI image layout (folder or tar) into a registry.'

@@ -11,7 +11,7 @@ import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-fla
 import {ConfigError} from '../errors.js'
 import {runnerSyncJob} from '../serve/sync-job.js'
 import {providerNames} from '../providers/index.js'
-import type {TransferReport} from '../transfer/run.js'
+import type {TransferReport} from '../report/summary.js'
 
 export default class Migrate extends Command {
   static override summary = 'One-click migration of a whole registry: a source provider enumerates, a destination provider prepares.'

@@ -7,7 +7,7 @@ import {exitWithUserError} from '../cli/user-error.js'
 import {FerryError} from '../errors.js'
 import {planSave, save} from '../offline/save.js'
 import type {Plan} from '../offline/plan.js'
-import type {TransferReport} from '../transfer/run.js'
+import type {TransferReport} from '../report/summary.js'
 
 export default class Save extends Command {
   static override summary = 'Save the source images of a rule file into one OCI image layout (a folder or a tar).'

@@ -4,7 +4,7 @@ import {runServiceCommand} from '../cli/run-service.js'
 import {serviceFlags} from '../cli/serve-flags.js'
 import {loadScheduleFile} from '../config/schedule.js'
 import {transferSyncJob} from '../serve/sync-job.js'
-import type {TransferReport} from '../transfer/run.js'
+import type {TransferReport} from '../report/summary.js'
 
 export default class Schedule extends Command {
   static override summary = 'Run several named sync jobs in one long-running process, each on its own schedule.'

@@ -6,8 +6,8 @@ import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-flags.js'
 import {ConfigError} from '../errors.js'
-import {transfer} from '../transfer/from-files.js'
-import type {TransferReport} from '../transfer/run.js'
+import {transfer} from '../from-files.js'
+import type {TransferReport} from '../report/summary.js'
 import {RULE_FORMATS} from '../inputs.js'
 
 const INPUTS = ['ruleFile', 'ccrToTcr', 'images', 'config']

@@ -4,8 +4,9 @@ import {engineFlags, engineSettings, GO_BOOLEANS, IMAGE_TRANSFER} from '../cli/e
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {selectionFlags, selectionSettings} from '../cli/selection-flags.js'
-import type {TransferReport} from '../transfer/run.js'
-import {formatVerifyReport, verify} from '../verify.js'
+import type {TransferReport} from '../report/summary.js'
+import {verify} from '../from-files.js'
+import {formatVerifyReport} from '../verify.js'
 
 // Copy-only settings have no meaning for a check that writes nothing.
 const {chunkSize: _chunkSize, 'tag-exist-overridden': _overwrite, ...checkFlags} = engineFlags

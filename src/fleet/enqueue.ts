@@ -2,21 +2,18 @@ import {Queue} from 'bullmq'
 
 import type {Rule} from '../config/rules.js'
 import type {CredentialStore} from '../config/security.js'
+import {ruleFailures} from '../engine/results.js'
+import {withSession} from '../engine/session.js'
 import {describeError, errorCode, type ConfigError} from '../errors.js'
-import {generateJobs} from '../pipeline/generate.js'
 import {RuleProgress} from '../pipeline/rule-progress.js'
 import {destinationsOf, type TransferJob} from '../pipeline/job.js'
-import {formatReference} from '../reference.js'
-import {listRepositories, listTags} from '../registry/catalog.js'
-import {createLimiter} from '../registry/limiter.js'
-import {Redactor, silentLogger, type Logger} from '../report/logger.js'
+import type {Logger} from '../report/logger.js'
 import type {GenerateFailure} from '../report/summary.js'
 import type {Platform} from '../select/platforms.js'
-import {compileSelection, type TagSelection} from '../select/tags.js'
-import {ClientPool} from '../transfer/clients.js'
-import {registryEndpoints} from '../transfer/registry-endpoints.js'
+import type {TagSelection} from '../select/tags.js'
 import {checkReachable, connect, jobIdOf, type QueueAddress} from './connection.js'
 import {toQueuedJob} from './job-data.js'
+import {formatReference} from '../reference.js'
 
 export interface EnqueueOptions {
   queue: QueueAddress
@@ -54,86 +51,71 @@ export interface EnqueueReport {
  * registry and does not wait for workers.
  */
 export async function enqueueTransfer(options: EnqueueOptions): Promise<EnqueueReport> {
-  const logger = options.logger ?? silentLogger
-  const redactor = new Redactor()
-  for (const secret of options.credentials.secrets()) redactor.add(secret)
-  const limiter = createLimiter({qps: options.qps})
-  const clients = new ClientPool(
-    (registry, repository) => {
-      const access = options.credentials.lookup(registry, repository)
-      return {key: access.entry ?? '', access}
-    },
-    {limiter, onSecret: (secret) => redactor.add(secret)},
-  )
-  const endpoints = registryEndpoints(clients)
-  const routines = Math.max(1, options.routines ?? 5)
-  const generateFailures: GenerateFailure[] = (options.ruleErrors ?? []).map((error) => ({
-    rule: error.file ? `${error.file}${error.line ? `:${error.line}` : ''}` : 'rule',
-    code: error.code,
-    message: redactor.redact(error.message),
-  }))
-  const fail = (rule: string, error: unknown) => {
-    const failure = {rule, code: errorCode(error), message: redactor.redact(describeError(error))}
-    generateFailures.push(failure)
-    logger.warn(`generate failed: ${failure.message}`)
+  const settings = {
+    credentials: options.credentials,
+    selection: {tagFilter: options.tagFilter, tagSelection: options.tagSelection},
+    limits: {routines: options.routines, qps: options.qps},
+    output: {logger: options.logger},
+    signal: options.signal,
   }
-  await checkReachable(options.queue)
-  const connection = connect(options.queue)
-  const queue = new Queue(options.queue.name, {connection})
-  let enqueued = 0
-  let existing = 0
-
-  const add = async (job: TransferJob) => {
-    try {
-      const digest = job.source.digest ?? (await endpoints.source(job.source).headManifest(job.source.tag!, options.signal))?.digest
-      if (!digest) throw new Error(`${formatReference(job.source)}: manifest not found`)
-      const pinned: TransferJob = {...job, source: {...job.source, digest}}
-      if (options.platforms && !pinned.platforms) pinned.platforms = options.platforms
-      const id = jobIdOf(digest, destinationsOf(pinned).map(formatReference))
-      if ((await queue.getJobState(id)) !== 'unknown') {
-        existing++
-        return
-      }
-      // Done and failed jobs are kept: their ids are what makes an enqueue of the same rules a no-op.
-      await queue.add('copy', toQueuedJob(pinned), {jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false})
-      enqueued++
-    } catch (error) {
-      fail(job.rule, error)
+  return withSession(settings, async (session) => {
+    const {logger, routines} = session
+    const redact = (text: string) => session.redactor.redact(text)
+    const generateFailures: GenerateFailure[] = ruleFailures(options.ruleErrors ?? [], redact)
+    const fail = (rule: string, error: unknown) => {
+      const failure = {rule, code: errorCode(error), message: redact(describeError(error))}
+      generateFailures.push(failure)
+      logger.warn(`generate failed: ${failure.message}`)
     }
-  }
+    await checkReachable(options.queue)
+    const connection = connect(options.queue)
+    const queue = new Queue(options.queue.name, {connection})
+    let enqueued = 0
+    let existing = 0
 
-  const inFlight = new Set<Promise<void>>()
-  const progress = new RuleProgress()
-  try {
-    const generated = generateJobs(progress.track(options.rules), {
-      listTags: (registry, repository, signal) => listTags(clients.get(registry, repository).client, repository, {signal}),
-      listers: routines,
-      signal: options.signal,
-      tagFilter: options.tagFilter,
-      selector: compileSelection(options.tagSelection),
-      listRepositories: (registry, prefix, signal) => listRepositories(clients.get(registry, prefix).client, {signal}),
-      onListed: (rules) => progress.listed(rules),
-    })
-    try {
-      for await (const item of generated) {
-        if (item.kind === 'error') {
-          fail(item.rule, item.error)
-          continue
+    const add = async (job: TransferJob) => {
+      try {
+        const digest = job.source.digest ?? (await session.endpoints.source(job.source).headManifest(job.source.tag!, options.signal))?.digest
+        if (!digest) throw new Error(`${formatReference(job.source)}: manifest not found`)
+        const pinned: TransferJob = {...job, source: {...job.source, digest}}
+        if (options.platforms && !pinned.platforms) pinned.platforms = options.platforms
+        const id = jobIdOf(digest, destinationsOf(pinned).map(formatReference))
+        if ((await queue.getJobState(id)) !== 'unknown') {
+          existing++
+          return
         }
-        const pending = add(item.job).finally(() => inFlight.delete(pending))
-        inFlight.add(pending)
-        if (inFlight.size >= routines) await Promise.race(inFlight)
+        // Done and failed jobs are kept: their ids are what makes an enqueue of the same rules a no-op.
+        await queue.add('copy', toQueuedJob(pinned), {jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false})
+        enqueued++
+      } catch (error) {
+        fail(job.rule, error)
       }
-    } catch (error) {
-      // As in a local run: what was enqueued stays enqueued, and the stop is a generate failure.
-      if (!options.signal?.aborted) fail('*', new Error(`generating jobs stopped: ${describeError(error)}`))
     }
-    await Promise.all(inFlight)
-  } finally {
-    await Promise.all(inFlight)
-    await limiter.stop()
-    await queue.close()
-    connection.disconnect()
-  }
-  return {enqueued, existing, generateFailures, interrupted: !progress.listedAll, unfinishedRules: progress.unfinished(), allRulesRead: progress.allRead}
+
+    const inFlight = new Set<Promise<void>>()
+    const progress = new RuleProgress()
+    try {
+      const generated = session.jobs(progress.track(options.rules), {onListed: (rules) => progress.listed(rules)})
+      try {
+        for await (const item of generated) {
+          if (item.kind === 'error') {
+            fail(item.rule, item.error)
+            continue
+          }
+          const pending = add(item.job).finally(() => inFlight.delete(pending))
+          inFlight.add(pending)
+          if (inFlight.size >= routines) await Promise.race(inFlight)
+        }
+      } catch (error) {
+        // As in a local run: what was enqueued stays enqueued, and the stop is a generate failure.
+        if (!options.signal?.aborted) fail('*', new Error(`generating jobs stopped: ${describeError(error)}`))
+      }
+      await Promise.all(inFlight)
+    } finally {
+      await Promise.all(inFlight)
+      await queue.close()
+      connection.disconnect()
+    }
+    return {enqueued, existing, generateFailures, interrupted: !progress.listedAll, unfinishedRules: progress.unfinished(), allRulesRead: progress.allRead}
+  })
 }

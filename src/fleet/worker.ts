@@ -1,16 +1,14 @@
 import {Worker, type Job} from 'bullmq'
 
 import type {CredentialStore} from '../config/security.js'
-import {destinationsOf, type TransferJob} from '../pipeline/job.js'
-import {formatReference} from '../reference.js'
-import {Redactor, redactingLogger, silentLogger} from '../report/logger.js'
-import type {JobResult} from '../report/summary.js'
-import {runTransfer, type EngineOptions, type TransferReport} from '../transfer/run.js'
+import type {EngineOptions} from '../engine/options.js'
+import {RunTally} from '../engine/run.js'
+import {EngineSession} from '../engine/session.js'
+import type {JobResult, TransferReport} from '../report/summary.js'
 import {checkReachable, connect, fleetKey, type QueueAddress} from './connection.js'
 import {RedisFlights} from './flights.js'
 import type {QueuedJob} from './job-data.js'
 import {createFleetLimiter} from './limiter.js'
-import {QueueChannel} from './queue-channel.js'
 
 /** The engine's settings a worker passes on as they are; `qps` is the whole fleet's budget. */
 export interface WorkerOptions
@@ -32,12 +30,6 @@ export interface JobReturn {
   results: {destination: string; status: JobResult['status']; digest?: string; destinationDigest?: string; bytes: number}[]
 }
 
-interface Waiting {
-  remaining: number
-  results: JobResult[]
-  resolve: (results: JobResult[]) => void
-}
-
 /**
  * A fleet worker: BullMQ hands it jobs (at most `routines` at once), the engine copies them with
  * its usual retry policy through a request budget and blob locks shared in Redis, and each job is
@@ -45,55 +37,27 @@ interface Waiting {
  * are finished; a worker killed outright leaves its jobs to BullMQ's stalled-job check.
  */
 export async function runWorker(options: WorkerOptions): Promise<TransferReport> {
-  const routines = Math.max(1, options.routines ?? 5)
-  const redactor = new Redactor()
-  for (const secret of options.credentials.secrets()) redactor.add(secret)
-  const logger = redactingLogger(options.logger ?? silentLogger, redactor)
   await checkReachable(options.queue)
   const queueConnection = connect(options.queue, {blocking: true})
   const keys = connect(options.queue, {blocking: true})
   const limiterConnection = options.qps ? connect(options.queue, {blocking: true}) : undefined
   const limiter = limiterConnection ? await createFleetLimiter({redis: limiterConnection, id: fleetKey(options.queue, 'rate'), qps: options.qps!}) : undefined
-  const flights = new RedisFlights({redis: keys, prefix: fleetKey(options.queue, 'flight')})
-  const channel = new QueueChannel<TransferJob>(routines)
-  const waiting = new Map<string, Waiting>()
-  const resultKey = (source: string, destination: string) => `${source}\u0000${destination}`
+  const session = new EngineSession({
+    credentials: options.credentials,
+    selection: {overwriteTags: options.overwriteTags},
+    limits: {routines: options.routines, chunkSize: options.chunkSize, bytesPerSecond: options.bytesPerSecond},
+    retry: {retries: options.retry, baseMs: options.retryBaseMs},
+    output: {logger: options.logger},
+    // The fleet's request budget and blob locks, in Redis.
+    shared: {limiter, flights: new RedisFlights({redis: keys, prefix: fleetKey(options.queue, 'flight')})},
+  })
+  const {logger, redactor, routines} = session
+  const tally = new RunTally(session)
   const bytesKey = fleetKey(options.queue, 'bytes')
 
-  const engine = runTransfer({
-    rules: [],
-    credentials: options.credentials,
-    routines,
-    retry: options.retry,
-    chunkSize: options.chunkSize,
-    bytesPerSecond: options.bytesPerSecond,
-    overwriteTags: options.overwriteTags,
-    retryBaseMs: options.retryBaseMs,
-    limiter,
-    flights,
-    channel,
-    logger,
-    onResult: (result) => {
-      const key = resultKey(result.source, result.destination)
-      const entry = waiting.get(key)
-      if (!entry) return
-      waiting.delete(key)
-      entry.results.push(result)
-      if (--entry.remaining === 0) entry.resolve(entry.results)
-    },
-  })
-
   const copyQueued = async (queued: Job<QueuedJob>): Promise<JobReturn> => {
-    // The engine narrows a retried job's destinations in place; BullMQ's copy stays as queued.
-    const job: TransferJob = structuredClone(queued.data)
-    const source = formatReference(job.source)
-    const destinations = destinationsOf(job)
-    const results = new Promise<JobResult[]>((resolve) => {
-      const entry: Waiting = {remaining: destinations.length, results: [], resolve}
-      for (const destination of destinations) waiting.set(resultKey(source, formatReference(destination)), entry)
-    })
-    await channel.push(job)
-    const done = await results
+    const done = await session.copy(queued.data)
+    tally.finished(done)
     const bytes = done.reduce((sum, result) => sum + result.bytes, 0)
     if (bytes > 0) await keys.incrby(bytesKey, bytes)
     const failed = done.filter((result) => result.status === 'failed')
@@ -130,12 +94,12 @@ export async function runWorker(options: WorkerOptions): Promise<TransferReport>
 
   if (!options.stop.aborted) await new Promise((resolve) => options.stop.addEventListener('abort', resolve, {once: true}))
   logger.info('stopping: taking no more jobs, finishing those in flight')
-  // Waits for the jobs in flight (their processors wait for the engine's results).
+  // Waits for the jobs in flight.
   await worker.close()
-  channel.end()
   try {
-    return await engine
+    return tally.report()
   } finally {
+    await session.close()
     await limiter?.stop()
     limiterConnection?.disconnect()
     keys.disconnect()

@@ -9,9 +9,11 @@ import type {RuleItem} from '../pipeline/generate.js'
 import {registryProvider} from '../providers/registry.js'
 import type {SourceProvider} from '../providers/provider.js'
 import {parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
-import {createLimiter} from '../registry/limiter.js'
 import {silentLogger} from '../report/logger.js'
-import {runTransfer, type TransferReport} from '../transfer/run.js'
+import {sessionOptions} from '../engine/options.js'
+import {runRules} from '../engine/run.js'
+import {withSession} from '../engine/session.js'
+import type {TransferReport} from '../report/summary.js'
 import {writeBackupManifest} from './backup-manifest.js'
 import {outputTarget} from './output.js'
 import {finishArchive, type EngineSettings} from './save.js'
@@ -65,24 +67,21 @@ export async function backup(options: BackupOptions): Promise<TransferReport> {
   const source = parseBackupSource(options.source)
   const target = outputTarget(options.output, undefined)
   const credentials = options.securityFile ? await loadSecurityFile(options.securityFile) : anonymousStore
-  const limiter = createLimiter({qps: options.qps})
-  try {
+  const layout = await ImageLayout.forWriting(target.dir)
+  // The catalog is listed through the session's limiter: --qps bounds the listing and the copies together.
+  return withSession(sessionOptions({...options, credentials, endpoints: layoutEndpoints(layout, 'destination')}), async (session) => {
     const from = await registryProvider.source!({
       settings: {registry: source.registry, namespace: source.namespace},
       secrets: {},
       credentials,
-      limiter,
+      limiter: session.limiter,
       env: process.env,
       logger: options.logger,
     })
-    const layout = await ImageLayout.forWriting(target.dir)
-    const report = await runTransfer({...options, rules: backupRules(from, options.signal), credentials, limiter, endpoints: layoutEndpoints(layout, 'destination')})
+    const report = await runRules(session, {rules: backupRules(from, options.signal)})
     const prefix = `${source.registry}/${source.namespace ? `${source.namespace}/` : ''}`
     await writeBackupManifest(layout, {source: options.source, prefix})
     await finishArchive(target, report, options.logger ?? silentLogger)
     return report
-  } finally {
-    await limiter.stop()
-  }
+  })
 }
-

@@ -17,7 +17,7 @@ import {readRefName, skopeoRefProblem, type SavedReference} from '../layout/ref-
 import {INDEX_FILE} from '../layout/paths.js'
 import {checkDigest, nameRefusal} from '../names.js'
 import {parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
-import {runTransfer, type TransferReport} from '../transfer/run.js'
+import {runTransfer, type TransferReport} from '../engine/run.js'
 import {registryDestination, ruleDestination, type Destination} from './destinations.js'
 import type {EngineSettings} from './save.js'
 

@@ -1,12 +1,9 @@
-/** What a run would copy, without copying: the generator's jobs, tags listed at the sources. */
+/** What a run would copy, without copying: the session's jobs, tags and catalogs listed at the sources. */
 import type {Rule} from '../config/rules.js'
 import type {CredentialStore} from '../config/security.js'
-import {generateJobs} from '../pipeline/generate.js'
-import {formatReference} from '../reference.js'
-import {listTags} from '../registry/catalog.js'
-import {createLimiter} from '../registry/limiter.js'
+import {withSession} from '../engine/session.js'
 import type {GenerateFailure} from '../report/summary.js'
-import {ClientPool} from '../transfer/clients.js'
+import {formatReference} from '../reference.js'
 
 export interface Plan {
   /** Source references, in the order the generator found them. */
@@ -19,24 +16,13 @@ export async function plannedImages(
   credentials: CredentialStore,
   options: {routines?: number; qps?: number; tagFilter?: (tag: string) => boolean; signal?: AbortSignal},
 ): Promise<Plan> {
-  const limiter = createLimiter({qps: options.qps})
-  const clients = new ClientPool((registry, repository) => {
-    const access = credentials.lookup(registry, repository)
-    return {key: access.entry ?? '', access}
-  }, {limiter})
-  const plan: Plan = {images: [], failures: []}
-  try {
-    for await (const item of generateJobs(rules, {
-      listTags: (registry, repository, signal) => listTags(clients.get(registry, repository).client, repository, {signal}),
-      listers: options.routines ?? 5,
-      signal: options.signal,
-      tagFilter: options.tagFilter,
-    })) {
+  const session = {credentials, mode: 'dry run' as const, selection: {tagFilter: options.tagFilter}, limits: {routines: options.routines, qps: options.qps}, signal: options.signal}
+  return withSession(session, async (session) => {
+    const plan: Plan = {images: [], failures: []}
+    for await (const item of session.jobs(rules)) {
       if (item.kind === 'job') plan.images.push(formatReference(item.job.source))
       else plan.failures.push({rule: item.rule, code: item.error.code, message: item.error.message})
     }
-  } finally {
-    await limiter.stop()
-  }
-  return plan
+    return plan
+  })
 }

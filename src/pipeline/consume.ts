@@ -1,44 +1,52 @@
 import {isRetryableError, withRetry} from '../retry.js'
 
-export interface RoutineOptions<J, R> {
+export interface RoutineOptions<J> {
   routines: number
-  /** Attempts after the first for a job that failed with a retryable error. */
-  retry: number
-  work: (job: J, attempt: number, signal: AbortSignal | undefined) => Promise<R>
-  /** Turns a failure into a result: a routine never dies of one job's error. */
-  failed: (job: J, error: unknown, attempts: number) => R
-  onResult: (result: R) => void
+  /** Does the whole of one job; a routine never dies of one job's error, so this must not reject. */
+  work: (job: J) => Promise<void>
   signal?: AbortSignal
-  /** Graceful stop: no job is taken, and no attempt started, once this is aborted. */
+  /** Graceful stop: no job is taken once this is aborted. */
   drain?: AbortSignal
-  /** Base of the backoff between attempts of one job; tests shorten it. */
-  retryBaseMs?: number
-  /** Told before each retry's delay (for --verbose and progress displays). */
-  onRetry?: (job: J, error: unknown, attempt: number, delayMs: number) => void
 }
 
-/**
- * N routines draining one source of jobs. Each job is retried whole while its error is
- * retryable (a DENIED or an unsupported manifest will not get better by trying again), with
- * backoff that honours a registry's Retry-After.
- */
-export async function runRoutines<J, R>(source: AsyncIterable<J>, options: RoutineOptions<J, R>): Promise<void> {
+/** N routines draining one source of jobs. */
+export async function runRoutines<J>(source: AsyncIterable<J>, options: RoutineOptions<J>): Promise<void> {
   const routine = async () => {
     for await (const job of source) {
       if (options.signal?.aborted || options.drain?.aborted) break
-      options.onResult(await attemptJob(job, options))
+      await options.work(job)
     }
   }
   await Promise.all(Array.from({length: Math.max(1, options.routines)}, routine))
 }
 
-async function attemptJob<J, R>(job: J, options: RoutineOptions<J, R>): Promise<R> {
+export interface AttemptOptions<R> {
+  /** Attempts after the first for a job that failed with a retryable error. */
+  retry: number
+  work: (attempt: number, signal: AbortSignal | undefined) => Promise<R>
+  /** Turns a failure into a result. */
+  failed: (error: unknown, attempts: number) => R
+  signal?: AbortSignal
+  /** Graceful stop: no attempt is started once this is aborted. */
+  drain?: AbortSignal
+  /** Base of the backoff between attempts of one job; tests shorten it. */
+  retryBaseMs?: number
+  /** Told before each retry's delay (for --verbose and progress displays). */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void
+}
+
+/**
+ * Every attempt of one job. A job is retried while its error is retryable (a DENIED or an
+ * unsupported manifest will not get better by trying again), with backoff that honours a
+ * registry's Retry-After. Never rejects: the last failure becomes the result.
+ */
+export async function attemptJob<R>(options: AttemptOptions<R>): Promise<R> {
   let attempts = 0
   try {
     return await withRetry(
       (attempt) => {
         attempts = attempt
-        return options.work(job, attempt, options.signal)
+        return options.work(attempt, options.signal)
       },
       {
         retries: options.retry,
@@ -46,11 +54,11 @@ async function attemptJob<J, R>(job: J, options: RoutineOptions<J, R>): Promise<
         // A graceful stop starts no new attempt; the job is reported with the failure it had.
         retryable: (error) => isRetryable(error) && !options.drain?.aborted,
         signal: options.signal,
-        onRetry: (error, attempt, delay) => options.onRetry?.(job, error, attempt, delay),
+        onRetry: options.onRetry,
       },
     )
   } catch (error) {
-    return options.failed(job, error, attempts)
+    return options.failed(error, attempts)
   }
 }
 

@@ -5,7 +5,7 @@ import type {CredentialStore} from '../config/security.js'
 import type {RegistryAccess} from '../registry/client.js'
 import type {RequestLimiter} from '../registry/limiter.js'
 import {compileSelection, type TagSelector} from '../select/tags.js'
-import {runTransfer, type EngineOptions, type TransferReport} from '../transfer/run.js'
+import {runTransfer, type EngineOptions, type TransferReport} from '../engine/run.js'
 import type {DestinationProvider, SourceProvider} from './provider.js'
 
 export interface MigrateOptions extends Omit<EngineOptions, 'rules' | 'ruleErrors' | 'credentials' | 'prepareDestination' | 'limiter' | 'distinctDestinations'> {

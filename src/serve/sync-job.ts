@@ -6,11 +6,12 @@ import type {Rule} from '../config/rules.js'
 import type {CredentialStore} from '../config/security.js'
 import {loadTransferInputs, type InputFiles} from '../inputs.js'
 import type {RegistryObserver} from '../registry/client.js'
-import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
+import type {RequestLimiter} from '../registry/limiter.js'
 import type {Logger} from '../report/logger.js'
 import type {JobResult} from '../report/summary.js'
 import type {TagFilter} from '../select/filters.js'
-import {runTransfer, type TransferReport} from '../transfer/run.js'
+import {runTransfer, type TransferReport} from '../engine/run.js'
+import {requestLimiter} from '../engine/session.js'
 import type {Platform} from '../select/platforms.js'
 import type {TagSelection} from '../select/tags.js'
 import {rulesForPush, withClaimants} from './event-rules.js'
@@ -60,7 +61,7 @@ export interface EngineSettings {
  * One limiter for all of the job's runs: --qps bounds the job, not each run.
  */
 export function transferSyncJob(options: {name: string; trigger: TriggerSpec; files: InputFiles; engine: EngineSettings}): SyncJob & {load(): Promise<void>} {
-  const limiter: RequestLimiter = createLimiter({qps: options.engine.qps})
+  const limiter: RequestLimiter = requestLimiter({qps: options.engine.qps})
   let rules: Rule[] = []
   let credentials: CredentialStore | undefined
   const load = async () => {

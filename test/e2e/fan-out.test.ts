@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { pushImage, pushIndex, randomLayer, skopeoDigest, startRegistry, type TestRegistry } from '../harness/index.js';
-import { runTransfer } from '../../src/transfer/run.js';
+import { runTransfer } from '../../src/engine/run.js';
 import type { Rule } from '../../src/config/rules.js';
 import type { CredentialStore } from '../../src/config/security.js';
 import { describeReport } from './support.js';

@@ -239,6 +239,23 @@ test('save --platform keeps one platform of a multi-arch image; a single image i
   assert.match(none.stdout, /team\/multi:1\.0 has no linux\/s390x image \(it has linux\/amd64, linux\/arm64, linux\/arm\/v7\)/);
 });
 
+test('save --dryRun with a repository pattern lists what save saves (the catalog is listed in both)', { timeout: 60_000 }, async () => {
+  const pattern = await work.file('pattern.yaml', `${src.host}/team/**: ${dst.host}/ignored\n`);
+  const layout = path.join(work.dir, 'pattern-dry');
+  const dry = await runCli(['save', '--ruleFile', pattern, '--securityFile', security, '--output', layout, '--dryRun']);
+  assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+  const out = lines(dry.stdout);
+  const team = Object.keys(pushed).filter((key) => key.startsWith('team/')).map(ref).sort();
+  assert.deepEqual(out.slice(0, -1).sort(), team);
+  assert.match(out.at(-1)!, /^Dry run: 3 images would be saved/);
+  assert.ok(!existsSync(layout));
+
+  const saved = await runCli(['save', '--ruleFile', pattern, '--securityFile', security, '--output', layout, '--quiet']);
+  assert.equal(saved.code, 0, saved.stdout + saved.stderr);
+  const names = (await indexEntries(layout)).map((entry) => entry.annotations?.['org.opencontainers.image.ref.name']);
+  assert.deepEqual(names.sort(), team);
+});
+
 test('save --dryRun lists the images and writes nothing; bad output and input are one-line errors', { timeout: 60_000 }, async () => {
   const layout = path.join(work.dir, 'dry');
   const run = await runCli(['save', '--ruleFile', rules, '--securityFile', security, '--output', layout, '--dryRun']);

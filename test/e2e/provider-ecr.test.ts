@@ -12,7 +12,7 @@ import { migrate } from '../../src/providers/migrate.js';
 import type { ProviderContext, SourceRepository } from '../../src/providers/provider.js';
 import { registryProvider } from '../../src/providers/registry.js';
 import { createLimiter, type RequestLimiter } from '../../src/registry/limiter.js';
-import type { TransferReport } from '../../src/transfer/run.js';
+import type { TransferReport } from '../../src/engine/run.js';
 import { clientFor, seedCorpus, skopeoDigest, skopeoTags, startRegistry, type Corpus, type TestRegistry } from '../harness/index.js';
 import { startFakeEcr, type FakeEcr } from '../fakes/ecr-api.js';
 import { describeReport, lines, runCli, workDir } from './support.js';

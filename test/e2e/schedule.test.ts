@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { pushImage, randomBlob, seedCorpus, skopeoDigest, startRegistry, type PushedImage, type TestRegistry } from '../harness/index.js';
-import { runTransfer } from '../../src/transfer/run.js';
+import { runTransfer } from '../../src/engine/run.js';
 import { loadTransferInputs } from '../../src/inputs.js';
 import { StateStore } from '../../src/serve/state-file.js';
 import { assertDestinationConsistent, listTags } from './destination-check.js';

@@ -10,7 +10,7 @@ import {RuleProgress} from '../../src/pipeline/rule-progress.js'
 import {renderHtmlReport} from '../../src/report/html.js'
 import {buildRunReport} from '../../src/report/run-report.js'
 import {formatReport, formatUnfinished, summarize, type GenerateFailure, type JobResult, type RunEnding} from '../../src/report/summary.js'
-import type {TransferReport} from '../../src/transfer/run.js'
+import type {TransferReport} from '../../src/engine/run.js'
 import {formatVerifyReport} from '../../src/verify.js'
 
 const base = {rule: 's/a', bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, attempts: 1, durationMs: 1}

@@ -168,7 +168,7 @@ describe('formatReference', () => {
 
 describe('formatReference of job references', () => {
   // A job's reference may carry both a tag and the digest found for it; an empty one is none
-  // (describeLocation's rule, which formatReference took over).
+  // (formatReference's rule, which formatReference took over).
   const cases: [string, ImageReference, string][] = [
     ['empty tag', {registry: 'reg.io', repository: 'a', tag: ''}, 'reg.io/a'],
     ['empty digest', {registry: 'reg.io', repository: 'a', tag: 't', digest: ''}, 'reg.io/a:t'],

@@ -1,0 +1,159 @@
+/**
+ * The engine's settings: one type, a sub-object per concern, from which a session is built once
+ * per run. `EngineOptions` is the same settings flat, as the library's `runTransfer()` and the
+ * commands have always passed them; `sessionOptions` is the one place that maps one to the other.
+ */
+import type {CredentialStore} from '../config/security.js'
+import type {ConfigError} from '../errors.js'
+import type {Channel} from '../pipeline/channel.js'
+import type {RuleItem} from '../pipeline/generate.js'
+import type {TransferJob} from '../pipeline/job.js'
+import type {RegistryObserver} from '../registry/client.js'
+import type {RequestLimiter} from '../registry/limiter.js'
+import type {Logger} from '../report/logger.js'
+import type {JobResult} from '../report/summary.js'
+import type {Platform} from '../select/platforms.js'
+import type {TagSelection} from '../select/tags.js'
+import type {FlightLock} from '../transfer/blob-flight.js'
+import type {EndpointResolver} from '../transfer/endpoints.js'
+
+/** Which images, and what a destination that already has something gets. */
+export interface Selection {
+  /** Which listed tags to copy (--includeTags/--excludeTags); tags a rule names are always copied. */
+  tagFilter?: (tag: string) => boolean
+  /** --semver/--latest (and include/exclude, for library callers), applied after tagFilter and before a rule's own. */
+  tagSelection?: TagSelection
+  /** --platform: copy only these children of a multi-platform index, as a new index; a rule's `platform` wins. */
+  platforms?: Platform[]
+  /**
+   * image-transfer's --tag-exist-overridden (default true). False: a destination tag that already
+   * exists is never moved, even to a different digest; the job is skipped ("tag exists").
+   */
+  overwriteTags?: boolean
+  /** --deep: a tag at the same digest has its child manifests and blobs checked and repaired. */
+  deep?: boolean
+}
+
+/** How much at once, and how fast. */
+export interface Limits {
+  /** Jobs copied at once (and tag listings at once). */
+  routines?: number
+  /** Requests per second to all registries together; unlimited when absent. */
+  qps?: number
+  /** Blob bytes per second for the whole run, over all streams (--limitRate). */
+  bytesPerSecond?: number
+  /** Upload blobs in PATCH chunks of this many bytes. */
+  chunkSize?: number
+  /** A request or blob stream idle this long fails (and is retried). */
+  idleTimeoutMs?: number
+}
+
+/** Attempts of a failed job. */
+export interface JobRetry {
+  /** Attempts after the first for a failed job. */
+  retries?: number
+  /** Base delay between job attempts (tests shorten it). */
+  baseMs?: number
+}
+
+/** Where the run tells what it does. */
+export interface Output {
+  logger?: Logger
+  /** Told of every registry request and every wait for the rate limit (metrics). */
+  observer?: RegistryObserver
+  onResult?: (result: JobResult) => void
+}
+
+/** What several runs (a standing job's) or a fleet of workers share; built by them, handed in. */
+export interface Shared {
+  /** Replaces the run's own limiter, e.g. one shared by a standing job's runs or a fleet's Redis one. */
+  limiter?: RequestLimiter
+  /** Replaces the in-process blob upload lock, e.g. with one shared by a fleet. */
+  flights?: FlightLock
+  /**
+   * Held around each attempt of a job: lets runs that share a process (a schedule and push events)
+   * keep from copying the same tag at the same time. Resolves with the release function.
+   */
+  exclusive?: (job: TransferJob) => Promise<() => void>
+}
+
+/** `copy` writes; `dry run` plans every job and writes nothing; `verify` checks every destination. */
+export type Mode = 'copy' | 'dry run' | 'verify'
+
+export interface SessionOptions {
+  credentials: CredentialStore
+  mode?: Mode
+  selection?: Selection
+  limits?: Limits
+  retry?: JobRetry
+  output?: Output
+  shared?: Shared
+  signal?: AbortSignal
+  /**
+   * Graceful stop: once aborted, no new job starts (the generator stops, the routines take no more
+   * jobs and retry none) while copies in flight go on; `signal` still abandons those.
+   */
+  drain?: AbortSignal
+  /**
+   * Makes a destination repository ready before the first push to it (a cloud registry's
+   * namespace or repository that must exist first). Called once per repository per session.
+   */
+  prepareDestination?: (registry: string, repository: string, signal?: AbortSignal) => Promise<void>
+  /**
+   * Where jobs read and write: given the registry resolver, returns the one to use (save, load
+   * and backup put an OCI layout on one side).
+   */
+  endpoints?: (registries: EndpointResolver) => EndpointResolver
+}
+
+/** What one run reads besides the settings: its rules. */
+export interface RunInput {
+  /** Rules, or a stream of them (a provider enumerating a whole registry, with refusals of what it listed wrong). */
+  rules: Iterable<RuleItem> | AsyncIterable<RuleItem>
+  /**
+   * The rules (a provider's stream) send different source repositories to different destination
+   * repositories, so none can clash and jobs start as rules arrive; otherwise the rules are read
+   * in full first and clashing destinations are refused (pipeline/clash.ts).
+   */
+  distinctDestinations?: boolean
+  /** Rules that failed to parse: each counts as "generate failed" in the summary. */
+  ruleErrors?: readonly ConfigError[]
+  /** Lines the rule loader read past on purpose; logged as warnings. */
+  ruleWarnings?: readonly string[]
+  /** Replaces the in-memory channel, e.g. with a Redis queue. */
+  channel?: Channel<TransferJob>
+}
+
+/** The settings flat, as `runTransfer()` takes them (the library's API since its first release). */
+export interface EngineOptions extends RunInput, Selection, Limits, Output, Shared {
+  credentials: CredentialStore
+  /** --dryRun: plan every job (status 'planned' or 'skipped') and write nothing anywhere. */
+  dryRun?: boolean
+  /** `ferry verify`: check every job's destination (status 'verified', or 'failed' with `missing`), write nothing. */
+  verify?: boolean
+  /** Attempts after the first for a failed job. */
+  retry?: number
+  /** Base delay between job attempts (tests shorten it). */
+  retryBaseMs?: number
+  signal?: AbortSignal
+  drain?: AbortSignal
+  prepareDestination?: SessionOptions['prepareDestination']
+  endpoints?: SessionOptions['endpoints']
+}
+
+/** Flat settings → the session's. Pure. */
+export function sessionOptions(flat: Omit<EngineOptions, keyof RunInput>): SessionOptions {
+  return {
+    credentials: flat.credentials,
+    mode: flat.verify ? 'verify' : flat.dryRun ? 'dry run' : 'copy',
+    selection: {tagFilter: flat.tagFilter, tagSelection: flat.tagSelection, platforms: flat.platforms, overwriteTags: flat.overwriteTags, deep: flat.deep},
+    limits: {routines: flat.routines, qps: flat.qps, bytesPerSecond: flat.bytesPerSecond, chunkSize: flat.chunkSize, idleTimeoutMs: flat.idleTimeoutMs},
+    retry: {retries: flat.retry, baseMs: flat.retryBaseMs},
+    output: {logger: flat.logger, observer: flat.observer, onResult: flat.onResult},
+    shared: {limiter: flat.limiter, flights: flat.flights, exclusive: flat.exclusive},
+    signal: flat.signal,
+    drain: flat.drain,
+    prepareDestination: flat.prepareDestination,
+    endpoints: flat.endpoints,
+  }
+}

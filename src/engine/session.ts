@@ -1,0 +1,246 @@
+/**
+ * One engine session per run: built once from `SessionOptions`, it owns the limiter, the client
+ * pool, the redactor and the endpoints, and offers the run's three steps on their own — produce
+ * jobs from rules, copy one job, consume a channel with N routines — so every command and mode is
+ * a few lines over them (engine/run.ts, fleet/worker.ts, fleet/enqueue.ts, offline/plan.ts).
+ */
+import {runSignal} from '../abort.js'
+import {describeError, errorCode} from '../errors.js'
+import type {Channel} from '../pipeline/channel.js'
+import {attemptJob, isRetryable, runRoutines} from '../pipeline/consume.js'
+import {generateJobs, type Generated, type RuleItem} from '../pipeline/generate.js'
+import {destinationsOf, type TransferJob} from '../pipeline/job.js'
+import {listRepositories, listTags} from '../registry/catalog.js'
+import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
+import {proxySecrets} from '../registry/proxy-agents.js'
+import type {EngineEvent} from '../report/events.js'
+import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
+import type {JobResult} from '../report/summary.js'
+import {compileSelection} from '../select/tags.js'
+import {BlobFlights, BlobHomes} from '../transfer/blob-flight.js'
+import {ByteRate} from '../transfer/byte-rate.js'
+import {ClientPool} from '../transfer/clients.js'
+import {copyImage, type CopyContext, type CopyEvent} from '../transfer/copy-image.js'
+import type {EndpointResolver} from '../transfer/endpoints.js'
+import {readOnlyEndpoints} from '../transfer/read-only.js'
+import {registryEndpoints} from '../transfer/registry-endpoints.js'
+import {verifyImage} from '../transfer/verify-image.js'
+import type {Limits, Mode, SessionOptions} from './options.js'
+import {copiedResult, failedResult, narrowedJob, references, verifiedResult, type PrintableError, type Span} from './results.js'
+import {type ImageReference} from '../reference.js'
+
+/**
+ * The one place a request limiter is made. A session makes its own unless handed one; a limiter
+ * that outlives a run (a standing job's, or one that providers share with the run) is made here too.
+ */
+export function requestLimiter(limits: Pick<Limits, 'qps'> = {}): RequestLimiter {
+  return createLimiter({qps: limits.qps})
+}
+
+/** One attempt's results, and what a retry would try again. */
+interface Attempt {
+  results: JobResult[]
+  failure?: {error: unknown; destinations: ImageReference[]}
+}
+
+export class EngineSession {
+  readonly redactor = new Redactor()
+  /** The caller's logger, redacting everything the session's credentials hold. */
+  readonly logger: Logger
+  readonly limiter: RequestLimiter
+  readonly clients: ClientPool
+  /** Where jobs read and write, refusing writes in a dry run and a verify. */
+  readonly endpoints: EndpointResolver
+  readonly mode: Mode
+  readonly routines: number
+  /** Told of every result the session's runs finish. */
+  readonly onResult?: (result: JobResult) => void
+  /** Aborted by a stop: copies in flight are abandoned. */
+  readonly signal?: AbortSignal
+  /** Aborted by a stop or by the start of a graceful one: no new job starts. */
+  readonly starting?: AbortSignal
+  private readonly ownsLimiter: boolean
+  /** A limiter shared by several runs counts them all; this session's share is the difference. */
+  private readonly requestsBefore: number
+  private readonly context: CopyContext
+  private readonly retries: number
+
+  constructor(private readonly options: SessionOptions) {
+    // Registries can echo what they were sent; nothing a credential store holds leaves the engine.
+    for (const secret of [...options.credentials.secrets(), ...proxySecrets()]) this.redactor.add(secret)
+    this.logger = redactingLogger(options.output?.logger ?? silentLogger, this.redactor)
+    this.mode = options.mode ?? 'copy'
+    this.routines = Math.max(1, options.limits?.routines ?? 5)
+    this.onResult = options.output?.onResult
+    this.retries = options.retry?.retries ?? 2
+    this.ownsLimiter = !options.shared?.limiter
+    this.limiter = options.shared?.limiter ?? requestLimiter(options.limits)
+    this.requestsBefore = this.limiter.started
+    this.clients = new ClientPool(
+      (registry, repository) => {
+        const access = options.credentials.lookup(registry, repository)
+        return {key: access.entry ?? '', access}
+      },
+      {limiter: this.limiter, idleTimeoutMs: options.limits?.idleTimeoutMs, onSecret: (secret) => this.redactor.add(secret), observer: options.output?.observer},
+    )
+    const readOnly = this.mode === 'copy' ? undefined : this.mode
+    const registries = registryEndpoints(this.clients, {readOnly: readOnly !== undefined})
+    const resolver = options.endpoints ? options.endpoints(registries) : registries
+    this.endpoints = readOnly ? readOnlyEndpoints(resolver, readOnly) : resolver
+    this.signal = runSignal(options.signal)
+    this.starting = runSignal(options.signal, options.drain)
+    const selection = options.selection ?? {}
+    this.context = {
+      endpoints: this.endpoints,
+      platforms: selection.platforms,
+      deep: selection.deep,
+      dryRun: this.mode === 'dry run',
+      flights: options.shared?.flights ?? new BlobFlights(),
+      homes: new BlobHomes(),
+      chunkSize: options.limits?.chunkSize,
+      ...(options.limits?.bytesPerSecond ? {byteRate: new ByteRate(options.limits.bytesPerSecond)} : {}),
+      overwriteTags: selection.overwriteTags ?? true,
+      signal: this.signal,
+      prepare: options.prepareDestination ? once(options.prepareDestination) : undefined,
+    }
+  }
+
+  emit(event: EngineEvent): void {
+    this.logger.event?.(event)
+  }
+
+  redactError(error: unknown): PrintableError {
+    return {code: errorCode(error), message: this.redactor.redact(describeError(error))}
+  }
+
+  /** Registry requests this session started. */
+  get requests(): number {
+    return this.limiter.started - this.requestsBefore
+  }
+
+  /**
+   * Step 1: the rules' jobs as they become known, and the rules that generated none; tags and
+   * catalogs are listed by up to `routines` at once. Stops when the session starts no more jobs.
+   */
+  jobs(rules: Iterable<RuleItem> | AsyncIterable<RuleItem>, options: {distinctDestinations?: boolean; onListed?: (rules: string[]) => void} = {}): AsyncGenerator<Generated> {
+    const selection = this.options.selection ?? {}
+    return generateJobs(rules, {
+      listTags: (registry, repository, signal) => listTags(this.clients.get(registry, repository).client, repository, {signal}),
+      listRepositories: (registry, prefix, signal) => listRepositories(this.clients.get(registry, prefix).client, {signal}),
+      listers: this.routines,
+      signal: this.starting,
+      tagFilter: selection.tagFilter,
+      selector: compileSelection(selection.tagSelection),
+      onListed: options.onListed,
+      distinctDestinations: options.distinctDestinations,
+    })
+  }
+
+  /**
+   * Step 2: one job, every attempt of it, as one result per destination. Destinations that failed
+   * with a retryable error are tried again on their own (a job narrowed to them); the job given
+   * is never changed. Never rejects: a failure is a result.
+   */
+  async copy(job: TransferJob): Promise<JobResult[]> {
+    const started = Date.now()
+    const span = (): Span => ({startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString()})
+    // Destinations done while others are retried, and the job as the next attempt sees it.
+    const settled: JobResult[] = []
+    let pending = job
+    const last = await attemptJob<JobResult[]>({
+      retry: this.retries,
+      retryBaseMs: this.options.retry?.baseMs,
+      signal: this.signal,
+      drain: this.options.drain,
+      work: async (attempt) => {
+        const {results, failure} = await this.attempt(pending, attempt, span)
+        if (failure && attempt <= this.retries && isRetryable(failure.error)) {
+          settled.push(...results.filter((result) => result.status !== 'failed'))
+          pending = narrowedJob(pending, failure.destinations)
+          throw failure.error
+        }
+        return results
+      },
+      failed: (error, attempts) => destinationsOf(pending).map((destination) => failedResult(pending, destination, this.redactError(error), attempts, span())),
+      onRetry: (error, attempt, delayMs) =>
+        this.emit({type: 'retry', what: 'job', ...references(pending, pending.destination), attempt, delayMs, error: this.redactError(error)}),
+    })
+    return [...settled, ...last]
+  }
+
+  /** Step 3: `routines` routines taking jobs from the channel until it ends or the run stops. */
+  consume(channel: Channel<TransferJob>, onResults: (results: JobResult[]) => void): Promise<void> {
+    return runRoutines(channel, {
+      routines: this.routines,
+      signal: this.signal,
+      drain: this.options.drain,
+      work: async (job) => onResults(await this.copy(job)),
+    })
+  }
+
+  /** Stops the limiter the session made; one it was handed is its owner's to stop. */
+  async close(): Promise<void> {
+    if (this.ownsLimiter) await this.limiter.stop()
+  }
+
+  /** One attempt: a result per destination; rejects when the job failed as a whole. */
+  private async attempt(job: TransferJob, attempt: number, span: () => Span): Promise<Attempt> {
+    const begun = Date.now()
+    const destinations = destinationsOf(job)
+    if (this.mode === 'verify') {
+      // Each destination on its own: verification reads, and reads nothing twice anyway.
+      const checks = await Promise.all(destinations.map((destination) => verifyImage({...job, destination, extraDestinations: undefined}, this.context)))
+      const durationMs = Date.now() - begun
+      return {results: checks.map((checked, index) => verifiedResult(job, destinations[index]!, checked, {attempts: attempt, durationMs, span: span()}, (text) => this.redactor.redact(text)))}
+    }
+    const release = await this.options.shared?.exclusive?.(job)
+    // Per-chunk byte events cost a call each: only made when someone listens.
+    const context = this.logger.event ? {...this.context, onEvent: this.copyEvents(job)} : this.context
+    const outcomes = await copyImage(job, context).finally(() => release?.())
+    const durationMs = Date.now() - begun
+    const results = destinations.map((destination, index) => {
+      const outcome = outcomes[index]!
+      if (outcome.status === 'failed') return failedResult(job, destination, this.redactError(outcome.error), attempt, span())
+      return copiedResult(job, destination, outcome, {attempts: attempt, durationMs, span: span()})
+    })
+    const failed = outcomes.flatMap((outcome, index) => (outcome.status === 'failed' ? [index] : []))
+    if (failed.length === 0) return {results}
+    return {results, failure: {error: outcomes[failed[0]!]!.error, destinations: failed.map((index) => destinations[index]!)}}
+  }
+
+  private copyEvents(job: TransferJob): (event: CopyEvent) => void {
+    const ids = references(job, job.destination)
+    return (event) => {
+      if (event.type === 'blob-retry') {
+        const {error, ...rest} = event
+        this.emit({...rest, type: 'retry', what: 'blob', ...ids, error: this.redactError(error)})
+      } else if (event.type === 'blob') this.emit({...event, ...ids})
+      else this.emit(event)
+    }
+  }
+}
+
+/** Builds a session, runs `work` with it, and closes it however `work` ends. */
+export async function withSession<T>(options: SessionOptions, work: (session: EngineSession) => Promise<T>): Promise<T> {
+  const session = new EngineSession(options)
+  try {
+    return await work(session)
+  } finally {
+    await session.close()
+  }
+}
+
+/** One call per repository, shared by concurrent callers; a failure is not remembered, so a retry tries again. */
+function once(prepare: NonNullable<SessionOptions['prepareDestination']>): NonNullable<CopyContext['prepare']> {
+  const done = new Map<string, Promise<void>>()
+  return (registry, repository, signal) => {
+    const key = `${registry}/${repository}`
+    let pending = done.get(key)
+    if (!pending) {
+      pending = prepare(registry, repository, signal)
+      done.set(key, pending)
+      pending.catch(() => done.delete(key))
+    }
+    return pending
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The way in for callers that hold input files, not values: `ferry transfer` and `ferry verify`,
+ * and the library's `transfer()` and `verify()`. The files are read here (inputs.ts) and the
+ * engine is handed what they say; nothing below this module reads a rule or security file.
+ */
+import {runTransfer, type EngineOptions} from './engine/run.js'
+import {loadTransferInputs, type InputFiles} from './inputs.js'
+import type {TransferReport} from './report/summary.js'
+import {verifyRules} from './verify.js'
+
+export type TransferOptions = Omit<EngineOptions, 'rules' | 'credentials' | 'ruleErrors' | 'ruleWarnings'> &
+  (
+    | ({rules?: undefined; credentials?: undefined} & InputFiles)
+    | Pick<EngineOptions, 'rules' | 'credentials' | 'ruleErrors' | 'ruleWarnings'>
+  )
+
+/** The options of `transfer()`; dryRun and deep have no meaning here and are ignored. */
+export type VerifyOptions = TransferOptions
+
+/**
+ * Copies every image the rules name. Give `ruleFile` (and `securityFile`) as the CLI does, or
+ * already parsed `rules` and `credentials`. Resolves with each job's result; rejects only when the
+ * inputs cannot be read at all.
+ */
+export async function transfer(options: TransferOptions): Promise<TransferReport> {
+  return runTransfer(await withInputs(options))
+}
+
+/** `ferry verify` (see verify.ts): resolves with one result per job; `summary.failed` counts the incomplete ones. */
+export async function verify(options: VerifyOptions): Promise<TransferReport> {
+  return verifyRules(await withInputs(options))
+}
+
+async function withInputs(options: TransferOptions): Promise<EngineOptions> {
+  if (options.rules) return options
+  return {...options, ...(await loadTransferInputs(options))}
+}
