@@ -9,7 +9,7 @@ import {bodyTooLarge, ERROR_BODY_LIMIT, HEADERS_ONLY_LIMIT, MANIFEST_LIMIT, TOKE
 import {networkError, registryErrorFromResponse} from './errors.js'
 import {HttpTransport, type TransportResponse} from './http-transport.js'
 import {expectedAnswers} from './layers/answer.js'
-import {attemptOutcome} from './layers/attempt.js'
+import {attemptOutcome, type AttemptObserver} from './layers/attempt.js'
 import {authorize, refusedWhat} from './layers/auth.js'
 import {compose, type Send} from './layers/exchange.js'
 import {rateLimit, RegistryPause} from './layers/rate-limit.js'
@@ -57,9 +57,7 @@ export interface ClientOptions {
 }
 
 /** Watches a client's traffic (metrics); never changes it. */
-export interface RegistryObserver {
-  /** One request answered (status), or failed below HTTP (status 0). */
-  onRequest?(registry: string, method: string, status: number): void
+export interface RegistryObserver extends AttemptObserver {
   /** Time a request waited for the rate limit: --qps pacing and a 429's pause. */
   onRateLimitWait?(registry: string, ms: number): void
 }
