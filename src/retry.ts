@@ -58,8 +58,11 @@ export interface RetryPolicy {
   retries: number
   /** Backoff of the delays (baseMs, maxMs, retryAfterCapMs). */
   backoff?: Omit<BackoffOptions, 'retryAfterMs' | 'random'>
-  /** May this failure be tried again? Default: `isRetryableError`. */
-  retryable?: (error: unknown) => boolean
+  /**
+   * May this failure of attempt `attempt` (1-based) be tried again? Default: `isRetryableError`.
+   * Told the attempt so that some failures can have fewer retries than `retries`, the ceiling.
+   */
+  retryable?: (error: unknown, attempt: number) => boolean
   /** What the server asked for with this failure (Retry-After). Default: the error's `retryAfterMs`. */
   retryAfterMs?: (error: unknown) => number | undefined
   /** Aborts the waits; an aborted signal ends the loop with the last failure. */
@@ -77,7 +80,7 @@ export interface RetryPolicy {
  */
 export function retryDelay(error: unknown, attempt: number, policy: RetryPolicy): number | undefined {
   if (attempt > policy.retries || policy.signal?.aborted) return undefined
-  if (!(policy.retryable ?? isRetryableError)(error)) return undefined
+  if (!(policy.retryable ?? isRetryableError)(error, attempt)) return undefined
   const retryAfterMs = (policy.retryAfterMs ?? errorRetryAfter)(error)
   const delay = backoffDelay(attempt, {...policy.backoff, retryAfterMs, random: policy.random?.()})
   return delay < 0 ? undefined : delay

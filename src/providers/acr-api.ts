@@ -1,7 +1,7 @@
 import {ConfigError, FerryError} from '../errors.js'
 import type {RequestLimiter} from '../registry/limiter.js'
-import {backoffDelay, sleep} from '../retry.js'
-import {acrError, classifyAcrFailure, readAcrFailure, type AcrSide} from './acr-errors.js'
+import {withRetry} from '../retry.js'
+import {acrError, acrRetryable, readAcrFailure, type AcrSide} from './acr-errors.js'
 
 /** The enterprise edition's RPC API and the personal edition's ROA API share one host per region. */
 export const ENTERPRISE_API_VERSION = '2018-12-01'
@@ -94,20 +94,25 @@ export class AcrTransport {
 
   private async send(action: string, signal: AbortSignal | undefined, call: () => Promise<JsonBody>): Promise<JsonBody> {
     const attempts = this.options.attempts ?? 5
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted()
-      try {
-        return await this.options.limiter.schedule(call)
-      } catch (error) {
-        const failure = readAcrFailure(error)
-        const kind = classifyAcrFailure(failure)
-        if ((kind === 'throttled' || kind === 'transient') && attempt < attempts) {
-          await sleep(backoffDelay(attempt, {baseMs: this.options.retryBaseMs ?? 500, maxMs: 10_000}), signal)
-          continue
-        }
-        // Not chained as a cause: the SDK's error holds the signed URL.
-        throw acrError(action, failure, this.options)
-      }
+    try {
+      return await withRetry(
+        () => {
+          signal?.throwIfAborted()
+          return this.options.limiter.schedule(call)
+        },
+        {
+          // `attempts` counts the first one too (the option's meaning): the retries are one fewer.
+          retries: attempts - 1,
+          backoff: {baseMs: this.options.retryBaseMs ?? 500, maxMs: 10_000},
+          retryable: (error) => acrRetryable(readAcrFailure(error)),
+          signal,
+        },
+      )
+    } catch (error) {
+      // An abort before an attempt stays the abort it is; anything else is the SDK's failure.
+      if (signal?.aborted && error === signal.reason) throw error
+      // Not chained as a cause: the SDK's error holds the signed URL.
+      throw acrError(action, readAcrFailure(error), this.options)
     }
   }
 }

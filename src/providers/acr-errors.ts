@@ -50,6 +50,12 @@ export function classifyAcrFailure(failure: AcrFailure): AcrFailureKind {
   return 'other'
 }
 
+/** Worth another attempt: throttling and transient failures (5xx, the network); nothing else gets better by asking again. Pure. */
+export function acrRetryable(failure: AcrFailure): boolean {
+  const kind = classifyAcrFailure(failure)
+  return kind === 'throttled' || kind === 'transient'
+}
+
 /**
  * Reads what pop-core threw: an RPC failure (`.code`, `.data` = the body), a ROA failure
  * (`.code`, `.statusCode`, `.result` = the body, whose code may be lowercase `code`), an httpx

@@ -3,8 +3,8 @@ import type {ECRClient} from '@aws-sdk/client-ecr'
 import {abortError, FerryError} from '../errors.js'
 import type {RequestLimiter} from '../registry/limiter.js'
 import {PageGuard} from '../registry/page-guard.js'
-import {backoffDelay, sleep} from '../retry.js'
-import {classifyEcrError, ecrFailure, type EcrAction} from './ecr-errors.js'
+import {withRetry} from '../retry.js'
+import {ecrFailure, ecrRetryable, type EcrAction} from './ecr-errors.js'
 import {decodeAuthorization, type EcrAuthorization} from './ecr-token.js'
 
 type Sdk = typeof import('@aws-sdk/client-ecr')
@@ -129,20 +129,31 @@ export class EcrApi {
     repository: string | undefined,
     send: (abortSignal: AbortSignal | undefined) => Promise<T>,
   ): Promise<T> {
-    const retries = this.options.retries ?? 4
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw abortError()
-      try {
-        return await this.options.limiter.schedule(() => send(signal))
-      } catch (error) {
-        if (signal?.aborted) throw abortError()
-        const kind = classifyEcrError(error)
-        if ((kind === 'throttling' || kind === 'transient') && attempt <= retries) {
-          await sleep(backoffDelay(attempt, {baseMs: this.options.retryBaseMs ?? 500, maxMs: 10_000}), signal)
-          continue
-        }
-        throw ecrFailure(error, {action, attempts: attempt, regionFlag: this.options.regionFlag, registryId: this.options.registryId, repository})
-      }
+    let attempts = 0
+    try {
+      return await withRetry(
+        async (attempt) => {
+          attempts = attempt
+          if (signal?.aborted) throw abortError()
+          try {
+            return await this.options.limiter.schedule(() => send(signal))
+          } catch (error) {
+            if (signal?.aborted) throw abortError()
+            throw error
+          }
+        },
+        {
+          // Attempts after the first, as `retries` always counted them.
+          retries: this.options.retries ?? 4,
+          backoff: {baseMs: this.options.retryBaseMs ?? 500, maxMs: 10_000},
+          retryable: ecrRetryable,
+          signal,
+        },
+      )
+    } catch (error) {
+      // The SDK's failure becomes ferry's one line; an abort is already one.
+      if (FerryError.is(error)) throw error
+      throw ecrFailure(error, {action, attempts, regionFlag: this.options.regionFlag, registryId: this.options.registryId, repository})
     }
   }
 }

@@ -61,6 +61,13 @@ export function classifyEcrError(error: unknown): EcrErrorKind {
   return 'other'
 }
 
+/** Worth another attempt: throttling and transient failures (5xx, the network); nothing ferry raised itself. Pure. */
+export function ecrRetryable(error: unknown): boolean {
+  if (FerryError.is(error)) return false
+  const kind = classifyEcrError(error)
+  return kind === 'throttling' || kind === 'transient'
+}
+
 /**
  * An SDK failure as one line naming the provider, the action, the error code and what to do.
  * The server's own message is quoted only where it helps and can hold nothing secret: AWS puts

@@ -7,11 +7,12 @@ import axios, {type AxiosInstance, type AxiosResponse} from 'axios'
 import type {RegistryAccess} from '../registry/client.js'
 import {abortError, FerryError} from '../errors.js'
 import {describeSize, LISTING_PAGE_LIMIT} from '../registry/body-limits.js'
-import {networkError, plainHeaders} from '../registry/client.js'
+import {networkError} from '../registry/errors.js'
 import {PageGuard} from '../registry/page-guard.js'
 import {ProxyAgents} from '../registry/proxy-agents.js'
 import type {RequestLimiter} from '../registry/limiter.js'
-import {backoffDelay, parseRetryAfter, sleep} from '../retry.js'
+import {plainHeaders} from '../registry/request.js'
+import {parseRetryAfter, withRetry} from '../retry.js'
 import {hasNextPage, parseHarborError, totalCount} from './harbor-model.js'
 
 /** Statuses worth asking again: throttling, and a gateway or core that is briefly down. */
@@ -95,56 +96,71 @@ export class HarborApi {
   }
 
   async request<T = unknown>(request: HarborRequest): Promise<HarborResponse<T>> {
-    const url = `${this.baseUrl}${request.path}`
-    for (let attempt = 0; ; attempt++) {
-      if (request.signal?.aborted) throw abortError()
-      let response: AxiosResponse<ArrayBuffer>
-      try {
-        response = await this.limiter.schedule(() =>
-          this.http.request<ArrayBuffer>({
-            url,
-            method: request.method,
-            params: request.query,
-            data: request.body,
-            headers: {
-              ...request.headers,
-              ...(this.authorization ? {Authorization: this.authorization} : {}),
-              ...(request.body === undefined ? {} : {'Content-Type': 'application/json'}),
-            },
-            signal: request.signal,
-          }),
-        )
-      } catch (error) {
-        if (isTooLarge(error)) {
-          throw new FerryError('BODY_TOO_LARGE', `harbor: ${request.what} on ${this.host}: the answer is larger than ${describeSize(LISTING_PAGE_LIMIT)}; refused`)
-        }
-        const failure = networkError(error, `harbor: ${request.what} on ${this.host}`, request.signal)
-        if (failure.retryable && attempt < this.retries) {
-          await sleep(backoffDelay(attempt + 1), request.signal)
-          continue
-        }
-        if (failure.code !== 'NETWORK') throw failure
-        throw new FerryError('NETWORK', `${failure.message}: cannot reach ${this.baseUrl} (http or https follows insecure in the security file)`, {
-          retryable: true,
-          cause: error,
-        })
-      }
-      const headers = plainHeaders(response.headers)
-      const text = response.data ? Buffer.from(response.data).toString('utf8') : ''
-      if (request.expect.includes(response.status)) {
-        // Only a success carries a body worth reading; an expected 404 or 409 is an answer by its status.
-        const data = response.status < 300 ? parseBody<T>(text, request, this.host) : (undefined as T)
-        return {status: response.status, headers, data}
-      }
-      if (RETRYABLE.has(response.status) && attempt < this.retries) {
-        const delay = backoffDelay(attempt + 1, {retryAfterMs: parseRetryAfter(headers['retry-after'])})
-        if (delay >= 0) {
-          await sleep(delay, request.signal)
-          continue
-        }
-      }
-      throw this.failure(response.status, text, request, attempt)
+    // The last attempt that reached no server, and why: to say at the end where it went.
+    let unreachable: {failure: FerryError; cause: unknown} | undefined
+    // What the last answer asked for (Retry-After).
+    let retryAfterMs: number | undefined
+    let response: AxiosResponse<ArrayBuffer>
+    try {
+      response = await withRetry(
+        async (attempt) => {
+          retryAfterMs = undefined
+          if (request.signal?.aborted) throw abortError()
+          let response: AxiosResponse<ArrayBuffer>
+          try {
+            response = await this.attempt(request)
+          } catch (error) {
+            if (isTooLarge(error)) {
+              throw new FerryError('BODY_TOO_LARGE', `harbor: ${request.what} on ${this.host}: the answer is larger than ${describeSize(LISTING_PAGE_LIMIT)}; refused`)
+            }
+            const failure = networkError(error, `harbor: ${request.what} on ${this.host}`, request.signal)
+            unreachable = {failure, cause: error}
+            throw failure
+          }
+          if (request.expect.includes(response.status)) return response
+          retryAfterMs = parseRetryAfter(plainHeaders(response.headers)['retry-after'])
+          throw this.failure(response.status, bodyText(response), request, attempt)
+        },
+        {
+          // Attempts after the first, as `retries` always counted them.
+          retries: this.retries,
+          // The failures typed above say whether another attempt can help: a reset, a timeout, 429, 5xx.
+          retryable: (error) => FerryError.is(error) && error.retryable,
+          retryAfterMs: () => retryAfterMs,
+          signal: request.signal,
+        },
+      )
+    } catch (error) {
+      // Set in the attempts above; TypeScript does not follow assignments inside a callback.
+      const last = unreachable as {failure: FerryError; cause: unknown} | undefined
+      if (!last || error !== last.failure || last.failure.code !== 'NETWORK') throw error
+      throw new FerryError('NETWORK', `${last.failure.message}: cannot reach ${this.baseUrl} (http or https follows insecure in the security file)`, {
+        retryable: true,
+        cause: last.cause,
+      })
     }
+    const headers = plainHeaders(response.headers)
+    // Only a success carries a body worth reading; an expected 404 or 409 is an answer by its status.
+    const data = response.status < 300 ? parseBody<T>(bodyText(response), request, this.host) : (undefined as T)
+    return {status: response.status, headers, data}
+  }
+
+  /** One request, through the run's limiter so that --qps counts every attempt. */
+  private attempt(request: HarborRequest): Promise<AxiosResponse<ArrayBuffer>> {
+    return this.limiter.schedule(() =>
+      this.http.request<ArrayBuffer>({
+        url: `${this.baseUrl}${request.path}`,
+        method: request.method,
+        params: request.query,
+        data: request.body,
+        headers: {
+          ...request.headers,
+          ...(this.authorization ? {Authorization: this.authorization} : {}),
+          ...(request.body === undefined ? {} : {'Content-Type': 'application/json'}),
+        },
+        signal: request.signal,
+      }),
+    )
   }
 
   /**
@@ -178,6 +194,7 @@ export class HarborApi {
     }
   }
 
+  /** `attempts`: how many were sent, the last one answered `status`. */
   private failure(status: number, body: string, request: HarborRequest, attempts: number): FerryError {
     const {code, message} = parseHarborError(status, body)
     const said = `${status} ${code}${message ? `: ${message}` : ''}`
@@ -194,12 +211,16 @@ export class HarborApi {
       return new FerryError('FORBIDDEN', `harbor: ${request.what} on ${this.host} was refused (${said})${need}`)
     }
     if (RETRYABLE.has(status)) {
-      return new FerryError(code, `harbor: ${request.what} on ${this.host} still failed after ${attempts + 1} attempts (${said})${status === 429 ? '; lower --qps' : ''}`, {
+      return new FerryError(code, `harbor: ${request.what} on ${this.host} still failed after ${attempts} attempts (${said})${status === 429 ? '; lower --qps' : ''}`, {
         retryable: true,
       })
     }
     return new FerryError(code, `harbor: ${request.what} on ${this.host} failed with ${said}`)
   }
+}
+
+function bodyText(response: AxiosResponse<ArrayBuffer>): string {
+  return response.data ? Buffer.from(response.data).toString('utf8') : ''
 }
 
 /** axios's refusal of a body past maxContentLength (it has no code of its own). */

@@ -5,8 +5,8 @@ import type {Client} from 'tencentcloud-sdk-nodejs/tencentcloud/services/tcr/v20
 
 import {abortError, ConfigError} from '../errors.js'
 import type {RequestLimiter} from '../registry/limiter.js'
-import {backoffDelay, sleep} from '../retry.js'
-import {apiError, isThrottling, type TencentSide} from './tcr-errors.js'
+import {withRetry} from '../retry.js'
+import {apiError, MAX_RETRIES, tcrRetryable, type TencentSide} from './tcr-errors.js'
 import type {ProviderContext} from './provider.js'
 
 /** Both editions are one API (tcr 2019-09-24); image-transfer's default region for both. */
@@ -77,9 +77,6 @@ export interface TencentApiOptions {
   limiter: RequestLimiter
 }
 
-/** Retries after the first attempt: throttling gets several (it clears within seconds), other transient failures two. */
-const THROTTLE_RETRIES = 5
-const TRANSIENT_RETRIES = 2
 const RETRY_BASE_MS = 500
 
 /**
@@ -102,21 +99,27 @@ export class TencentApi {
 
   async call<A extends TcrAction>(action: A, request: TcrRequest<A>, signal?: AbortSignal): Promise<TcrResponse<A>> {
     const method = this.client[action] as unknown as (this: Client, request: TcrRequest<A>) => Promise<TcrResponse<A>>
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw abortError()
-      try {
-        return await this.options.limiter.schedule(() => method.call(this.client, request))
-      } catch (error) {
-        const failure = apiError(this.side, action, error, {
-          endpoint: this.where,
-          secrets: [this.options.keys.secretKey, this.options.keys.secretId],
-          attempts: attempt,
-        })
-        const retries = isThrottling(failure.apiCode) ? THROTTLE_RETRIES : failure.retryable ? TRANSIENT_RETRIES : 0
-        if (attempt > retries) throw failure
-        await sleep(backoffDelay(attempt, {baseMs: RETRY_BASE_MS}), signal)
-      }
-    }
+    return withRetry(
+      async (attempt): Promise<TcrResponse<A>> => {
+        if (signal?.aborted) throw abortError()
+        try {
+          return await this.options.limiter.schedule(() => method.call(this.client, request))
+        } catch (error) {
+          throw apiError(this.side, action, error, {
+            endpoint: this.where,
+            secrets: [this.options.keys.secretKey, this.options.keys.secretId],
+            attempts: attempt,
+          })
+        }
+      },
+      {
+        // The most any failure gets; `retriesFor` gives each kind its own (retries after the first).
+        retries: MAX_RETRIES,
+        backoff: {baseMs: RETRY_BASE_MS},
+        retryable: tcrRetryable,
+        signal,
+      },
+    )
   }
 }
 

@@ -50,6 +50,21 @@ export function isThrottling(code: string | undefined): boolean {
   return code === 'RequestLimitExceeded' || (code?.startsWith('RequestLimitExceeded.') ?? false)
 }
 
+/** Retries after the first attempt: throttling gets several (it clears within seconds), other transient failures two. */
+export const THROTTLE_RETRIES = 5
+export const TRANSIENT_RETRIES = 2
+export const MAX_RETRIES = Math.max(THROTTLE_RETRIES, TRANSIENT_RETRIES)
+
+/** How many retries (after the first attempt) a call that failed like this gets. Pure. */
+export function retriesFor(failure: Pick<TencentApiError, 'apiCode' | 'retryable'>): number {
+  return isThrottling(failure.apiCode) ? THROTTLE_RETRIES : failure.retryable ? TRANSIENT_RETRIES : 0
+}
+
+/** May a call that failed with `error` on attempt `attempt` (1-based) be sent again? Pure. */
+export function tcrRetryable(error: unknown, attempt: number): boolean {
+  return error instanceof TencentApiError && attempt <= retriesFor(error)
+}
+
 /** Worth sending again: throttling, the API's internal errors, 5xx, and connections that failed. */
 export function isTransient(failure: SdkFailure): boolean {
   if (failure.code) return isThrottling(failure.code) || failure.code === 'InternalError' || failure.code.startsWith('InternalError.')

@@ -1,16 +1,25 @@
 import {readFileSync} from 'node:fs'
-import type http from 'node:http'
-import type {Readable} from 'node:stream'
 import tls from 'node:tls'
 
 import {FerryError, RegistryError} from '../errors.js'
-import {backoffDelay, sleep} from '../retry.js'
+import {withRetry} from '../retry.js'
 import {AddressGuard} from './address-guard.js'
 import {Authenticator, type CredentialSource, type TokenRequest} from './auth.js'
 import {bodyTooLarge, ERROR_BODY_LIMIT, HEADERS_ONLY_LIMIT, MANIFEST_LIMIT, TOKEN_LIMIT, type BodyLimit} from './body-limits.js'
-import {registryErrorFromResponse} from './errors.js'
+import {networkError, registryErrorFromResponse} from './errors.js'
 import {HttpTransport, type TransportResponse} from './http-transport.js'
+import {expectedAnswers} from './layers/answer.js'
+import {attemptOutcome, type AttemptObserver} from './layers/attempt.js'
+import {authorize, refusedWhat} from './layers/auth.js'
+import {compose, type Send} from './layers/exchange.js'
+import {rateLimit, RegistryPause} from './layers/rate-limit.js'
+import {retryRequests} from './layers/retry.js'
 import type {RequestLimiter} from './limiter.js'
+import {plainHeaders, type RegistryRequest, type RegistryResponse} from './request.js'
+
+// Where they were declared before the layers moved out; callers keep importing them from here.
+export {networkError} from './errors.js'
+export {plainHeaders, type RegistryRequest, type RegistryResponse} from './request.js'
 
 /**
  * How to reach one registry: the one declaration, filled by the caller (config/security.ts from
@@ -55,42 +64,9 @@ export interface ClientOptions {
 }
 
 /** Watches a client's traffic (metrics); never changes it. */
-export interface RegistryObserver {
-  /** One request answered (status), or failed below HTTP (status 0). */
-  onRequest?(registry: string, method: string, status: number): void
+export interface RegistryObserver extends AttemptObserver {
   /** Time a request waited for the rate limit: --qps pacing and a 429's pause. */
   onRateLimitWait?(registry: string, ms: number): void
-}
-
-export interface RegistryRequest {
-  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE'
-  /** `/v2/…` on this registry, or an absolute URL a registry handed us (upload Location). */
-  path: string
-  /** Token scopes the request needs (`repository:NAME:pull,push`). */
-  scopes: readonly string[]
-  headers?: Record<string, string>
-  body?: Buffer | Readable
-  responseType?: 'buffer' | 'stream'
-  /** Statuses that are answers rather than errors. */
-  expect: readonly number[]
-  /** Safe to send again after a 5xx, 429 or reset. A stream body never is. */
-  idempotent: boolean
-  /** Names the operation in errors, e.g. `GET manifest team/app:1.0`. */
-  what: string
-  /**
-   * The most a success answer read into memory may hold (the default: 1 MiB, for answers read
-   * only for their headers). Error answers are cut at 64 KiB whatever this says.
-   */
-  bodyLimit?: BodyLimit
-  signal?: AbortSignal
-}
-
-export interface RegistryResponse<D = Buffer | Readable | undefined> {
-  status: number
-  headers: Record<string, string>
-  data: D
-  /** Final URL after redirects. */
-  url: string
 }
 
 const HEADERS_ONLY: BodyLimit = {bytes: HEADERS_ONLY_LIMIT, name: 'the limit for an answer read only for its headers'}
@@ -98,8 +74,8 @@ const TOKEN: BodyLimit = {bytes: TOKEN_LIMIT, name: 'the token limit'}
 
 /**
  * One client per registry: keep-alive agents, the registry's TLS settings, authentication, the
- * shared limiter and request-level retries. Layers from the inside out: every attempt passes the
- * limiter, auth decides the header per attempt, retry wraps both. It knows nothing of jobs.
+ * shared limiter and request-level retries, as layers over the transport composed in `send`
+ * (./layers). It knows nothing of jobs.
  */
 export class RegistryClient {
   readonly registry: string
@@ -114,8 +90,8 @@ export class RegistryClient {
   private readonly requestRetries: number
   private readonly onSecret?: (secret: string) => void
   private readonly observer?: RegistryObserver
-  /** A 429 holds this registry's requests until then; other registries keep going. */
-  private pausedUntil = 0
+  /** A 429 holds this registry's requests; other registries keep going. */
+  private readonly pause = new RegistryPause()
 
   constructor(options: ClientOptions) {
     this.registry = options.registry
@@ -162,63 +138,25 @@ export class RegistryClient {
     const sameOrigin = url.startsWith(this.origin) && new URL(url).origin === this.origin
     // An upload Location the registry handed over may name any host: the guard sees it first.
     if (!sameOrigin) await this.checkHop(url, 'a URL')
-    let attempt = 0
-    let authRetries = 0
-    for (;;) {
-      const authorization = sameOrigin ? await this.auth.authorization(request.scopes, request.signal) : undefined
-      let response: TransportResponse
-      try {
-        response = await this.attempt(url, request, authorization)
-      } catch (error) {
-        const failure = networkError(error, request.what, request.signal)
-        if (request.idempotent && failure.retryable && attempt < this.requestRetries) {
-          attempt++
-          await sleep(backoffDelay(attempt), request.signal)
-          continue
-        }
-        throw failure
-      }
-      const headers = plainHeaders(response.headers)
-      if (response.status === 401 && sameOrigin && authRetries < 2) {
-        await drain(response.body)
-        const renewed = this.auth.unauthorized(headers['www-authenticate'], request.scopes, authorization)
-        if (renewed && !replayable(request)) {
-          // A streamed body cannot be sent twice: the caller opens a new stream and tries again,
-          // with the token that the next request fetches.
-          throw new RegistryError('UNAUTHORIZED', `${request.what}: token expired during the request`, {status: 401, retryable: true})
-        }
-        if (renewed) {
-          authRetries++
-          continue
-        }
-        const refusal = this.auth.refusal ? ` (${this.auth.refusal})` : ''
-        throw new RegistryError(
-          'UNAUTHORIZED',
-          `${request.what}: registry ${this.registry} refused ${this.refusedWhat()}${refusal}`,
-          {status: 401},
-        )
-      }
-      if (request.expect.includes(response.status)) {
-        return {status: response.status, headers, data: response.body, url: response.url}
-      }
-      if (response.status === 401 && sameOrigin && this.auth.withheld) {
-        // An anonymous token that does not do: say why the credentials stayed home.
-        await drain(response.body)
-        throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${this.registry} refused ${this.refusedWhat()}`, {status: 401})
-      }
-      const body = await readLimited(response.body)
-      const error = registryErrorFromResponse(response.status, headers, body, request.what)
-      if (response.status === 429) this.pause(error.retryAfterMs ?? 1000)
-      if (request.idempotent && error.retryable && attempt < this.requestRetries) {
-        attempt++
-        const delay = backoffDelay(attempt, {retryAfterMs: error.retryAfterMs})
-        if (delay >= 0) {
-          await sleep(delay, request.signal)
-          continue
-        }
-      }
-      throw error
-    }
+    const answer = await this.layers()({request, url, sameOrigin})
+    return {status: answer.status, headers: answer.headers, data: answer.body, url: answer.url}
+  }
+
+  /**
+   * The one place the layers are composed, innermost first: every attempt waits out a 429's pause
+   * and passes the limiter, is counted and has its failure typed, carries the authorization of
+   * its scopes (renewed on a 401), has its status checked against what the request expects, and
+   * is retried when idempotent. Composed per request: the auth layer counts renewals per request.
+   */
+  private layers(): Send {
+    return compose(
+      this.transport,
+      rateLimit(this.limiter, this.pause, (ms) => this.observer?.onRateLimitWait?.(this.registry, ms)),
+      attemptOutcome(this.registry, this.observer),
+      authorize(this.auth, this.registry),
+      expectedAnswers(),
+      retryRequests(this.requestRetries),
+    )
   }
 
   /** Same as send, with the body read into memory (up to `bodyLimit`): for manifests and tag lists. */
@@ -239,43 +177,28 @@ export class RegistryClient {
     return url.toString()
   }
 
-  private async attempt(url: string, request: RegistryRequest, authorization: string | undefined): Promise<TransportResponse> {
-    try {
-      const response = await this.attemptUnobserved(url, request, authorization)
-      this.observer?.onRequest?.(this.registry, request.method, response.status)
-      return response
-    } catch (error) {
-      this.observer?.onRequest?.(this.registry, request.method, 0)
-      throw error
-    }
-  }
-
-  private async attemptUnobserved(url: string, request: RegistryRequest, authorization: string | undefined): Promise<TransportResponse> {
-    const queued = performance.now()
-    await this.waitWhilePaused(request.signal)
+  /** The bottom of the layers: one HTTP exchange, with whatever authorization the layers above chose. */
+  private readonly transport: Send = async ({request, url, authorization}) => {
     const headers: Record<string, string> = {...request.headers}
     if (authorization) headers.Authorization = authorization
     const limit = request.bodyLimit ?? HEADERS_ONLY
-    return this.limiter.schedule(() => {
-      const waited = performance.now() - queued
-      if (waited >= 1) this.observer?.onRateLimitWait?.(this.registry, waited)
-      return this.http.request({
-        url,
-        method: request.method,
-        headers,
-        body: request.body,
-        stream: request.responseType === 'stream',
-        // A blob GET may be redirected to storage elsewhere; never to a private host (SSRF).
-        maxRedirects: request.method === 'GET' || request.method === 'HEAD' ? 5 : 0,
-        checkRedirect: (target) => this.checkHop(this.resolve(target), 'a redirect'),
-        // A stalled body must fail, not hang: an idle timeout, never a total one, so huge layers can take hours.
-        idleTimeoutMs: this.idleTimeoutMs,
-        timeoutError: () => new FerryError('TIMEOUT', `${request.what}: no data for ${this.idleTimeoutMs / 1000}s`, {retryable: true}),
-        bodyLimit: {bytes: limit.bytes, error: (announced) => bodyTooLarge(request.what, `registry ${this.registry}`, limit, announced)},
-        errorBodyBytes: ERROR_BODY_LIMIT,
-        signal: request.signal,
-      })
+    const response = await this.http.request({
+      url,
+      method: request.method,
+      headers,
+      body: request.body,
+      stream: request.responseType === 'stream',
+      // A blob GET may be redirected to storage elsewhere; never to a private host (SSRF).
+      maxRedirects: request.method === 'GET' || request.method === 'HEAD' ? 5 : 0,
+      checkRedirect: (target) => this.checkHop(this.resolve(target), 'a redirect'),
+      // A stalled body must fail, not hang: an idle timeout, never a total one, so huge layers can take hours.
+      idleTimeoutMs: this.idleTimeoutMs,
+      timeoutError: () => new FerryError('TIMEOUT', `${request.what}: no data for ${this.idleTimeoutMs / 1000}s`, {retryable: true}),
+      bodyLimit: {bytes: limit.bytes, error: (announced) => bodyTooLarge(request.what, `registry ${this.registry}`, limit, announced)},
+      errorBodyBytes: ERROR_BODY_LIMIT,
+      signal: request.signal,
     })
+    return {status: response.status, headers: plainHeaders(response.headers), body: response.body, url: response.url}
   }
 
   /** The private-address guard for a URL on another host (a redirect, an upload Location, a token realm). */
@@ -284,149 +207,68 @@ export class RegistryClient {
     await this.guard.check(new URL(url), what, {resolve: !this.http.proxied(url), registry: this.registry})
   }
 
-  /** What a refusal refused, and why credentials were kept back when they were. */
-  private refusedWhat(): string {
-    if (this.auth.withheld) return `anonymous access: the credentials from the security file were not sent, as ${this.auth.withheld}`
-    return this.auth.anonymous ? 'anonymous access (add credentials to the security file)' : 'the credentials from the security file'
-  }
-
-  private pause(ms: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms)
-  }
-
-  private async waitWhilePaused(signal?: AbortSignal): Promise<void> {
-    while (Date.now() < this.pausedUntil) await sleep(this.pausedUntil - Date.now(), signal)
-  }
-
+  /**
+   * The token server's answer, retried like a request (it is one: a GET or a form POST) but
+   * outside the layers: it passes the limiter, not a 429's pause. Retries count attempts after
+   * the first, as every retry here does (`requestRetries`); a Retry-After past the cap gives up.
+   */
   private async fetchToken({url, authorization, form}: TokenRequest, signal?: AbortSignal) {
     await this.checkHop(url, 'its token realm')
+    const what = `token for registry ${this.registry}`
     const headers: Record<string, string> = {}
     if (authorization) headers.Authorization = authorization
     if (form) headers['Content-Type'] = 'application/x-www-form-urlencoded'
     const payload = form ? Buffer.from(form.toString()) : undefined
-    let attempt = 0
-    for (;;) {
-      let response: TransportResponse
-      try {
-        response = await this.limiter.schedule(() =>
-          this.http.request({
-            url,
-            method: form ? 'POST' : 'GET',
-            headers,
-            body: payload,
-            stream: false,
-            maxRedirects: 0,
-            checkRedirect: () => undefined,
-            idleTimeoutMs: this.idleTimeoutMs,
-            timeoutError: () => new FerryError('TIMEOUT', `token for registry ${this.registry}: no data for ${this.idleTimeoutMs / 1000}s`, {retryable: true}),
-            bodyLimit: {bytes: TOKEN.bytes, error: (announced) => bodyTooLarge(`token for registry ${this.registry}`, `the token server of registry ${this.registry}`, TOKEN, announced)},
-            errorBodyBytes: ERROR_BODY_LIMIT,
-            signal,
-          }),
-        )
-      } catch (error) {
-        const failure = networkError(error, `token for registry ${this.registry}`, signal)
-        if (failure.retryable && attempt < this.requestRetries) {
-          attempt++
-          await sleep(backoffDelay(attempt), signal)
-          continue
+    const response = await withRetry(
+      async () => {
+        let response: TransportResponse
+        try {
+          response = await this.limiter.schedule(() =>
+            this.http.request({
+              url,
+              method: form ? 'POST' : 'GET',
+              headers,
+              body: payload,
+              stream: false,
+              maxRedirects: 0,
+              checkRedirect: () => undefined,
+              idleTimeoutMs: this.idleTimeoutMs,
+              timeoutError: () => new FerryError('TIMEOUT', `${what}: no data for ${this.idleTimeoutMs / 1000}s`, {retryable: true}),
+              bodyLimit: {bytes: TOKEN.bytes, error: (announced) => bodyTooLarge(what, `the token server of registry ${this.registry}`, TOKEN, announced)},
+              errorBodyBytes: ERROR_BODY_LIMIT,
+              signal,
+            }),
+          )
+        } catch (error) {
+          throw networkError(error, what, signal)
         }
-        throw failure
-      }
-      const body = response.body as Buffer
-      if (response.status === 401 || response.status === 403) {
-        throw new RegistryError(
-          'UNAUTHORIZED',
-          `token server of registry ${this.registry} refused ${this.refusedWhat()}`,
-          {status: response.status},
-        )
-      }
-      if (response.status !== 200) {
-        const error = registryErrorFromResponse(response.status, plainHeaders(response.headers), body, `token for registry ${this.registry}`)
-        if (error.retryable && attempt < this.requestRetries) {
-          attempt++
-          await sleep(Math.max(0, backoffDelay(attempt, {retryAfterMs: error.retryAfterMs})), signal)
-          continue
+        if (response.status === 401 || response.status === 403) {
+          throw new RegistryError('UNAUTHORIZED', `token server of registry ${this.registry} refused ${refusedWhat(this.auth)}`, {status: response.status})
         }
-        throw error
-      }
-      let parsed: {token?: unknown; access_token?: unknown; expires_in?: unknown}
-      try {
-        parsed = JSON.parse(body.toString('utf8'))
-      } catch {
-        throw new FerryError('AUTH_FAILED', `token server of registry ${this.registry} answered something that is not JSON`)
-      }
-      const token = typeof parsed.token === 'string' ? parsed.token : parsed.access_token
-      if (typeof token !== 'string' || token === '') {
-        throw new FerryError('AUTH_FAILED', `token server of registry ${this.registry} answered without a token`)
-      }
-      // A registry may quote the token back in an error message, without the word Bearer.
-      this.onSecret?.(token)
-      const expiresIn = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 60
-      return {token, expiresIn}
-    }
-  }
-}
-
-function replayable(request: RegistryRequest): boolean {
-  return !request.body || Buffer.isBuffer(request.body)
-}
-
-/** Response headers as lower-case names with string values (arrays joined). Pure. */
-export function plainHeaders(headers: http.IncomingHttpHeaders | Record<string, unknown> | undefined): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined || value === null) continue
-    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
-  }
-  return out
-}
-
-async function readLimited(data: unknown): Promise<Buffer | undefined> {
-  if (data === undefined || data === null) return undefined
-  if (Buffer.isBuffer(data)) return data.subarray(0, ERROR_BODY_LIMIT)
-  if (data instanceof ArrayBuffer) return Buffer.from(data).subarray(0, ERROR_BODY_LIMIT)
-  const stream = data as Readable
-  if (typeof stream.on !== 'function') return undefined
-  const chunks: Buffer[] = []
-  let size = 0
-  try {
-    for await (const chunk of stream) {
-      if (size < ERROR_BODY_LIMIT) chunks.push(chunk as Buffer)
-      size += (chunk as Buffer).length
-      if (size >= ERROR_BODY_LIMIT) break
-    }
-  } catch {
-    // The error status is what matters; a body cut short only loses detail.
-  } finally {
-    stream.destroy()
-  }
-  return Buffer.concat(chunks)
-}
-
-async function drain(data: unknown): Promise<void> {
-  await readLimited(data)
-}
-
-/** A failure below HTTP (reset, refused, timeout, abort) as a FerryError; resets are retryable. */
-export function networkError(error: unknown, what: string, signal?: AbortSignal): FerryError {
-  if (FerryError.is(error)) return error
-  if (signal?.aborted) return new FerryError('ABORTED', `${what}: aborted`, {cause: error})
-  const code = (error as {code?: string}).code
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
-    return new FerryError('TIMEOUT', `${what}: timed out`, {retryable: true, cause: error})
-  }
-  if (code === 'ERR_CANCELED') return new FerryError('ABORTED', `${what}: aborted`, {cause: error})
-  const detail = code ?? (error instanceof Error ? error.message : String(error))
-  const certificate = typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)
-  if (certificate) {
-    return new FerryError(
-      'TLS',
-      `${what}: TLS certificate not trusted (${code}); set caFile for this registry in the security file, or skipTlsVerify: true`,
-      {cause: error},
+        if (response.status !== 200) {
+          throw registryErrorFromResponse(response.status, plainHeaders(response.headers), response.body as Buffer, what)
+        }
+        return response
+      },
+      // Every failure above is typed; only those that say so are tried again.
+      {retries: this.requestRetries, retryable: (error) => FerryError.is(error) && error.retryable, signal},
     )
+    const body = response.body as Buffer
+    let parsed: {token?: unknown; access_token?: unknown; expires_in?: unknown}
+    try {
+      parsed = JSON.parse(body.toString('utf8'))
+    } catch {
+      throw new FerryError('AUTH_FAILED', `token server of registry ${this.registry} answered something that is not JSON`)
+    }
+    const token = typeof parsed.token === 'string' ? parsed.token : parsed.access_token
+    if (typeof token !== 'string' || token === '') {
+      throw new FerryError('AUTH_FAILED', `token server of registry ${this.registry} answered without a token`)
+    }
+    // A registry may quote the token back in an error message, without the word Bearer.
+    this.onSecret?.(token)
+    const expiresIn = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 60
+    return {token, expiresIn}
   }
-  return new FerryError('NETWORK', `${what}: ${detail}`, {retryable: true, cause: error})
 }
 
 function nodeExtraCa(): string | undefined {

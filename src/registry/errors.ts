@@ -1,4 +1,4 @@
-import {RegistryError} from '../errors.js'
+import {FerryError, RegistryError} from '../errors.js'
 import {parseRetryAfter} from '../retry.js'
 
 /** Codes used when a registry answers an error status without an OCI error body. */
@@ -59,4 +59,25 @@ export function shortDetail(detail: string, max: number): string {
   if (detail.length <= max) return detail
   const cut = detail.slice(0, max + 1).search(/\s\S*$/)
   return `${cut > 0 ? detail.slice(0, cut) : ''}…`
+}
+
+/** A failure below HTTP (reset, refused, timeout, abort) as a FerryError; resets are retryable. */
+export function networkError(error: unknown, what: string, signal?: AbortSignal): FerryError {
+  if (FerryError.is(error)) return error
+  if (signal?.aborted) return new FerryError('ABORTED', `${what}: aborted`, {cause: error})
+  const code = (error as {code?: string}).code
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
+    return new FerryError('TIMEOUT', `${what}: timed out`, {retryable: true, cause: error})
+  }
+  if (code === 'ERR_CANCELED') return new FerryError('ABORTED', `${what}: aborted`, {cause: error})
+  const detail = code ?? (error instanceof Error ? error.message : String(error))
+  const certificate = typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)
+  if (certificate) {
+    return new FerryError(
+      'TLS',
+      `${what}: TLS certificate not trusted (${code}); set caFile for this registry in the security file, or skipTlsVerify: true`,
+      {cause: error},
+    )
+  }
+  return new FerryError('NETWORK', `${what}: ${detail}`, {retryable: true, cause: error})
 }
