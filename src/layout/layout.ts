@@ -10,7 +10,7 @@ import {FerryError} from '../errors.js'
 import type {ImageReference} from '../reference.js'
 import type {FetchedManifest, ManifestHead} from '../registry/manifests.js'
 import {parseManifest, type Descriptor} from '../registry/media-types.js'
-import type {BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource} from '../transfer/endpoints.js'
+import type {BlobBody, BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource} from '../transfer/endpoints.js'
 import {BlobStore} from './blob-store.js'
 import {IndexWriter} from './index-file.js'
 import {sniffMediaType} from './media-type.js'
@@ -115,8 +115,8 @@ export class LayoutRepository implements ImageSource, ImageDestination {
     return this.layout.store.has(digest)
   }
 
-  writeBlob(descriptor: Descriptor, body: Readable, options: BlobWriteOptions): Promise<void> {
-    return this.layout.store.write(descriptor.digest, body, options.signal)
+  async writeBlob(descriptor: Descriptor, body: BlobBody, options: BlobWriteOptions): Promise<void> {
+    return this.layout.store.write(descriptor.digest, await body(), options.signal)
   }
 
   async putManifest(reference: string, manifest: FetchedManifest, _signal?: AbortSignal): Promise<string> {

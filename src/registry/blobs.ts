@@ -1,8 +1,8 @@
-import type {Readable} from 'node:stream'
+import {PassThrough, type Readable} from 'node:stream'
 
-import {FerryError} from '../errors.js'
+import {FerryError, RegistryError} from '../errors.js'
 import {repositoryScope} from './challenge.js'
-import type {RegistryClient} from './client.js'
+import {networkError, type RegistryClient} from './client.js'
 
 const PULL = ['pull']
 const PUSH = ['pull', 'push']
@@ -33,13 +33,18 @@ export async function blobExists(
   return response.status === 200
 }
 
-/** The blob's bytes as a stream; the caller verifies them. Redirects to storage are followed. */
+/**
+ * The blob's bytes as a stream; the caller verifies them. Redirects to storage are followed. The
+ * stream fails as a request does: a reset or a cut in the middle of the body is a typed, retryable
+ * network error, not an unclassified socket error.
+ */
 export async function openBlob(
   client: RegistryClient,
   repository: string,
   digest: string,
   options: {signal?: AbortSignal} = {},
 ): Promise<Readable> {
+  const what = `GET blob ${client.registry}/${repository}@${digest}`
   const response = await client.send({
     method: 'GET',
     path: `/v2/${repository}/blobs/${digest}`,
@@ -47,10 +52,21 @@ export async function openBlob(
     responseType: 'stream',
     expect: [200],
     idempotent: true,
-    what: `GET blob ${client.registry}/${repository}@${digest}`,
+    what,
     signal: options.signal,
   })
-  return response.data as Readable
+  return classifyFailures(response.data as Readable, what, options.signal)
+}
+
+function classifyFailures(body: Readable, what: string, signal?: AbortSignal): Readable {
+  const classified = new PassThrough()
+  body.once('error', (error) => classified.destroy(networkError(error, what, signal)))
+  // A reader that goes away (a failed write, an abort) releases the response.
+  classified.once('close', () => {
+    if (!body.readableEnded) body.destroy()
+  })
+  body.pipe(classified)
+  return classified
 }
 
 export type MountOutcome = {mounted: true} | {mounted: false; location: string}
@@ -97,6 +113,52 @@ export async function startUpload(
     signal: options.signal,
   })
   return uploadLocation(client, response.headers, repository)
+}
+
+/** Used when a registry refuses a blob in one streamed PUT as too large (413). */
+export const FALLBACK_CHUNK_SIZE = 16 * 1024 * 1024
+
+export interface UploadOptions {
+  signal?: AbortSignal
+  /** An upload session already open (one a declined mount left behind). */
+  session?: string
+  /** PATCH chunks of this many bytes instead of one streamed PUT. */
+  chunkSize?: number
+}
+
+/**
+ * Uploads a blob: one streamed PUT, or PATCH chunks of `chunkSize`. `open` gives the bytes; a
+ * stream cannot be sent twice, so a registry that refuses the PUT as too large (413) gets the
+ * blob again, from a fresh `open`, in chunks of FALLBACK_CHUNK_SIZE in a new session. A failed
+ * upload discards its body and cancels its session.
+ */
+export async function uploadBlob(
+  client: RegistryClient,
+  repository: string,
+  blob: BlobTarget,
+  open: () => Promise<Readable>,
+  options: UploadOptions = {},
+): Promise<void> {
+  const {signal} = options
+  const once = async (chunkSize: number | undefined, session: string | undefined) => {
+    const body = await open()
+    let location: string | undefined
+    try {
+      location = session ?? (await startUpload(client, repository, {signal}))
+      if (chunkSize) await putBlobChunked(client, repository, location, blob, body, chunkSize, {signal})
+      else await putBlob(client, repository, location, blob, body, {signal})
+    } catch (error) {
+      body.destroy()
+      if (location) await cancelUpload(client, repository, location)
+      throw error
+    }
+  }
+  try {
+    await once(options.chunkSize, options.session)
+  } catch (error) {
+    if (options.chunkSize || !(error instanceof RegistryError && error.status === 413)) throw error
+    await once(FALLBACK_CHUNK_SIZE, undefined)
+  }
 }
 
 /** One streamed PUT: the body is committed under `digest` only if the registry receives all of it. */

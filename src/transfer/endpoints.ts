@@ -31,6 +31,12 @@ export interface ImageSource extends Endpoint {
 
 export type MountResult = {mounted: true} | {mounted: false; session?: string}
 
+/**
+ * Opens a blob's bytes, verified on their way. A destination may open them more than once (a
+ * registry that refused them whole takes them in parts): each opening reads the source afresh.
+ */
+export type BlobBody = () => Promise<Readable>
+
 export interface BlobWriteOptions {
   signal: AbortSignal
   /** An upload session opened by a mount the destination declined. */
@@ -46,11 +52,11 @@ export interface ImageDestination extends Endpoint {
   /** Makes a blob that lives in another repository of the same scope present here, if the store can. */
   mountBlob?(digest: string, from: string, signal?: AbortSignal): Promise<MountResult>
   /**
-   * Stores `body` under the descriptor's digest. `body` is already verified on its way: it fails
-   * before its last byte when the content does not match, and the write must then commit
-   * nothing. Cleans up after itself on failure.
+   * Stores the bytes `body` opens under the descriptor's digest. They are verified on their way:
+   * the stream fails before its last byte when the content does not match, and the write must
+   * then commit nothing. Cleans up after itself on failure.
    */
-  writeBlob(descriptor: Descriptor, body: Readable, options: BlobWriteOptions): Promise<void>
+  writeBlob(descriptor: Descriptor, body: BlobBody, options: BlobWriteOptions): Promise<void>
   /** Returns the digest the destination stored the manifest under. */
   putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<string>
 }

@@ -3,7 +3,7 @@ import {PassThrough, type Readable} from 'node:stream'
 import type {ManifestHead} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
 import type {BlobHomes} from './blob-flight.js'
-import type {BlobWriteOptions, ImageDestination} from './endpoints.js'
+import type {BlobBody, BlobWriteOptions, ImageDestination} from './endpoints.js'
 
 export interface MemberTally {
   bytes: number
@@ -80,18 +80,22 @@ export class FanOutDestination implements ImageDestination {
   }
 
   /** One verified stream split to every member that lacks the blob; one member failing fails the write. */
-  async writeBlob(descriptor: Descriptor, body: Readable, options: BlobWriteOptions): Promise<void> {
+  async writeBlob(descriptor: Descriptor, body: BlobBody, options: BlobWriteOptions): Promise<void> {
     const targets = (this.lacking.get(descriptor.digest) ?? this.active).filter((member) => !this.failures.has(member))
+    const source = await body()
     const branches = targets.map(() => new PassThrough({highWaterMark: 1024 * 1024}))
     const writes = targets.map((member, index) => {
       const branch = branches[index]!
-      return member.writeBlob(descriptor, branch, {signal: options.signal, chunkSize: options.chunkSize}).catch((error: unknown) => {
+      // A member opening the bytes again (its registry refused them whole) reads the source on its own.
+      let opened = false
+      const share: BlobBody = async () => (opened ? body() : ((opened = true), branch))
+      return member.writeBlob(descriptor, share, {signal: options.signal, chunkSize: options.chunkSize}).catch((error: unknown) => {
         // This member stops taking data; the others keep the stream going.
         branch.destroy()
         throw error
       })
     })
-    split(body, branches, options.signal)
+    split(source, branches, options.signal)
     const settled = await Promise.allSettled(writes)
     const failed = settled.flatMap((result, index) => (result.status === 'rejected' ? [{member: targets[index]!, error: result.reason}] : []))
     // All failing is the source's failure (or the network's): the copier retries or fails the blob.

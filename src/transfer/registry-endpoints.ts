@@ -1,11 +1,11 @@
 import type {Readable} from 'node:stream'
 
 import type {ImageReference} from '../reference.js'
-import {blobExists, cancelUpload, mountBlob, openBlob, putBlob, putBlobChunked, startUpload} from '../registry/blobs.js'
+import {blobExists, mountBlob, openBlob, uploadBlob} from '../registry/blobs.js'
 import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
 import type {ClientPool, PooledClient} from './clients.js'
-import type {BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource, MountResult} from './endpoints.js'
+import type {BlobBody, BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource, MountResult} from './endpoints.js'
 
 /** A repository of a registry, read and written through the pooled client for its credentials. */
 export class RegistryRepository implements ImageSource, ImageDestination {
@@ -49,16 +49,8 @@ export class RegistryRepository implements ImageSource, ImageDestination {
     return outcome.mounted ? outcome : {mounted: false, session: outcome.location}
   }
 
-  async writeBlob(descriptor: Descriptor, body: Readable, options: BlobWriteOptions): Promise<void> {
-    const {signal} = options
-    const session = options.session ?? (await startUpload(this.client, this.repository, {signal}))
-    try {
-      if (options.chunkSize) await putBlobChunked(this.client, this.repository, session, descriptor, body, options.chunkSize, {signal})
-      else await putBlob(this.client, this.repository, session, descriptor, body, {signal})
-    } catch (error) {
-      await cancelUpload(this.client, this.repository, session)
-      throw error
-    }
+  writeBlob(descriptor: Descriptor, body: BlobBody, options: BlobWriteOptions): Promise<void> {
+    return uploadBlob(this.client, this.repository, descriptor, body, options)
   }
 
   putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<string> {

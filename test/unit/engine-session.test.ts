@@ -62,7 +62,7 @@ function memoryDestination(name: string, failHeads = 0): ImageDestination & {man
     },
     hasBlob: async (digest) => blobs.has(digest),
     writeBlob: async (descriptor, body) => {
-      for await (const _chunk of body);
+      for await (const _chunk of await body());
       blobs.add(descriptor.digest)
     },
     putManifest: async (reference, manifest) => {

@@ -25,7 +25,7 @@ test('readOnlyEndpoints: reads pass through; every write is refused before it re
   const descriptor = {mediaType: 'x', digest: 'sha256:3', size: 1}
   const writes: [string, () => Promise<unknown>][] = [
     ['mount blob sha256:3', () => wrapped.mountBlob!('sha256:3', 'b')],
-    ['upload blob sha256:3', () => wrapped.writeBlob(descriptor, Readable.from([]), {signal: new AbortController().signal})],
+    ['upload blob sha256:3', () => wrapped.writeBlob(descriptor, async () => Readable.from([]), {signal: new AbortController().signal})],
     ['push manifest t', () => wrapped.putManifest('t', {bytes: Buffer.from('{}'), digest: 'sha256:4', mediaType: 'm', size: 2})],
   ]
   for (const [what, write] of writes) {
