@@ -19,7 +19,7 @@
  * tells the user which rules to change.
  */
 import {FerryError} from '../errors.js'
-import type {DestinationMapping, Rule} from '../config/rules.js'
+import type {DestinationMapping, Rule} from '../rule.js'
 import {describeLocation, destinationsOf, type ImageLocation, type TransferJob} from './job.js'
 
 export type Released = {kind: 'job'; job: TransferJob} | {kind: 'error'; rule: string; error: FerryError}

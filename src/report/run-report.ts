@@ -1,6 +1,5 @@
-import type {TransferReport} from '../transfer/run.js'
 import {Redactor} from './logger.js'
-import type {GenerateFailure, JobResult, TransferSummary} from './summary.js'
+import type {GenerateFailure, JobResult, TransferReport, TransferSummary} from './summary.js'
 
 /** One job in a --report file. Every key is always present (null when unknown) for easy querying. */
 export interface ReportJob {

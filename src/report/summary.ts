@@ -49,6 +49,30 @@ export interface TransferSummary {
   durationMs: number
 }
 
+/** What a run returns: every job's result, the listing failures and the totals. */
+export interface TransferReport {
+  results: JobResult[]
+  generateFailures: GenerateFailure[]
+  summary: TransferSummary
+  /** Tags a provider's limit left out, per repository. */
+  omittedTags?: {repository: string; count: number}[]
+  /** When the engine started and finished (ISO 8601). */
+  startedAt?: string
+  finishedAt?: string
+  /**
+   * A drain or abort left work undone: the rules were not listed to the end, or a queued job never
+   * ran. A stop that came after the last job finished interrupts nothing.
+   */
+  interrupted?: boolean
+  /**
+   * Rules that did not finish: not listed to the end, or with jobs that never ran. With
+   * `allRulesRead` false, the rule stream (a provider's enumeration) was cut short too and rules
+   * after these were never seen.
+   */
+  unfinishedRules?: string[]
+  allRulesRead?: boolean
+}
+
 /** How a run ended besides its results: what a stop or a failed listing left undone. */
 export interface RunEnding {
   interrupted?: boolean

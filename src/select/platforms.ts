@@ -3,8 +3,8 @@
  * same media type whose other fields and kept child entries are the source's, so every child
  * manifest keeps its digest and only the index digest changes.
  */
+import {sha256Digest} from '../digest.js'
 import {ConfigError} from '../errors.js'
-import {sha256Digest} from '../registry/manifests.js'
 
 export interface Platform {
   os: string

@@ -12,7 +12,7 @@ import type {RegistryObserver} from '../registry/client.js'
 import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
 import type {EngineEvent} from '../report/events.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
-import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferSummary} from '../report/summary.js'
+import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferReport} from '../report/summary.js'
 import {ByteRate} from './byte-rate.js'
 import {BlobFlights, BlobHomes, type FlightLock} from './blob-flight.js'
 import {ClientPool} from './clients.js'
@@ -102,28 +102,8 @@ export interface EngineOptions {
   endpoints?: (registries: EndpointResolver) => EndpointResolver
 }
 
-export interface TransferReport {
-  results: JobResult[]
-  generateFailures: GenerateFailure[]
-  summary: TransferSummary
-  /** Tags a provider's limit left out, per repository. */
-  omittedTags?: {repository: string; count: number}[]
-  /** When the engine started and finished (ISO 8601). */
-  startedAt?: string
-  finishedAt?: string
-  /**
-   * A drain or abort left work undone: the rules were not listed to the end, or a queued job never
-   * ran. A stop that came after the last job finished interrupts nothing.
-   */
-  interrupted?: boolean
-  /**
-   * Rules that did not finish: not listed to the end, or with jobs that never ran. With
-   * `allRulesRead` false, the rule stream (a provider's enumeration) was cut short too and rules
-   * after these were never seen.
-   */
-  unfinishedRules?: string[]
-  allRulesRead?: boolean
-}
+// Defined with the other report types (report/ knows nothing of the engine); exported here too for callers.
+export type {TransferReport}
 
 /**
  * The engine: rules → generator → bounded channel → routines copying images. Returns every job's

@@ -18,7 +18,7 @@ import {registryDestination, ruleDestination} from '../../src/offline/destinatio
 import {outputTarget} from '../../src/offline/output.js'
 import {parsePlatform, pickPlatform} from '../../src/offline/platform.js'
 import {layoutRule} from '../../src/offline/save.js'
-import {sha256Digest} from '../../src/registry/manifests.js'
+import {sha256Digest} from '../../src/digest.js'
 import {DigestVerifier} from '../../src/registry/digest-verifier.js'
 
 test('skopeoRefProblem: the OCI ref.name grammar skopeo enforces', () => {
