@@ -25,12 +25,7 @@ export interface RegistryAccess {
   ca?: string
   /** The matched key as written in the file, for messages. */
   entry?: string
-  /** Where messages from the registry client tell the user to fix these settings. */
-  writtenIn?: string
 }
-
-/** How messages from below name where credentials and TLS settings are written. */
-const WRITTEN_IN = 'the security file'
 
 export interface CredentialStore {
   lookup(registry: string, repository: string): RegistryAccess
@@ -42,7 +37,7 @@ export interface CredentialStore {
 }
 
 export const anonymousStore: CredentialStore = {
-  lookup: () => ({insecure: false, skipTlsVerify: false, writtenIn: WRITTEN_IN}),
+  lookup: () => ({insecure: false, skipTlsVerify: false}),
   secrets: () => [],
 }
 
@@ -162,10 +157,10 @@ class PrefixStore implements CredentialStore {
       for (let n = components.length; n >= 0; n--) {
         const prefix = n === 0 ? host : `${host}/${components.slice(0, n).join('/')}`
         const found = this.entries.get(prefix)
-        if (found) return {writtenIn: WRITTEN_IN, ...found}
+        if (found) return {...found}
       }
     }
-    return {insecure: false, skipTlsVerify: false, writtenIn: WRITTEN_IN}
+    return {insecure: false, skipTlsVerify: false}
   }
 }
 

@@ -63,7 +63,6 @@ export class HarborApi {
   private readonly limiter: RequestLimiter
   private readonly retries: number
   private readonly authorization?: string
-  private readonly writtenIn?: string
 
   constructor(options: HarborApiOptions) {
     this.host = options.host
@@ -72,7 +71,6 @@ export class HarborApi {
     this.retries = options.retries ?? 4
     const {username, password} = options.access
     this.anonymous = !username
-    this.writtenIn = options.access.writtenIn
     if (username) this.authorization = `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}`
     const tlsOptions = {
       rejectUnauthorized: !options.access.skipTlsVerify,
@@ -120,13 +118,13 @@ export class HarborApi {
         if (isTooLarge(error)) {
           throw new FerryError('BODY_TOO_LARGE', `harbor: ${request.what} on ${this.host}: the answer is larger than ${describeSize(LISTING_PAGE_LIMIT)}; refused`)
         }
-        const failure = networkError(error, `harbor: ${request.what} on ${this.host}`, request.signal, this.writtenIn)
+        const failure = networkError(error, `harbor: ${request.what} on ${this.host}`, request.signal)
         if (failure.retryable && attempt < this.retries) {
           await sleep(backoffDelay(attempt + 1), request.signal)
           continue
         }
         if (failure.code !== 'NETWORK') throw failure
-        throw new FerryError('NETWORK', `${failure.message}: cannot reach ${this.baseUrl} (http or https follows insecure${this.writtenIn ? ` in ${this.writtenIn}` : ''})`, {
+        throw new FerryError('NETWORK', `${failure.message}: cannot reach ${this.baseUrl} (http or https follows insecure in the security file)`, {
           retryable: true,
           cause: error,
         })
@@ -187,8 +185,8 @@ export class HarborApi {
       return new FerryError(
         'AUTH_FAILED',
         this.anonymous
-          ? `harbor: ${this.host} refused anonymous access (${request.what}: ${said}); add username and password for ${this.host}${this.writtenIn ? ` to ${this.writtenIn}` : ''}`
-          : `harbor: ${this.host} refused the credentials${this.writtenIn ? ` from ${this.writtenIn}` : ''} (${request.what}: ${said}); check the username and password of its entry`,
+          ? `harbor: ${this.host} refused anonymous access (${request.what}: ${said}); add username and password for ${this.host} to the security file`
+          : `harbor: ${this.host} refused the credentials from the security file (${request.what}: ${said}); check the username and password of its entry`,
       )
     }
     if (status === 403) {

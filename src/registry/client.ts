@@ -26,11 +26,6 @@ export interface RegistryAccess {
   skipTlsVerify?: boolean
   /** Extra trusted CA, PEM. */
   ca?: string
-  /**
-   * Where these settings were written, in the words the user knows ('the security file'), for
-   * messages that say where to fix them. The client knows no files; without it messages say less.
-   */
-  writtenIn?: string
 }
 
 export interface ClientOptions {
@@ -112,7 +107,6 @@ export class RegistryClient {
   private readonly requestRetries: number
   private readonly onSecret?: (secret: string) => void
   private readonly observer?: RegistryObserver
-  private readonly writtenIn?: string
   /** A 429 holds this registry's requests until then; other registries keep going. */
   private pausedUntil = 0
 
@@ -126,7 +120,6 @@ export class RegistryClient {
     this.maxManifestBytes = options.maxManifestBytes ?? MANIFEST_LIMIT
     this.onSecret = options.onSecret
     this.observer = options.observer
-    this.writtenIn = options.access.writtenIn
     const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
     this.origin = new URL(this.baseUrl).origin
     this.guard = new AddressGuard(new URL(this.baseUrl).hostname)
@@ -170,7 +163,7 @@ export class RegistryClient {
       try {
         response = await this.attempt(url, request, authorization)
       } catch (error) {
-        const failure = networkError(error, request.what, request.signal, this.writtenIn)
+        const failure = networkError(error, request.what, request.signal)
         if (request.idempotent && failure.retryable && attempt < this.requestRetries) {
           attempt++
           await sleep(backoffDelay(attempt), request.signal)
@@ -286,9 +279,8 @@ export class RegistryClient {
 
   /** What a refusal refused, and why credentials were kept back when they were. */
   private refusedWhat(): string {
-    const from = this.writtenIn ? ` from ${this.writtenIn}` : ''
-    if (this.auth.withheld) return `anonymous access: the credentials${from} were not sent, as ${this.auth.withheld}`
-    return this.auth.anonymous ? `anonymous access (add credentials ${this.writtenIn ? `to ${this.writtenIn}` : 'for this registry'})` : `the credentials${from}`
+    if (this.auth.withheld) return `anonymous access: the credentials from the security file were not sent, as ${this.auth.withheld}`
+    return this.auth.anonymous ? 'anonymous access (add credentials to the security file)' : 'the credentials from the security file'
   }
 
   private pause(ms: number): void {
@@ -326,7 +318,7 @@ export class RegistryClient {
           }),
         )
       } catch (error) {
-        const failure = networkError(error, `token for registry ${this.registry}`, signal, this.writtenIn)
+        const failure = networkError(error, `token for registry ${this.registry}`, signal)
         if (failure.retryable && attempt < this.requestRetries) {
           attempt++
           await sleep(backoffDelay(attempt), signal)
@@ -409,11 +401,8 @@ async function drain(data: unknown): Promise<void> {
   await readLimited(data)
 }
 
-/**
- * A failure below HTTP (reset, refused, timeout, abort) as a FerryError; resets are retryable.
- * `writtenIn` (RegistryAccess) completes the hint on an untrusted certificate.
- */
-export function networkError(error: unknown, what: string, signal?: AbortSignal, writtenIn?: string): FerryError {
+/** A failure below HTTP (reset, refused, timeout, abort) as a FerryError; resets are retryable. */
+export function networkError(error: unknown, what: string, signal?: AbortSignal): FerryError {
   if (FerryError.is(error)) return error
   if (signal?.aborted) return new FerryError('ABORTED', `${what}: aborted`, {cause: error})
   const code = (error as {code?: string}).code
@@ -426,7 +415,7 @@ export function networkError(error: unknown, what: string, signal?: AbortSignal,
   if (certificate) {
     return new FerryError(
       'TLS',
-      `${what}: TLS certificate not trusted (${code}); set caFile for this registry${writtenIn ? ` in ${writtenIn}` : ''}, or skipTlsVerify: true`,
+      `${what}: TLS certificate not trusted (${code}); set caFile for this registry in the security file, or skipTlsVerify: true`,
       {cause: error},
     )
   }

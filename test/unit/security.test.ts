@@ -62,7 +62,7 @@ describe('CredentialStore.lookup', () => {
     it(name, () => {
       const got = store.lookup(registry, repository)
       if (want === undefined) {
-        assert.deepEqual(got, {insecure: false, skipTlsVerify: false, writtenIn: 'the security file'})
+        assert.deepEqual(got, {insecure: false, skipTlsVerify: false})
         return
       }
       for (const [field, value] of Object.entries(want)) assert.equal(got[field as keyof RegistryAccess], value, field)
@@ -77,7 +77,7 @@ describe('CredentialStore.lookup', () => {
 
   it('anonymousStore and empty files know no one', () => {
     for (const s of [anonymousStore, parseSecurity('', FILE), parseSecurity('# none\n', FILE), parseSecurity('---\n', FILE)]) {
-      assert.deepEqual(s.lookup('reg.io', 'a/b'), {insecure: false, skipTlsVerify: false, writtenIn: 'the security file'})
+      assert.deepEqual(s.lookup('reg.io', 'a/b'), {insecure: false, skipTlsVerify: false})
     }
   })
 })
@@ -102,7 +102,7 @@ describe('parseSecurity fields', () => {
   }
 
   it('an entry with no fields is an anonymous entry', () => {
-    assert.deepEqual(parseSecurity('reg.io:\n', FILE).lookup('reg.io', 'a'), {insecure: false, skipTlsVerify: false, entry: 'reg.io', writtenIn: 'the security file'})
+    assert.deepEqual(parseSecurity('reg.io:\n', FILE).lookup('reg.io', 'a'), {insecure: false, skipTlsVerify: false, entry: 'reg.io'})
   })
 
   it('reads JSON too', () => {
