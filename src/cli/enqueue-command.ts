@@ -9,6 +9,7 @@ import {formatUnfinished} from '../report/summary.js'
 import {engineSettings, type EngineFlagValues} from './engine-flags.js'
 import {runQueueCommand} from './queue-flags.js'
 import {selectionSettings, type SelectionFlagValues} from './selection-flags.js'
+import {abortOnStopSignals} from './stop-signals.js'
 
 export interface EnqueueFlags extends EngineFlagValues, SelectionFlagValues {
   queue: string
@@ -57,10 +58,7 @@ export async function runEnqueue(command: Command, flags: EnqueueFlags): Promise
       ...(flatten !== undefined ? {flatten} : {}),
     })
     const settings = engineSettings(flags)
-    const abort = new AbortController()
-    const onSignal = () => abort.abort()
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
+    const stop = abortOnStopSignals()
     try {
       const report = await enqueueTransfer({
         queue,
@@ -72,7 +70,7 @@ export async function runEnqueue(command: Command, flags: EnqueueFlags): Promise
         routines: settings.routines,
         qps: settings.qps,
         logger: createLogger({logFile: flags.log, quiet: flags.quiet}),
-        signal: abort.signal,
+        signal: stop.signal,
       })
       command.log(String(report.enqueued))
       command.log(`${report.existing} already queued or done`)
@@ -84,8 +82,7 @@ export async function runEnqueue(command: Command, flags: EnqueueFlags): Promise
       // Each failure was logged as it happened ("generate failed: …").
       if (report.generateFailures.length > 0 || report.interrupted) process.exitCode = 1
     } finally {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+      stop.release()
     }
   })
 }

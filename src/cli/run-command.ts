@@ -6,6 +6,7 @@ import {createProgressDisplay, wantsLiveProgress, type ProgressDisplay} from '..
 import {buildRunReport} from '../report/run-report.js'
 import {formatReport} from '../report/summary.js'
 import {checkReportTarget, writeRunReport} from '../report/write-report.js'
+import {abortOnStopSignals} from './stop-signals.js'
 import {exitWithUserError} from './user-error.js'
 import type {TransferReport} from '../report/summary.js'
 
@@ -32,10 +33,7 @@ export async function runEngineCommand(
 ): Promise<TransferReport> {
   const json = command.jsonEnabled()
   const startedAt = new Date().toISOString()
-  const abort = new AbortController()
-  const stop = () => abort.abort()
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  const stop = abortOnStopSignals()
   let display: ProgressDisplay | undefined
   let logger: Logger = createLogger({logFile: flags.log, quiet: flags.quiet, json, verbose: flags.verbose})
   let report: TransferReport
@@ -46,15 +44,14 @@ export async function runEngineCommand(
       display = createProgressDisplay(process.stderr)
       logger = createLogger({logFile: flags.log, quiet: flags.quiet, json, verbose: flags.verbose, display})
     }
-    report = await body({logger, signal: abort.signal})
+    report = await body({logger, signal: stop.signal})
   } catch (error) {
     display?.stop()
     if (!FerryError.is(error)) throw error
     exitWithUserError(command, error.message)
   } finally {
     display?.stop()
-    process.off('SIGINT', stop)
-    process.off('SIGTERM', stop)
+    stop.release()
   }
   let reportFailed = false
   if (flags.report) {

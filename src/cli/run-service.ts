@@ -6,6 +6,7 @@ import {startService} from '../serve/service.js'
 import type {SyncJob} from '../serve/sync-job.js'
 import type {TransferReport} from '../report/summary.js'
 import {serviceSettings, type ServiceFlagValues} from './serve-flags.js'
+import {onStopSignals} from './stop-signals.js'
 import {exitWithUserError} from './user-error.js'
 
 /**
@@ -25,9 +26,7 @@ export async function runServiceCommand(
   let stop = () => {
     stopRequested = true
   }
-  const onSignal = () => stop()
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  const release = onStopSignals(() => stop(), {times: 'every'})
   try {
     let service: Awaited<ReturnType<typeof startService>>
     try {
@@ -44,7 +43,6 @@ export async function runServiceCommand(
     process.exitCode = outcome.complete ? 0 : 1
     return outcome.reports.values().next().value
   } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    release()
   }
 }

@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {parseInterval} from '../serve/interval.js'
+import {parseInterval} from '../config/interval.js'
+import {cronTrigger, type TriggerSpec} from '../config/trigger-spec.js'
 import {parseListenAddress} from '../serve/listener.js'
-import {cronTrigger, type TriggerSpec} from '../serve/trigger.js'
 
 /** --help heading of the long-running mode's flags. */
 export const STANDING = 'STANDING MIRROR (scheduled and event-driven sync)'

@@ -1,6 +1,7 @@
 import {Command, Flags} from '@oclif/core'
 
 import {queueFlags, runQueueCommand} from '../cli/queue-flags.js'
+import {abortOnStopSignals} from '../cli/stop-signals.js'
 import {parseQueueAddress} from '../fleet/connection.js'
 import {queueStatus, waitForQueue, type QueueStatus} from '../fleet/status.js'
 
@@ -27,11 +28,10 @@ waiting or active, then prints the same and exits 1 if any job failed.`
     const {flags} = await this.parse(Status)
     return runQueueCommand(this, async () => {
       const queue = parseQueueAddress(flags.queue!, flags.queueName)
-      const abort = new AbortController()
-      const onSignal = () => abort.abort()
-      process.once('SIGINT', onSignal)
-      const status = flags.wait ? await waitForQueue(queue, {signal: abort.signal}) : await queueStatus(queue)
-      process.off('SIGINT', onSignal)
+      // Ctrl-C ends --wait with the counts so far; SIGTERM keeps Node's default.
+      const stop = abortOnStopSignals({signals: ['SIGINT']})
+      const status = flags.wait ? await waitForQueue(queue, {signal: stop.signal}) : await queueStatus(queue)
+      stop.release()
       if (!this.jsonEnabled()) {
         this.log(`waiting ${status.waiting}`)
         this.log(`active ${status.active}`)

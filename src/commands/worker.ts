@@ -2,6 +2,7 @@ import {Command, Flags} from '@oclif/core'
 
 import {engineFlags} from '../cli/engine-flags.js'
 import {queueFlags, runQueueCommand} from '../cli/queue-flags.js'
+import {abortOnStopSignals} from '../cli/stop-signals.js'
 import {parseSize} from '../config/size.js'
 import {parseQueueAddress} from '../fleet/connection.js'
 import {loadWorkerCredentials} from '../fleet/credentials.js'
@@ -49,10 +50,7 @@ another worker after --lockDuration.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Worker)
-    const stop = new AbortController()
-    const onSignal = () => stop.abort()
-    process.once('SIGTERM', onSignal)
-    process.once('SIGINT', onSignal)
+    const stop = abortOnStopSignals()
     await runQueueCommand(this, async () => {
       const queue = parseQueueAddress(flags.queue!, flags.queueName)
       const credentials = await loadWorkerCredentials(flags.securityFile)

@@ -6,16 +6,12 @@
  * Each key is checked here, so a wrong one fails its rule with the key's line and name.
  */
 import {ConfigError} from '../errors.js'
-import {parsePlatforms, type Platform} from '../select/platforms.js'
+import type {RuleSelection} from '../rule.js'
+import {parsePlatforms} from '../select/platforms.js'
 import {compileSelection, type SelectionLabels, type TagSelection} from '../select/tags.js'
 import {kindOf} from './yaml.js'
 
-/** What a rule selects beyond its source key; applied in addition to the run's flags. */
-export interface RuleSelection {
-  tags?: TagSelection
-  /** Replaces the run's --platform for this rule. */
-  platforms?: Platform[]
-}
+export type {RuleSelection}
 
 export interface RuleValue {
   /** The destination as written; empty means the default destination (--registry/--ns). */

@@ -15,12 +15,26 @@ import path from 'node:path'
 
 import {ConfigError} from '../errors.js'
 import type {InputFiles} from '../inputs.js'
-import {parseInterval} from '../serve/interval.js'
-import type {EngineSettings} from '../serve/sync-job.js'
-import {cronTrigger, type TriggerSpec} from '../serve/trigger.js'
-import {tagFilter} from '../select/filters.js'
+import {tagFilter, type TagFilter} from '../select/filters.js'
+import type {Platform} from '../select/platforms.js'
+import type {TagSelection} from '../select/tags.js'
+import {parseInterval} from './interval.js'
 import {parseSize} from './size.js'
+import {cronTrigger, type TriggerSpec} from './trigger-spec.js'
 import {isPlainMap, kindOf, loadYaml, scanKeys, type KeyAt} from './yaml.js'
+
+/** The engine settings a standing job runs with, from flags or schedule.yaml. */
+export interface EngineSettings {
+  routines: number
+  retry: number
+  qps?: number
+  chunkSize?: number
+  overwriteTags: boolean
+  tagFilter?: TagFilter
+  tagSelection?: TagSelection
+  platforms?: Platform[]
+  deep?: boolean
+}
 
 export interface ScheduledJobConfig {
   name: string

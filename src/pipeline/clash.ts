@@ -19,7 +19,7 @@
  * tells the user which rules to change.
  */
 import {FerryError} from '../errors.js'
-import type {DestinationMapping, Rule} from '../config/rules.js'
+import type {DestinationMapping, Rule} from '../rule.js'
 import {destinationsOf, type TransferJob} from './job.js'
 import {formatReference, formatRepository, type ImageReference} from '../reference.js'
 

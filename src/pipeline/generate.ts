@@ -1,7 +1,7 @@
 import {runSignal} from '../abort.js'
 import {FerryError} from '../errors.js'
-import {expandPattern, type Rule} from '../config/rules.js'
 import {underPrefix, type RefusedName} from '../names.js'
+import {expandPattern, type Rule} from '../rule.js'
 import {matchesPattern} from '../select/repository-paths.js'
 import {chainSelectors, compileSelection, predicateSelector, type TagSelector} from '../select/tags.js'
 import {MemoryChannel} from './channel.js'

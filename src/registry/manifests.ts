@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto'
 
+import {sha256Digest} from '../digest.js'
 import {FerryError} from '../errors.js'
 import {checkDigest, digestProblem} from '../names.js'
 import {repositoryScope} from './challenge.js'
@@ -14,10 +15,6 @@ export interface ManifestHead {
 
 export interface FetchedManifest extends ManifestHead {
   bytes: Buffer
-}
-
-export function sha256Digest(bytes: Buffer): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`
 }
 
 /**

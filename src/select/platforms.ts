@@ -5,8 +5,8 @@
  * source's, so every child manifest keeps its digest and only the index digest changes. save's
  * --platform takes one child instead (offline/platform.ts).
  */
+import {sha256Digest} from '../digest.js'
 import {ConfigError} from '../errors.js'
-import {sha256Digest} from '../registry/manifests.js'
 
 export interface Platform {
   os: string

@@ -3,6 +3,7 @@
  * with the hooks the service needs into each run.
  */
 import type {Rule} from '../config/rules.js'
+import type {EngineSettings} from '../config/schedule.js'
 import type {CredentialStore} from '../config/security.js'
 import {loadTransferInputs, type InputFiles} from '../inputs.js'
 import type {RegistryObserver} from '../registry/client.js'
@@ -17,7 +18,7 @@ import type {TagSelection} from '../select/tags.js'
 import {rulesForPush, withClaimants} from './event-rules.js'
 import type {TransferJob} from '../pipeline/job.js'
 import type {PushEvent} from './push-events.js'
-import type {TriggerSpec} from './trigger.js'
+import type {TriggerSpec} from '../config/trigger-spec.js'
 
 export interface RunHooks {
   /** Abandons copies in flight (after the grace period). */
@@ -40,19 +41,6 @@ export interface SyncJob {
   /** Copies the given (narrowed) rules. */
   runRules(rules: Rule[], hooks: RunHooks): Promise<TransferReport>
   close(): Promise<void>
-}
-
-/** The engine settings a standing job runs with, from flags or schedule.yaml. */
-export interface EngineSettings {
-  routines: number
-  retry: number
-  qps?: number
-  chunkSize?: number
-  overwriteTags: boolean
-  tagFilter?: TagFilter
-  tagSelection?: TagSelection
-  platforms?: Platform[]
-  deep?: boolean
 }
 
 /**

@@ -7,7 +7,8 @@ import {sessionOptions} from '../../src/engine/options.js'
 import {narrowedJob} from '../../src/engine/results.js'
 import {EngineSession} from '../../src/engine/session.js'
 import type {TransferJob} from '../../src/pipeline/job.js'
-import {sha256Digest, type FetchedManifest} from '../../src/registry/manifests.js'
+import {sha256Digest} from '../../src/digest.js'
+import type {FetchedManifest} from '../../src/registry/manifests.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from '../../src/transfer/endpoints.js'
 import {type ImageReference} from '../../src/reference.js';
 

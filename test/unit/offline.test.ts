@@ -17,7 +17,7 @@ import {parseBackupSource} from '../../src/offline/backup.js'
 import {registryDestination, ruleDestination} from '../../src/offline/destinations.js'
 import {outputTarget} from '../../src/offline/output.js'
 import {layoutRule} from '../../src/offline/save.js'
-import {sha256Digest} from '../../src/registry/manifests.js'
+import {sha256Digest} from '../../src/digest.js'
 import {DigestVerifier} from '../../src/registry/digest-verifier.js'
 
 test('skopeoRefProblem: the OCI ref.name grammar skopeo enforces', () => {

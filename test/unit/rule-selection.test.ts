@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {expandPattern, parseRules, type Rule, type RuleDefaults} from '../../src/config/rules.js'
+import {parseRules, type Rule, type RuleDefaults} from '../../src/config/rules.js'
+import {expandPattern} from '../../src/rule.js'
 import {flattenDestination, joinPath, mapUnderPrefix, matchesPattern, splitPattern} from '../../src/select/repository-paths.js'
 
 const FILE = 'selection.yaml'

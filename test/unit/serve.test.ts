@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
+import {formatInterval, parseInterval} from '../../src/config/interval.js'
 import type {Rule} from '../../src/config/rules.js'
+import {cronTrigger} from '../../src/config/trigger-spec.js'
 import type {JobResult} from '../../src/report/summary.js'
 import {rulesForPush} from '../../src/serve/event-rules.js'
-import {formatInterval, parseInterval} from '../../src/serve/interval.js'
 import {parseListenAddress, tokenMatches} from '../../src/serve/listener.js'
 import {normalizeHost, parseDistributionEnvelope, parseHarborPayload, SeenIds, type PushEvent} from '../../src/serve/push-events.js'
 import {describeChanges, sourceChanges, syncedAfter} from '../../src/serve/source-changes.js'
 import {TagQueue} from '../../src/serve/tag-queue.js'
-import {cronTrigger, describeTrigger} from '../../src/serve/trigger.js'
+import {describeTrigger} from '../../src/serve/trigger.js'
 
 test('parseInterval: units, sums, and one-line refusals', () => {
   const good: [string, number][] = [
