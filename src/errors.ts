@@ -68,11 +68,7 @@ export class RegistryError extends FerryError {
   /** Milliseconds the registry asked us to wait (Retry-After), when it said. */
   readonly retryAfterMs?: number
 
-  constructor(
-    code: string,
-    message: string,
-    options: {status?: number; retryable?: boolean; retryAfterMs?: number; cause?: unknown} = {},
-  ) {
+  constructor(code: string, message: string, options: {status?: number; retryable?: boolean; retryAfterMs?: number; cause?: unknown} = {}) {
     super(code, message, {retryable: options.retryable, cause: options.cause})
     this.name = 'RegistryError'
     this.status = options.status

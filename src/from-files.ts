@@ -9,10 +9,7 @@ import type {TransferReport} from './report/summary.js'
 import {verifyRules} from './verify.js'
 
 export type TransferOptions = Omit<EngineOptions, 'rules' | 'credentials' | 'ruleErrors' | 'ruleWarnings'> &
-  (
-    | ({rules?: undefined; credentials?: undefined} & InputFiles)
-    | Pick<EngineOptions, 'rules' | 'credentials' | 'ruleErrors' | 'ruleWarnings'>
-  )
+  (({rules?: undefined; credentials?: undefined} & InputFiles) | Pick<EngineOptions, 'rules' | 'credentials' | 'ruleErrors' | 'ruleWarnings'>)
 
 /** The options of `transfer()`; dryRun and deep have no meaning here and are ignored. */
 export type VerifyOptions = TransferOptions

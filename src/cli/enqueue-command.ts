@@ -43,7 +43,9 @@ export async function runEnqueue(command: Command, flags: EnqueueFlags): Promise
     if (flags.standing) refused.push('--schedule/--interval/--listen/--stateFile' as never)
     if (flags['tag-exist-overridden'] === false) refused.push('tag-exist-overridden=false' as never)
     if (refused.length > 0) {
-      throw new ConfigError(`--queue only enqueues; it does not take ${refused.map((name) => (name.startsWith('-') ? name : `--${name}`)).join(', ')} (workers copy with their own settings)`)
+      throw new ConfigError(
+        `--queue only enqueues; it does not take ${refused.map((name) => (name.startsWith('-') ? name : `--${name}`)).join(', ')} (workers copy with their own settings)`,
+      )
     }
     const queue = parseQueueAddress(flags.queue, flags.queueName)
     const {flatten, ...selection} = selectionSettings(flags)

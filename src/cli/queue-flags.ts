@@ -12,7 +12,7 @@ const FLEET = 'FLEET (workers on many machines sharing a Redis queue)'
 export function queueFlags(required: boolean) {
   return {
     queue: Flags.string({
-      description: 'Redis holding the fleet\'s queue: redis://HOST:PORT/DB (rediss:// for TLS)',
+      description: "Redis holding the fleet's queue: redis://HOST:PORT/DB (rediss:// for TLS)",
       required,
       helpGroup: FLEET,
     }),

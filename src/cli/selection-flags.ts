@@ -12,14 +12,20 @@ export const selectionFlags = {
     description: 'copy only listed tags that are versions in this npm semver range (">=1.2 <2", "^1.4"; a leading v is allowed; other tags are left out)',
     helpGroup: SELECTION,
   }),
-  latest: Flags.integer({description: 'copy only the N highest versions among the listed tags (semver order; other tags are left out)', min: 1, helpGroup: SELECTION}),
+  latest: Flags.integer({
+    description: 'copy only the N highest versions among the listed tags (semver order; other tags are left out)',
+    min: 1,
+    helpGroup: SELECTION,
+  }),
   platform: Flags.string({
-    description: 'copy only these platforms of a multi-platform index (linux/amd64,linux/arm64; linux/arm matches every variant); the destination gets a new index of just them',
+    description:
+      'copy only these platforms of a multi-platform index (linux/amd64,linux/arm64; linux/arm matches every variant); the destination gets a new index of just them',
     multiple: true,
     helpGroup: SELECTION,
   }),
   flatten: Flags.boolean({
-    description: 'destinations without multi-level paths: rules without a destination join the whole source path (team/sub/app → NS/team-sub-app); explicit ones keep their first component and join the rest',
+    description:
+      'destinations without multi-level paths: rules without a destination join the whole source path (team/sub/app → NS/team-sub-app); explicit ones keep their first component and join the rest',
     default: false,
     helpGroup: SELECTION,
   }),

@@ -10,7 +10,8 @@ export const STANDING = 'STANDING MIRROR (scheduled and event-driven sync)'
 /** What `ferry schedule` shares with `transfer`/`migrate` in the long-running mode. */
 export const serviceFlags = {
   stateFile: Flags.string({
-    description: 'JSON file remembering, per job, the source digest last synced and when; each run reports tags new, updated or deleted at the source since the last one',
+    description:
+      'JSON file remembering, per job, the source digest last synced and when; each run reports tags new, updated or deleted at the source since the last one',
     helpGroup: STANDING,
   }),
   gracePeriod: Flags.string({
@@ -36,7 +37,7 @@ export const standingFlags = {
     exclusive: ['interval'],
     helpGroup: STANDING,
   }),
-  timezone: Flags.string({description: 'IANA time zone of --schedule (default: the machine\'s)', dependsOn: ['schedule'], helpGroup: STANDING}),
+  timezone: Flags.string({description: "IANA time zone of --schedule (default: the machine's)", dependsOn: ['schedule'], helpGroup: STANDING}),
   interval: Flags.string({
     description: 'keep running: sync at once, then every interval (e.g. 30s, 15m, 1h); a tick while a run is busy is skipped',
     exclusive: ['schedule'],

@@ -5,7 +5,7 @@ import {parseQueueAddress} from '../fleet/connection.js'
 import {retryFailed} from '../fleet/status.js'
 
 export default class Retry extends Command {
-  static override summary = 'Put a fleet\'s failed jobs back in its queue.'
+  static override summary = "Put a fleet's failed jobs back in its queue."
 
   static override description = `Every failed job goes back to waiting, and the workers copy it again (a copy picks up what is
 already at the destination). Prints how many jobs were put back.`

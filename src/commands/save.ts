@@ -32,7 +32,9 @@ atomically, so a run killed at any point and run again finishes the layout.`
     ruleFile: Flags.string({description: 'rule file (transfer format); its sources are saved, its destinations ignored', required: true}),
     output: Flags.string({description: 'layout folder, or FILE.tar (.tar.gz, .tar.zst) for a tar with the layout at its root', required: true}),
     compress: Flags.string({description: 'compress the tar (gzip through zlib, zstd through the zstd program)', options: ['gzip', 'zstd']}),
-    platform: Flags.string({description: 'of a multi-arch image, save only this platform (os/architecture[/variant], e.g. linux/arm64); default: every platform'}),
+    platform: Flags.string({
+      description: 'of a multi-arch image, save only this platform (os/architecture[/variant], e.g. linux/arm64); default: every platform',
+    }),
     dryRun: Flags.boolean({description: 'list the images that would be saved (tags listed at the sources); write nothing', default: false}),
     ...engineFlags,
   }
@@ -42,11 +44,30 @@ atomically, so a run killed at any point and run again finishes the layout.`
     const compress = flags.compress as 'gzip' | 'zstd' | undefined
     if (flags.dryRun) return this.dryRun(flags)
     return runEngineCommand(this, flags, ({logger, signal}) =>
-      save({...engineSettings(flags), ruleFile: flags.ruleFile, securityFile: flags.securityFile, output: flags.output, compress, platform: flags.platform, logger, signal}),
+      save({
+        ...engineSettings(flags),
+        ruleFile: flags.ruleFile,
+        securityFile: flags.securityFile,
+        output: flags.output,
+        compress,
+        platform: flags.platform,
+        logger,
+        signal,
+      }),
     )
   }
 
-  private async dryRun(flags: {ruleFile: string; securityFile?: string; output: string; routines: number; qps: number; includeTags?: string[]; excludeTags?: string[]; retry: number; 'tag-exist-overridden': boolean}): Promise<Plan> {
+  private async dryRun(flags: {
+    ruleFile: string
+    securityFile?: string
+    output: string
+    routines: number
+    qps: number
+    includeTags?: string[]
+    excludeTags?: string[]
+    retry: number
+    'tag-exist-overridden': boolean
+  }): Promise<Plan> {
     let plan: Plan
     try {
       plan = await planSave({...engineSettings(flags), ruleFile: flags.ruleFile, securityFile: flags.securityFile, output: flags.output})

@@ -24,7 +24,10 @@ Exits on SIGINT/SIGTERM: 0 when every job's last run was complete, 1 otherwise, 
   static override enableJsonFlag = true
 
   static override flags = {
-    config: Flags.string({description: 'schedule file: jobs by name, each with ruleFile, securityFile, schedule or interval, and engine settings', required: true}),
+    config: Flags.string({
+      description: 'schedule file: jobs by name, each with ruleFile, securityFile, schedule or interval, and engine settings',
+      required: true,
+    }),
     ...serviceFlags,
     log: Flags.string({description: 'also append every line to this log file'}),
     quiet: Flags.boolean({description: 'no progress lines; failures and the run reports only', default: false}),

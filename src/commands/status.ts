@@ -6,16 +6,13 @@ import {parseQueueAddress} from '../fleet/connection.js'
 import {queueStatus, waitForQueue, type QueueStatus} from '../fleet/status.js'
 
 export default class Status extends Command {
-  static override summary = 'How far a fleet\'s queue is: jobs waiting, active, done and failed, and bytes copied.'
+  static override summary = "How far a fleet's queue is: jobs waiting, active, done and failed, and bytes copied."
 
   static override description = `One line each: waiting (delayed and retrying included), active, done (earlier enqueues
 included), failed, bytes; then each failed job with its error. --wait polls until nothing is
 waiting or active, then prints the same and exits 1 if any job failed.`
 
-  static override examples = [
-    '<%= config.bin %> status --queue redis://redis:6379/0',
-    '<%= config.bin %> status --queue redis://redis:6379/0 --wait',
-  ]
+  static override examples = ['<%= config.bin %> status --queue redis://redis:6379/0', '<%= config.bin %> status --queue redis://redis:6379/0 --wait']
 
   static override enableJsonFlag = true
 

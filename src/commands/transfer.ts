@@ -50,7 +50,8 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
       exactlyOne: INPUTS,
     }),
     images: Flags.string({
-      description: "image-syncer's / image-migrator's images file (JSON or YAML rules), or a plain image list (one source a line; destination from --registry/--ns)",
+      description:
+        "image-syncer's / image-migrator's images file (JSON or YAML rules), or a plain image list (one source a line; destination from --registry/--ns)",
       helpGroup: IMAGE_SYNCER,
       exactlyOne: INPUTS,
     }),
@@ -69,7 +70,8 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
       helpGroup: IMAGE_TRANSFER,
     }),
     ns: Flags.string({
-      description: 'default destination namespace for rules with an empty destination (env DEFAULT_NAMESPACE; image-transfer never read --ns); --namespace is the same flag',
+      description:
+        'default destination namespace for rules with an empty destination (env DEFAULT_NAMESPACE; image-transfer never read --ns); --namespace is the same flag',
       aliases: ['namespace'],
       helpGroup: IMAGE_TRANSFER,
     }),
@@ -81,7 +83,10 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
     ccrRegion: Flags.string({description: 'CCR region (--ccrToTcr)', default: 'ap-guangzhou', helpGroup: IMAGE_TRANSFER}),
     tcrRegion: Flags.string({description: 'TCR instance region (--ccrToTcr)', default: 'ap-guangzhou', helpGroup: IMAGE_TRANSFER}),
     tcrName: Flags.string({description: 'TCR instance name (--ccrToTcr)', helpGroup: IMAGE_TRANSFER}),
-    secretFile: Flags.string({description: 'Tencent Cloud API keys: ccr/tcr secretId and secretKey, each standing in for the other (--ccrToTcr)', helpGroup: IMAGE_TRANSFER}),
+    secretFile: Flags.string({
+      description: 'Tencent Cloud API keys: ccr/tcr secretId and secretKey, each standing in for the other (--ccrToTcr)',
+      helpGroup: IMAGE_TRANSFER,
+    }),
     ccrTagNums: Flags.integer({
       description: 'newest N tags of each CCR repository by push time (0 = all); ferry reports how many it left out, image-transfer did not',
       default: 100,

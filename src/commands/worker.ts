@@ -21,9 +21,7 @@ through Redis (give every worker the same value). Runs until SIGTERM or SIGINT, 
 more jobs, finishes those in flight and exits 0; a worker killed outright has its jobs handed to
 another worker after --lockDuration.`
 
-  static override examples = [
-    '<%= config.bin %> worker --queue redis://redis:6379/0 --securityFile security.yaml --routines 10 --qps 100',
-  ]
+  static override examples = ['<%= config.bin %> worker --queue redis://redis:6379/0 --securityFile security.yaml --routines 10 --qps 100']
 
   static override flags = {
     ...queueFlags(true),
@@ -38,7 +36,7 @@ another worker after --lockDuration.`
     chunkSize,
     limitRate,
     lockDuration: Flags.integer({
-      description: 'seconds a job stays claimed by a worker that stops renewing the claim; a killed worker\'s jobs go to others after about this long',
+      description: "seconds a job stays claimed by a worker that stops renewing the claim; a killed worker's jobs go to others after about this long",
       default: 30,
       min: 2,
       max: 600,

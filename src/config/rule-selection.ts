@@ -52,7 +52,8 @@ export function parseRuleValue(value: unknown, lineOf: (key: string) => number |
   if (include) tags.include = include
   if (exclude) tags.exclude = exclude
   if (map.semver !== undefined) {
-    if (typeof map.semver !== 'string' && typeof map.semver !== 'number') fail('semver', `must be a semver range such as ">=1.2 <2"; found ${kindOf(map.semver)}`)
+    if (typeof map.semver !== 'string' && typeof map.semver !== 'number')
+      fail('semver', `must be a semver range such as ">=1.2 <2"; found ${kindOf(map.semver)}`)
     tags.semver = String(map.semver)
   }
   if (map.latest !== undefined) {

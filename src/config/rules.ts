@@ -4,15 +4,7 @@
  */
 import {readFile} from 'node:fs/promises'
 import {ConfigError} from '../errors.js'
-import {
-  DOCKER_HUB,
-  parseRegistryHost,
-  parseRepositoryAndTags,
-  quote,
-  repositoryPathProblem,
-  type ImageReference,
-  type RepositoryAndTags,
-} from '../reference.js'
+import {DOCKER_HUB, parseRegistryHost, parseRepositoryAndTags, quote, repositoryPathProblem, type ImageReference, type RepositoryAndTags} from '../reference.js'
 import type {DestinationMapping, Rule, RuleSource} from '../rule.js'
 import {flattenDestination, joinPath, splitPattern} from '../select/repository-paths.js'
 import {parseRuleValue} from './rule-selection.js'
@@ -63,12 +55,7 @@ export async function loadRuleFile(file: string, defaults: RuleDefaults): Promis
  */
 export type EntryParser = (key: string, value: unknown, defaults: CheckedDefaults, lineOf?: KeyLines) => ParsedRule[]
 
-export function parseRules(
-  text: string,
-  file: string,
-  defaults: RuleDefaults,
-  options: {entry?: EntryParser} = {},
-): ParsedRules {
+export function parseRules(text: string, file: string, defaults: RuleDefaults, options: {entry?: EntryParser} = {}): ParsedRules {
   const parseEntry: EntryParser = options.entry ?? ((key, value, checked, lineOf) => [parseRule(key, value, checked, lineOf)])
   const fallback = checkDefaults(defaults)
   const {value: doc, duplicateLine} = loadYaml(text, file, {duplicates: 'report', what: 'rule', code: 'INVALID_CONFIG'})
@@ -125,7 +112,8 @@ export function parseRules(
       }
       // image-transfer's generated JSON ends tag lists with a comma: read past, but say so.
       const empty = emptyTagsOf(key)
-      if (empty) warnings.push(`${file}${line ? `:${line}` : ''}: rule ${quote(key)}: ${empty === 1 ? 'an empty tag' : `${empty} empty tags`} in the tag list ignored`)
+      if (empty)
+        warnings.push(`${file}${line ? `:${line}` : ''}: rule ${quote(key)}: ${empty === 1 ? 'an empty tag' : `${empty} empty tags`} in the tag list ignored`)
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error
       ruleError(`rule ${quote(key)}: ${error.message}`, error.line ?? line)
@@ -167,7 +155,7 @@ export function parseRule(key: string, value: unknown, defaults: CheckedDefaults
   if (
     destination.registry === source.registry &&
     destination.repository === source.repository &&
-    (destination.tag === undefined || source.tags?.length === 1 && destination.tag === source.tags[0]) &&
+    (destination.tag === undefined || (source.tags?.length === 1 && destination.tag === source.tags[0])) &&
     (destination.digest === undefined || destination.digest === source.digest)
   ) {
     problem('the destination is the source itself')
@@ -185,7 +173,8 @@ function parsePatternRule(prefixText: string, depth: '*' | '**', written: string
   } else {
     const src = side('source', prefixText)
     if (src.tags.length > 0 || src.digest) problem(`a repository pattern (/${depth}) takes no tag or digest; select tags with includeTags, semver or latest`)
-    if (src.registry === DOCKER_HUB) problem(`a repository pattern (/${depth}) needs the registry's catalog, which Docker Hub does not offer; name the repositories`)
+    if (src.registry === DOCKER_HUB)
+      problem(`a repository pattern (/${depth}) needs the registry's catalog, which Docker Hub does not offer; name the repositories`)
     registry = src.registry
     prefix = src.repository
   }

@@ -45,8 +45,20 @@ export interface ScheduledJobConfig {
 }
 
 const FIELDS = [
-  'ruleFile', 'securityFile', 'registry', 'ns', 'schedule', 'timezone', 'interval',
-  'routines', 'retry', 'qps', 'chunkSize', 'tagExistOverridden', 'includeTags', 'excludeTags',
+  'ruleFile',
+  'securityFile',
+  'registry',
+  'ns',
+  'schedule',
+  'timezone',
+  'interval',
+  'routines',
+  'retry',
+  'qps',
+  'chunkSize',
+  'tagExistOverridden',
+  'includeTags',
+  'excludeTags',
 ] as const
 type Field = (typeof FIELDS)[number]
 
@@ -69,7 +81,8 @@ export function parseSchedule(text: string, file: string): ScheduledJobConfig[] 
   }
   if (!isPlainMap(doc)) fail(`a schedule file is a map with a "jobs" key; this one is ${kindOf(doc)}`, 1)
   const top = doc as Record<string, unknown>
-  for (const key of Object.keys(top)) if (key !== 'jobs') fail(`unknown key "${key}"; a schedule file has one key, "jobs"`, keys.find((k) => k.top && k.key === key)?.line)
+  for (const key of Object.keys(top))
+    if (key !== 'jobs') fail(`unknown key "${key}"; a schedule file has one key, "jobs"`, keys.find((k) => k.top && k.key === key)?.line)
   const jobsKey = keys.find((k) => k.top && k.key === 'jobs')
   if (!isPlainMap(top.jobs) || Object.keys(top.jobs).length === 0) {
     fail(`"jobs" must be a map from job name to its settings; found ${kindOf(top.jobs)}`, jobsKey?.line ?? 1)
@@ -81,7 +94,8 @@ export function parseSchedule(text: string, file: string): ScheduledJobConfig[] 
   for (const [name, value] of Object.entries(jobs)) {
     const jobKey = children.find((k) => k.key === name)
     const line = jobKey?.line
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) fail(`job "${name}": a job name is letters, digits, '.', '_' and '-' (it labels metrics and the state file)`, line)
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name))
+      fail(`job "${name}": a job name is letters, digits, '.', '_' and '-' (it labels metrics and the state file)`, line)
     if (!isPlainMap(value)) fail(`job "${name}": its settings must be a map; found ${kindOf(value)}`, line)
     const fields = jobKey ? childKeys(keys, jobKey) : []
     const at = (field: string) => fields.find((k) => k.key === field)?.line ?? line

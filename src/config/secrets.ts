@@ -20,11 +20,13 @@ export type CloudSecrets = Record<string, CloudSecret | undefined>
 export function parseSecrets(text: string, file: string, env: NodeJS.ProcessEnv = process.env): CloudSecrets {
   const doc = loadYaml(text, file, {duplicates: 'error', what: 'entry'}).value
   if (doc === null || doc === undefined) return {}
-  if (!isPlainMap(doc)) throw new ConfigError(`a secret file maps a provider name (ccr, tcr, ecr, acr, …) to {secretId, secretKey}; this one is ${kindOf(doc)}`, {file})
+  if (!isPlainMap(doc))
+    throw new ConfigError(`a secret file maps a provider name (ccr, tcr, ecr, acr, …) to {secretId, secretKey}; this one is ${kindOf(doc)}`, {file})
   const secrets: CloudSecrets = {}
   for (const [name, value] of Object.entries(doc)) {
     const line = lineOfKey(text, name)
-    if (!isPlainMap(value)) throw new ConfigError(`entry ${JSON.stringify(name)} must be a map with secretId and secretKey, found ${kindOf(value)}`, {file, line})
+    if (!isPlainMap(value))
+      throw new ConfigError(`entry ${JSON.stringify(name)} must be a map with secretId and secretKey, found ${kindOf(value)}`, {file, line})
     const secret: CloudSecret = {}
     for (const [field, raw] of Object.entries(value)) {
       if (field !== 'secretId' && field !== 'secretKey') {

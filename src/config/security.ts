@@ -67,10 +67,7 @@ export function parseSecurity(text: string, file: string, env: NodeJS.ProcessEnv
   const doc = loadYaml(text, file, {duplicates: 'error', what: 'entry'}).value
   if (doc === null || doc === undefined) return new PrefixStore(new Map())
   if (!isPlainMap(doc)) {
-    throw new ConfigError(
-      `a security file is a map from registry (or registry/namespace) to credentials; this one is ${kindOf(doc)}`,
-      {file},
-    )
+    throw new ConfigError(`a security file is a map from registry (or registry/namespace) to credentials; this one is ${kindOf(doc)}`, {file})
   }
 
   const keys = scanKeys(text)
@@ -263,10 +260,7 @@ function parseEntry(key: string, value: unknown, scheme: 'http' | 'https' | unde
  */
 function unknownFieldText(name: string): string {
   const folded = name.toLowerCase().replace(/[_-]/g, '')
-  const suggestion =
-    FIELDS.find((f) => f.toLowerCase() === folded) ??
-    FOREIGN_FIELDS[folded] ??
-    FIELDS.find((f) => editDistance(f.toLowerCase(), folded) <= 2)
+  const suggestion = FIELDS.find((f) => f.toLowerCase() === folded) ?? FOREIGN_FIELDS[folded] ?? FIELDS.find((f) => editDistance(f.toLowerCase(), folded) <= 2)
   if (!suggestion) return 'has an unknown field (not shown, in case it is a secret)'
   return `has an unknown field ${quote(name)} (did you mean ${suggestion}?)`
 }

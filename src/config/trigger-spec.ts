@@ -13,10 +13,7 @@ const require = createRequire(import.meta.url)
 const cron = (): typeof CronClass => (require('croner') as {Cron: typeof CronClass}).Cron
 
 /** When a standing job runs in full. */
-export type TriggerSpec =
-  | {kind: 'once'}
-  | {kind: 'interval'; ms: number}
-  | {kind: 'cron'; pattern: string; timezone?: string}
+export type TriggerSpec = {kind: 'once'} | {kind: 'interval'; ms: number} | {kind: 'cron'; pattern: string; timezone?: string}
 
 /**
  * A cron expression checked up front: five fields (minute precision) or six (seconds first), or a
@@ -27,12 +24,16 @@ export function cronTrigger(pattern: string, timezone: string | undefined, what 
     try {
       new Intl.DateTimeFormat('en', {timeZone: timezone})
     } catch {
-      throw new ConfigError(`${what.startsWith('--') ? '--timezone' : 'timezone'} ${JSON.stringify(timezone)} is not an IANA time zone (e.g. Europe/Berlin, UTC)`)
+      throw new ConfigError(
+        `${what.startsWith('--') ? '--timezone' : 'timezone'} ${JSON.stringify(timezone)} is not an IANA time zone (e.g. Europe/Berlin, UTC)`,
+      )
     }
   }
   const fields = pattern.trim().split(/\s+/).length
   if (!pattern.trim().startsWith('@') && fields !== 5 && fields !== 6) {
-    throw new ConfigError(`${what} ${JSON.stringify(pattern)} has ${fields} field${fields === 1 ? '' : 's'}; a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)`)
+    throw new ConfigError(
+      `${what} ${JSON.stringify(pattern)} has ${fields} field${fields === 1 ? '' : 's'}; a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)`,
+    )
   }
   try {
     const cronJob = new (cron())(pattern, {paused: true, mode: '5-or-6-parts', timezone})

@@ -7,7 +7,6 @@ import yaml from 'js-yaml'
 import {ConfigError, type FerryCode} from '../errors.js'
 import {quote} from '../reference.js'
 
-
 export function isPlainMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
 }
@@ -66,12 +65,14 @@ export function loadYaml(text: string, file: string, options: LoadOptions): {val
  * The line number says where to look.
  */
 function reasonWithoutContent(reason: string): string {
-  return reason
-    // Greedy: the quoted text can itself hold quotes.
-    .replace(/"[\s\S]*"/, '(not shown)')
-    .replace(/!<[\s\S]*>/, '(not shown)')
-    .replace(/^(tag name cannot contain such characters|tag name is malformed|tag prefix is malformed): .*$/s, '$1')
-    .replace(/[\r\n]+/g, ' ')
+  return (
+    reason
+      // Greedy: the quoted text can itself hold quotes.
+      .replace(/"[\s\S]*"/, '(not shown)')
+      .replace(/!<[\s\S]*>/, '(not shown)')
+      .replace(/^(tag name cannot contain such characters|tag name is malformed|tag prefix is malformed): .*$/s, '$1')
+      .replace(/[\r\n]+/g, ' ')
+  )
 }
 
 function duplicateMessage(text: string, position: number, what: string): string | undefined {

@@ -118,6 +118,7 @@ export async function runRules(session: EngineSession, input: RunInput): Promise
   await Promise.all([produce(), session.consume(channel, (results) => tally.finished(results))])
   const report = tally.report({listedAll, allRead: progress.allRead})
   // A queue's jobs come from elsewhere: no local rules is not a mistake there; nor is a stop before any was listed.
-  if (tally.jobs === 0 && tally.generateFailures.length === 0 && !input.channel && !report.interrupted) session.logger.warn('the rules name no images: nothing to copy')
+  if (tally.jobs === 0 && tally.generateFailures.length === 0 && !input.channel && !report.interrupted)
+    session.logger.warn('the rules name no images: nothing to copy')
   return report
 }

@@ -81,7 +81,12 @@ export class EngineSession {
         const access = options.credentials.lookup(registry, repository)
         return {key: access.entry ?? '', access}
       },
-      {limiter: this.limiter, idleTimeoutMs: options.limits?.idleTimeoutMs, onSecret: (secret) => this.redactor.add(secret), observer: options.output?.observer},
+      {
+        limiter: this.limiter,
+        idleTimeoutMs: options.limits?.idleTimeoutMs,
+        onSecret: (secret) => this.redactor.add(secret),
+        observer: options.output?.observer,
+      },
     )
     const readOnly = this.mode === 'copy' ? undefined : this.mode
     const registries = registryEndpoints(this.clients, {readOnly: readOnly !== undefined})
@@ -122,7 +127,10 @@ export class EngineSession {
    * Step 1: the rules' jobs as they become known, and the rules that generated none; tags and
    * catalogs are listed by up to `routines` at once. Stops when the session starts no more jobs.
    */
-  jobs(rules: Iterable<RuleItem> | AsyncIterable<RuleItem>, options: {distinctDestinations?: boolean; onListed?: (rules: string[]) => void} = {}): AsyncGenerator<Generated> {
+  jobs(
+    rules: Iterable<RuleItem> | AsyncIterable<RuleItem>,
+    options: {distinctDestinations?: boolean; onListed?: (rules: string[]) => void} = {},
+  ): AsyncGenerator<Generated> {
     const selection = this.options.selection ?? {}
     return generateJobs(rules, {
       listTags: (registry, repository, signal) => listTags(this.clients.get(registry, repository).client, repository, {signal}),
@@ -191,7 +199,11 @@ export class EngineSession {
       // Each destination on its own: verification reads, and reads nothing twice anyway.
       const checks = await Promise.all(destinations.map((destination) => verifyImage({...job, destination, extraDestinations: undefined}, this.context)))
       const durationMs = Date.now() - begun
-      return {results: checks.map((checked, index) => verifiedResult(job, destinations[index]!, checked, {attempts: attempt, durationMs, span: span()}, (text) => this.redactor.redact(text)))}
+      return {
+        results: checks.map((checked, index) =>
+          verifiedResult(job, destinations[index]!, checked, {attempts: attempt, durationMs, span: span()}, (text) => this.redactor.redact(text)),
+        ),
+      }
     }
     const release = await this.options.shared?.exclusive?.(job)
     // Per-chunk byte events cost a call each: only made when someone listens.

@@ -15,7 +15,6 @@ export interface QueueAddress {
   name: string
 }
 
-
 /** Checks --queue and --queueName before anything connects; a bad value is a one-line ConfigError. */
 export function parseQueueAddress(url: string, name: string = DEFAULT_QUEUE_NAME): QueueAddress {
   let parsed: URL
@@ -62,7 +61,10 @@ export async function checkReachable(address: QueueAddress, timeoutMs = 5000): P
     ])
   } catch (error) {
     const url = new URL(address.url)
-    throw new FerryError('QUEUE_UNREACHABLE', `cannot reach the queue's Redis at ${url.hostname}:${url.port || 6379} (${describeError(cause ?? error)}); check --queue`)
+    throw new FerryError(
+      'QUEUE_UNREACHABLE',
+      `cannot reach the queue's Redis at ${url.hostname}:${url.port || 6379} (${describeError(cause ?? error)}); check --queue`,
+    )
   } finally {
     redis.disconnect()
   }

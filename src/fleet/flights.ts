@@ -43,9 +43,12 @@ export class RedisFlights implements FlightLock {
       while ((await this.options.redis.set(redisKey, token, 'PX', this.ttlMs, 'NX')) !== 'OK') {
         await new Promise((resolve) => setTimeout(resolve, this.pollMs))
       }
-      const renew = setInterval(() => {
-        this.options.redis.eval(RENEW, 1, redisKey, token, String(this.ttlMs)).catch(() => undefined)
-      }, Math.max(100, Math.floor(this.ttlMs / 3)))
+      const renew = setInterval(
+        () => {
+          this.options.redis.eval(RENEW, 1, redisKey, token, String(this.ttlMs)).catch(() => undefined)
+        },
+        Math.max(100, Math.floor(this.ttlMs / 3)),
+      )
       try {
         return await task()
       } finally {

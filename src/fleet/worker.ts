@@ -11,8 +11,10 @@ import type {QueuedJob} from './job-data.js'
 import {createFleetLimiter} from './limiter.js'
 
 /** The engine's settings a worker passes on as they are; `qps` is the whole fleet's budget. */
-export interface WorkerOptions
-  extends Pick<EngineOptions, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'retryBaseMs' | 'logger'> {
+export interface WorkerOptions extends Pick<
+  EngineOptions,
+  'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'retryBaseMs' | 'logger'
+> {
   queue: QueueAddress
   /** From the worker's own security file: the queue never carries any. */
   credentials: CredentialStore
@@ -63,7 +65,9 @@ export async function runWorker(options: WorkerOptions): Promise<TransferReport>
     const failed = done.filter((result) => result.status === 'failed')
     if (failed.length > 0) {
       // Already redacted by the engine; redacted again because this text is stored in Redis.
-      const message = redactor.redact(failed.map((result) => `${result.destination}: ${result.error?.code ?? 'FAILED'}: ${result.error?.message ?? ''}`).join('; '))
+      const message = redactor.redact(
+        failed.map((result) => `${result.destination}: ${result.error?.code ?? 'FAILED'}: ${result.error?.message ?? ''}`).join('; '),
+      )
       const error = new Error(message)
       // BullMQ stores the stack with the job; ferry's stack says nothing a user needs, and must not
       // carry anything a registry echoed.

@@ -102,7 +102,10 @@ function refusedTar(file: string, problem: string): FerryError {
 
 /** A tar entry's path as the layout names it: no `./` in front, no `/` behind. Pure. */
 export function tarPath(entryPath: string): string {
-  return path.posix.normalize(entryPath).replace(/^(\.\/)+/, '').replace(/\/+$/, '')
+  return path.posix
+    .normalize(entryPath)
+    .replace(/^(\.\/)+/, '')
+    .replace(/\/+$/, '')
 }
 
 /**

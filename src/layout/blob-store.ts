@@ -101,7 +101,10 @@ export class BlobStore {
     const [algorithm] = digest.split(':')
     const actualDigest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`
     if (actualDigest !== digest) {
-      throw new FerryError('DIGEST_MISMATCH', `layout ${this.root}: blob ${digest} does not match its digest (its content is ${actualDigest}); the layout is damaged`)
+      throw new FerryError(
+        'DIGEST_MISMATCH',
+        `layout ${this.root}: blob ${digest} does not match its digest (its content is ${actualDigest}); the layout is damaged`,
+      )
     }
     return bytes
   }

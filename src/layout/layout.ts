@@ -100,7 +100,8 @@ export class LayoutRepository implements ImageSource, ImageDestination {
     let digest = reference
     if (!reference.includes(':')) {
       const entry = this.layout.index.find(refNameFor(this.repository, {tag: reference}))
-      if (!entry) throw new FerryError('MANIFEST_UNKNOWN', `layout ${this.layout.root}: no image ${refNameFor(this.repository, {tag: reference})} in index.json`)
+      if (!entry)
+        throw new FerryError('MANIFEST_UNKNOWN', `layout ${this.layout.root}: no image ${refNameFor(this.repository, {tag: reference})} in index.json`)
       digest = entry.digest
     }
     const bytes = await this.layout.store.read(digest, this.layout.index.sizeOf(digest))

@@ -105,7 +105,10 @@ async function checkFolders(root: string): Promise<void> {
       throw new FerryError('INVALID_LAYOUT', `${folder}: cannot read (${error.code ?? error.message})`)
     })
     if (stats && !stats.isDirectory()) {
-      throw new FerryError('INVALID_LAYOUT', `${folder} is ${fileKind(stats.mode)}, not a folder; ferry follows no links inside a layout, so make it a real folder`)
+      throw new FerryError(
+        'INVALID_LAYOUT',
+        `${folder} is ${fileKind(stats.mode)}, not a folder; ferry follows no links inside a layout, so make it a real folder`,
+      )
     }
   }
 }

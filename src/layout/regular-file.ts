@@ -51,12 +51,18 @@ export function fileKind(mode: number): string {
 
 /** The one-line refusal of a file that is not a regular file. Pure. */
 export function notRegular(file: string, mode: number): FerryError {
-  return new FerryError('INVALID_LAYOUT', `${file} is ${fileKind(mode)}, not a regular file; an OCI layout is read only from regular files, so replace it with the file itself`)
+  return new FerryError(
+    'INVALID_LAYOUT',
+    `${file} is ${fileKind(mode)}, not a regular file; an OCI layout is read only from regular files, so replace it with the file itself`,
+  )
 }
 
 /** The one-line refusal of a file above its limit. Pure. */
 export function overLimit(file: string, size: number, limit: number, what: string): FerryError {
-  return new FerryError('INVALID_LAYOUT', `${file} is ${size} bytes, above the ${describeLimit(limit)} limit ferry reads for ${what}; the layout is damaged or not one ferry can load`)
+  return new FerryError(
+    'INVALID_LAYOUT',
+    `${file} is ${size} bytes, above the ${describeLimit(limit)} limit ferry reads for ${what}; the layout is damaged or not one ferry can load`,
+  )
 }
 
 export function describeLimit(limit: number): string {

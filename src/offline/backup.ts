@@ -27,7 +27,10 @@ export interface BackupOptions extends EngineSettings {
 
 /** `HOST[/namespace]` → its parts, with a one-line error for either. Pure. */
 export function parseBackupSource(text: string): {registry: string; namespace?: string} {
-  const trimmed = text.trim().replace(/^https?:\/\//, '').replace(/\/+$/, '')
+  const trimmed = text
+    .trim()
+    .replace(/^https?:\/\//, '')
+    .replace(/\/+$/, '')
   const slash = trimmed.indexOf('/')
   const host = slash < 0 ? trimmed : trimmed.slice(0, slash)
   const namespace = slash < 0 ? undefined : trimmed.slice(slash + 1)

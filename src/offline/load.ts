@@ -79,7 +79,9 @@ export function loadRules(
     }
     const refName = refNameOf(entry)
     if (refName === undefined) {
-      warnings.push(`${indexFile}: manifests[${position}] (${entry.digest}) has no org.opencontainers.image.ref.name, so it has no name to load under; not loaded`)
+      warnings.push(
+        `${indexFile}: manifests[${position}] (${entry.digest}) has no org.opencontainers.image.ref.name, so it has no name to load under; not loaded`,
+      )
       return
     }
     let saved
@@ -155,4 +157,3 @@ async function openLayout(input: string): Promise<{layout: ImageLayout; indexFil
     throw error
   }
 }
-

@@ -18,7 +18,8 @@ export function outputTarget(output: string, compression: Compression | undefine
   const trimmed = output.replace(/\/+$/, '')
   if (trimmed === '') throw new FerryError('INVALID_CONFIG', '--output is empty; give a folder or a FILE.tar')
   if (!TAR_NAME.test(trimmed)) {
-    if (compression) throw new FerryError('INVALID_CONFIG', `--compress ${compression} needs a tar file as --output (FILE.tar), not the folder ${JSON.stringify(output)}`)
+    if (compression)
+      throw new FerryError('INVALID_CONFIG', `--compress ${compression} needs a tar file as --output (FILE.tar), not the folder ${JSON.stringify(output)}`)
     return {dir: trimmed}
   }
   const implied = /\.(tgz|tar\.gz)$/i.test(trimmed) ? 'gzip' : /\.(tar\.zstd?|tzst)$/i.test(trimmed) ? 'zstd' : undefined

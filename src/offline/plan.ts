@@ -16,7 +16,13 @@ export async function plannedImages(
   credentials: CredentialStore,
   options: {routines?: number; qps?: number; tagFilter?: (tag: string) => boolean; signal?: AbortSignal},
 ): Promise<Plan> {
-  const session = {credentials, mode: 'dry run' as const, selection: {tagFilter: options.tagFilter}, limits: {routines: options.routines, qps: options.qps}, signal: options.signal}
+  const session = {
+    credentials,
+    mode: 'dry run' as const,
+    selection: {tagFilter: options.tagFilter},
+    limits: {routines: options.routines, qps: options.qps},
+    signal: options.signal,
+  }
   return withSession(session, async (session) => {
     const plan: Plan = {images: [], failures: []}
     for await (const item of session.jobs(rules)) {

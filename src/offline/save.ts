@@ -23,7 +23,10 @@ import {parsePlatform} from '../select/platforms.js'
  */
 export const IGNORED_DESTINATION = 'ferry-save.invalid'
 
-export type EngineSettings = Pick<EngineOptions, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'overwriteTags' | 'tagFilter' | 'logger' | 'signal' | 'idleTimeoutMs' | 'retryBaseMs'>
+export type EngineSettings = Pick<
+  EngineOptions,
+  'routines' | 'retry' | 'qps' | 'chunkSize' | 'overwriteTags' | 'tagFilter' | 'logger' | 'signal' | 'idleTimeoutMs' | 'retryBaseMs'
+>
 
 export interface SaveOptions extends EngineSettings {
   ruleFile: string
@@ -68,7 +71,11 @@ export async function save(options: SaveOptions): Promise<TransferReport> {
 }
 
 /** For a tar output: packs the staging folder, and removes it unless a failed job will want it again. */
-export async function finishArchive(target: ReturnType<typeof outputTarget>, report: TransferReport, logger: NonNullable<EngineSettings['logger']>): Promise<void> {
+export async function finishArchive(
+  target: ReturnType<typeof outputTarget>,
+  report: TransferReport,
+  logger: NonNullable<EngineSettings['logger']>,
+): Promise<void> {
   if (!target.archive) return
   await packLayout(target.dir, target.archive.file, target.archive.compression)
   if (report.summary.failed === 0 && report.summary.generateFailed === 0) await rm(target.dir, {recursive: true, force: true})

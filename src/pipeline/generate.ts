@@ -230,7 +230,14 @@ export async function* generateJobs(
         expanded.push(group.map((member) => expandPattern(member, repository)))
       }
       if (expanded.length === 0) {
-        await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_REPOSITORIES', `rule ${rule.text}: the source catalog has no repository under this pattern`)}, {signal})
+        await out.push(
+          {
+            kind: 'error',
+            rule: rule.text,
+            error: new FerryError('NO_REPOSITORIES', `rule ${rule.text}: the source catalog has no repository under this pattern`),
+          },
+          {signal},
+        )
       }
     } catch (error) {
       // The repositories found before a failed catalog page are still copied.

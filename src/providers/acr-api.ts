@@ -83,7 +83,12 @@ export class AcrTransport {
    * A personal edition call. `action` names it in messages (the 2016-06-07 action names).
    * pop-core returns a non-JSON answer as a string instead of failing: that is a failure here.
    */
-  roa(action: string, method: 'GET' | 'PUT', path: string, options: {query?: Record<string, number | string>; body?: unknown; signal?: AbortSignal} = {}): Promise<JsonBody> {
+  roa(
+    action: string,
+    method: 'GET' | 'PUT',
+    path: string,
+    options: {query?: Record<string, number | string>; body?: unknown; signal?: AbortSignal} = {},
+  ): Promise<JsonBody> {
     return this.send(action, options.signal, async () => {
       const body = options.body === undefined ? '' : JSON.stringify(options.body)
       const headers = options.body === undefined ? {} : {'content-type': 'application/json'}

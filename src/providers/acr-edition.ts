@@ -81,7 +81,9 @@ export function splitRepository(repository: string, nestedNames: boolean): {name
   const namespace = repository.slice(0, slash)
   const name = repository.slice(slash + 1)
   if (!nestedNames && name.includes('/')) {
-    return {problem: `the acr personal edition has only namespace/name repositories, not ${JSON.stringify(repository)}: flatten the path or use an enterprise instance`}
+    return {
+      problem: `the acr personal edition has only namespace/name repositories, not ${JSON.stringify(repository)}: flatten the path or use an enterprise instance`,
+    }
   }
   return {namespace, name}
 }
@@ -104,5 +106,8 @@ export function records(value: unknown): Record<string, unknown>[] {
 
 /** A domain as the API gives it, reduced to host[:port]. */
 export function hostOf(domain: string): string {
-  return domain.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/.*$/, '')
+  return domain
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .replace(/\/.*$/, '')
 }

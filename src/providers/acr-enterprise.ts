@@ -30,7 +30,9 @@ export function enterpriseEdition(api: AcrTransport, instanceId: string, options
       const answer = await api.rpc('GetInstanceEndpoint', {InstanceId: instanceId, EndpointType: 'internet', ModuleName: 'Registry'}, {signal})
       const picked = pickInstanceDomain(answer)
       if ('problem' in picked) {
-        throw new ConfigError(`acr: instance ${instanceId}: ${picked.problem}; enable it in the console, or name a domain ferry can reach (a VPC one) with --${flag}Registry`)
+        throw new ConfigError(
+          `acr: instance ${instanceId}: ${picked.problem}; enable it in the console, or name a domain ferry can reach (a VPC one) with --${flag}Registry`,
+        )
       }
       return picked.host
     },
@@ -39,7 +41,9 @@ export function enterpriseEdition(api: AcrTransport, instanceId: string, options
       return paged(
         async (page) => {
           const answer = await api.rpc('ListNamespace', {InstanceId: instanceId, PageNo: page, PageSize: pageSize}, {signal})
-          const items = records(answer.Namespaces).map((entry) => toText(entry.NamespaceName)).filter(Boolean)
+          const items = records(answer.Namespaces)
+            .map((entry) => toText(entry.NamespaceName))
+            .filter(Boolean)
           return {items, total: toNumber(answer.TotalCount), pageSize: toNumber(answer.PageSize) || undefined}
         },
         pageSize,
@@ -76,7 +80,9 @@ export function enterpriseEdition(api: AcrTransport, instanceId: string, options
       return paged(
         async (page) => {
           const answer = await api.rpc('ListRepoTag', {InstanceId: instanceId, RepoId: repoId, PageNo: page, PageSize: pageSize}, {signal})
-          const items = records(answer.Images).map((entry) => toText(entry.Tag)).filter(Boolean)
+          const items = records(answer.Images)
+            .map((entry) => toText(entry.Tag))
+            .filter(Boolean)
           return {items, total: toNumber(answer.TotalCount), pageSize: toNumber(answer.PageSize) || undefined}
         },
         pageSize,

@@ -48,7 +48,9 @@ export function personalEdition(api: AcrTransport, region: string, options: {pag
 
     async *namespaces(signal) {
       const answer = await api.roa('GetNamespaceList', 'GET', '/namespace', {signal})
-      const names = records(data(answer).namespaces).map((entry) => toText(entry.namespace)).filter(Boolean)
+      const names = records(data(answer).namespaces)
+        .map((entry) => toText(entry.namespace))
+        .filter(Boolean)
       if (names.length > 0) yield names
     },
 
@@ -76,7 +78,9 @@ export function personalEdition(api: AcrTransport, region: string, options: {pag
         async (page) => {
           const answer = await api.roa('GetRepoTags', 'GET', path, {query: {Page: page, PageSize: pageSize}, signal})
           const body = data(answer)
-          const items = records(body.tags).map((entry) => toText(entry.tag)).filter(Boolean)
+          const items = records(body.tags)
+            .map((entry) => toText(entry.tag))
+            .filter(Boolean)
           return {items, total: toNumber(body.total), pageSize: toNumber(body.pageSize) || undefined}
         },
         pageSize,

@@ -32,11 +32,16 @@ export function acrSettings(context: Pick<ProviderContext, 'settings' | 'secrets
   if (!/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(region)) throw new ConfigError(`acr: --${flag}Region ${JSON.stringify(region)} is not a region id such as cn-hangzhou`)
   const instance = context.settings.instance?.trim() || undefined
   if (instance !== undefined && !/^cri-[a-z0-9]+$/.test(instance)) {
-    throw new ConfigError(`acr: --${flag}Instance must be an enterprise instance id (cri-…), found ${JSON.stringify(instance)}; leave it out for the personal edition`)
+    throw new ConfigError(
+      `acr: --${flag}Instance must be an enterprise instance id (cri-…), found ${JSON.stringify(instance)}; leave it out for the personal edition`,
+    )
   }
   const namespace = context.settings.namespace?.trim().replace(/^\/+|\/+$/g, '') || undefined
   if (side === 'source' && namespace?.includes('/')) throw new ConfigError(`acr namespaces have one level: --fromNamespace ${JSON.stringify(namespace)}`)
-  const registryText = context.settings.registry?.trim().replace(/^https?:\/\//, '').replace(/\/+$/, '')
+  const registryText = context.settings.registry
+    ?.trim()
+    .replace(/^https?:\/\//, '')
+    .replace(/\/+$/, '')
   const registry = registryText ? normalizeRegistry(parseRegistryHost(registryText)) : undefined
   const secret = context.secrets.acr
   if (!secret?.secretId || !secret.secretKey) {
@@ -93,7 +98,12 @@ function loginSource(edition: AcrEdition): () => Promise<Credentials> {
 /** Repositories being deleted are listed under RepoStatus ALL, but nothing can be pulled from them. */
 const GONE = new Set(['DELETING', 'DELETED'])
 
-async function* enumerate(edition: AcrEdition, namespace: string | undefined, logger: Logger | undefined, signal?: AbortSignal): AsyncGenerator<SourceRepository> {
+async function* enumerate(
+  edition: AcrEdition,
+  namespace: string | undefined,
+  logger: Logger | undefined,
+  signal?: AbortSignal,
+): AsyncGenerator<SourceRepository> {
   const namespaces: AsyncIterable<string[]> | Iterable<string[]> = namespace ? [[namespace]] : edition.namespaces(signal)
   for await (const page of namespaces) {
     for (const name of page) {

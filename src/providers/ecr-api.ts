@@ -67,10 +67,9 @@ export class EcrApi {
       const token = nextToken
       guard.ask(token)
       const page = await this.call('DescribeRepositories', signal, undefined, (abortSignal) =>
-        this.client.send(
-          new this.sdk.DescribeRepositoriesCommand({registryId: this.options.registryId, nextToken: token, maxResults: PAGE_SIZE}),
-          {abortSignal},
-        ),
+        this.client.send(new this.sdk.DescribeRepositoriesCommand({registryId: this.options.registryId, nextToken: token, maxResults: PAGE_SIZE}), {
+          abortSignal,
+        }),
       )
       yield (page.repositories ?? []).map((repository) => repository.repositoryName).filter((name): name is string => Boolean(name))
       nextToken = page.nextToken

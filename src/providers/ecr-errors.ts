@@ -106,9 +106,13 @@ export function ecrFailure(error: unknown, where: EcrCallContext): FerryError {
   if (kind === 'aborted') return new FerryError('ABORTED', 'aborted')
   const after = where.attempts > 1 ? ` after ${where.attempts} attempts` : ''
   if (kind === 'throttling') {
-    return new FerryError(name ?? 'ThrottlingException', `${failed} with ${name ?? 'HTTP 429'}${after}: AWS is rate-limiting the account; lower --qps or run again later`, {
-      retryable: true,
-    })
+    return new FerryError(
+      name ?? 'ThrottlingException',
+      `${failed} with ${name ?? 'HTTP 429'}${after}: AWS is rate-limiting the account; lower --qps or run again later`,
+      {
+        retryable: true,
+      },
+    )
   }
   if (!name || e.code) {
     const code = e.code ?? 'unknown error'
@@ -117,7 +121,9 @@ export function ecrFailure(error: unknown, where: EcrCallContext): FerryError {
     })
   }
   if (kind === 'transient') {
-    return new FerryError(name, `${failed} with ${name} (HTTP ${e.$metadata?.httpStatusCode})${after}: ECR had a server error; run again later`, {retryable: true})
+    return new FerryError(name, `${failed} with ${name} (HTTP ${e.$metadata?.httpStatusCode})${after}: ECR had a server error; run again later`, {
+      retryable: true,
+    })
   }
   const repository = where.repository ? ` for repository ${where.repository}` : ''
   const hint = HINTS[name]?.(where) ?? firstLine(e.message)

@@ -111,7 +111,10 @@ export class HarborApi {
             response = await this.attempt(request)
           } catch (error) {
             if (isTooLarge(error)) {
-              throw new FerryError('BODY_TOO_LARGE', `harbor: ${request.what} on ${this.host}: the answer is larger than ${describeSize(LISTING_PAGE_LIMIT)}; refused`)
+              throw new FerryError(
+                'BODY_TOO_LARGE',
+                `harbor: ${request.what} on ${this.host}: the answer is larger than ${describeSize(LISTING_PAGE_LIMIT)}; refused`,
+              )
             }
             const failure = networkError(error, `harbor: ${request.what} on ${this.host}`, request.signal)
             unreachable = {failure, cause: error}
@@ -211,9 +214,13 @@ export class HarborApi {
       return new FerryError('FORBIDDEN', `harbor: ${request.what} on ${this.host} was refused (${said})${need}`)
     }
     if (RETRYABLE.has(status)) {
-      return new FerryError(code, `harbor: ${request.what} on ${this.host} still failed after ${attempts} attempts (${said})${status === 429 ? '; lower --qps' : ''}`, {
-        retryable: true,
-      })
+      return new FerryError(
+        code,
+        `harbor: ${request.what} on ${this.host} still failed after ${attempts} attempts (${said})${status === 429 ? '; lower --qps' : ''}`,
+        {
+          retryable: true,
+        },
+      )
     }
     return new FerryError(code, `harbor: ${request.what} on ${this.host} failed with ${said}`)
   }

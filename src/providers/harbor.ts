@@ -81,7 +81,9 @@ function connect(context: ProviderContext, side: 'source' | 'destination'): {hos
   // The bare host's entry: the API is registry-wide, whatever namespace entries the file also has.
   const access = context.credentials.lookup(host, '')
   if (scheme === 'http' && !access.insecure) {
-    throw new ConfigError(`harbor: ${flag} says http:// but the security file does not say insecure: true for ${host}; ferry reaches its API and registry alike from that entry`)
+    throw new ConfigError(
+      `harbor: ${flag} says http:// but the security file does not say insecure: true for ${host}; ferry reaches its API and registry alike from that entry`,
+    )
   }
   return {host, api: new HarborApi({host, access, limiter: context.limiter})}
 }
@@ -189,7 +191,10 @@ async function* enumerate(api: HarborApi, options: EnumerateOptions): AsyncGener
     )
   }
   if (failures.length > 0) {
-    throw new FerryError('LIST_FAILED', `harbor: ${failures.length} listing${failures.length === 1 ? '' : 's'} failed on ${api.host}: ${summarizeFailures(failures)}`)
+    throw new FerryError(
+      'LIST_FAILED',
+      `harbor: ${failures.length} listing${failures.length === 1 ? '' : 's'} failed on ${api.host}: ${summarizeFailures(failures)}`,
+    )
   }
 }
 

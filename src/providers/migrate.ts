@@ -8,7 +8,10 @@ import {compileSelection, type TagSelector} from '../select/tags.js'
 import {runTransfer, type EngineOptions, type TransferReport} from '../engine/run.js'
 import type {DestinationProvider, SourceProvider} from './provider.js'
 
-export interface MigrateOptions extends Omit<EngineOptions, 'rules' | 'ruleErrors' | 'credentials' | 'prepareDestination' | 'limiter' | 'distinctDestinations'> {
+export interface MigrateOptions extends Omit<
+  EngineOptions,
+  'rules' | 'ruleErrors' | 'credentials' | 'prepareDestination' | 'limiter' | 'distinctDestinations'
+> {
   from: SourceProvider
   to: DestinationProvider
   credentials: CredentialStore

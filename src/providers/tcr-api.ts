@@ -28,14 +28,22 @@ export interface ApiEndpoint {
 export function apiEndpoint(env: NodeJS.ProcessEnv): ApiEndpoint {
   const raw = env[ENDPOINT_ENV]?.trim()
   if (!raw) return {endpoint: DEFAULT_ENDPOINT, protocol: 'https://', loopback: false}
-  const wrong = () => new ConfigError(`${ENDPOINT_ENV} must be a URL like http://127.0.0.1:8080 (scheme, host, optional port, nothing else), not ${JSON.stringify(raw)}`)
+  const wrong = () =>
+    new ConfigError(`${ENDPOINT_ENV} must be a URL like http://127.0.0.1:8080 (scheme, host, optional port, nothing else), not ${JSON.stringify(raw)}`)
   let url: URL
   try {
     url = new URL(raw)
   } catch {
     throw wrong()
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash || url.pathname.replace(/\/+$/, '') !== '') {
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.username ||
+    url.password ||
+    url.search ||
+    url.hash ||
+    url.pathname.replace(/\/+$/, '') !== ''
+  ) {
     throw wrong()
   }
   const host = url.hostname.toLowerCase()

@@ -22,7 +22,9 @@ export async function tcrDestination(context: ProviderContext): Promise<Destinat
   const api = await createTencentApi({side: 'tcr', region, keys: apiKeys(context, 'tcr'), env: context.env, limiter: context.limiter})
   const instance = await findInstance(api, name)
   const registryId = instance.RegistryId!
-  const domain = instance.PublicDomain?.trim().replace(/^https?:\/\//i, '').replace(/\/+$/, '')
+  const domain = instance.PublicDomain?.trim()
+    .replace(/^https?:\/\//i, '')
+    .replace(/\/+$/, '')
   if (!domain) throw new ConfigError(`tcr: instance ${name} (${registryId}) in region ${region} has no public domain; is it still being created?`)
   const registry = parseRegistryHost(domain)
 
@@ -68,11 +70,15 @@ export function namespaceOf(repository: string): string {
 
 /** By name (the filter may match loosely, so the name is compared here); an instance id works too. */
 async function findInstance(api: TencentApi, name: string): Promise<Instance> {
-  const byName = offsetPages(async (offset, limit) => {
-    const answer = await api.call('DescribeInstances', {Offset: offset, Limit: limit, Filters: [{Name: 'RegistryName', Values: [name]}]})
-    const items = answer.Registries ?? []
-    return {items, total: answer.TotalCount ?? items.length}
-  }, PAGE_SIZE, `tcr: DescribeInstances in region ${api.region}`)
+  const byName = offsetPages(
+    async (offset, limit) => {
+      const answer = await api.call('DescribeInstances', {Offset: offset, Limit: limit, Filters: [{Name: 'RegistryName', Values: [name]}]})
+      const items = answer.Registries ?? []
+      return {items, total: answer.TotalCount ?? items.length}
+    },
+    PAGE_SIZE,
+    `tcr: DescribeInstances in region ${api.region}`,
+  )
   for await (const page of byName) {
     const found = page.find((instance) => instance.RegistryName === name && instance.RegistryId)
     if (found) return found

@@ -23,7 +23,11 @@ export class TencentApiError extends FerryError {
   /** The server's own words, kept out of enumeration; shown only where no hint says more. */
   declare readonly serverMessage: string
 
-  constructor(code: string, message: string, details: {action: string; apiCode?: string; requestId?: string; serverMessage: string; retryable: boolean; cause?: unknown}) {
+  constructor(
+    code: string,
+    message: string,
+    details: {action: string; apiCode?: string; requestId?: string; serverMessage: string; retryable: boolean; cause?: unknown},
+  ) {
     super(code, message, {retryable: details.retryable, cause: details.cause})
     this.name = 'TencentApiError'
     this.action = details.action
@@ -106,10 +110,18 @@ export function apiError(
     return new TencentApiError(failure.code, message, details)
   }
   if (failure.httpCode !== undefined) {
-    return new TencentApiError(`HTTP_${failure.httpCode}`, `${side}: ${action} failed with HTTP ${failure.httpCode} from ${context.endpoint}${tries(context.attempts)}`, details)
+    return new TencentApiError(
+      `HTTP_${failure.httpCode}`,
+      `${side}: ${action} failed with HTTP ${failure.httpCode} from ${context.endpoint}${tries(context.attempts)}`,
+      details,
+    )
   }
   if (failure.fromSdk) {
-    return new TencentApiError('NETWORK', `${side}: ${action} failed: cannot reach the Tencent Cloud API at ${context.endpoint}${tries(context.attempts)}: ${server}`, details)
+    return new TencentApiError(
+      'NETWORK',
+      `${side}: ${action} failed: cannot reach the Tencent Cloud API at ${context.endpoint}${tries(context.attempts)}: ${server}`,
+      details,
+    )
   }
   return new TencentApiError('BAD_ANSWER', `${side}: ${action} failed: unexpected answer from ${context.endpoint}: ${server}`, details)
 }

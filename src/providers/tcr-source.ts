@@ -34,11 +34,15 @@ export async function ccrSource(context: ProviderContext): Promise<SourceProvide
     name: 'ccr',
     registry,
     async *repositories(signal) {
-      const pages = offsetPages<RepoInfo>(async (offset, limit) => {
-        const answer = offset === 0 && firstPage ? firstPage : await listRepositories(api, offset, limit, signal)
-        firstPage = undefined
-        return repositoryItems(answer)
-      }, PAGE_SIZE, `ccr: DescribeRepositoryOwnerPersonal in region ${region}`)
+      const pages = offsetPages<RepoInfo>(
+        async (offset, limit) => {
+          const answer = offset === 0 && firstPage ? firstPage : await listRepositories(api, offset, limit, signal)
+          firstPage = undefined
+          return repositoryItems(answer)
+        },
+        PAGE_SIZE,
+        `ccr: DescribeRepositoryOwnerPersonal in region ${region}`,
+      )
       for await (const page of pages) {
         const names = page.filter((repo) => repo.RepoName && inScope(repo.RepoName))
         const found = await mapLimit(names, TAG_LISTERS, (repo) => repositoryTags(api, repo, tagLimit, signal))
@@ -59,7 +63,9 @@ function repositoryItems(answer: RepositoryPage): Page<RepoInfo> {
 
 /** The registry host from `Server` (e.g. ccr.ccs.tencentyun.com), with any scheme or slash a server adds. */
 function registryOf(answer: RepositoryPage, region: string): string {
-  const server = answer.Data?.Server?.trim().replace(/^https?:\/\//i, '').replace(/\/+$/, '')
+  const server = answer.Data?.Server?.trim()
+    .replace(/^https?:\/\//i, '')
+    .replace(/\/+$/, '')
   if (server) return parseRegistryHost(server)
   // An account with no repository has nothing to pull, so any name does; one with repositories must say where they are.
   if ((answer.Data?.TotalCount ?? 0) === 0) return 'ccr.ccs.tencentyun.com'
@@ -70,11 +76,15 @@ async function repositoryTags(api: TencentApi, repo: RepoInfo, tagLimit: number,
   const repository = repo.RepoName!
   if (repo.TagCount === 0) return {repository, tags: []}
   const all: TagTimes[] = []
-  const pages = offsetPages(async (offset, limit) => {
-    const answer = await api.call('DescribeImagePersonal', {RepoName: repository, Offset: offset, Limit: limit}, signal)
-    const items = answer.Data?.TagInfo ?? []
-    return {items, total: answer.Data?.TagCount ?? items.length}
-  }, PAGE_SIZE, `ccr: DescribeImagePersonal of ${repository}`)
+  const pages = offsetPages(
+    async (offset, limit) => {
+      const answer = await api.call('DescribeImagePersonal', {RepoName: repository, Offset: offset, Limit: limit}, signal)
+      const items = answer.Data?.TagInfo ?? []
+      return {items, total: answer.Data?.TagCount ?? items.length}
+    },
+    PAGE_SIZE,
+    `ccr: DescribeImagePersonal of ${repository}`,
+  )
   // Push times decide which tags are newest, so a repository's tags are all read before choosing.
   for await (const page of pages) all.push(...page)
   const {tags, omitted} = newestTags(all, tagLimit)
@@ -83,12 +93,16 @@ async function repositoryTags(api: TencentApi, repo: RepoInfo, tagLimit: number,
 
 /** --fromNamespace must name a namespace of this account and region; a typo would otherwise copy nothing, silently. */
 async function requireNamespace(api: TencentApi, namespace: string): Promise<void> {
-  const pages = offsetPages(async (offset, limit) => {
-    // The API's Namespace parameter is a fuzzy search, so the match is checked here.
-    const answer = await api.call('DescribeNamespacePersonal', {Namespace: namespace, Offset: offset, Limit: limit})
-    const items = answer.Data?.NamespaceInfo ?? []
-    return {items, total: answer.Data?.NamespaceCount ?? items.length}
-  }, PAGE_SIZE, `ccr: DescribeNamespacePersonal in region ${api.region}`)
+  const pages = offsetPages(
+    async (offset, limit) => {
+      // The API's Namespace parameter is a fuzzy search, so the match is checked here.
+      const answer = await api.call('DescribeNamespacePersonal', {Namespace: namespace, Offset: offset, Limit: limit})
+      const items = answer.Data?.NamespaceInfo ?? []
+      return {items, total: answer.Data?.NamespaceCount ?? items.length}
+    },
+    PAGE_SIZE,
+    `ccr: DescribeNamespacePersonal in region ${api.region}`,
+  )
   for await (const page of pages) if (page.some((info) => info.Namespace === namespace)) return
   throw new ConfigError(`ccr: no CCR namespace ${namespace} in region ${api.region}`)
 }

@@ -118,12 +118,7 @@ export class Authenticator {
     return `Basic ${Buffer.from(pair).toString('base64')}`
   }
 
-  private async requestToken(
-    challenge: Challenge,
-    scopes: readonly string[],
-    key: string,
-    signal?: AbortSignal,
-  ): Promise<string> {
+  private async requestToken(challenge: Challenge, scopes: readonly string[], key: string, signal?: AbortSignal): Promise<string> {
     const realm = challenge.params.realm
     if (!realm) throw new FerryError('AUTH_FAILED', `${this.describe} sent a bearer challenge without a realm`)
     let url: URL

@@ -38,12 +38,7 @@ export async function blobExists(
  * stream fails as a request does: a reset or a cut in the middle of the body is a typed, retryable
  * network error, not an unclassified socket error.
  */
-export async function openBlob(
-  client: RegistryClient,
-  repository: string,
-  digest: string,
-  options: {signal?: AbortSignal} = {},
-): Promise<Readable> {
+export async function openBlob(client: RegistryClient, repository: string, digest: string, options: {signal?: AbortSignal} = {}): Promise<Readable> {
   const what = `GET blob ${client.registry}/${repository}@${digest}`
   const response = await client.send({
     method: 'GET',
@@ -97,11 +92,7 @@ export async function mountBlob(
   return {mounted: false, location: uploadLocation(client, response.headers, repository)}
 }
 
-export async function startUpload(
-  client: RegistryClient,
-  repository: string,
-  options: {signal?: AbortSignal} = {},
-): Promise<string> {
+export async function startUpload(client: RegistryClient, repository: string, options: {signal?: AbortSignal} = {}): Promise<string> {
   const response = await client.send({
     method: 'POST',
     path: `/v2/${repository}/blobs/uploads/`,

@@ -15,11 +15,7 @@ const PAGE_SIZE = 1000
 export type Listed = string | RefusedName
 
 /** Every tag of a repository, page by page, following `Link: <…>; rel="next"`. */
-export async function* listTags(
-  client: RegistryClient,
-  repository: string,
-  options: {signal?: AbortSignal} = {},
-): AsyncGenerator<Listed> {
+export async function* listTags(client: RegistryClient, repository: string, options: {signal?: AbortSignal} = {}): AsyncGenerator<Listed> {
   const seen = new Set<string>()
   const pages = pagesOf(client, `/v2/${repository}/tags/list`, {
     scopes: [repositoryScope(repository, ['pull'])],

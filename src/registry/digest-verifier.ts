@@ -39,7 +39,9 @@ export class DigestVerifier extends Transform {
     this.seen += chunk.length
     this.onChunk?.(chunk.length)
     if (this.seen > this.expected.size) {
-      callback(new FerryError('SIZE_MISMATCH', `${this.what}: source sent more than the ${this.expected.size} bytes its descriptor declares`, {retryable: true}))
+      callback(
+        new FerryError('SIZE_MISMATCH', `${this.what}: source sent more than the ${this.expected.size} bytes its descriptor declares`, {retryable: true}),
+      )
       return
     }
     this.hash.update(chunk)

@@ -23,12 +23,7 @@ export function retryableStatus(status: number): boolean {
  * Builds the error for an error response. `what` names the operation and target without any
  * query string (upload URLs carry session state) and never a header value.
  */
-export function registryErrorFromResponse(
-  status: number,
-  headers: Record<string, string>,
-  body: Buffer | undefined,
-  what: string,
-): RegistryError {
+export function registryErrorFromResponse(status: number, headers: Record<string, string>, body: Buffer | undefined, what: string): RegistryError {
   let code = codeForStatus(status)
   let detail = ''
   if (body && body.length > 0) {
@@ -44,7 +39,11 @@ export function registryErrorFromResponse(
   const retryAfterMs = parseRetryAfter(headers['retry-after'])
   if (status === 407) {
     // The proxy answered, not the registry: say which login to fix (never quoting it).
-    return new RegistryError(code, `${what}: 407 the proxy refused the login; check the user and password in HTTPS_PROXY / HTTP_PROXY (http://USER:PASSWORD@HOST:PORT)`, {status})
+    return new RegistryError(
+      code,
+      `${what}: 407 the proxy refused the login; check the user and password in HTTPS_PROXY / HTTP_PROXY (http://USER:PASSWORD@HOST:PORT)`,
+      {status},
+    )
   }
   const message = `${what}: ${status} ${code}${detail ? ` (${shortDetail(detail, 200)})` : ''}`
   return new RegistryError(code, message, {status, retryable: retryableStatus(status), retryAfterMs})
@@ -73,11 +72,9 @@ export function networkError(error: unknown, what: string, signal?: AbortSignal)
   const detail = code ?? (error instanceof Error ? error.message : String(error))
   const certificate = typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)
   if (certificate) {
-    return new FerryError(
-      'TLS',
-      `${what}: TLS certificate not trusted (${code}); set caFile for this registry in the security file, or skipTlsVerify: true`,
-      {cause: error},
-    )
+    return new FerryError('TLS', `${what}: TLS certificate not trusted (${code}); set caFile for this registry in the security file, or skipTlsVerify: true`, {
+      cause: error,
+    })
   }
   return new FerryError('NETWORK', `${what}: ${detail}`, {retryable: true, cause: error})
 }

@@ -12,7 +12,6 @@ export interface TransportTls {
   ca?: string[]
 }
 
-
 export interface TransportRequest {
   url: string
   method: string
@@ -110,7 +109,13 @@ export class HttpTransport {
     }
   }
 
-  private once(url: string, method: string, headers: Record<string, string>, body: Buffer | Readable | undefined, request: TransportRequest): Promise<TransportResponse> {
+  private once(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: Buffer | Readable | undefined,
+    request: TransportRequest,
+  ): Promise<TransportResponse> {
     return new Promise<TransportResponse>((resolve, reject) => {
       const target = new URL(url)
       const secure = target.protocol === 'https:'
@@ -217,10 +222,14 @@ class AbortWatch {
       const tracked = new Set<http.ClientRequest>()
       requests = tracked
       this.inFlight.set(signal, tracked)
-      signal.addEventListener('abort', () => {
-        for (const each of tracked) each.destroy(abortError(signal))
-        tracked.clear()
-      }, {once: true})
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const each of tracked) each.destroy(abortError(signal))
+          tracked.clear()
+        },
+        {once: true},
+      )
     }
     const set = requests
     set.add(req)

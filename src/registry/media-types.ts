@@ -20,8 +20,7 @@ export interface Descriptor {
 }
 
 export type ParsedManifest =
-  | {kind: 'image'; mediaType: string; config: Descriptor; layers: Descriptor[]}
-  | {kind: 'index'; mediaType: string; manifests: Descriptor[]}
+  {kind: 'image'; mediaType: string; config: Descriptor; layers: Descriptor[]} | {kind: 'index'; mediaType: string; manifests: Descriptor[]}
 
 /**
  * Reads what a manifest references. The media type comes from Content-Type, or from the
@@ -36,7 +35,7 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined, wh
   }
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined
   const header = contentType?.split(';')[0].trim()
-  const mediaType = header && header !== 'application/json' && header !== 'text/plain' ? header : declared ?? inferMediaType(doc)
+  const mediaType = header && header !== 'application/json' && header !== 'text/plain' ? header : (declared ?? inferMediaType(doc))
   if (doc.schemaVersion === 1 || DOCKER_SCHEMA1.includes(mediaType ?? '')) {
     throw new FerryError(
       'UNSUPPORTED_MEDIA_TYPE',

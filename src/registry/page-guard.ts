@@ -32,12 +32,18 @@ export class PageGuard {
   ask(key?: string, shown?: string): void {
     this.pages++
     if (this.pages > this.maxPages) {
-      throw new FerryError('PAGINATION_LOOP', `${this.what}: more than ${this.maxPages.toLocaleString('en-US')} pages, so the paging never ends; stopped with the listing incomplete`)
+      throw new FerryError(
+        'PAGINATION_LOOP',
+        `${this.what}: more than ${this.maxPages.toLocaleString('en-US')} pages, so the paging never ends; stopped with the listing incomplete`,
+      )
     }
     if (key === undefined) return
     const id = createHash('sha256').update(key).digest('hex')
     if (this.asked.has(id)) {
-      throw new FerryError('PAGINATION_LOOP', `${this.what}: the next page${shown ? ` (${shown})` : ''} is one already read, so the paging loops; stopped with the listing incomplete`)
+      throw new FerryError(
+        'PAGINATION_LOOP',
+        `${this.what}: the next page${shown ? ` (${shown})` : ''} is one already read, so the paging loops; stopped with the listing incomplete`,
+      )
     }
     this.asked.add(id)
   }

@@ -76,10 +76,16 @@ export class ProxyAgents {
       parsed = new URL(proxy)
     } catch {
       // Not quoted: a proxy URL may hold a password.
-      throw new FerryError('INVALID_CONFIG', `the proxy for ${target.host} (HTTPS_PROXY / HTTP_PROXY) is not a URL; write it as http://[USER:PASSWORD@]HOST:PORT`)
+      throw new FerryError(
+        'INVALID_CONFIG',
+        `the proxy for ${target.host} (HTTPS_PROXY / HTTP_PROXY) is not a URL; write it as http://[USER:PASSWORD@]HOST:PORT`,
+      )
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new FerryError('INVALID_CONFIG', `the proxy for ${target.host} (HTTPS_PROXY / HTTP_PROXY) is a ${parsed.protocol} URL; ferry speaks to http:// and https:// proxies`)
+      throw new FerryError(
+        'INVALID_CONFIG',
+        `the proxy for ${target.host} (HTTPS_PROXY / HTTP_PROXY) is a ${parsed.protocol} URL; ferry speaks to http:// and https:// proxies`,
+      )
     }
     const secure = target.protocol === 'https:'
     const key = `${secure ? 'https' : 'http'} ${proxy}`

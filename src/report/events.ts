@@ -18,7 +18,16 @@ export type EngineEvent =
   /** One blob of a job is present at the destination. */
   | {type: 'blob'; source: string; destination: string; digest: string; outcome: BlobOutcome; bytes: number}
   /** A blob upload or a whole job failed and is tried again after a delay. */
-  | {type: 'retry'; source: string; destination: string; what: 'job' | 'blob'; digest?: string; attempt: number; delayMs: number; error: {code: string; message: string}}
+  | {
+      type: 'retry'
+      source: string
+      destination: string
+      what: 'job' | 'blob'
+      digest?: string
+      attempt: number
+      delayMs: number
+      error: {code: string; message: string}
+    }
   /** A job is over; index counts finished jobs from 1. */
   | {type: 'job-finished'; index: number; result: JobResult}
 

@@ -128,7 +128,10 @@ export interface ProgressDisplay extends LiveDisplay {
 const require = createRequire(import.meta.url)
 
 /** The live line on a terminal stream, redrawn a few times a second by cli-progress. */
-export function createProgressDisplay(stream: NodeJS.WritableStream & {isTTY?: boolean; columns?: number}, options: {fps?: number; now?: () => number} = {}): ProgressDisplay {
+export function createProgressDisplay(
+  stream: NodeJS.WritableStream & {isTTY?: boolean; columns?: number},
+  options: {fps?: number; now?: () => number} = {},
+): ProgressDisplay {
   const now = options.now ?? Date.now
   const state = initialProgress(now())
   const cliProgress = require('cli-progress') as typeof CliProgress

@@ -124,7 +124,9 @@ export function formatReport(
   }
   lines.push(...formatUnfinished(ending))
   if (summary.dryRun) {
-    lines.push(`Dry run: nothing was written; ${summary.planned ?? 0} jobs would copy, ${summary.skipped} would be skipped, ${summary.failed} failed while planning`)
+    lines.push(
+      `Dry run: nothing was written; ${summary.planned ?? 0} jobs would copy, ${summary.skipped} would be skipped, ${summary.failed} failed while planning`,
+    )
   }
   // image-transfer's last line; "Finished" would tell a script reading it that the run did.
   lines.push(
@@ -165,7 +167,8 @@ export function formatProgress(index: number, result: JobResult): string {
   const head = `[${index}] ${result.status} ${result.source} → ${result.destination}`
   if (result.status === 'failed') return `${head}: ${result.error?.message ?? 'unknown error'}`
   if (result.status === 'skipped') return `${head} (${result.note ?? result.reason ?? 'same digest'})`
-  if (result.status === 'planned') return `${head} ${result.digest ?? ''}${result.destinationDigest ? ` as ${result.destinationDigest}` : ''} (${result.note ?? 'would copy'})`
+  if (result.status === 'planned')
+    return `${head} ${result.digest ?? ''}${result.destinationDigest ? ` as ${result.destinationDigest}` : ''} (${result.note ?? 'would copy'})`
   if (result.status === 'verified') return `${head} complete`
   const {uploaded, mounted, existing} = result.blobs
   return `${head} (${formatBytes(result.bytes)}; blobs: ${uploaded} uploaded, ${mounted} mounted, ${existing} present${result.note ? `; ${result.note}` : ''})`

@@ -46,6 +46,8 @@ function compile(source: string, flag: string): RegExp {
   try {
     return new RegExp(source)
   } catch (error) {
-    throw new ConfigError(`${flag} ${JSON.stringify(source)} is not a regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`)
+    throw new ConfigError(
+      `${flag} ${JSON.stringify(source)} is not a regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`,
+    )
   }
 }

@@ -78,9 +78,7 @@ export function subsetIndex(source: Buffer, wanted: readonly Platform[]): IndexS
   const platformKept = entries.filter((entry) => platformMatches(wanted, entry.platform))
   if (platformKept.length === 0) return undefined
   const keptDigests = new Set(platformKept.map((entry) => entry.digest))
-  const kept = entries.filter(
-    (entry) => keptDigests.has(entry.digest) || keptDigests.has(entry.annotations?.['vnd.docker.reference.digest']),
-  )
+  const kept = entries.filter((entry) => keptDigests.has(entry.digest) || keptDigests.has(entry.annotations?.['vnd.docker.reference.digest']))
   if (kept.length === entries.length) return {bytes: source, digest: sha256Digest(source), kept, total: entries.length}
   const bytes = Buffer.from(JSON.stringify({...doc, manifests: kept}, null, indentationOf(source)))
   return {bytes, digest: sha256Digest(bytes), kept, total: entries.length}

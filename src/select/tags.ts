@@ -116,6 +116,8 @@ function compileRegExp(source: string, label: string): RegExp {
   try {
     return new RegExp(source)
   } catch (error) {
-    throw new ConfigError(`${label} ${JSON.stringify(source)} is not a regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`)
+    throw new ConfigError(
+      `${label} ${JSON.stringify(source)} is not a regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`,
+    )
   }
 }

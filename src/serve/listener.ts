@@ -64,7 +64,9 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   server.headersTimeout = 10_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new ConfigError(`--listen ${options.host}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.code ?? error.message}`)),
+      reject(
+        new ConfigError(`--listen ${options.host}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : (error.code ?? error.message)}`),
+      ),
     )
     server.listen(options.port, options.host, () => resolve())
   })

@@ -25,7 +25,12 @@ export class SyncMetrics {
 
   constructor() {
     const registers = [this.registry]
-    this.jobs = new Counter({name: 'ferry_jobs_total', help: 'Image copy jobs finished, by status (copied, skipped, failed).', labelNames: ['sync', 'status'], registers})
+    this.jobs = new Counter({
+      name: 'ferry_jobs_total',
+      help: 'Image copy jobs finished, by status (copied, skipped, failed).',
+      labelNames: ['sync', 'status'],
+      registers,
+    })
     this.bytes = new Counter({name: 'ferry_copied_bytes_total', help: 'Blob bytes uploaded to destinations.', labelNames: ['sync'], registers})
     this.blobs = new Counter({
       name: 'ferry_blobs_total',
@@ -51,7 +56,12 @@ export class SyncMetrics {
       labelNames: ['sync', 'trigger', 'outcome'],
       registers,
     })
-    this.ticksSkipped = new Counter({name: 'ferry_ticks_skipped_total', help: 'Schedule ticks skipped because the previous run was still busy.', labelNames: ['sync'], registers})
+    this.ticksSkipped = new Counter({
+      name: 'ferry_ticks_skipped_total',
+      help: 'Schedule ticks skipped because the previous run was still busy.',
+      labelNames: ['sync'],
+      registers,
+    })
     this.lastSuccess = new Gauge({
       name: 'ferry_last_success_timestamp_seconds',
       help: 'Unix time at which the last complete scheduled run finished.',

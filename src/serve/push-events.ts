@@ -44,7 +44,11 @@ function add(out: ParsedEnvelope, checked: PushEvent | string): void {
 }
 
 /** Media types of the blobs Distribution reports; a manifest push has a manifest type instead. */
-const BLOB_MEDIA_TYPES = new Set(['application/octet-stream', 'application/vnd.docker.image.rootfs.diff.tar.gzip', 'application/vnd.oci.image.layer.v1.tar+gzip'])
+const BLOB_MEDIA_TYPES = new Set([
+  'application/octet-stream',
+  'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  'application/vnd.oci.image.layer.v1.tar+gzip',
+])
 
 /** A CNCF Distribution notification envelope (`application/vnd.docker.distribution.events.v1+json`). */
 export function parseDistributionEnvelope(body: unknown): ParsedEnvelope {
@@ -138,7 +142,10 @@ const DIGEST_LIKE = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/
 
 /** Lower case, without the scheme's default port, so `Registry.example.com:443` matches a rule's `registry.example.com`. */
 export function normalizeHost(host: string): string {
-  return host.trim().toLowerCase().replace(/:(?:443|80)$/, '')
+  return host
+    .trim()
+    .toLowerCase()
+    .replace(/:(?:443|80)$/, '')
 }
 
 function hostOfUrl(url: string | undefined): string | undefined {

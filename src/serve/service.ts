@@ -124,7 +124,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     void state.save()
     slot.lastComplete = complete
     metrics.runFinished(name, 'schedule', complete, finished.getTime() - started.getTime(), finished)
-    log.info(`run ${number} ${complete ? 'complete' : interrupted ? 'interrupted' : 'incomplete'} in ${((finished.getTime() - started.getTime()) / 1000).toFixed(1)}s`)
+    log.info(
+      `run ${number} ${complete ? 'complete' : interrupted ? 'interrupted' : 'incomplete'} in ${((finished.getTime() - started.getTime()) / 1000).toFixed(1)}s`,
+    )
   }
 
   const tick = (slot: JobSlot) => {
@@ -150,7 +152,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     const started = Date.now()
     let report: TransferReport | undefined
     try {
-      report = await slot.job.runRules(rules, hooksFor(slot, (result) => results.push(result)))
+      report = await slot.job.runRules(
+        rules,
+        hooksFor(slot, (result) => results.push(result)),
+      )
     } catch (error) {
       log.warn(`push of ${push.repository}:${push.tag}: ${describeError(error)}`)
     }
@@ -207,7 +212,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     // Said once, as a warning even with --quiet: an open event endpoint lets anyone who reaches the
     // port make ferry copy whatever the rules allow, as often as they like.
     if (!options.eventToken) {
-      logger.warn(`warning: the listener on ${listener.address} accepts events from anyone who can reach it; set --eventToken (or FERRY_EVENT_TOKEN) and the same token in the registry's notification settings`)
+      logger.warn(
+        `warning: the listener on ${listener.address} accepts events from anyone who can reach it; set --eventToken (or FERRY_EVENT_TOKEN) and the same token in the registry's notification settings`,
+      )
     }
   }
 
@@ -250,7 +257,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     metrics.declare(slot.job.name)
     slot.trigger = startTrigger(slot.job.trigger, () => tick(slot))
     const next = slot.trigger.next()
-    logger.info(`[${slot.job.name}] runs ${describeTrigger(slot.job.trigger)}${next && slot.job.trigger.kind === 'cron' ? `; next at ${next.toISOString()}` : ''}`)
+    logger.info(
+      `[${slot.job.name}] runs ${describeTrigger(slot.job.trigger)}${next && slot.job.trigger.kind === 'cron' ? `; next at ${next.toISOString()}` : ''}`,
+    )
   }
 
   return {

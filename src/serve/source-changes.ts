@@ -54,6 +54,7 @@ export function describeChanges(changes: SourceChanges): string | undefined {
   const list = (items: string[]) => (items.length <= 5 ? items.join(', ') : `${items.slice(0, 5).join(', ')} and ${items.length - 5} more`)
   if (changes.new.length) parts.push(`${changes.new.length} new (${list(changes.new)})`)
   if (changes.updated.length) parts.push(`${changes.updated.length} updated (${list(changes.updated)})`)
-  if (changes.deletedAtSource.length) parts.push(`${changes.deletedAtSource.length} deleted at the source, kept at the destination (${list(changes.deletedAtSource)})`)
+  if (changes.deletedAtSource.length)
+    parts.push(`${changes.deletedAtSource.length} deleted at the source, kept at the destination (${list(changes.deletedAtSource)})`)
   return parts.length ? `changes at the source since the last run: ${parts.join('; ')}` : undefined
 }

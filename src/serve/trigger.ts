@@ -40,13 +40,16 @@ export function startTrigger(spec: TriggerSpec, tick: () => void): Trigger {
     const due = () => started + count * spec.ms
     const arm = () => {
       if (stopped) return
-      timer = setTimeout(() => {
-        count++
-        // A process paused (laptop asleep, debugger) owes one tick, not every one it slept through.
-        while (due() <= Date.now() - spec.ms) count++
-        arm()
-        tick()
-      }, Math.max(0, due() - Date.now()))
+      timer = setTimeout(
+        () => {
+          count++
+          // A process paused (laptop asleep, debugger) owes one tick, not every one it slept through.
+          while (due() <= Date.now() - spec.ms) count++
+          arm()
+          tick()
+        },
+        Math.max(0, due() - Date.now()),
+      )
     }
     arm()
     return {

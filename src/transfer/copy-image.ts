@@ -113,14 +113,22 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
 
   const fetched = await source.getManifest(sourceHead?.digest ?? sourceReference, signal)
   const sourceDigest = fetched.digest
-  const pinned = pinnedElsewhere(open.map((index) => destinations[index]!), sourceDigest)
+  const pinned = pinnedElsewhere(
+    open.map((index) => destinations[index]!),
+    sourceDigest,
+  )
   if (pinned) throw new FerryError('DIGEST_MISMATCH', `source manifest digest is ${sourceDigest}, not the destination digest ${pinned} the rule names`)
   const choice = subsetting ? await choosePlatforms(fetched, platforms, source, signal) : undefined
   const manifest = choice?.kind === 'keep' ? choice.manifest : fetched
   const selection: Selection = !choice ? {kind: 'all'} : choice.kind === 'leave' ? choice : {kind: 'keep', digest: manifest.digest, note: choice.note}
   const repair: Task[] = []
   const copy: Task[] = []
-  planFromManifest(sourceDigest, selection, open.map((index) => destinations[index]!), options).forEach((decision, member) => {
+  planFromManifest(
+    sourceDigest,
+    selection,
+    open.map((index) => destinations[index]!),
+    options,
+  ).forEach((decision, member) => {
     const index = open[member]!
     if (decision.kind === 'repair' || decision.kind === 'copy') {
       outcomes[index] = {status: 'skipped', digest: sourceDigest, ...nothingWritten()}
@@ -143,7 +151,13 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   // A digest-pinned destination of a subset is pushed under the subset's own digest.
   const pushReference = (index: number) => (targets[index]!.reference === sourceDigest ? manifest.digest : targets[index]!.reference)
   await Promise.all(copy.map(({index}) => context.prepare?.(targets[index]!.location.registry, targets[index]!.location.repository, signal)))
-  const fan = copy.length > 1 ? new FanOutDestination(copy.map(({index}) => targets[index]!.endpoint), context.homes) : undefined
+  const fan =
+    copy.length > 1
+      ? new FanOutDestination(
+          copy.map(({index}) => targets[index]!.endpoint),
+          context.homes,
+        )
+      : undefined
   const shared: CopyOutcome = {status: 'copied', digest: sourceDigest, ...nothingWritten()}
   await copyReferenced(manifest, source, fan ?? targets[copy[0]!.index]!.endpoint, context, shared)
   const pushes = await Promise.allSettled(

@@ -9,10 +9,7 @@
 export type SkipReason = 'same digest' | 'tag exists' | 'platform not selected'
 
 /** What the HEAD of one destination reference said. */
-export type DestinationHead =
-  | {kind: 'absent'}
-  | {kind: 'present'; digest: string}
-  | {kind: 'unreachable'; error: unknown}
+export type DestinationHead = {kind: 'absent'} | {kind: 'present'; digest: string} | {kind: 'unreachable'; error: unknown}
 
 export interface PlannedDestination {
   head: DestinationHead
@@ -45,10 +42,7 @@ export type Work = {kind: 'repair'; note?: string} | {kind: 'copy'; note?: strin
 export type Decision = Settled | Work
 
 /** What --platform made of the source manifest; `all` when no platforms were asked for. */
-export type Selection =
-  | {kind: 'all'}
-  | {kind: 'keep'; digest: string; note?: string}
-  | {kind: 'leave'; note: string}
+export type Selection = {kind: 'all'} | {kind: 'keep'; digest: string; note?: string} | {kind: 'leave'; note: string}
 
 /**
  * From the HEADs alone. `sourceDigest` is what the source HEAD (or the rule's pin) said, undefined
@@ -80,12 +74,7 @@ export function pinnedElsewhere(destinations: readonly PlannedDestination[], sou
 }
 
 /** The decisions for the destinations `planFromHeads` left open, once the source manifest is fetched. */
-export function planFromManifest(
-  sourceDigest: string,
-  selection: Selection,
-  destinations: readonly PlannedDestination[],
-  options: PlanOptions,
-): Decision[] {
+export function planFromManifest(sourceDigest: string, selection: Selection, destinations: readonly PlannedDestination[], options: PlanOptions): Decision[] {
   if (selection.kind === 'leave') {
     return destinations.map(() => ({kind: 'skip', reason: 'platform not selected', digest: sourceDigest, note: selection.note}))
   }

@@ -58,24 +58,27 @@ export class FanOutDestination implements ImageDestination {
   async hasBlob(digest: string, signal?: AbortSignal): Promise<boolean> {
     const lacking: ImageDestination[] = []
     await this.eachMember(async (member) => {
-        const tally = this.tallies[this.members.indexOf(member)]!
-        if (await member.hasBlob(digest, signal)) {
-          tally.blobs.existing++
+      const tally = this.tallies[this.members.indexOf(member)]!
+      if (await member.hasBlob(digest, signal)) {
+        tally.blobs.existing++
+        this.homes.remember(member.scope, digest, member.repository)
+        return
+      }
+      const home = this.homes.find(member.scope, digest)
+      if (home && home !== member.repository && member.mountBlob) {
+        const mount = await member.mountBlob(digest, home, signal).catch(() => ({mounted: false as const}))
+        if (mount.mounted) {
+          tally.blobs.mounted++
           this.homes.remember(member.scope, digest, member.repository)
           return
         }
-        const home = this.homes.find(member.scope, digest)
-        if (home && home !== member.repository && member.mountBlob) {
-          const mount = await member.mountBlob(digest, home, signal).catch(() => ({mounted: false as const}))
-          if (mount.mounted) {
-            tally.blobs.mounted++
-            this.homes.remember(member.scope, digest, member.repository)
-            return
-          }
-        }
-        lacking.push(member)
+      }
+      lacking.push(member)
     })
-    this.lacking.set(digest, lacking.filter((member) => !this.failures.has(member)))
+    this.lacking.set(
+      digest,
+      lacking.filter((member) => !this.failures.has(member)),
+    )
     return lacking.length === 0
   }
 

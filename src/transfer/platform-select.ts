@@ -11,9 +11,7 @@ import {parseManifest} from '../registry/media-types.js'
 import {formatPlatform, platformMatches, subsetIndex, type Platform} from '../select/platforms.js'
 import type {ImageSource} from './endpoints.js'
 
-export type PlatformChoice =
-  | {kind: 'keep'; manifest: FetchedManifest; note?: string}
-  | {kind: 'leave'; note: string}
+export type PlatformChoice = {kind: 'keep'; manifest: FetchedManifest; note?: string} | {kind: 'leave'; note: string}
 
 /** Config blobs are small; a larger one is not an image config worth reading whole. */
 const CONFIG_LIMIT = 4 * 1024 * 1024

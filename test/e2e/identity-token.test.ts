@@ -56,14 +56,20 @@ test('an auths entry with identitytoken (and the all-zero GUID user az acr login
   assert.equal(await skopeoDigest(destination, 'from-auths/app:v1'), image.digest)
   const asked = source.tokenServer!.requests.slice(before)
   assert.ok(asked.length > 0)
-  assert.ok(asked.every((r) => r.method === 'POST' && r.grantType === 'refresh_token' && r.account === 'azure' && r.status === 200), JSON.stringify(asked))
+  assert.ok(
+    asked.every((r) => r.method === 'POST' && r.grantType === 'refresh_token' && r.account === 'azure' && r.status === 200),
+    JSON.stringify(asked),
+  )
   assertNoTokens(run.stdout + run.stderr)
 })
 
 test('a credential helper answering Username "<token>" gives an identity token, not a password', async () => {
   const dir = await dockerConfig('docker-helper', {credHelpers: {[source.host]: 'ferryid'}})
   await mkdir(path.join(work.dir, 'bin'), {recursive: true})
-  const helper = await work.file('bin/docker-credential-ferryid', ['#!/bin/sh', 'read -r server', `printf '{"ServerURL":"%s","Username":"<token>","Secret":"${IDENTITY_TOKEN}"}' "$server"`, ''].join('\n'))
+  const helper = await work.file(
+    'bin/docker-credential-ferryid',
+    ['#!/bin/sh', 'read -r server', `printf '{"ServerURL":"%s","Username":"<token>","Secret":"${IDENTITY_TOKEN}"}' "$server"`, ''].join('\n'),
+  )
   await chmod(helper, 0o755)
   const security = await work.file('security-helper.yaml', plainEntries(source, destination))
   const rules = await work.file('rules-helper.yaml', `${source.host}/team/app:v1: ${destination.host}/from-helper/app\n`)

@@ -21,7 +21,11 @@ const noDocker = () => ({DOCKER_CONFIG: path.join(work.dir, 'no-docker')})
 before(async () => {
   ;[source, destination] = await Promise.all([startRegistry({auth: 'htpasswd'}), startRegistry()])
   work = await workDir()
-  for (const [repository, tags] of [['team/app', ['v1.0.0', 'v1.1.0', 'v2.0.0', 'latest']], ['team/web', ['1.0', '2.0']], ['tools/cli', ['3']]] as const) {
+  for (const [repository, tags] of [
+    ['team/app', ['v1.0.0', 'v1.1.0', 'v2.0.0', 'latest']],
+    ['team/web', ['1.0', '2.0']],
+    ['tools/cli', ['3']],
+  ] as const) {
     for (const tag of tags) pushed.set(`${repository}:${tag}`, await pushImage(source, repository, tag, {layers: [randomLayer(512, `${repository}:${tag}`)]}))
   }
 })
@@ -95,7 +99,10 @@ test("image-syncer's --config file (YAML, auth: and images:) with --workers and 
 test('a plain image list, to --images and to --ruleFile, goes to --registry/--ns', async () => {
   const auth = await work.file('auth-list.json', authJson())
   const list = await work.file('images.list', `# the images to mirror\n${source.host}/team/app:v2.0.0\n\n${source.host}/team/web:1.0   # pinned\n`)
-  for (const [flag, ns] of [['--images', 'list-a'], ['--ruleFile', 'list-b']] as const) {
+  for (const [flag, ns] of [
+    ['--images', 'list-a'],
+    ['--ruleFile', 'list-b'],
+  ] as const) {
     const run = await runCli(['transfer', '--auth', auth, flag, list, '--registry', destination.host, '--ns', ns], {env: noDocker()})
     assert.equal(run.code, 0, run.stderr)
     await assertCopied(`${ns}/app:v2.0.0`, 'team/app:v2.0.0')
@@ -118,7 +125,10 @@ test("docker's config.json: a credential helper logs in where the security file 
   )
   await chmod(helper, 0o755)
   const security = await work.file('security-docker.yaml', `"http://${source.host}": {}\n"http://${destination.host}": {}\n`)
-  const rules = await work.file('rules-docker.yaml', `${source.host}/team/app:latest: ${destination.host}/docker/app\n${source.host}/team/nope:1: ${destination.host}/docker/nope\n`)
+  const rules = await work.file(
+    'rules-docker.yaml',
+    `${source.host}/team/app:latest: ${destination.host}/docker/app\n${source.host}/team/nope:1: ${destination.host}/docker/nope\n`,
+  )
   const env = {DOCKER_CONFIG: dockerDir, PATH: `${path.dirname(helper)}${path.delimiter}${process.env.PATH}`}
   const run = await runCli(['transfer', '--securityFile', security, '--ruleFile', rules, '--json'], {env})
   // One rule names a repository that does not exist, so its error text passes through the output too.
@@ -136,7 +146,15 @@ test("docker's config.json: a credential helper logs in where the security file 
 
 test("skopeo sync's YAML file: ferry copies the same tags from it as skopeo sync does, with the login it holds", async () => {
   const lines = (selections: string[]) =>
-    [`${source.host}:`, ...selections, '  credentials:', `    username: ${source.username}`, `    password: ${source.password}`, '  tls-verify: false', ''].join('\n')
+    [
+      `${source.host}:`,
+      ...selections,
+      '  credentials:',
+      `    username: ${source.username}`,
+      `    password: ${source.password}`,
+      '  tls-verify: false',
+      '',
+    ].join('\n')
   const common = ['  images:', '    team/web: ["2.0"]', '    tools/cli: []', '  images-by-tag-regex:', "    team/app: '^v1\\.'"]
   const syncFile = await work.file('sync.yaml', lines(common))
   // Plain HTTP is the security file's to say; the login comes from the sync file.
@@ -167,7 +185,10 @@ test('a file given to the wrong flag names its format and the flag to use; exit 
   const rules = await work.file('rules-wrong.yaml', `${source.host}/team/app:latest: ${destination.host}/wrong/app\n`)
   const cases: [string[], RegExp][] = [
     [['--images', security], /looks like an image-transfer security file \(or image-syncer auth file\); pass it to --securityFile \(or --auth\)$/],
-    [['--ruleFile', rules, '--auth', rules], /looks like a rule file \(image-transfer rule\.yaml or image-syncer images file\); pass it to --ruleFile or --images$/],
+    [
+      ['--ruleFile', rules, '--auth', rules],
+      /looks like a rule file \(image-transfer rule\.yaml or image-syncer images file\); pass it to --ruleFile or --images$/,
+    ],
     [['--config', rules], /--config expects an image-syncer config file \(auth: and images:\), but this looks like a rule file/],
   ]
   for (const [args, want] of cases) {
@@ -183,9 +204,23 @@ test('a file given to the wrong flag names its format and the flag to use; exit 
 
 test('ferry config k8s writes the rule file that transfer copies', async () => {
   const fake: FakeK8s = await startFakeK8s([
-    {kind: 'Deployment', namespace: 'shop', name: 'web', spec: {template: {spec: {containers: [{name: 'web', image: `${source.host}/team/web:2.0`}], initContainers: [{name: 'cli', image: `${source.host}/tools/cli:3`}]}}}},
+    {
+      kind: 'Deployment',
+      namespace: 'shop',
+      name: 'web',
+      spec: {
+        template: {
+          spec: {containers: [{name: 'web', image: `${source.host}/team/web:2.0`}], initContainers: [{name: 'cli', image: `${source.host}/tools/cli:3`}]},
+        },
+      },
+    },
     {kind: 'Pod', namespace: 'shop', name: 'web-x1', spec: {containers: [{name: 'web', image: `${source.host}/team/web:2.0`}]}},
-    {kind: 'CronJob', namespace: 'ops', name: 'report', spec: {jobTemplate: {spec: {template: {spec: {containers: [{name: 'r', image: `${source.host}/team/app@${pushed.get('team/app:v1.0.0')!.digest}`}]}}}}}},
+    {
+      kind: 'CronJob',
+      namespace: 'ops',
+      name: 'report',
+      spec: {jobTemplate: {spec: {template: {spec: {containers: [{name: 'r', image: `${source.host}/team/app@${pushed.get('team/app:v1.0.0')!.digest}`}]}}}}},
+    },
     {kind: 'Pod', namespace: 'elsewhere', name: 'skip', spec: {containers: [{name: 'x', image: `${source.host}/team/app:v2.0.0`}]}},
   ])
   try {

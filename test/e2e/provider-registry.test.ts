@@ -61,7 +61,19 @@ test('migrate --from registry copies every repository of a 52-repository registr
 
 test('a source registry without a reachable catalog is a one-line error, exit 2', async () => {
   const security = await work.file('security-missing.yaml', plainEntries(source, destination))
-  const run = await runCli(['migrate', '--from', 'registry', '--fromRegistry', '127.0.0.1:1', '--to', 'registry', '--toRegistry', destination.host, '--securityFile', security])
+  const run = await runCli([
+    'migrate',
+    '--from',
+    'registry',
+    '--fromRegistry',
+    '127.0.0.1:1',
+    '--to',
+    'registry',
+    '--toRegistry',
+    destination.host,
+    '--securityFile',
+    security,
+  ])
   assert.notEqual(run.code, 0)
   assert.doesNotMatch(run.stderr, /\n\s+at /)
 })
@@ -79,7 +91,10 @@ test('migrate takes transfer’s selection and plan flags: --latest, --platform,
     const planned = await runCli([...selected, '--dryRun'], {timeoutMs: 60_000})
     assert.equal(planned.code, 0, planned.stderr)
     const plan = JSON.parse(planned.stdout)
-    assert.deepEqual(plan.results.map((r: {status: string}) => r.status), ['planned', 'planned', 'planned'])
+    assert.deepEqual(
+      plan.results.map((r: {status: string}) => r.status),
+      ['planned', 'planned', 'planned'],
+    )
     await target.requestLog.settle()
     for (const method of ['PUT', 'POST', 'PATCH', 'DELETE']) assert.equal(target.requestLog.count({method}), 0, `${method} in a dry run`)
 
@@ -89,7 +104,11 @@ test('migrate takes transfer’s selection and plan flags: --latest, --platform,
     for (const repository of seeded.repositories) {
       assert.deepEqual(await skopeoTags(target, repository), ['1.2.0'], `${repository}: only the highest version`)
       const index = JSON.parse((await skopeoRawManifest(target, `${repository}:1.2.0`)).toString('utf8')) as {manifests: {platform: {architecture: string}}[]}
-      assert.deepEqual(index.manifests.map((m) => m.platform.architecture), ['arm64'], `${repository}: only arm64`)
+      assert.deepEqual(
+        index.manifests.map((m) => m.platform.architecture),
+        ['arm64'],
+        `${repository}: only arm64`,
+      )
     }
 
     const bad = await runCli([...base, '--semver', 'not a range'], {timeoutMs: 30_000})

@@ -61,7 +61,10 @@ test('every request goes through the proxy: http forwarded, https tunnelled and 
   assert.equal(run.code, 0, run.stderr)
   assert.equal(await skopeoDigest(destination, 'proxied/app:v1'), image.digest)
   assert.ok(tunnels.includes(destination.host), `CONNECT ${destination.host} in ${JSON.stringify(tunnels)}`)
-  assert.ok(forwarded.some((line) => line.startsWith(`HEAD http://${source.host}/v2/team/app/manifests/v1`)), JSON.stringify(forwarded.slice(0, 5)))
+  assert.ok(
+    forwarded.some((line) => line.startsWith(`HEAD http://${source.host}/v2/team/app/manifests/v1`)),
+    JSON.stringify(forwarded.slice(0, 5)),
+  )
   assert.ok(forwarded.some((line) => line.startsWith(`GET http://${source.host}/v2/team/app/blobs/`)))
   assert.ok(!(run.stdout + run.stderr).includes(PROXY_PASSWORD))
 })

@@ -20,7 +20,6 @@ const CHROMIUM = '/usr/bin/chromium'
 const PASSWORD = 'report-pusher-Secret-8311'
 const ESC = '\u001b'
 
-
 describe('--report and terminal output', () => {
   let src: TestRegistry
   let dst: TestRegistry
@@ -64,7 +63,17 @@ describe('--report and terminal output', () => {
 
     const reportFile = path.join(work.dir, 'r.json')
     const before = Date.now()
-    const run = await runCli(['transfer', '--ruleFile', await work.file('json.yaml', ruleYaml(rules('json'))), '--securityFile', security, '--retry', '0', '--report', reportFile])
+    const run = await runCli([
+      'transfer',
+      '--ruleFile',
+      await work.file('json.yaml', ruleYaml(rules('json'))),
+      '--securityFile',
+      security,
+      '--retry',
+      '0',
+      '--report',
+      reportFile,
+    ])
     const after = Date.now()
     assert.equal(run.code, 1, `one job fails, so the exit code is 1\n${run.stderr}`)
     assert.match(run.stdout, new RegExp(`Report written to ${reportFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
@@ -90,7 +99,10 @@ describe('--report and terminal output', () => {
       assert.equal(job.error, null)
       assert.equal(job.retries, job.attempts - 1)
       assert.ok(job.startedAt && job.finishedAt && Date.parse(job.startedAt) <= Date.parse(job.finishedAt), `${destination}: start ≤ end`)
-      assert.ok(Date.parse(job.startedAt) >= Date.parse(report.startedAt) && Date.parse(job.finishedAt) <= Date.parse(report.finishedAt), `${destination}: within the run`)
+      assert.ok(
+        Date.parse(job.startedAt) >= Date.parse(report.startedAt) && Date.parse(job.finishedAt) <= Date.parse(report.finishedAt),
+        `${destination}: within the run`,
+      )
       assert.ok(job.durationMs >= 0)
     }
     const skipped = byDestination.get(`${dst.host}/json/app:1.0`)!
@@ -114,7 +126,17 @@ describe('--report and terminal output', () => {
       return
     }
     const reportFile = path.join(work.dir, 'r.html')
-    const run = await runCli(['transfer', '--ruleFile', await work.file('html.yaml', ruleYaml(rules('html'))), '--securityFile', security, '--retry', '0', '--report', reportFile])
+    const run = await runCli([
+      'transfer',
+      '--ruleFile',
+      await work.file('html.yaml', ruleYaml(rules('html'))),
+      '--securityFile',
+      security,
+      '--retry',
+      '0',
+      '--report',
+      reportFile,
+    ])
     assert.equal(run.code, 1, run.stderr)
     const html = await readFile(reportFile, 'utf8')
     assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)=/i, 'nothing is loaded from elsewhere')
@@ -139,7 +161,15 @@ describe('--report and terminal output', () => {
   })
 
   test('a --report name that is neither .json nor .html is a one-line error before any copying', async () => {
-    const run = await runCli(['transfer', '--ruleFile', await work.file('bad.yaml', ruleYaml(rules('bad'))), '--securityFile', security, '--report', path.join(work.dir, 'r.txt')])
+    const run = await runCli([
+      'transfer',
+      '--ruleFile',
+      await work.file('bad.yaml', ruleYaml(rules('bad'))),
+      '--securityFile',
+      security,
+      '--report',
+      path.join(work.dir, 'r.txt'),
+    ])
     assert.equal(run.code, 2)
     assert.match(run.stderr, /^Error: --report .*r\.txt: the file name must end in \.json or \.html/)
     assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr)
@@ -147,20 +177,32 @@ describe('--report and terminal output', () => {
   })
 
   test('not a terminal: plain lines, no escape sequences; --verbose adds a line per blob', async () => {
-    const plain = await runCli(['transfer', '--ruleFile', await work.file('plain.yaml', ruleYaml(rules('plain').slice(0, 2))), '--securityFile', security], {env: {CI: ''}})
+    const plain = await runCli(['transfer', '--ruleFile', await work.file('plain.yaml', ruleYaml(rules('plain').slice(0, 2))), '--securityFile', security], {
+      env: {CI: ''},
+    })
     assert.equal(plain.code, 0, plain.stderr)
     assert.ok(!plain.stderr.includes(ESC) && !plain.stdout.includes(ESC), JSON.stringify(plain.stderr))
     assert.match(plain.stderr, /^\[1\] copied .*plain\/app:(1|2)\.0 \(/m)
     assert.match(plain.stderr, /^\[2\] copied /m)
     assert.doesNotMatch(plain.stderr, /blob /)
 
-    const verbose = await runCli(['transfer', '--ruleFile', await work.file('verbose.yaml', ruleYaml(rules('verbose').slice(0, 2))), '--securityFile', security, '--verbose'])
+    const verbose = await runCli([
+      'transfer',
+      '--ruleFile',
+      await work.file('verbose.yaml', ruleYaml(rules('verbose').slice(0, 2))),
+      '--securityFile',
+      security,
+      '--verbose',
+    ])
     assert.equal(verbose.code, 0, verbose.stderr)
     assert.ok(!verbose.stderr.includes(ESC))
     const blobLines = verbose.stderr.split('\n').filter((line) => /^ {2}blob (uploaded|mounted|present) sha256:[0-9a-f]{64}/.test(line))
     // 1.0: config + 2 layers; 2.0: config + 2 layers, its base layer already there or mounted.
     assert.equal(blobLines.length, 6, verbose.stderr)
-    assert.ok(blobLines.some((line) => line.includes('blob uploaded')), verbose.stderr)
+    assert.ok(
+      blobLines.some((line) => line.includes('blob uploaded')),
+      verbose.stderr,
+    )
   })
 
   test('retries: --verbose names each blob retry and the job retry; the report counts retries = attempts - 1', async () => {
@@ -171,7 +213,16 @@ describe('--report and terminal output', () => {
       const reportFile = path.join(work.dir, 'retry.json')
       const source = `${flaky.host}/team/app:2.0`
       const destination = `${dst.host}/retry/app:2.0`
-      const run = await runCli(['transfer', '--ruleFile', await work.file('retry.yaml', ruleYaml([[source, destination]])), '--securityFile', security, '--verbose', '--report', reportFile])
+      const run = await runCli([
+        'transfer',
+        '--ruleFile',
+        await work.file('retry.yaml', ruleYaml([[source, destination]])),
+        '--securityFile',
+        security,
+        '--verbose',
+        '--report',
+        reportFile,
+      ])
       assert.equal(run.code, 0, run.stderr)
       assert.equal(fault.hits, 3)
       const retries = run.stderr.split('\n').filter((line) => line.startsWith('  retry '))
@@ -221,9 +272,18 @@ async function dumpDom(file: string, hash = ''): Promise<string> {
       execFile(
         CHROMIUM,
         [
-          '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-          '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--virtual-time-budget=2000',
-          '--dump-dom', `${pathToFileURL(file).href}${hash}`,
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          `--user-data-dir=${profile}`,
+          '--virtual-time-budget=2000',
+          '--dump-dom',
+          `${pathToFileURL(file).href}${hash}`,
         ],
         {timeout: 60_000, maxBuffer: 16 * 1024 * 1024},
         (error, stdout, stderr) => (error ? reject(new Error(`chromium failed: ${error.message}\n${stderr}`)) : resolve(stdout)),

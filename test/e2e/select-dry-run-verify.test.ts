@@ -20,7 +20,10 @@ before(async () => {
   security = await work.file('security.yaml', plainEntries(source, destination))
   for (const tag of ['1.0.0', '1.1.0', 'edge']) await pushImage(source, 'team/app', tag, {layers: [randomLayer(256, `team/app:${tag}`)]})
   index = await pushIndex(source, 'team/multi', 'v1', ['linux/amd64', 'linux/arm64'], 'oci', {layerSize: 256})
-  rules = await work.file('rules.yaml', `${source.host}/team/app: ${destination.host}/copy/app\n${source.host}/team/multi:v1: ${destination.host}/copy/multi:v1\n`)
+  rules = await work.file(
+    'rules.yaml',
+    `${source.host}/team/app: ${destination.host}/copy/app\n${source.host}/team/multi:v1: ${destination.host}/copy/multi:v1\n`,
+  )
 })
 
 after(async () => {
@@ -57,7 +60,9 @@ test('--dryRun lists every job and leaves catalog, tags, storage and the access 
     const run = await cli('transfer', flag, '--json')
     assert.equal(run.code, 0, run.stderr)
     const report = JSON.parse(run.stdout)
-    const plan = Object.fromEntries(report.results.map((r: {destination: string; status: string; digest: string}) => [r.destination.replace(`${destination.host}/`, ''), r]))
+    const plan = Object.fromEntries(
+      report.results.map((r: {destination: string; status: string; digest: string}) => [r.destination.replace(`${destination.host}/`, ''), r]),
+    )
     assert.deepEqual(Object.keys(plan).sort(), ['copy/app:1.0.0', 'copy/app:1.1.0', 'copy/app:edge', 'copy/multi:v1'])
     assert.equal(plan['copy/app:1.0.0'].status, 'skipped')
     assert.equal(plan['copy/app:1.0.0'].reason, 'same digest')
@@ -71,11 +76,17 @@ test('--dryRun lists every job and leaves catalog, tags, storage and the access 
   }
   const text = await cli('transfer', '--dryRun')
   assert.equal(text.code, 0)
-  assert.match(text.stdout + text.stderr, new RegExp(`planned ${source.host}/team/multi:v1 → ${destination.host}/copy/multi:v1 ${index.digest} \\(new at the destination\\)`))
+  assert.match(
+    text.stdout + text.stderr,
+    new RegExp(`planned ${source.host}/team/multi:v1 → ${destination.host}/copy/multi:v1 ${index.digest} \\(new at the destination\\)`),
+  )
   assert.match(text.stdout + text.stderr, /Dry run: nothing was written; 3 jobs would copy, 1 would be skipped, 0 failed while planning/)
 
   await destination.requestLog.settle()
-  assert.deepEqual(destination.requestLog.entries.filter((e) => !['GET', 'HEAD'].includes(e.method)), [])
+  assert.deepEqual(
+    destination.requestLog.entries.filter((e) => !['GET', 'HEAD'].includes(e.method)),
+    [],
+  )
   assert.ok(destination.requestLog.count({method: 'HEAD'}) > 0, 'the plan did look at the destination')
   assert.deepEqual(await storage(destination), before.files)
   assert.deepEqual(await catalog(destination), before.catalog)
@@ -111,13 +122,19 @@ test('verify names a blob lost from a child manifest; only --deep repairs it', a
 
   const shallow = await cli('transfer', '--json')
   assert.equal(shallow.code, 0)
-  assert.ok(JSON.parse(shallow.stdout).results.every((r: {status: string}) => r.status === 'skipped'), 'the tag digest matches, so a plain re-run skips')
+  assert.ok(
+    JSON.parse(shallow.stdout).results.every((r: {status: string}) => r.status === 'skipped'),
+    'the tag digest matches, so a plain re-run skips',
+  )
   assert.equal((await cli('verify')).code, 1)
 
   const deep = await cli('transfer', '--deep', '--json')
   assert.equal(deep.code, 0, deep.stderr)
   const repaired = JSON.parse(deep.stdout).results.filter((r: {status: string}) => r.status === 'copied')
-  assert.deepEqual(repaired.map((r: {destination: string; blobs: {uploaded: number}}) => [r.destination, r.blobs.uploaded]), [[`${destination.host}/copy/multi:v1`, 1]])
+  assert.deepEqual(
+    repaired.map((r: {destination: string; blobs: {uploaded: number}}) => [r.destination, r.blobs.uploaded]),
+    [[`${destination.host}/copy/multi:v1`, 1]],
+  )
   const after = await cli('verify')
   assert.equal(after.code, 0, after.stdout + after.stderr)
   assert.equal(await skopeoDigest(destination, 'copy/multi:v1'), index.digest)

@@ -55,7 +55,10 @@ test('include → exclude → semver → latest from flags and a rule map togeth
 })
 
 test('a wrong key in a rule map fails that rule with file:line and the key; the others run', async () => {
-  const file = await work.file('bad-map.yaml', `${source.host}/other/app: ${destination.host}/ok/app\n${source.host}/team/app:\n  target: ${destination.host}/x/app\n  lastest: 3\n`)
+  const file = await work.file(
+    'bad-map.yaml',
+    `${source.host}/other/app: ${destination.host}/ok/app\n${source.host}/team/app:\n  target: ${destination.host}/x/app\n  lastest: 3\n`,
+  )
   const run = await runCli(['transfer', '--ruleFile', file, '--securityFile', security])
   assert.equal(run.code, 1)
   assert.match(run.stdout + run.stderr, new RegExp(`bad-map\\.yaml:4: rule "${source.host}/team/app": key "lastest": not a rule key`))
@@ -66,7 +69,14 @@ test('a wrong key in a rule map fails that rule with file:line and the key; the 
 })
 
 test('--flatten: rule case 6 joins the whole source path; an explicit destination keeps its namespace', async () => {
-  await transfer(`${source.host}/team/sub/tool:1.0.0:\n${source.host}/other/app: ${destination.host}/flat/deep/er/app\n`, '--registry', destination.host, '--ns', 'ns', '--flatten')
+  await transfer(
+    `${source.host}/team/sub/tool:1.0.0:\n${source.host}/other/app: ${destination.host}/flat/deep/er/app\n`,
+    '--registry',
+    destination.host,
+    '--ns',
+    'ns',
+    '--flatten',
+  )
   assert.deepEqual(await sorted('ns/team-sub-tool'), ['1.0.0'])
   assert.deepEqual(await sorted('flat/deep-er-app'), ['1.0.0'])
   await transfer(`${source.host}/team/sub/tool:2.0.0:\n`, '--registry', destination.host, '--ns', 'ns', '--flatten', '--flattenSeparator', '_')
@@ -83,7 +93,12 @@ test('a namespace pattern maps every repository under team/ (from the catalog) t
   ])
   assert.deepEqual(await sorted('mirror/sub/tool'), ['2.0.0'])
   // `*` stays one level down; with --flatten the deeper path is joined under the namespace.
-  await transfer(`${source.host}/team/*: ${destination.host}/one\n${source.host}/team/sub/*: ${destination.host}/flat2\n`, '--semver', '1.0.0 || 1.3.0', '--flatten')
+  await transfer(
+    `${source.host}/team/*: ${destination.host}/one\n${source.host}/team/sub/*: ${destination.host}/flat2\n`,
+    '--semver',
+    '1.0.0 || 1.3.0',
+    '--flatten',
+  )
   assert.deepEqual(await sorted('one/app'), ['1.3.0'])
   assert.deepEqual(await sorted('flat2/tool'), ['1.0.0'])
 })

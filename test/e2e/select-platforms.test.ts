@@ -51,7 +51,10 @@ test('--platform pushes an index of just those children, each byte-identical; th
   const subsetDoc = JSON.parse(served.toString())
   // Same media type and fields; the kept entries exactly as the source lists them.
   assert.deepEqual(subsetDoc, {...sourceDoc, manifests: sourceDoc.manifests.slice(0, 2)})
-  assert.deepEqual(entries(served).map((e) => e.platform?.architecture), ['amd64', 'arm64'])
+  assert.deepEqual(
+    entries(served).map((e) => e.platform?.architecture),
+    ['amd64', 'arm64'],
+  )
   for (const child of oci.children.slice(0, 2)) assert.equal(await skopeoDigest(destination, `sub/app@${child.digest}`), child.digest)
   assert.equal(await headStatus(destination, `/v2/sub/app/manifests/${oci.children[2].digest}`), 404, 'arm/v7 is not copied')
 
@@ -64,23 +67,36 @@ test('--platform pushes an index of just those children, each byte-identical; th
   assert.equal(rerun.reason, 'same digest')
   assert.equal(rerun.destinationDigest, result.destinationDigest)
   await destination.requestLog.settle()
-  assert.deepEqual(destination.requestLog.entries.filter((e) => e.method !== 'HEAD' && e.method !== 'GET'), [])
+  assert.deepEqual(
+    destination.requestLog.entries.filter((e) => e.method !== 'HEAD' && e.method !== 'GET'),
+    [],
+  )
 
   // verify compares with the subset: complete with the same --platform, different without it.
   const verified = await runCli(['verify', '--ruleFile', file, '--securityFile', security, '--platform', 'linux/amd64,linux/arm64'])
   assert.equal(verified.code, 0, verified.stdout + verified.stderr)
   const whole = await runCli(['verify', '--ruleFile', file, '--securityFile', security])
   assert.equal(whole.code, 1)
-  assert.match(whole.stdout + whole.stderr, new RegExp(`different manifest ${destination.host}/sub/app:v1: ${result.destinationDigest}, the source has ${oci.digest}`))
+  assert.match(
+    whole.stdout + whole.stderr,
+    new RegExp(`different manifest ${destination.host}/sub/app:v1: ${result.destinationDigest}, the source has ${oci.digest}`),
+  )
 })
 
-test('a rule\'s platform (linux/arm: every variant) on a Docker manifest list keeps its media type', async () => {
-  const {report} = await transfer(`${source.host}/multi/docker:v1: {target: ${destination.host}/arm/docker:v1, platform: linux/arm}\n`, '--platform', 'linux/amd64')
+test("a rule's platform (linux/arm: every variant) on a Docker manifest list keeps its media type", async () => {
+  const {report} = await transfer(
+    `${source.host}/multi/docker:v1: {target: ${destination.host}/arm/docker:v1, platform: linux/arm}\n`,
+    '--platform',
+    'linux/amd64',
+  )
   assert.equal(report.results[0].status, 'copied')
   const served = await skopeoRawManifest(destination, 'arm/docker:v1')
   const doc = JSON.parse(served.toString())
   assert.equal(doc.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json')
-  assert.deepEqual(entries(served).map((e) => e.digest), docker.children.slice(1).map((c) => c.digest))
+  assert.deepEqual(
+    entries(served).map((e) => e.digest),
+    docker.children.slice(1).map((c) => c.digest),
+  )
 })
 
 test('without --platform the index is copied unchanged', async () => {
@@ -89,7 +105,11 @@ test('without --platform the index is copied unchanged', async () => {
 })
 
 test('single-platform images that do not match are skipped with a reason', async () => {
-  const {report} = await transfer(`${source.host}/single/arm:1.0: ${destination.host}/single/arm:1.0\n${source.host}/single/amd:1.0: ${destination.host}/single/amd:1.0\n`, '--platform', 'linux/amd64')
+  const {report} = await transfer(
+    `${source.host}/single/arm:1.0: ${destination.host}/single/arm:1.0\n${source.host}/single/amd:1.0: ${destination.host}/single/amd:1.0\n`,
+    '--platform',
+    'linux/amd64',
+  )
   const byImage = Object.fromEntries(report.results.map((r: {source: string}) => [r.source.replace(`${source.host}/`, ''), r]))
   assert.equal(byImage['single/arm:1.0'].status, 'skipped')
   assert.equal(byImage['single/arm:1.0'].reason, 'platform not selected')

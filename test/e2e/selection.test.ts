@@ -23,9 +23,24 @@ after(async () => {
 })
 
 test('transfer: --includeTags/--excludeTags choose among listed tags; named tags are copied as named', async () => {
-  const rules = await work.file('rules.yaml', `${source.host}/team/app: ${destination.host}/t/app\n${source.host}/other/app:latest: ${destination.host}/t/named\n`)
+  const rules = await work.file(
+    'rules.yaml',
+    `${source.host}/team/app: ${destination.host}/t/app\n${source.host}/other/app:latest: ${destination.host}/t/named\n`,
+  )
   const security = await work.file('security.yaml', plainEntries(source, destination))
-  const run = await runCli(['transfer', '--ruleFile', rules, '--securityFile', security, '--includeTags', '^v', '--excludeTags', '-rc', '--includeTags', 'nothing-matches-this'])
+  const run = await runCli([
+    'transfer',
+    '--ruleFile',
+    rules,
+    '--securityFile',
+    security,
+    '--includeTags',
+    '^v',
+    '--excludeTags',
+    '-rc',
+    '--includeTags',
+    'nothing-matches-this',
+  ])
   assert.equal(run.code, 0, run.stderr)
   assert.deepEqual((await skopeoTags(destination, 't/app')).sort(), ['v1.2.0', 'v2.0.0'])
   assert.deepEqual(await skopeoTags(destination, 't/named'), ['latest'])
@@ -34,13 +49,32 @@ test('transfer: --includeTags/--excludeTags choose among listed tags; named tags
 test('migrate: --repositories globs and tag filters select what a provider enumerates', async () => {
   const security = await work.file('security-m.yaml', plainEntries(source, destination))
   const run = await runCli([
-    'migrate', '--from', 'registry', '--fromRegistry', source.host, '--to', 'registry', '--toRegistry', destination.host,
-    '--toNamespace', 'm', '--securityFile', security, '--repositories', 'team/**', '--excludeTags', 'rc|latest', '--json',
+    'migrate',
+    '--from',
+    'registry',
+    '--fromRegistry',
+    source.host,
+    '--to',
+    'registry',
+    '--toRegistry',
+    destination.host,
+    '--toNamespace',
+    'm',
+    '--securityFile',
+    security,
+    '--repositories',
+    'team/**',
+    '--excludeTags',
+    'rc|latest',
+    '--json',
   ])
   assert.equal(run.code, 0, run.stderr)
   const report = JSON.parse(run.stdout)
   assert.deepEqual(report.results.map((r: {destination: string}) => r.destination.replace(`${destination.host}/`, '')).sort(), [
-    'm/app:v1.2.0', 'm/app:v2.0.0', 'm/sub/tool:v1.2.0', 'm/sub/tool:v2.0.0',
+    'm/app:v1.2.0',
+    'm/app:v2.0.0',
+    'm/sub/tool:v1.2.0',
+    'm/sub/tool:v2.0.0',
   ])
   assert.deepEqual((await skopeoTags(destination, 'm/sub/tool')).sort(), ['v1.2.0', 'v2.0.0'])
 })

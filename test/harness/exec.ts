@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
+import {execFile} from 'node:child_process'
 
 export interface ExecResult {
-  stdout: Buffer;
-  stderr: string;
+  stdout: Buffer
+  stderr: string
 }
 
 /**
@@ -11,11 +11,7 @@ export interface ExecResult {
  * stdout stays a Buffer because callers hash it (skopeo --raw): decoding to a
  * string and back could change the bytes and therefore the digest.
  */
-export function run(
-  file: string,
-  args: readonly string[],
-  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {},
-): Promise<ExecResult> {
+export function run(file: string, args: readonly string[], options: {timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string} = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       file,
@@ -27,15 +23,15 @@ export function run(
         env: options.env ?? process.env,
       },
       (error, stdout, stderr) => {
-        const errText = stderr.toString('utf8');
+        const errText = stderr.toString('utf8')
         if (error) {
-          const how = error.killed ? `killed (${error.signal ?? 'timeout'})` : `exit code ${String(error.code)}`;
-          reject(new Error(`${file} ${args.join(' ')}: ${how}\n${errText.trim()}`));
-          return;
+          const how = error.killed ? `killed (${error.signal ?? 'timeout'})` : `exit code ${String(error.code)}`
+          reject(new Error(`${file} ${args.join(' ')}: ${how}\n${errText.trim()}`))
+          return
         }
-        resolve({ stdout, stderr: errText });
+        resolve({stdout, stderr: errText})
       },
-    );
-    if (options.input !== undefined) child.stdin?.end(options.input);
-  });
+    )
+    if (options.input !== undefined) child.stdin?.end(options.input)
+  })
 }

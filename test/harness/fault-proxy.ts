@@ -4,105 +4,105 @@
 //
 // Every request is recorded with a millisecond timestamp (fractional, from performance.now()), so
 // tests can measure request rates and the spacing of retries from the outside, at the wire.
-import { mkdtemp, readFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
-import os from 'node:os';
-import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { Transform, type TransformCallback } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
-import { onProcessExit, removeDirOnExit } from './cleanup.js';
-import type { Endpoint } from './http.js';
-import { makeServerCertificates } from './tls.js';
+import {mkdtemp, readFile} from 'node:fs/promises'
+import http from 'node:http'
+import https from 'node:https'
+import net from 'node:net'
+import os from 'node:os'
+import {join} from 'node:path'
+import {performance} from 'node:perf_hooks'
+import {Transform, type TransformCallback} from 'node:stream'
+import type {TLSSocket} from 'node:tls'
+import {onProcessExit, removeDirOnExit} from './cleanup.js'
+import type {Endpoint} from './http.js'
+import {makeServerCertificates} from './tls.js'
 
 export type Fault =
   /** Forward; send the headers and `afterBytes` bytes of the body, then reset the TCP connection (RST). */
-  | { kind: 'reset'; afterBytes: number }
+  | {kind: 'reset'; afterBytes: number}
   /** Answer this status without asking the registry (a request body is read and dropped first). */
-  | { kind: 'status'; status: number; retryAfter?: string | number; body?: string }
+  | {kind: 'status'; status: number; retryAfter?: string | number; body?: string}
   /**
    * Send nothing for `ms` (default: until the proxy stops), then drop the connection. With
    * `headers`, the registry's status line and headers go out first and only the body stalls.
    */
-  | { kind: 'stall'; headers?: boolean; ms?: number }
+  | {kind: 'stall'; headers?: boolean; ms?: number}
   /**
    * Forward with the registry's Content-Length, send `afterBytes` bytes of the body and close the
    * connection cleanly (FIN): the client sees fewer bytes than declared.
    */
-  | { kind: 'truncate'; afterBytes: number }
+  | {kind: 'truncate'; afterBytes: number}
   /**
    * Forward without a Content-Length (chunked), send `afterBytes` bytes and end the body properly:
    * a well-formed response that is simply short. Only a size check can tell.
    */
-  | { kind: 'short'; afterBytes: number }
+  | {kind: 'short'; afterBytes: number}
   /** Forward with one byte flipped (XOR 0xff) at `offset` (default: the middle of the body); same length. */
-  | { kind: 'corrupt'; offset?: number }
+  | {kind: 'corrupt'; offset?: number}
   /**
    * Answer `status` with an OCI error body quoting the request's Authorization header (a careless
    * registry); `withoutScheme` quotes only the credential, without its `Basic `/`Bearer ` word.
    */
-  | { kind: 'echo-auth'; status: number; withoutScheme?: boolean }
+  | {kind: 'echo-auth'; status: number; withoutScheme?: boolean}
   /**
    * Answer with whatever `answer` returns, without asking the registry: the hostile registry's
    * way to serve a forged tag list, a looping Link, an endless body or a redirect elsewhere.
    * `upstream` fetches the real registry's answer to the same request first, when the forgery
    * builds on it.
    */
-  | { kind: 'respond'; answer: (request: ProxyRequest, upstream: () => Promise<UpstreamAnswer>) => Promise<Answer> | Answer };
+  | {kind: 'respond'; answer: (request: ProxyRequest, upstream: () => Promise<UpstreamAnswer>) => Promise<Answer> | Answer}
 
 /** What the real registry behind the proxy answered (body read whole). */
 export interface UpstreamAnswer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
+  status: number
+  headers: http.IncomingHttpHeaders
+  body: Buffer
 }
 
 /** A forged answer: a body in memory, or a stream (endless ones included) piped until the client goes. */
 export interface Answer {
-  status: number;
-  headers?: http.OutgoingHttpHeaders;
-  body?: Buffer | string | (() => NodeJS.ReadableStream);
+  status: number
+  headers?: http.OutgoingHttpHeaders
+  body?: Buffer | string | (() => NodeJS.ReadableStream)
 }
 
 export interface FaultRule {
   /** Exact method (GET, HEAD, PUT, …); any when absent. */
-  method?: string;
+  method?: string
   /** Tested against the request path with its query string. */
-  path: RegExp;
+  path: RegExp
   /** Matching requests to let through before the fault starts; default 0. */
-  skip?: number;
+  skip?: number
   /** How many matching requests get the fault; default every one (a persistent fault). */
-  times?: number;
-  fault: Fault;
+  times?: number
+  fault: Fault
 }
 
 export interface ActiveFault {
-  readonly rule: FaultRule;
+  readonly rule: FaultRule
   /** Matching requests seen so far (skipped ones included). */
-  readonly matched: number;
+  readonly matched: number
   /** Requests the fault was applied to. */
-  readonly hits: number;
-  remove(): void;
+  readonly hits: number
+  remove(): void
 }
 
 export interface ProxyRequest {
-  method: string;
+  method: string
   /** Path and query as the client sent them. */
-  path: string;
+  path: string
   /** Arrival, in ms since the epoch with sub-millisecond precision. */
-  at: number;
+  at: number
   /** When the response (or the fault) finished or the connection ended, same clock. */
-  endedAt?: number;
+  endedAt?: number
   /** Status sent to the client; undefined when none was (a stall without headers). */
-  status?: number;
+  status?: number
   /** The kind of fault applied, if any. */
-  fault?: Fault['kind'];
+  fault?: Fault['kind']
   /** Request headers as received (lower-case names). */
-  headers: http.IncomingHttpHeaders;
+  headers: http.IncomingHttpHeaders
   /** Arrived over TLS (only a `tls` proxy serves both). */
-  secure: boolean;
+  secure: boolean
 }
 
 export interface FaultProxyOptions {
@@ -111,417 +111,408 @@ export interface FaultProxyOptions {
    * and, on the same port, plain HTTP: a redirect from https:// to http:// on the same host and
    * port reaches this proxy too, and each request's `secure` tells which one it came by.
    */
-  tls?: boolean;
+  tls?: boolean
 }
 
 export interface FaultProxy {
   /** `127.0.0.1:PORT`, the registry part of an image reference that goes through the proxy. */
-  host: string;
-  url: string;
+  host: string
+  url: string
   /** The CA to trust, with `tls`. */
-  caFile?: string;
-  caPem?: string;
-  upstream: string;
+  caFile?: string
+  caPem?: string
+  upstream: string
   /** Every request so far, in arrival order. */
-  readonly requests: ProxyRequest[];
-  addFault(rule: FaultRule): ActiveFault;
-  clearFaults(): void;
+  readonly requests: ProxyRequest[]
+  addFault(rule: FaultRule): ActiveFault
+  clearFaults(): void
   /** Requests matching method and path (regex or exact). */
-  count(filter?: { method?: string; path?: string | RegExp; status?: number; fault?: Fault['kind'] }): number;
+  count(filter?: {method?: string; path?: string | RegExp; status?: number; fault?: Fault['kind']}): number
   /** The largest number of requests that arrived within any window of `windowMs` (default 1000). */
-  peakRate(windowMs?: number, requests?: ProxyRequest[]): number;
-  stop(): Promise<void>;
+  peakRate(windowMs?: number, requests?: ProxyRequest[]): number
+  stop(): Promise<void>
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
 
 function now(): number {
-  return performance.timeOrigin + performance.now();
+  return performance.timeOrigin + performance.now()
 }
 
 function forwardHeaders(headers: http.IncomingHttpHeaders, drop: string[] = []): http.OutgoingHttpHeaders {
-  const out: http.OutgoingHttpHeaders = {};
+  const out: http.OutgoingHttpHeaders = {}
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || drop.includes(name)) continue;
-    out[name] = value;
+    if (value === undefined || HOP_BY_HOP.has(name) || drop.includes(name)) continue
+    out[name] = value
   }
-  return out;
+  return out
 }
 
 /** Counts bytes through and calls `at` once `limit` bytes have passed; passes at most `limit`. */
 class Limit extends Transform {
-  private seen = 0;
-  private fired = false;
+  private seen = 0
+  private fired = false
   constructor(
     private readonly limit: number,
     private readonly at: () => void,
   ) {
-    super();
+    super()
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.fired) return callback();
-    const room = this.limit - this.seen;
-    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
-    this.seen += part.length;
-    if (part.length > 0) this.push(part);
+    if (this.fired) return callback()
+    const room = this.limit - this.seen
+    const part = chunk.length <= room ? chunk : chunk.subarray(0, room)
+    this.seen += part.length
+    if (part.length > 0) this.push(part)
     if (this.seen >= this.limit) {
-      this.fired = true;
+      this.fired = true
       // After the bytes just pushed have flowed on to the response.
-      setImmediate(this.at);
+      setImmediate(this.at)
     }
-    callback();
+    callback()
   }
   get reached(): boolean {
-    return this.fired;
+    return this.fired
   }
 }
 
 class FlipByte extends Transform {
-  private seen = 0;
+  private seen = 0
   constructor(private readonly offset: number) {
-    super();
+    super()
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const start = this.seen;
-    this.seen += chunk.length;
+    const start = this.seen
+    this.seen += chunk.length
     if (this.offset >= start && this.offset < this.seen) {
-      const copy = Buffer.from(chunk);
-      copy[this.offset - start] = copy[this.offset - start]! ^ 0xff;
-      return callback(null, copy);
+      const copy = Buffer.from(chunk)
+      copy[this.offset - start] = copy[this.offset - start]! ^ 0xff
+      return callback(null, copy)
     }
-    callback(null, chunk);
+    callback(null, chunk)
   }
 }
 
 /** Starts a proxy on 127.0.0.1 (random port) in front of `upstream` (a TestRegistry will do). */
 export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>, options: FaultProxyOptions = {}): Promise<FaultProxy> {
-  const upstreamUrl = new URL(upstream.url);
-  const upstreamOrigin = upstreamUrl.origin;
-  const transport = upstreamUrl.protocol === 'https:' ? https : http;
-  const agent = new transport.Agent({ keepAlive: true, maxSockets: 256, ...(upstream.caPem ? { ca: upstream.caPem } : {}) });
-  const requests: ProxyRequest[] = [];
-  const rules: Array<{ rule: FaultRule; matched: number; hits: number }> = [];
-  const sockets = new Set<net.Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-  let origin = '';
+  const upstreamUrl = new URL(upstream.url)
+  const upstreamOrigin = upstreamUrl.origin
+  const transport = upstreamUrl.protocol === 'https:' ? https : http
+  const agent = new transport.Agent({keepAlive: true, maxSockets: 256, ...(upstream.caPem ? {ca: upstream.caPem} : {})})
+  const requests: ProxyRequest[] = []
+  const rules: Array<{rule: FaultRule; matched: number; hits: number}> = []
+  const sockets = new Set<net.Socket>()
+  const timers = new Set<NodeJS.Timeout>()
+  let origin = ''
 
   function pick(method: string, path: string): Fault | undefined {
     for (const entry of rules) {
-      const { rule } = entry;
-      if (rule.method !== undefined && rule.method !== method) continue;
-      if (!rule.path.test(path)) continue;
-      entry.matched++;
-      const skip = rule.skip ?? 0;
-      if (entry.matched <= skip) continue;
-      if (entry.matched > skip + (rule.times ?? Number.POSITIVE_INFINITY)) continue;
-      entry.hits++;
-      return rule.fault;
+      const {rule} = entry
+      if (rule.method !== undefined && rule.method !== method) continue
+      if (!rule.path.test(path)) continue
+      entry.matched++
+      const skip = rule.skip ?? 0
+      if (entry.matched <= skip) continue
+      if (entry.matched > skip + (rule.times ?? Number.POSITIVE_INFINITY)) continue
+      entry.hits++
+      return rule.fault
     }
-    return undefined;
+    return undefined
   }
 
   function later(ms: number, action: () => void): void {
     const timer = setTimeout(() => {
-      timers.delete(timer);
-      action();
-    }, ms);
-    timers.add(timer);
+      timers.delete(timer)
+      action()
+    }, ms)
+    timers.add(timer)
   }
 
   function rewriteLocation(headers: http.OutgoingHttpHeaders): void {
-    const location = headers.location;
+    const location = headers.location
     if (typeof location === 'string' && location.startsWith(upstreamOrigin)) {
-      headers.location = origin + location.slice(upstreamOrigin.length);
+      headers.location = origin + location.slice(upstreamOrigin.length)
     }
   }
 
   /** The real registry's whole answer to a GET or HEAD, for forgeries built on it. */
   function fetchUpstream(method: string, path: string, incoming: http.IncomingHttpHeaders): Promise<UpstreamAnswer> {
     return new Promise((resolve, reject) => {
-      const headers = forwardHeaders(incoming, ['content-length']);
-      headers.host = upstreamUrl.host;
-      const request = transport.request(new URL(path, upstreamOrigin), { method, headers, agent }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const headers = forwardHeaders(incoming, ['content-length'])
+      headers.host = upstreamUrl.host
+      const request = transport.request(new URL(path, upstreamOrigin), {method, headers, agent}, (response) => {
+        const chunks: Buffer[] = []
+        response.on('data', (chunk: Buffer) => chunks.push(chunk))
         response.on('end', () => {
-          const responseHeaders = { ...response.headers };
-          resolve({ status: response.statusCode ?? 502, headers: responseHeaders, body: Buffer.concat(chunks) });
-        });
-        response.on('error', reject);
-      });
-      request.on('error', reject);
-      request.end();
-    });
+          const responseHeaders = {...response.headers}
+          resolve({status: response.statusCode ?? 502, headers: responseHeaders, body: Buffer.concat(chunks)})
+        })
+        response.on('error', reject)
+      })
+      request.on('error', reject)
+      request.end()
+    })
   }
 
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const method = req.method ?? 'GET';
-    const path = req.url ?? '/';
-    const record: ProxyRequest = { method, path, at: now(), headers: req.headers, secure: (req.socket as TLSSocket).encrypted === true };
-    requests.push(record);
-    const socket = req.socket;
+    const method = req.method ?? 'GET'
+    const path = req.url ?? '/'
+    const record: ProxyRequest = {method, path, at: now(), headers: req.headers, secure: (req.socket as TLSSocket).encrypted === true}
+    requests.push(record)
+    const socket = req.socket
     res.on('close', () => {
-      record.endedAt = now();
-    });
-    const fault = pick(method, path);
-    if (fault) record.fault = fault.kind;
+      record.endedAt = now()
+    })
+    const fault = pick(method, path)
+    if (fault) record.fault = fault.kind
 
     const answer = (status: number, headers: http.OutgoingHttpHeaders, body: string): void => {
       // Read the request body first, as a registry would before deciding; the client is then never
       // cut off in the middle of sending, and what it sees is just the status.
       const send = () => {
-        record.status = status;
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
-        res.end(method === 'HEAD' ? undefined : body);
-      };
-      if (req.readableEnded) send();
-      else {
-        req.on('end', send);
-        req.resume();
+        record.status = status
+        res.writeHead(status, {'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers})
+        res.end(method === 'HEAD' ? undefined : body)
       }
-    };
+      if (req.readableEnded) send()
+      else {
+        req.on('end', send)
+        req.resume()
+      }
+    }
 
     if (fault?.kind === 'status') {
-      const headers: http.OutgoingHttpHeaders = {};
-      if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
+      const headers: http.OutgoingHttpHeaders = {}
+      if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter)
       // The codes Distribution itself uses for these statuses.
-      const code = fault.status === 429 ? 'TOOMANYREQUESTS' : fault.status === 503 ? 'UNAVAILABLE' : 'UNKNOWN';
-      answer(fault.status, headers, fault.body ?? JSON.stringify({ errors: [{ code, message: `injected ${fault.status}` }] }));
-      return;
+      const code = fault.status === 429 ? 'TOOMANYREQUESTS' : fault.status === 503 ? 'UNAVAILABLE' : 'UNKNOWN'
+      answer(fault.status, headers, fault.body ?? JSON.stringify({errors: [{code, message: `injected ${fault.status}`}]}))
+      return
     }
     if (fault?.kind === 'echo-auth') {
-      const header = String(req.headers.authorization ?? 'nothing');
-      const sent = fault.withoutScheme ? header.replace(/^\S+\s+/, '') : header;
-      answer(fault.status, {}, JSON.stringify({ errors: [{ code: 'DENIED', message: `you sent ${sent}` }] }));
-      return;
+      const header = String(req.headers.authorization ?? 'nothing')
+      const sent = fault.withoutScheme ? header.replace(/^\S+\s+/, '') : header
+      answer(fault.status, {}, JSON.stringify({errors: [{code: 'DENIED', message: `you sent ${sent}`}]}))
+      return
     }
     if (fault?.kind === 'respond') {
-      const upstreamAnswer = () => fetchUpstream(method, path, req.headers);
+      const upstreamAnswer = () => fetchUpstream(method, path, req.headers)
       Promise.resolve()
         .then(() => fault.answer(record, upstreamAnswer))
         .then((forged) => {
-          record.status = forged.status;
-          const body = forged.body;
+          record.status = forged.status
+          const body = forged.body
           if (typeof body === 'function') {
-            res.writeHead(forged.status, forged.headers ?? {});
-            if (method === 'HEAD') return res.end();
-            const stream = body();
-            res.on('close', () => (stream as unknown as { destroy?: () => void }).destroy?.());
-            stream.pipe(res);
-            return;
+            res.writeHead(forged.status, forged.headers ?? {})
+            if (method === 'HEAD') return res.end()
+            const stream = body()
+            res.on('close', () => (stream as unknown as {destroy?: () => void}).destroy?.())
+            stream.pipe(res)
+            return
           }
-          const bytes = body === undefined ? Buffer.alloc(0) : Buffer.from(body);
+          const bytes = body === undefined ? Buffer.alloc(0) : Buffer.from(body)
           const send = () => {
-            res.writeHead(forged.status, { 'content-length': bytes.length, ...(forged.headers ?? {}) });
-            res.end(method === 'HEAD' ? undefined : bytes);
-          };
-          if (req.readableEnded) send();
+            res.writeHead(forged.status, {'content-length': bytes.length, ...(forged.headers ?? {})})
+            res.end(method === 'HEAD' ? undefined : bytes)
+          }
+          if (req.readableEnded) send()
           else {
-            req.on('end', send);
-            req.resume();
+            req.on('end', send)
+            req.resume()
           }
         })
-        .catch(() => socket.destroy());
-      return;
+        .catch(() => socket.destroy())
+      return
     }
     if (fault?.kind === 'stall' && !fault.headers) {
-      req.resume();
-      if (fault.ms !== undefined) later(fault.ms, () => socket.destroy());
-      return;
+      req.resume()
+      if (fault.ms !== undefined) later(fault.ms, () => socket.destroy())
+      return
     }
 
-    const target = new URL(path, upstreamOrigin);
-    const headers = forwardHeaders(req.headers);
-    headers.host = upstreamUrl.host;
-    const upstreamReq = transport.request(target, { method, headers, agent }, (upstreamRes) => {
-      const status = upstreamRes.statusCode ?? 502;
-      const responseHeaders = forwardHeaders(upstreamRes.headers);
-      rewriteLocation(responseHeaders);
-      record.status = status;
-      const hasBody = method !== 'HEAD' && status !== 204 && status !== 304;
+    const target = new URL(path, upstreamOrigin)
+    const headers = forwardHeaders(req.headers)
+    headers.host = upstreamUrl.host
+    const upstreamReq = transport.request(target, {method, headers, agent}, (upstreamRes) => {
+      const status = upstreamRes.statusCode ?? 502
+      const responseHeaders = forwardHeaders(upstreamRes.headers)
+      rewriteLocation(responseHeaders)
+      record.status = status
+      const hasBody = method !== 'HEAD' && status !== 204 && status !== 304
       if (!fault || !hasBody) {
-        res.writeHead(status, responseHeaders);
-        upstreamRes.pipe(res);
-        return;
+        res.writeHead(status, responseHeaders)
+        upstreamRes.pipe(res)
+        return
       }
       switch (fault.kind) {
         case 'stall': {
-          res.writeHead(status, responseHeaders);
-          res.flushHeaders();
-          upstreamRes.pause();
+          res.writeHead(status, responseHeaders)
+          res.flushHeaders()
+          upstreamRes.pause()
           if (fault.ms !== undefined) {
             later(fault.ms, () => {
-              upstreamRes.destroy();
-              socket.destroy();
-            });
+              upstreamRes.destroy()
+              socket.destroy()
+            })
           }
-          return;
+          return
         }
         case 'reset':
         case 'truncate': {
-          res.writeHead(status, responseHeaders);
-          res.flushHeaders();
+          res.writeHead(status, responseHeaders)
+          res.flushHeaders()
           const cut = () => {
-            upstreamRes.unpipe();
-            upstreamRes.destroy();
+            upstreamRes.unpipe()
+            upstreamRes.destroy()
             // Let the bytes written so far reach the client before the connection goes.
             res.write('', () => {
-              if (fault.kind === 'reset') socket.resetAndDestroy();
-              else socket.end();
-            });
-          };
-          if (fault.afterBytes <= 0) {
-            cut();
-            return;
+              if (fault.kind === 'reset') socket.resetAndDestroy()
+              else socket.end()
+            })
           }
-          const limit = new Limit(fault.afterBytes, cut);
+          if (fault.afterBytes <= 0) {
+            cut()
+            return
+          }
+          const limit = new Limit(fault.afterBytes, cut)
           // A body shorter than the cut point goes through whole.
           limit.on('end', () => {
-            if (!limit.reached) res.end();
-          });
-          upstreamRes.pipe(limit).pipe(res, { end: false });
-          return;
+            if (!limit.reached) res.end()
+          })
+          upstreamRes.pipe(limit).pipe(res, {end: false})
+          return
         }
         case 'short': {
-          delete responseHeaders['content-length'];
-          res.writeHead(status, responseHeaders);
+          delete responseHeaders['content-length']
+          res.writeHead(status, responseHeaders)
           const limit = new Limit(fault.afterBytes, () => {
-            upstreamRes.unpipe();
-            upstreamRes.destroy();
-            limit.end();
-          });
-          upstreamRes.pipe(limit).pipe(res);
-          if (fault.afterBytes <= 0) limit.end();
-          return;
+            upstreamRes.unpipe()
+            upstreamRes.destroy()
+            limit.end()
+          })
+          upstreamRes.pipe(limit).pipe(res)
+          if (fault.afterBytes <= 0) limit.end()
+          return
         }
         case 'corrupt': {
-          const declared = Number(upstreamRes.headers['content-length'] ?? 0);
-          const offset = fault.offset ?? Math.floor(declared / 2);
-          res.writeHead(status, responseHeaders);
-          upstreamRes.pipe(new FlipByte(offset)).pipe(res);
-          return;
+          const declared = Number(upstreamRes.headers['content-length'] ?? 0)
+          const offset = fault.offset ?? Math.floor(declared / 2)
+          res.writeHead(status, responseHeaders)
+          upstreamRes.pipe(new FlipByte(offset)).pipe(res)
+          return
         }
       }
-    });
+    })
     upstreamReq.on('error', () => {
       if (!res.headersSent) {
-        record.status = 502;
-        res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end('fault proxy: upstream unreachable');
+        record.status = 502
+        res.writeHead(502, {'content-type': 'text/plain'})
+        res.end('fault proxy: upstream unreachable')
       } else {
-        socket.destroy();
+        socket.destroy()
       }
-    });
+    })
     // A client that goes away mid-upload takes the upstream request with it, as a real
     // connection would: the registry sees the upload cut short.
-    req.on('aborted', () => upstreamReq.destroy());
+    req.on('aborted', () => upstreamReq.destroy())
     res.on('close', () => {
-      if (!res.writableFinished) upstreamReq.destroy();
-    });
-    req.pipe(upstreamReq);
+      if (!res.writableFinished) upstreamReq.destroy()
+    })
+    req.pipe(upstreamReq)
   }
 
-  const plain = http.createServer({ keepAliveTimeout: 30_000 }, handle);
-  plain.on('clientError', (_error, socket) => socket.destroy());
-  let server: net.Server = plain;
-  let certificates: { caFile: string; caPem: string } | undefined;
+  const plain = http.createServer({keepAliveTimeout: 30_000}, handle)
+  plain.on('clientError', (_error, socket) => socket.destroy())
+  let server: net.Server = plain
+  let certificates: {caFile: string; caPem: string} | undefined
   if (options.tls) {
-    const dir = await mkdtemp(join(os.tmpdir(), 'ferry-proxy-'));
-    removeDirOnExit(dir);
-    const made = await makeServerCertificates(dir);
-    certificates = made;
-    const secure = https.createServer({ keepAliveTimeout: 30_000, cert: await readFile(made.certFile), key: await readFile(made.keyFile) }, handle);
-    secure.on('tlsClientError', (_error, socket) => socket.destroy());
+    const dir = await mkdtemp(join(os.tmpdir(), 'ferry-proxy-'))
+    removeDirOnExit(dir)
+    const made = await makeServerCertificates(dir)
+    certificates = made
+    const secure = https.createServer({keepAliveTimeout: 30_000, cert: await readFile(made.certFile), key: await readFile(made.keyFile)}, handle)
+    secure.on('tlsClientError', (_error, socket) => socket.destroy())
     // One port for both: a TLS connection starts with a handshake record (0x16), plain HTTP with a method.
     server = net.createServer((socket) => {
       socket.once('data', (first: Buffer) => {
-        socket.pause();
-        socket.unshift(first);
-        (first[0] === 0x16 ? secure : plain).emit('connection', socket);
-        process.nextTick(() => socket.resume());
-      });
-      socket.on('error', () => socket.destroy());
-    });
+        socket.pause()
+        socket.unshift(first)
+        ;(first[0] === 0x16 ? secure : plain).emit('connection', socket)
+        process.nextTick(() => socket.resume())
+      })
+      socket.on('error', () => socket.destroy())
+    })
   }
   server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  if (!options.tls) server.on('clientError', (_error, socket) => socket.destroy());
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  if (!options.tls) server.on('clientError', (_error, socket) => socket.destroy())
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  server.unref();
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('fault proxy has no port');
-  const host = `127.0.0.1:${address.port}`;
-  origin = `${options.tls ? 'https' : 'http'}://${host}`;
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  server.unref()
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('fault proxy has no port')
+  const host = `127.0.0.1:${address.port}`
+  origin = `${options.tls ? 'https' : 'http'}://${host}`
   const forget = onProcessExit(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
 
-  const matches = (r: ProxyRequest, filter: { method?: string; path?: string | RegExp; status?: number; fault?: Fault['kind'] }) =>
+  const matches = (r: ProxyRequest, filter: {method?: string; path?: string | RegExp; status?: number; fault?: Fault['kind']}) =>
     (filter.method === undefined || r.method === filter.method) &&
     (filter.status === undefined || r.status === filter.status) &&
     (filter.fault === undefined || r.fault === filter.fault) &&
-    (filter.path === undefined || (typeof filter.path === 'string' ? r.path === filter.path : filter.path.test(r.path)));
+    (filter.path === undefined || (typeof filter.path === 'string' ? r.path === filter.path : filter.path.test(r.path)))
 
-  let stopped = false;
+  let stopped = false
   return {
     host,
     url: origin,
-    ...(certificates ? { caFile: certificates.caFile, caPem: certificates.caPem } : {}),
+    ...(certificates ? {caFile: certificates.caFile, caPem: certificates.caPem} : {}),
     upstream: upstreamOrigin,
     requests,
     addFault(rule) {
-      const entry = { rule, matched: 0, hits: 0 };
-      rules.push(entry);
+      const entry = {rule, matched: 0, hits: 0}
+      rules.push(entry)
       return {
         rule,
         get matched() {
-          return entry.matched;
+          return entry.matched
         },
         get hits() {
-          return entry.hits;
+          return entry.hits
         },
         remove() {
-          const i = rules.indexOf(entry);
-          if (i >= 0) rules.splice(i, 1);
+          const i = rules.indexOf(entry)
+          if (i >= 0) rules.splice(i, 1)
         },
-      };
+      }
     },
     clearFaults() {
-      rules.length = 0;
+      rules.length = 0
     },
     count(filter = {}) {
-      return requests.filter((r) => matches(r, filter)).length;
+      return requests.filter((r) => matches(r, filter)).length
     },
     peakRate(windowMs = 1000, list = requests) {
-      const times = list.map((r) => r.at).sort((a, b) => a - b);
-      return peakInWindow(times, windowMs);
+      const times = list.map((r) => r.at).sort((a, b) => a - b)
+      return peakInWindow(times, windowMs)
     },
     async stop() {
-      if (stopped) return;
-      stopped = true;
-      forget();
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      for (const socket of sockets) socket.destroy();
-      agent.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (stopped) return
+      stopped = true
+      forget()
+      for (const timer of timers) clearTimeout(timer)
+      timers.clear()
+      for (const socket of sockets) socket.destroy()
+      agent.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
     },
-  };
+  }
 }
 
 /**
@@ -529,11 +520,11 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>,
  * registry enforcing "N per second, sliding" would see at its worst moment.
  */
 export function peakInWindow(sortedTimes: readonly number[], windowMs: number): number {
-  let peak = 0;
-  let start = 0;
+  let peak = 0
+  let start = 0
   for (let end = 0; end < sortedTimes.length; end++) {
-    while (sortedTimes[end]! - sortedTimes[start]! >= windowMs) start++;
-    peak = Math.max(peak, end - start + 1);
+    while (sortedTimes[end]! - sortedTimes[start]! >= windowMs) start++
+    peak = Math.max(peak, end - start + 1)
   }
-  return peak;
+  return peak
 }

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import net from 'node:net'
 
 /**
  * Asks the kernel for a free TCP port on 127.0.0.1.
@@ -11,30 +11,30 @@ import net from 'node:net';
 // Ports this process has handed out: two servers started at once (Promise.all) must not both get
 // the one the kernel happens to offer twice, or the second one's readiness check is answered by
 // the first and two "registries" share an address.
-const issued = new Set<number>();
+const issued = new Set<number>()
 
 export async function freePort(): Promise<number> {
   for (;;) {
-    const port = await askKernel();
-    if (issued.has(port)) continue;
-    issued.add(port);
-    return port;
+    const port = await askKernel()
+    if (issued.has(port)) continue
+    issued.add(port)
+    return port
   }
 }
 
 function askKernel(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
+    const server = net.createServer()
+    server.unref()
+    server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
+      const address = server.address()
       if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('could not read the port of a listening socket'));
-        return;
+        server.close()
+        reject(new Error('could not read the port of a listening socket'))
+        return
       }
-      server.close(() => resolve(address.port));
-    });
-  });
+      server.close(() => resolve(address.port))
+    })
+  })
 }

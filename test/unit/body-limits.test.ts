@@ -127,7 +127,13 @@ describe('HttpTransport body limits: enforced while reading, never read whole an
 })
 
 test('describeSize and bodyTooLarge: one line naming what was read and the limit', () => {
-  const cases: [number, string][] = [[4 * MiB, '4 MiB'], [64 * 1024, '64 KiB'], [1000, '1000 bytes'], [16 * MiB, '16 MiB'], [MiB + 1, `${MiB + 1} bytes`]]
+  const cases: [number, string][] = [
+    [4 * MiB, '4 MiB'],
+    [64 * 1024, '64 KiB'],
+    [1000, '1000 bytes'],
+    [16 * MiB, '16 MiB'],
+    [MiB + 1, `${MiB + 1} bytes`],
+  ]
   for (const [bytes, expected] of cases) assert.equal(describeSize(bytes), expected)
   const limit = {bytes: 4 * MiB, name: 'the manifest limit'}
   const read = bodyTooLarge('GET manifest 127.0.0.1:5000/team/app:v1', 'registry 127.0.0.1:5000', limit)
@@ -135,5 +141,8 @@ test('describeSize and bodyTooLarge: one line naming what was read and the limit
   assert.equal(read.retryable, false)
   assert.equal(read.message, 'GET manifest 127.0.0.1:5000/team/app:v1: registry 127.0.0.1:5000 sent more than 4 MiB (the manifest limit); refused')
   const announced = bodyTooLarge('GET manifest 127.0.0.1:5000/team/app:v1', 'registry 127.0.0.1:5000', limit, 512 * MiB)
-  assert.equal(announced.message, 'GET manifest 127.0.0.1:5000/team/app:v1: registry 127.0.0.1:5000 announced 512 MiB, more than 4 MiB (the manifest limit); refused')
+  assert.equal(
+    announced.message,
+    'GET manifest 127.0.0.1:5000/team/app:v1: registry 127.0.0.1:5000 announced 512 MiB, more than 4 MiB (the manifest limit); refused',
+  )
 })

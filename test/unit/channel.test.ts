@@ -34,7 +34,10 @@ test('several readers share the items, each item goes to one reader', async () =
   channel.close()
   await Promise.all(readers)
   const all = seen.flat().sort((a, b) => a - b)
-  assert.deepEqual(all, Array.from({length: 50}, (_, i) => i))
+  assert.deepEqual(
+    all,
+    Array.from({length: 50}, (_, i) => i),
+  )
   assert.ok(seen.filter((mine) => mine.length > 0).length > 1, 'work is spread over readers')
 })
 

@@ -106,17 +106,23 @@ describe('AddressGuard', () => {
       ['localhost', 'http://127.0.0.2:6000/x', true],
     ]
     for (const [registry, target, allowed] of table) {
-      const outcome = await check(registry, target).then(() => true, (error: {code?: string}) => {
-        assert.equal(error.code, 'UNSAFE_REDIRECT', `${registry} → ${target}`)
-        return false
-      })
+      const outcome = await check(registry, target).then(
+        () => true,
+        (error: {code?: string}) => {
+          assert.equal(error.code, 'UNSAFE_REDIRECT', `${registry} → ${target}`)
+          return false
+        },
+      )
       assert.equal(outcome, allowed, `${registry} → ${target}`)
     }
   })
 
   it('says which registry and host in one line', async () => {
     await assert.rejects(check('registry.example', 'http://sneaky.example/x'), (error: Error) => {
-      assert.match(error.message, /^registry registry\.example sent ferry to a redirect on a loopback address \(sneaky\.example\) that the registry itself is not on; refused$/)
+      assert.match(
+        error.message,
+        /^registry registry\.example sent ferry to a redirect on a loopback address \(sneaky\.example\) that the registry itself is not on; refused$/,
+      )
       return true
     })
   })

@@ -96,13 +96,16 @@ test('deploy/deployment.yaml: ferry schedule with a state volume, a Service, and
   assert.equal(container.ports[0].containerPort, port)
   assert.equal(container.livenessProbe.httpGet.path, '/healthz')
   assert.equal(container.livenessProbe.httpGet.port, container.ports[0].name)
-  assert.ok(container.env.some((e: Doc) => e.name === 'FERRY_EVENT_TOKEN'), 'the event endpoints require a token')
+  assert.ok(
+    container.env.some((e: Doc) => e.name === 'FERRY_EVENT_TOKEN'),
+    'the event endpoints require a token',
+  )
   const stateDir = path.dirname(flags.get('stateFile')!)
   const stateMount = (container.volumeMounts as Doc[]).find((m) => m.mountPath === stateDir)!
   const claim = (pod.volumes as Doc[]).find((v) => v.name === stateMount.name)!.persistentVolumeClaim.claimName
   find('PersistentVolumeClaim', claim)
   const grace = flags.get('gracePeriod')!
-  assert.ok(pod.terminationGracePeriodSeconds > Number.parseInt(grace, 10), 'Kubernetes waits longer than ferry\'s grace period')
+  assert.ok(pod.terminationGracePeriodSeconds > Number.parseInt(grace, 10), "Kubernetes waits longer than ferry's grace period")
   const service = find('Service', 'ferry')
   assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels)
   assert.equal(service.spec.ports[0].targetPort, container.ports[0].name)

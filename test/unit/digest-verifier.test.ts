@@ -30,7 +30,12 @@ test('DigestVerifier passes good blobs and withholds the end of bad ones', async
     {name: 'one chunk', chunks: [good], expected: {digest: digestOf(good), size: good.length}},
     {name: 'many chunks', chunks: [good.subarray(0, 5), good.subarray(5, 6), good.subarray(6)], expected: {digest: digestOf(good), size: good.length}},
     {name: 'empty blob', chunks: [], expected: {digest: digestOf(Buffer.alloc(0)), size: 0}},
-    {name: 'wrong bytes', chunks: [good.subarray(0, 10), Buffer.from('X'), good.subarray(11)], expected: {digest: digestOf(good), size: good.length}, code: 'DIGEST_MISMATCH'},
+    {
+      name: 'wrong bytes',
+      chunks: [good.subarray(0, 10), Buffer.from('X'), good.subarray(11)],
+      expected: {digest: digestOf(good), size: good.length},
+      code: 'DIGEST_MISMATCH',
+    },
     {name: 'truncated', chunks: [good.subarray(0, 10)], expected: {digest: digestOf(good), size: good.length}, code: 'SIZE_MISMATCH'},
     {name: 'too long', chunks: [good, Buffer.from('!')], expected: {digest: digestOf(good), size: good.length}, code: 'SIZE_MISMATCH'},
   ]

@@ -6,7 +6,14 @@ import {tmpdir} from 'node:os'
 import {delimiter, join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import {DockerCredentials, dockerConfigPath, loadDockerConfig, parseDockerConfig, registryOfKey, withDockerCredentials} from '../../src/config/formats/docker-config.js'
+import {
+  DockerCredentials,
+  dockerConfigPath,
+  loadDockerConfig,
+  parseDockerConfig,
+  registryOfKey,
+  withDockerCredentials,
+} from '../../src/config/formats/docker-config.js'
 import {anonymousStore, parseSecurity} from '../../src/config/security.js'
 import {FerryError} from '../../src/errors.js'
 
@@ -27,7 +34,10 @@ describe('docker config.json: parsing', () => {
       }),
       'config.json',
     )
-    assert.deepEqual(Object.fromEntries(config.auths), {'docker.io': {username: 'hubuser', password: 'hub:pass'}, 'reg.example.com': {username: 'u', password: 'p'}})
+    assert.deepEqual(Object.fromEntries(config.auths), {
+      'docker.io': {username: 'hubuser', password: 'hub:pass'},
+      'reg.example.com': {username: 'u', password: 'p'},
+    })
     assert.deepEqual(Object.fromEntries(config.credHelpers), {'gcr.io': 'gcloud', 'quay.io': 'quay'})
     assert.equal(config.credsStore, 'desktop')
     assert.equal(config.serverUrls.get('docker.io'), 'https://index.docker.io/v1/')
@@ -37,7 +47,11 @@ describe('docker config.json: parsing', () => {
   it('reads identitytoken logins, alone or beside the auth az acr login writes; the token is a secret', () => {
     const table: [string, Record<string, unknown>, unknown][] = [
       ['token alone', {identitytoken: 'tok-1'}, {username: '<token>', password: '', identityToken: 'tok-1'}],
-      ['token with the all-zero GUID user', {auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'tok-2'}, {username: '00000000-0000-0000-0000-000000000000', password: '', identityToken: 'tok-2'}],
+      [
+        'token with the all-zero GUID user',
+        {auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'tok-2'},
+        {username: '00000000-0000-0000-0000-000000000000', password: '', identityToken: 'tok-2'},
+      ],
       ['an empty token is none', {identitytoken: ''}, undefined],
     ]
     for (const [name, entry, want] of table) {
@@ -51,15 +65,26 @@ describe('docker config.json: parsing', () => {
   })
 
   const errors: [string, string, RegExp][] = [
-    ['auth that is not base64 of user:password, never shown', '{\n  "auths": {\n    "reg.io": {"auth": "bm9jb2xvbg=="}\n  }\n}', /^config\.json:3: auths entry "reg\.io": auth is not base64 of username:password \(its value is not shown\)$/],
+    [
+      'auth that is not base64 of user:password, never shown',
+      '{\n  "auths": {\n    "reg.io": {"auth": "bm9jb2xvbg=="}\n  }\n}',
+      /^config\.json:3: auths entry "reg\.io": auth is not base64 of username:password \(its value is not shown\)$/,
+    ],
     ['a username without a password', '{"auths": {"reg.io": {"username": "u"}}}', /^config\.json:1: auths entry "reg\.io": has a username but no password$/],
-    ['a helper name that is not a name', '{\n "credHelpers": {\n  "reg.io": "../../bin/sh"\n }\n}', /^config\.json:3: credHelpers entry "reg\.io": must name a helper/],
+    [
+      'a helper name that is not a name',
+      '{\n "credHelpers": {\n  "reg.io": "../../bin/sh"\n }\n}',
+      /^config\.json:3: credHelpers entry "reg\.io": must name a helper/,
+    ],
     ['a registry key that is not a host', '{"auths": {"https://bad host/": {}}}', /^config\.json:1: auths entry "https:\/\/bad host\/": invalid registry/],
     ['not JSON at all', '{"auths": \n', /^config\.json:2: is not valid JSON \(unexpected end of the stream within a flow collection\)$/],
   ]
   for (const [name, text, want] of errors) it(`error: ${name}`, () => assert.throws(() => parseDockerConfig(text, 'config.json'), {message: want}))
   it('the secret of a bad auth is not in the message', () => {
-    assert.throws(() => parseDockerConfig(`{"auths": {"reg.io": {"auth": "${b64('nocolonhere')}"}}}`, 'c'), (e: Error) => !e.message.includes(b64('nocolonhere')) && !e.message.includes('nocolonhere'))
+    assert.throws(
+      () => parseDockerConfig(`{"auths": {"reg.io": {"auth": "${b64('nocolonhere')}"}}}`, 'c'),
+      (e: Error) => !e.message.includes(b64('nocolonhere')) && !e.message.includes('nocolonhere'),
+    )
   })
 
   it('is found at $DOCKER_CONFIG/config.json, else ~/.docker/config.json; none is fine', async () => {
@@ -127,16 +152,25 @@ describe('docker config.json: credential helpers and the fallback store', () => 
 
   it('a failing or missing helper is one error without the helper output', () => {
     const docker = new DockerCredentials(dockerConfig())
-    assert.throws(() => docker.login('broken.example.com'), (error: unknown) => {
-      assert.ok(FerryError.is(error))
-      assert.equal(error.message, 'docker-credential-fake get failed for broken.example.com (exit code 3); run it by hand to see why')
-      return true
+    assert.throws(
+      () => docker.login('broken.example.com'),
+      (error: unknown) => {
+        assert.ok(FerryError.is(error))
+        assert.equal(error.message, 'docker-credential-fake get failed for broken.example.com (exit code 3); run it by hand to see why')
+        return true
+      },
+    )
+    assert.throws(() => docker.login('missing.example.com'), {
+      message: 'docker config names credential helper docker-credential-not-installed for missing.example.com, and it is not on PATH',
     })
-    assert.throws(() => docker.login('missing.example.com'), {message: 'docker config names credential helper docker-credential-not-installed for missing.example.com, and it is not on PATH'})
   })
 
   it('the security file wins; an entry without a username gets docker credentials and keeps its settings', () => {
-    const security = parseSecurity('"http://helped.example.com/plain": {}\nhelped.example.com/own:\n  username: file-user\n  password: file-pass\n', 'security.yaml', {})
+    const security = parseSecurity(
+      '"http://helped.example.com/plain": {}\nhelped.example.com/own:\n  username: file-user\n  password: file-pass\n',
+      'security.yaml',
+      {},
+    )
     const store = withDockerCredentials(security, new DockerCredentials(dockerConfig()))
     const own = store.lookup('helped.example.com', 'own/app')
     assert.equal(own.username, 'file-user')

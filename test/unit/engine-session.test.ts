@@ -10,7 +10,7 @@ import type {TransferJob} from '../../src/pipeline/job.js'
 import {sha256Digest} from '../../src/digest.js'
 import type {FetchedManifest} from '../../src/registry/manifests.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from '../../src/transfer/endpoints.js'
-import {type ImageReference} from '../../src/reference.js';
+import {type ImageReference} from '../../src/reference.js'
 
 const blob = (text: string) => {
   const bytes = Buffer.from(text)
@@ -79,7 +79,10 @@ test('copy: a destination that failed is tried again on its own; the job given i
   const content = image()
   const healthy = memoryDestination('a.io/app')
   const flaky = memoryDestination('b.io/app', 1)
-  const destinations = new Map([['a.io', healthy], ['b.io', flaky]])
+  const destinations = new Map([
+    ['a.io', healthy],
+    ['b.io', flaky],
+  ])
   const resolver: EndpointResolver = {source: () => memorySource(content), destination: (location) => destinations.get(location.registry)!}
   const job: TransferJob = {rule: 'src.io/app', source: at('src.io'), destination: at('a.io'), extraDestinations: [at('b.io')]}
   const before = structuredClone(job)
@@ -97,7 +100,10 @@ test('copy: a destination that failed is tried again on its own; the job given i
     assert.equal(healthy.manifests.get('v1'), content.manifest.digest)
     assert.equal(flaky.manifests.get('v1'), content.manifest.digest)
     // The same job copied again: both destinations hold it.
-    assert.deepEqual((await session.copy(job)).map((result) => result.status), ['skipped', 'skipped'])
+    assert.deepEqual(
+      (await session.copy(job)).map((result) => result.status),
+      ['skipped', 'skipped'],
+    )
     assert.deepEqual(job, before)
   } finally {
     await session.close()
@@ -106,7 +112,10 @@ test('copy: a destination that failed is tried again on its own; the job given i
 
 test('copy: retries used up, the failed destination is reported failed with its attempts', async () => {
   const content = image()
-  const destinations = new Map([['a.io', memoryDestination('a.io/app')], ['b.io', memoryDestination('b.io/app', 5)]])
+  const destinations = new Map([
+    ['a.io', memoryDestination('a.io/app')],
+    ['b.io', memoryDestination('b.io/app', 5)],
+  ])
   const resolver: EndpointResolver = {source: () => memorySource(content), destination: (location) => destinations.get(location.registry)!}
   const job: TransferJob = {rule: 'r', source: at('src.io'), destination: at('a.io'), extraDestinations: [at('b.io')]}
   const session = new EngineSession({credentials: anonymousStore, endpoints: () => resolver, retry: {retries: 1, baseMs: 1}})
@@ -126,7 +135,13 @@ test('copy: retries used up, the failed destination is reported failed with its 
 })
 
 test('narrowedJob: a new job for some destinations; the first becomes the destination', () => {
-  const job: TransferJob = {rule: 'r', source: at('s.io'), destination: at('a.io'), extraDestinations: [at('b.io'), at('c.io')], platforms: [{os: 'linux', architecture: 'amd64'}]}
+  const job: TransferJob = {
+    rule: 'r',
+    source: at('s.io'),
+    destination: at('a.io'),
+    extraDestinations: [at('b.io'), at('c.io')],
+    platforms: [{os: 'linux', architecture: 'amd64'}],
+  }
   const cases: [ImageReference[], Pick<TransferJob, 'destination' | 'extraDestinations'>][] = [
     [[at('b.io')], {destination: at('b.io')}],
     [[at('b.io'), at('c.io')], {destination: at('b.io'), extraDestinations: [at('c.io')]}],

@@ -14,7 +14,10 @@ test('tagFilter: include searches, exclude wins, none means everything', () => {
   ]
   for (const [options, expected] of cases) assert.deepEqual(tags.filter(tagFilter(options)!), expected, JSON.stringify(options))
   assert.equal(tagFilter({}), undefined)
-  assert.throws(() => tagFilter({include: ['(']}), (error: Error & {code?: string}) => error.code === 'INVALID_CONFIG' && /--includeTags "\(" is not a regular expression/.test(error.message))
+  assert.throws(
+    () => tagFilter({include: ['(']}),
+    (error: Error & {code?: string}) => error.code === 'INVALID_CONFIG' && /--includeTags "\(" is not a regular expression/.test(error.message),
+  )
 })
 
 test('repositoryFilter: * within a component, ** across', () => {
@@ -24,7 +27,10 @@ test('repositoryFilter: * within a component, ** across', () => {
     [['team/**'], ['team/app', 'team/sub/app']],
     [['*/app'], ['team/app', 'teamwork/app', 'other/app']],
     [['**/app'], ['team/app', 'team/sub/app', 'teamwork/app', 'other/app']],
-    [['solo', 'other/*'], ['other/app', 'solo']],
+    [
+      ['solo', 'other/*'],
+      ['other/app', 'solo'],
+    ],
     [['te?m/app'], ['team/app']],
     [['team.app'], []],
   ]

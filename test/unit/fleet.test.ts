@@ -28,7 +28,11 @@ test('parseQueueAddress: redis URLs and queue names, one-line errors otherwise',
     ['redis://redis:6379/0', '', /--queueName/],
   ]
   for (const [url, name, message] of bad) {
-    assert.throws(() => parseQueueAddress(url, name), (error: unknown) => error instanceof ConfigError && message.test(error.message), url)
+    assert.throws(
+      () => parseQueueAddress(url, name),
+      (error: unknown) => error instanceof ConfigError && message.test(error.message),
+      url,
+    )
   }
   // A mistyped URL that still holds the Redis password never echoes it.
   assert.throws(

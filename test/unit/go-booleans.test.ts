@@ -13,7 +13,10 @@ test('Go-style boolean flags become oclif ones; everything else is left as writt
     [['--tag-exist-overridden=0'], ['--no-tag-exist-overridden']],
     [['--tag-exist-overridden=maybe'], ['--tag-exist-overridden=maybe']],
     [['--ccrToTcr'], ['--ccrToTcr']],
-    [['--routines=5', '--ruleFile=x=true'], ['--routines=5', '--ruleFile=x=true']],
+    [
+      ['--routines=5', '--ruleFile=x=true'],
+      ['--routines=5', '--ruleFile=x=true'],
+    ],
     [['--ns=false'], ['--ns=false']],
   ]
   for (const [argv, expected] of cases) assert.deepEqual(goStyleBooleans(argv, booleans), expected, argv.join(' '))

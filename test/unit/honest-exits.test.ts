@@ -20,27 +20,61 @@ const LIST_FAILED: GenerateFailure = {rule: 's/b', code: 'LIST_FAILED', message:
 
 test('formatVerifyReport: "Complete" only when every rule was listed to the end and every tag checked', () => {
   const cases: [string, JobResult[], GenerateFailure[], RunEnding | undefined, string[]][] = [
-    ['all checked', [VERIFIED], [], undefined, ['Complete: 1 of 1 images verified at the destination, 0 incomplete, 0 could not be checked, 0 rules generated no jobs']],
-    ['all checked, a stop after the end', [VERIFIED], [], {interrupted: false, unfinishedRules: [], allRulesRead: true}, [
-      'Complete: 1 of 1 images verified at the destination, 0 incomplete, 0 could not be checked, 0 rules generated no jobs',
-    ]],
-    ['stopped while the second rule was listing', [VERIFIED], [], {interrupted: true, unfinishedRules: ['s/b'], allRulesRead: true}, [
-      'not checked to the end: rule s/b (interrupted)',
-      'Incomplete (interrupted): 1 of 1 images verified at the destination, 0 incomplete, 0 could not be checked, 0 rules generated no jobs, 1 rules not checked to the end',
-    ]],
-    ['stopped before anything was checked', [], [], {interrupted: true, unfinishedRules: ['s/a', 's/b'], allRulesRead: true}, [
-      'not checked to the end: rule s/a (interrupted)',
-      'not checked to the end: rule s/b (interrupted)',
-      'Incomplete (interrupted): 0 of 0 images verified at the destination, 0 incomplete, 0 could not be checked, 0 rules generated no jobs, 2 rules not checked to the end',
-    ]],
-    ['stopped while a provider was still enumerating', [VERIFIED], [], {interrupted: true, unfinishedRules: [], allRulesRead: false}, [
-      'not checked: the rules after these were never read (interrupted)',
-      'Incomplete (interrupted): 1 of 1 images verified at the destination, 0 incomplete, 0 could not be checked, 0 rules generated no jobs, 0+ rules not checked to the end',
-    ]],
-    ['a listing that failed', [VERIFIED], [LIST_FAILED], {interrupted: false, unfinishedRules: [], allRulesRead: true}, [
-      'not checked: rule s/b: tags/list answered 500',
-      'Incomplete: 1 of 1 images verified at the destination, 0 incomplete, 0 could not be checked, 1 rules generated no jobs',
-    ]],
+    [
+      'all checked',
+      [VERIFIED],
+      [],
+      undefined,
+      ['Complete: 1 of 1 images verified at the destination, 0 incomplete, 0 could not be checked, 0 rules generated no jobs'],
+    ],
+    [
+      'all checked, a stop after the end',
+      [VERIFIED],
+      [],
+      {interrupted: false, unfinishedRules: [], allRulesRead: true},
+      ['Complete: 1 of 1 images verified at the destination, 0 incomplete, 0 could not be checked, 0 rules generated no jobs'],
+    ],
+    [
+      'stopped while the second rule was listing',
+      [VERIFIED],
+      [],
+      {interrupted: true, unfinishedRules: ['s/b'], allRulesRead: true},
+      [
+        'not checked to the end: rule s/b (interrupted)',
+        'Incomplete (interrupted): 1 of 1 images verified at the destination, 0 incomplete, 0 could not be checked, 0 rules generated no jobs, 1 rules not checked to the end',
+      ],
+    ],
+    [
+      'stopped before anything was checked',
+      [],
+      [],
+      {interrupted: true, unfinishedRules: ['s/a', 's/b'], allRulesRead: true},
+      [
+        'not checked to the end: rule s/a (interrupted)',
+        'not checked to the end: rule s/b (interrupted)',
+        'Incomplete (interrupted): 0 of 0 images verified at the destination, 0 incomplete, 0 could not be checked, 0 rules generated no jobs, 2 rules not checked to the end',
+      ],
+    ],
+    [
+      'stopped while a provider was still enumerating',
+      [VERIFIED],
+      [],
+      {interrupted: true, unfinishedRules: [], allRulesRead: false},
+      [
+        'not checked: the rules after these were never read (interrupted)',
+        'Incomplete (interrupted): 1 of 1 images verified at the destination, 0 incomplete, 0 could not be checked, 0 rules generated no jobs, 0+ rules not checked to the end',
+      ],
+    ],
+    [
+      'a listing that failed',
+      [VERIFIED],
+      [LIST_FAILED],
+      {interrupted: false, unfinishedRules: [], allRulesRead: true},
+      [
+        'not checked: rule s/b: tags/list answered 500',
+        'Incomplete: 1 of 1 images verified at the destination, 0 incomplete, 0 could not be checked, 1 rules generated no jobs',
+      ],
+    ],
   ]
   for (const [name, results, failures, ending, expected] of cases) assert.deepEqual(formatVerifyReport(results, failures, ending), expected, name)
 })
@@ -51,13 +85,16 @@ test('formatReport: an interrupted run names the rules that did not finish and d
   const cases: [string, RunEnding | undefined, string[]][] = [
     ['complete', undefined, [`Finished, ${tail}`]],
     ['complete, said so', {interrupted: false, unfinishedRules: [], allRulesRead: true}, [`Finished, ${tail}`]],
-    ['stopped while listing', {interrupted: true, unfinishedRules: ['s/b'], allRulesRead: true}, ['Rules that did not finish (1):', '  s/b', `Interrupted, ${tail}`]],
-    ['stopped while enumerating', {interrupted: true, unfinishedRules: ['s/b'], allRulesRead: false}, [
-      'Rules that did not finish (1+):',
-      '  s/b',
-      '  … and the rules after these: the rules were not read to the end',
-      `Interrupted, ${tail}`,
-    ]],
+    [
+      'stopped while listing',
+      {interrupted: true, unfinishedRules: ['s/b'], allRulesRead: true},
+      ['Rules that did not finish (1):', '  s/b', `Interrupted, ${tail}`],
+    ],
+    [
+      'stopped while enumerating',
+      {interrupted: true, unfinishedRules: ['s/b'], allRulesRead: false},
+      ['Rules that did not finish (1+):', '  s/b', '  … and the rules after these: the rules were not read to the end', `Interrupted, ${tail}`],
+    ],
   ]
   for (const [name, ending, expected] of cases) assert.deepEqual(formatReport(summary, [COPIED], [], [], ending), expected, name)
 })
@@ -106,14 +143,49 @@ const rule = (repository: string, tags?: string[]): Rule => ({
 test('RuleProgress: what a stop or a failure leaves unfinished', async () => {
   type Step = ['listed', string[]] | ['queued', string] | ['finished', string]
   const cases: [string, Rule[] | 'stream', number, Step[], {unfinished: string[]; listedAll: boolean; allRead: boolean}][] = [
-    ['every rule listed and run', [rule('a'), rule('b')], 2, [['queued', 's.io/a'], ['listed', ['s.io/a']], ['queued', 's.io/b'], ['listed', ['s.io/b']], ['finished', 's.io/a'], ['finished', 's.io/b']], {unfinished: [], listedAll: true, allRead: true}],
-    ['a list: rules never started are named too', [rule('a'), rule('b'), rule('c')], 1, [['listed', ['s.io/a']]], {unfinished: ['s.io/b', 's.io/c'], listedAll: false, allRead: false}],
-    ['listed, but a job never ran', [rule('a')], 1, [['queued', 's.io/a'], ['queued', 's.io/a'], ['listed', ['s.io/a']], ['finished', 's.io/a']], {unfinished: ['s.io/a'], listedAll: true, allRead: true}],
+    [
+      'every rule listed and run',
+      [rule('a'), rule('b')],
+      2,
+      [
+        ['queued', 's.io/a'],
+        ['listed', ['s.io/a']],
+        ['queued', 's.io/b'],
+        ['listed', ['s.io/b']],
+        ['finished', 's.io/a'],
+        ['finished', 's.io/b'],
+      ],
+      {unfinished: [], listedAll: true, allRead: true},
+    ],
+    [
+      'a list: rules never started are named too',
+      [rule('a'), rule('b'), rule('c')],
+      1,
+      [['listed', ['s.io/a']]],
+      {unfinished: ['s.io/b', 's.io/c'], listedAll: false, allRead: false},
+    ],
+    [
+      'listed, but a job never ran',
+      [rule('a')],
+      1,
+      [
+        ['queued', 's.io/a'],
+        ['queued', 's.io/a'],
+        ['listed', ['s.io/a']],
+        ['finished', 's.io/a'],
+      ],
+      {unfinished: ['s.io/a'], listedAll: true, allRead: true},
+    ],
     ['a stream: named only as far as it was read', 'stream', 2, [['listed', ['s.io/a']]], {unfinished: ['s.io/b'], listedAll: false, allRead: false}],
   ]
   for (const [name, rules, read, steps, expected] of cases) {
     const progress = new RuleProgress()
-    const source = rules === 'stream' ? (async function* () { yield* [rule('a'), rule('b'), rule('c')] })() : rules
+    const source =
+      rules === 'stream'
+        ? (async function* () {
+            yield* [rule('a'), rule('b'), rule('c')]
+          })()
+        : rules
     const iterator = progress.track(source)[Symbol.asyncIterator]()
     for (let n = 0; n < read; n++) await iterator.next()
     // A list read to its end: the next read finds the end.
@@ -154,7 +226,12 @@ test('generateJobs: rules are reported done only once their jobs are taken; a st
     yield* ['v1', 'v2']
   }
   const seen: string[] = []
-  const generated = generateJobs([rule('fixed', ['t1']), rule('fast'), rule('broken'), rule('slow')], {listTags, listers: 4, signal: stop.signal, onListed: (rules) => listed.push(...rules)})
+  const generated = generateJobs([rule('fixed', ['t1']), rule('fast'), rule('broken'), rule('slow')], {
+    listTags,
+    listers: 4,
+    signal: stop.signal,
+    onListed: (rules) => listed.push(...rules),
+  })
   for await (const item of generated) {
     seen.push(item.kind === 'job' ? `${item.job.source.repository}:${item.job.source.tag}` : `error ${item.rule}`)
     if (seen.length === 4) {

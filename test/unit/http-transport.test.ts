@@ -32,10 +32,11 @@ async function startServer(handle: (req: http.IncomingMessage, res: http.ServerR
   return {
     base,
     seen,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
@@ -108,7 +109,14 @@ describe('HttpTransport', () => {
   it('contacts nothing that checkRedirect refuses', async () => {
     const before = other.seen.length
     await assert.rejects(
-      transport.request(request({url: `${main.base}/cross`, checkRedirect: () => { throw new Error('refused hop') }})),
+      transport.request(
+        request({
+          url: `${main.base}/cross`,
+          checkRedirect: () => {
+            throw new Error('refused hop')
+          },
+        }),
+      ),
       /refused hop/,
     )
     assert.equal(other.seen.length, before)
@@ -117,11 +125,20 @@ describe('HttpTransport', () => {
   it('turns a 303 after a POST into a GET without the body', async () => {
     const response = await transport.request(request({url: `${main.base}/see-other`, method: 'POST', body: Buffer.from('payload')}))
     assert.equal((response.body as Buffer).toString(), 'target')
-    assert.deepEqual(main.seen.slice(-2).map((s) => [s.method, s.body]), [['POST', 'payload'], ['GET', '']])
+    assert.deepEqual(
+      main.seen.slice(-2).map((s) => [s.method, s.body]),
+      [
+        ['POST', 'payload'],
+        ['GET', ''],
+      ],
+    )
   })
 
   it('returns a redirect as it is when no more hops are allowed', async () => {
-    const table: [string, number][] = [['/same', 0], ['/loop', 3]]
+    const table: [string, number][] = [
+      ['/same', 0],
+      ['/loop', 3],
+    ]
     for (const [path, maxRedirects] of table) {
       const response = await transport.request(request({url: `${main.base}${path}`, maxRedirects}))
       assert.ok(response.status >= 300 && response.status < 400, `${path} with ${maxRedirects} hops`)
@@ -157,14 +174,13 @@ describe('HttpTransport', () => {
         this.destroy(new Error('digest mismatch'))
       },
     })
-    await assert.rejects(
-      transport.request(request({url: `${main.base}/upload`, method: 'PUT', body, headers: {'Content-Length': '1000'}})),
-      /digest mismatch/,
-    )
+    await assert.rejects(transport.request(request({url: `${main.base}/upload`, method: 'PUT', body, headers: {'Content-Length': '1000'}})), /digest mismatch/)
   })
 
   it('sends a streamed body whole and sets Content-Length for a buffer', async () => {
-    await transport.request(request({url: `${main.base}/put`, method: 'PUT', body: Readable.from([Buffer.from('ab'), Buffer.from('cd')]), headers: {'Content-Length': '4'}}))
+    await transport.request(
+      request({url: `${main.base}/put`, method: 'PUT', body: Readable.from([Buffer.from('ab'), Buffer.from('cd')]), headers: {'Content-Length': '4'}}),
+    )
     assert.equal(main.seen.at(-1)?.body, 'abcd')
     await transport.request(request({url: `${main.base}/put`, method: 'PUT', body: Buffer.from('xyz')}))
     assert.equal(main.seen.at(-1)?.body, 'xyz')
@@ -185,7 +201,10 @@ describe('HttpTransport', () => {
       })()
       setTimeout(() => controller.abort(), 50)
       const settled = await Promise.allSettled([...waiting, reading])
-      assert.deepEqual(settled.map((s) => s.status), settled.map(() => 'rejected'))
+      assert.deepEqual(
+        settled.map((s) => s.status),
+        settled.map(() => 'rejected'),
+      )
       for (const outcome of settled.slice(0, 20)) assert.equal((outcome as PromiseRejectedResult).reason.name, 'AbortError')
       await assert.rejects(transport.request(request({url: `${main.base}/target`, signal: controller.signal})), {name: 'AbortError'})
       await new Promise((resolve) => setImmediate(resolve))
@@ -196,7 +215,7 @@ describe('HttpTransport', () => {
   })
 })
 
-describe('proxyFromEnvironment: curl\'s rules, loopback direct unless FERRY_PROXY_LOOPBACK=1', () => {
+describe("proxyFromEnvironment: curl's rules, loopback direct unless FERRY_PROXY_LOOPBACK=1", () => {
   it('picks the proxy per URL', () => {
     const saved = {...process.env}
     try {
@@ -221,7 +240,9 @@ describe('proxyFromEnvironment: curl\'s rules, loopback direct unless FERRY_PROX
 
 describe('proxySecrets: the passwords in the proxy variables, for the redactor', () => {
   it('finds each, decoded; ignores unset and malformed values', () => {
-    assert.deepEqual(proxySecrets({HTTPS_PROXY: 'http://u:p%40ss@p.example:3128', http_proxy: 'http://only-user@q.example', ALL_PROXY: 'http://[bad'}), ['p@ss'])
+    assert.deepEqual(proxySecrets({HTTPS_PROXY: 'http://u:p%40ss@p.example:3128', http_proxy: 'http://only-user@q.example', ALL_PROXY: 'http://[bad'}), [
+      'p@ss',
+    ])
     assert.deepEqual(proxySecrets({}), [])
   })
 })

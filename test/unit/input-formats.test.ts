@@ -19,7 +19,10 @@ const DEFAULTS: RuleDefaults = {registry: 'reg.io', namespace: 'mirror'}
 
 /** What the engine gets from a rule, without where it was written. */
 const jobsOf = (parsed: ParsedRules) => {
-  assert.deepEqual(parsed.errors.map((e) => e.message), [])
+  assert.deepEqual(
+    parsed.errors.map((e) => e.message),
+    [],
+  )
   return parsed.rules.map((r: Rule) => ({source: r.source, destination: r.destination}))
 }
 const messages = (parsed: ParsedRules) => parsed.errors.map((e) => e.message)
@@ -74,12 +77,16 @@ describe('image-syncer images file: the same rules as the equivalent rule.yaml',
     {
       name: 'tag counts that differ name the rule and line',
       text: 'src.io/a/ok: dst.io/b/ok\nsrc.io/a/app:1,2,3: dst.io/b/app:x,y\n',
-      want: ['images.yaml:2: rule "src.io/a/app:1,2,3": the destination names 2 tags for 3 source tags; tags are renamed left to right, so give as many destination tags as source tags, each once'],
+      want: [
+        'images.yaml:2: rule "src.io/a/app:1,2,3": the destination names 2 tags for 3 source tags; tags are renamed left to right, so give as many destination tags as source tags, each once',
+      ],
     },
     {
       name: 'a repeated destination tag is not a shorter list',
       text: 'src.io/a/app:1,2: dst.io/b/app:x,x\n',
-      want: ['images.yaml:1: rule "src.io/a/app:1,2": the destination names 2 tags for 2 source tags; tags are renamed left to right, so give as many destination tags as source tags, each once'],
+      want: [
+        'images.yaml:1: rule "src.io/a/app:1,2": the destination names 2 tags for 2 source tags; tags are renamed left to right, so give as many destination tags as source tags, each once',
+      ],
     },
     {
       name: 'a bad regular expression',
@@ -107,7 +114,9 @@ describe('image-syncer images file: the same rules as the equivalent rule.yaml',
     {
       name: 'errors in JSON name the line too',
       text: '{\n  "src.io/a/ok": "dst.io/b/ok",\n  "src.io/a/app:1": ["dst.io/b/app:x,y"]\n}\n',
-      want: ['images.yaml:3: rule "src.io/a/app:1": the destination names 2 tags for 1 source tag; tags are renamed left to right, so give as many destination tags as source tags, each once'],
+      want: [
+        'images.yaml:3: rule "src.io/a/app:1": the destination names 2 tags for 1 source tag; tags are renamed left to right, so give as many destination tags as source tags, each once',
+      ],
     },
   ]
   for (const row of errors) {
@@ -125,15 +134,39 @@ describe('plain image list: rule case 6 for each line', () => {
     const ruleYaml = `nginx:1.25:\nquay.io/coreos/etcd:v3.5.9:\nsrc.io/a/app:/^v1/:\nsrc.io/a/pin@${D1}:\n`
     const parsed = parseImageList(list, 'images.list', DEFAULTS)
     assert.deepEqual(jobsOf(parsed), jobsOf(parseImageTransferRules(ruleYaml, 'rule.yaml', DEFAULTS)))
-    assert.deepEqual(parsed.rules.map((r) => r.line), [2, 4, 5, 6])
+    assert.deepEqual(
+      parsed.rules.map((r) => r.line),
+      [2, 4, 5, 6],
+    )
     assert.deepEqual(parsed.rules[0]!.destination, {registry: 'reg.io', repository: 'mirror/nginx', tag: '1.25'})
   })
 
   const rows: {name: string; text: string; defaults?: RuleDefaults; errors?: string[]; warnings?: string[]; throws?: RegExp}[] = [
-    {name: 'a bad reference names file:line', text: 'nginx\nBad/Name:1\n', errors: ['images.list:2: image "Bad/Name:1": source: invalid image reference "Bad/Name:1": path component "Bad" has uppercase letters; repository names are lowercase']},
-    {name: 'two words on a line', text: 'nginx reg.io/x/nginx\n', errors: ['images.list:1: "nginx reg.io/x/nginx" is more than one word; an image list takes one source reference a line (for source and destination pairs, write a rule file)']},
-    {name: 'a repeat is copied once, with a warning', text: 'nginx:1\nalpine\nnginx:1\n', warnings: ['images.list:3: image "nginx:1" is listed again (first on line 1); copied once']},
-    {name: 'no destination at all', text: 'nginx\n', defaults: {}, throws: /^images\.list: an image list names sources only; give the destination with --registry and --ns/},
+    {
+      name: 'a bad reference names file:line',
+      text: 'nginx\nBad/Name:1\n',
+      errors: [
+        'images.list:2: image "Bad/Name:1": source: invalid image reference "Bad/Name:1": path component "Bad" has uppercase letters; repository names are lowercase',
+      ],
+    },
+    {
+      name: 'two words on a line',
+      text: 'nginx reg.io/x/nginx\n',
+      errors: [
+        'images.list:1: "nginx reg.io/x/nginx" is more than one word; an image list takes one source reference a line (for source and destination pairs, write a rule file)',
+      ],
+    },
+    {
+      name: 'a repeat is copied once, with a warning',
+      text: 'nginx:1\nalpine\nnginx:1\n',
+      warnings: ['images.list:3: image "nginx:1" is listed again (first on line 1); copied once'],
+    },
+    {
+      name: 'no destination at all',
+      text: 'nginx\n',
+      defaults: {},
+      throws: /^images\.list: an image list names sources only; give the destination with --registry and --ns/,
+    },
   ]
   for (const row of rows) {
     it(row.name, () => {
@@ -178,7 +211,10 @@ describe("skopeo sync's YAML source file: an image list by registry, with select
     const expected = [...jobsOf(parseImageList(list, 'images.list', DEFAULTS))]
     expected.splice(4, 0, ...jobsOf(semverRule))
     assert.deepEqual(jobsOf(parsed), expected)
-    assert.deepEqual(parsed.rules.map((r) => r.line), [3, 4, 4, 9, 11, 18])
+    assert.deepEqual(
+      parsed.rules.map((r) => r.line),
+      [3, 4, 4, 9, 11, 18],
+    )
     assert.deepEqual(parsed.rules[4]!.selection, {tags: {semver: '>= 1.2.0  < 2'}})
     const access = parsed.credentials!.lookup('src.io', 'team/app')
     assert.deepEqual([access.username, access.password, access.skipTlsVerify, access.insecure], ['u', 'p-secret', true, false])
@@ -190,18 +226,40 @@ describe("skopeo sync's YAML source file: an image list by registry, with select
   const rows: [string, string, RegExp][] = [
     ['no destination', 'src.io:\n  images:\n    a/b: []\n', /^s\.yaml: a skopeo sync file names sources only; give the destination with --registry and --ns/],
     ['an unknown key', 'src.io:\n  images:\n    a/b: []\n  tls_verify: false\n', /^s\.yaml:4: registry "src\.io": "tls_verify" is not a skopeo sync key/],
-    ['credentials without a password', 'src.io:\n  images:\n    a/b: []\n  credentials:\n    username: u\n', /^s\.yaml:4: registry "src\.io": credentials needs a username and a password/],
-    ['tls-verify that is not a boolean', 'src.io:\n  images:\n    a/b: []\n  tls-verify: "no"\n', /^s\.yaml:4: registry "src\.io": tls-verify must be true or false/],
-    ['a cert-dir that does not exist', 'src.io:\n  images:\n    a/b: []\n  cert-dir: /nonexistent/ferry-certs\n', /^s\.yaml:4: registry "src\.io": cert-dir cannot be read \(ENOENT\)/],
+    [
+      'credentials without a password',
+      'src.io:\n  images:\n    a/b: []\n  credentials:\n    username: u\n',
+      /^s\.yaml:4: registry "src\.io": credentials needs a username and a password/,
+    ],
+    [
+      'tls-verify that is not a boolean',
+      'src.io:\n  images:\n    a/b: []\n  tls-verify: "no"\n',
+      /^s\.yaml:4: registry "src\.io": tls-verify must be true or false/,
+    ],
+    [
+      'a cert-dir that does not exist',
+      'src.io:\n  images:\n    a/b: []\n  cert-dir: /nonexistent/ferry-certs\n',
+      /^s\.yaml:4: registry "src\.io": cert-dir cannot be read \(ENOENT\)/,
+    ],
   ]
   for (const [name, text, want] of rows) {
     it(`error: ${name}`, () => assert.throws(() => parseSkopeoSync(text, 's.yaml', name === 'no destination' ? {} : DEFAULTS), {message: want}))
   }
   it('a bad repository, tag list or constraint fails its image with file:line, the rest stand', () => {
-    const parsed = parseSkopeoSync('src.io:\n  images:\n    Bad/Name: []\n    a/ok: []\n    a/tags: latest\n  images-by-semver:\n    a/db: "not a range"\n', 's.yaml', DEFAULTS)
+    const parsed = parseSkopeoSync(
+      'src.io:\n  images:\n    Bad/Name: []\n    a/ok: []\n    a/tags: latest\n  images-by-semver:\n    a/db: "not a range"\n',
+      's.yaml',
+      DEFAULTS,
+    )
     assert.equal(parsed.rules.length, 1)
-    assert.deepEqual(messages(parsed).map((m) => m.replace(/:.*$/s, '')), ['s.yaml', 's.yaml', 's.yaml'])
-    assert.deepEqual(parsed.errors.map((e) => e.line), [3, 5, 7])
+    assert.deepEqual(
+      messages(parsed).map((m) => m.replace(/:.*$/s, '')),
+      ['s.yaml', 's.yaml', 's.yaml'],
+    )
+    assert.deepEqual(
+      parsed.errors.map((e) => e.line),
+      [3, 5, 7],
+    )
     assert.ok(!messages(parsed).join('\n').includes('p-secret'))
   })
 })
@@ -221,11 +279,20 @@ describe("image-syncer's config file: auth: and images: sections", () => {
   ].join('\n')
   const jsonConfig = `{\n  "images": {\n    "src.io/a/app": "dst.io/b/app",\n    "src.io/a/web:1,2": "dst.io/b/web:x,y"\n  },\n  "auth": {"src.io": {"username": "u", "password": "p4ssword"}, "http://dst.io/b": {"insecure": true}}\n}\n`
 
-  for (const [name, text] of [['YAML', yamlConfig], ['JSON', jsonConfig]] as const) {
+  for (const [name, text] of [
+    ['YAML', yamlConfig],
+    ['JSON', jsonConfig],
+  ] as const) {
     it(`${name}: the rules and credentials of the two files`, () => {
       const parsed = parseSyncerConfig(text, 'config', DEFAULTS, {})
-      assert.deepEqual(jobsOf(parsed), jobsOf(parseRules('src.io/a/app: dst.io/b/app\nsrc.io/a/web:1: dst.io/b/web:x\nsrc.io/a/web:2: dst.io/b/web:y\n', 'r', DEFAULTS)))
-      assert.deepEqual(parsed.rules.map((r) => r.line), name === 'YAML' ? [8, 9, 9] : [3, 4, 4])
+      assert.deepEqual(
+        jobsOf(parsed),
+        jobsOf(parseRules('src.io/a/app: dst.io/b/app\nsrc.io/a/web:1: dst.io/b/web:x\nsrc.io/a/web:2: dst.io/b/web:y\n', 'r', DEFAULTS)),
+      )
+      assert.deepEqual(
+        parsed.rules.map((r) => r.line),
+        name === 'YAML' ? [8, 9, 9] : [3, 4, 4],
+      )
       const credentials = parsed.credentials!
       assert.equal(credentials.lookup('src.io', 'a/app').username, 'u')
       assert.equal(credentials.lookup('dst.io', 'b/app').insecure, true)
@@ -235,15 +302,23 @@ describe("image-syncer's config file: auth: and images: sections", () => {
 
   it('errors keep the lines of the whole file', () => {
     const text = yamlConfig.replace('dst.io/b/web:x,y', 'dst.io/b/web:x').replace('password: p4ssword', 'pasword: p4ssword')
-    assert.throws(() => parseSyncerConfig(text, 'config.yaml', DEFAULTS, {}), {message: /^config\.yaml:4: entry "src\.io": has an unknown field "pasword" \(did you mean password\?\)/})
+    assert.throws(() => parseSyncerConfig(text, 'config.yaml', DEFAULTS, {}), {
+      message: /^config\.yaml:4: entry "src\.io": has an unknown field "pasword" \(did you mean password\?\)/,
+    })
     const rulesOnly = text.replace(/^auth:[\s\S]*?(?=images:)/m, '')
     const parsed = parseSyncerConfig(rulesOnly, 'config.yaml', DEFAULTS, {})
-    assert.deepEqual(messages(parsed), ['config.yaml:3: rule "src.io/a/web:1,2": the source names several tags, which keep their names; drop the destination tag'])
+    assert.deepEqual(messages(parsed), [
+      'config.yaml:3: rule "src.io/a/web:1,2": the source names several tags, which keep their names; drop the destination tag',
+    ])
   })
 
   it('an unknown section or no images section', () => {
-    assert.throws(() => parseSyncerConfig('images: {}\nextra: 1\n', 'c.yaml', DEFAULTS, {}), {message: /^c\.yaml:2: unknown section "extra"; an image-syncer config file has auth: and images:$/})
-    assert.throws(() => parseSyncerConfig('auth:\n  src.io: {}\n', 'c.yaml', DEFAULTS, {}), {message: /^c\.yaml: has no images: section, so there is nothing to copy$/})
+    assert.throws(() => parseSyncerConfig('images: {}\nextra: 1\n', 'c.yaml', DEFAULTS, {}), {
+      message: /^c\.yaml:2: unknown section "extra"; an image-syncer config file has auth: and images:$/,
+    })
+    assert.throws(() => parseSyncerConfig('auth:\n  src.io: {}\n', 'c.yaml', DEFAULTS, {}), {
+      message: /^c\.yaml: has no images: section, so there is nothing to copy$/,
+    })
   })
 
   it('sectionText blanks everything else and keeps newlines', () => {
@@ -274,12 +349,18 @@ describe('detection from the contents', () => {
   for (const [name, text, want] of rows) it(name, () => assert.equal(detectFormat(text), want))
 
   it('a file given to the wrong flag says what it looks like and where it goes', () => {
+    assert.throws(() => checkFormat('"http://reg.io": {}\n', 'security.yaml', '--images', ['rules', 'image-list']), {
+      message:
+        'security.yaml: --images expects a rule file (image-transfer rule.yaml or image-syncer images file) or a plain image list, but this looks like an image-transfer security file (or image-syncer auth file); pass it to --securityFile (or --auth)',
+    })
     assert.throws(
-      () => checkFormat('"http://reg.io": {}\n', 'security.yaml', '--images', ['rules', 'image-list']),
-      {message: 'security.yaml: --images expects a rule file (image-transfer rule.yaml or image-syncer images file) or a plain image list, but this looks like an image-transfer security file (or image-syncer auth file); pass it to --securityFile (or --auth)'},
+      () => checkFormat('src.io/a: dst.io/b\n', 'rules.yaml', '--securityFile', ['credentials']),
+      /looks like a rule file \(image-transfer rule\.yaml or image-syncer images file\); pass it to --ruleFile or --images$/,
     )
-    assert.throws(() => checkFormat('src.io/a: dst.io/b\n', 'rules.yaml', '--securityFile', ['credentials']), /looks like a rule file \(image-transfer rule\.yaml or image-syncer images file\); pass it to --ruleFile or --images$/)
-    assert.throws(() => checkFormat('apiVersion: v1\nclusters: []\n', 'kc', '--ruleFile', ['rules', 'image-list']), /looks like a kubeconfig; run `ferry config k8s --kubeconfig FILE/)
+    assert.throws(
+      () => checkFormat('apiVersion: v1\nclusters: []\n', 'kc', '--ruleFile', ['rules', 'image-list']),
+      /looks like a kubeconfig; run `ferry config k8s --kubeconfig FILE/,
+    )
     assert.equal(checkFormat('src.io/a: dst.io/b\n', 'rules.yaml', '--ruleFile', ['rules', 'image-list']), 'rules')
   })
 })
@@ -311,12 +392,25 @@ describe('the examples in rules/ read without errors', () => {
 describe('image-syncer auth file: the credentials of the equivalent security file', () => {
   it('JSON auth.json and security.yaml answer every lookup alike', () => {
     const auth = parseSyncerAuth(
-      JSON.stringify({'quay.io': {username: 'u', password: '${PW}', insecure: true}, 'quay.io/coreos': {username: 'c', password: 'cp'}, 'registry.hub.docker.com': {username: 'h', password: 'hp'}}),
+      JSON.stringify({
+        'quay.io': {username: 'u', password: '${PW}', insecure: true},
+        'quay.io/coreos': {username: 'c', password: 'cp'},
+        'registry.hub.docker.com': {username: 'h', password: 'hp'},
+      }),
       'auth.json',
       {PW: 'from-env'},
     )
-    const security = parseSecurity('quay.io:\n  username: u\n  password: from-env\n  insecure: true\nquay.io/coreos: {username: c, password: cp}\ndocker.io: {username: h, password: hp}\n', 'security.yaml', {})
-    for (const [registry, repository] of [['quay.io', 'coreos/etcd'], ['quay.io', 'other/x'], ['docker.io', 'library/nginx'], ['reg.io', 'a/b']]) {
+    const security = parseSecurity(
+      'quay.io:\n  username: u\n  password: from-env\n  insecure: true\nquay.io/coreos: {username: c, password: cp}\ndocker.io: {username: h, password: hp}\n',
+      'security.yaml',
+      {},
+    )
+    for (const [registry, repository] of [
+      ['quay.io', 'coreos/etcd'],
+      ['quay.io', 'other/x'],
+      ['docker.io', 'library/nginx'],
+      ['reg.io', 'a/b'],
+    ]) {
       const strip = ({entry: _entry, ...access}: ReturnType<typeof auth.lookup>) => access
       assert.deepEqual(strip(auth.lookup(registry!, repository!)), strip(security.lookup(registry!, repository!)), `${registry}/${repository}`)
     }
@@ -335,7 +429,11 @@ describe('generateJobs: a rule tag pattern filters the listed tags', () => {
   const run = async (rules: Rule[], tagFilter?: (tag: string) => boolean) => {
     const out: string[] = []
     for await (const item of generateJobs(rules, {listTags, listers: 2, tagFilter})) {
-      out.push(item.kind === 'job' ? `${item.job.source.tag} → ${item.job.destination.repository}:${item.job.destination.tag}` : `error ${item.error.code}: ${item.error.message}`)
+      out.push(
+        item.kind === 'job'
+          ? `${item.job.source.tag} → ${item.job.destination.repository}:${item.job.destination.tag}`
+          : `error ${item.error.code}: ${item.error.message}`,
+      )
     }
     return out
   }

@@ -16,7 +16,16 @@ const DIGEST = `sha256:${'a'.repeat(64)}`
 const template = (...images: string[]) => ({template: {spec: {containers: images.map((image, i) => ({name: `c${i}`, image}))}}})
 
 const OBJECTS: FakeObject[] = [
-  {kind: 'Pod', namespace: 'default', name: 'web-1', spec: {containers: [{name: 'web', image: 'nginx'}], initContainers: [{name: 'init', image: 'busybox:1.36'}], ephemeralContainers: [{name: 'debug', image: 'registry.example.com/tools/debug:2'}]}},
+  {
+    kind: 'Pod',
+    namespace: 'default',
+    name: 'web-1',
+    spec: {
+      containers: [{name: 'web', image: 'nginx'}],
+      initContainers: [{name: 'init', image: 'busybox:1.36'}],
+      ephemeralContainers: [{name: 'debug', image: 'registry.example.com/tools/debug:2'}],
+    },
+  },
   {kind: 'Pod', namespace: 'default', name: 'web-2', spec: {containers: [{name: 'web', image: 'docker.io/library/nginx:latest'}]}},
   {kind: 'Deployment', namespace: 'default', name: 'web', spec: template('nginx:latest')},
   {kind: 'StatefulSet', namespace: 'data', name: 'db', spec: template('postgres:16.2')},
@@ -37,15 +46,18 @@ describe('config k8s: collecting images', () => {
     const workloads: Workload[] = OBJECTS.map((o) => ({kind: o.kind, namespace: o.namespace, name: o.name, object: {spec: o.spec}}))
     workloads.push({kind: 'Pod', namespace: 'x', name: 'bad', object: {spec: {containers: [{image: 'Not/Valid'}]}}})
     const collected = collectImages(workloads)
-    assert.deepEqual(collected.images.map((i) => i.reference), [
-      'docker.io/library/busybox:1.36',
-      'docker.io/library/nginx:latest',
-      'docker.io/library/postgres:16.2',
-      `quay.io/agent/node@${DIGEST}`,
-      'registry.example.com/team/backup:3',
-      `registry.example.com/team/migrate:1.0@${DIGEST}`,
-      'registry.example.com/tools/debug:2',
-    ])
+    assert.deepEqual(
+      collected.images.map((i) => i.reference),
+      [
+        'docker.io/library/busybox:1.36',
+        'docker.io/library/nginx:latest',
+        'docker.io/library/postgres:16.2',
+        `quay.io/agent/node@${DIGEST}`,
+        'registry.example.com/team/backup:3',
+        `registry.example.com/team/migrate:1.0@${DIGEST}`,
+        'registry.example.com/tools/debug:2',
+      ],
+    )
     assert.deepEqual(collected.images[1]!.usedBy, ['default/Deployment/web', 'default/Pod/web-1', 'default/Pod/web-2'])
     assert.equal(collected.problems.length, 1)
     assert.match(collected.problems[0]!, /^x\/Pod\/bad: image "Not\/Valid" left out: /)
@@ -55,7 +67,10 @@ describe('config k8s: collecting images', () => {
     const workloads: Workload[] = OBJECTS.map((o) => ({kind: o.kind, namespace: o.namespace, name: o.name, object: {spec: o.spec}}))
     const text = k8sRuleFile(collectImages(workloads), parseTarget('reg.io/mirror'), ['header'])
     const {rules, errors} = parseRules(text, 'k8s.yaml', {})
-    assert.deepEqual(errors.map((e) => e.message), [])
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      [],
+    )
     const pairs = rules.map((r) => [r.text, r.destination])
     assert.deepEqual(pairs, [
       ['docker.io/library/busybox:1.36', {registry: 'reg.io', repository: 'mirror/busybox', tag: '1.36'}],
@@ -95,7 +110,10 @@ describe('config k8s: against a fake API server', () => {
     for await (const w of listWorkloads(loadKubeConfig({kubeconfig}))) seen.push(`${w.namespace}/${w.kind}/${w.name}`)
     assert.deepEqual(seen.sort(), OBJECTS.map((o) => `${o.namespace}/${o.kind}/${o.name}`).sort())
     // Page size 1 on the server: two pods need a continue token.
-    assert.ok(fake.requests.some((r) => r.startsWith('/api/v1/pods?') && r.includes('continue=1')), fake.requests.join('\n'))
+    assert.ok(
+      fake.requests.some((r) => r.startsWith('/api/v1/pods?') && r.includes('continue=1')),
+      fake.requests.join('\n'),
+    )
   })
 
   it('ferry config k8s -n writes the rule file of those namespaces (-o) and it parses', async () => {
@@ -106,12 +124,15 @@ describe('config k8s: against a fake API server', () => {
     const text = await readFile(out, 'utf8')
     const {rules, errors} = parseRules(text, out, {})
     assert.deepEqual(errors, [])
-    assert.deepEqual(rules.map((r) => r.text), [
-      'docker.io/library/postgres:16.2',
-      `quay.io/agent/node@${DIGEST}`,
-      'registry.example.com/team/backup:3',
-      `registry.example.com/team/migrate:1.0@${DIGEST}`,
-    ])
+    assert.deepEqual(
+      rules.map((r) => r.text),
+      [
+        'docker.io/library/postgres:16.2',
+        `quay.io/agent/node@${DIGEST}`,
+        'registry.example.com/team/backup:3',
+        `registry.example.com/team/migrate:1.0@${DIGEST}`,
+      ],
+    )
     assert.match(text, /# data\/Job\/migrate, data\/StatefulSet\/db\ndocker\.io\/library\/postgres:16\.2: reg\.io\/mirror\/postgres:16\.2\n/)
     assert.ok(fake.requests.some((r) => r.startsWith('/apis/batch/v1/namespaces/data/cronjobs')))
   })

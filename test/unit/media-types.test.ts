@@ -22,7 +22,11 @@ test('parseManifest reads images and indexes and refuses schema 1', () => {
   for (const item of cases) {
     const bytes = Buffer.from(JSON.stringify(item.doc))
     if (item.code) {
-      assert.throws(() => parseManifest(bytes, item.contentType, 'm'), (error: {code: string}) => error.code === item.code, item.name)
+      assert.throws(
+        () => parseManifest(bytes, item.contentType, 'm'),
+        (error: {code: string}) => error.code === item.code,
+        item.name,
+      )
       continue
     }
     const parsed = parseManifest(bytes, item.contentType, 'm')
@@ -33,14 +37,24 @@ test('parseManifest reads images and indexes and refuses schema 1', () => {
 })
 
 test('copiedBlobs: config then layers, each digest once, foreign layers left out', async () => {
-  const { copiedBlobs } = await import('../../src/registry/media-types.js');
-  const d = (digest: string, mediaType = 'application/vnd.oci.image.layer.v1.tar+gzip', urls?: string[]) => ({ digest, mediaType, size: 1, ...(urls ? { urls } : {}) });
+  const {copiedBlobs} = await import('../../src/registry/media-types.js')
+  const d = (digest: string, mediaType = 'application/vnd.oci.image.layer.v1.tar+gzip', urls?: string[]) => ({
+    digest,
+    mediaType,
+    size: 1,
+    ...(urls ? {urls} : {}),
+  })
   const cases: Array<[string, Parameters<typeof copiedBlobs>[0], string[]]> = [
-    ['plain', { config: d('c'), layers: [d('a'), d('b')] }, ['c', 'a', 'b']],
-    ['a layer twice', { config: d('c'), layers: [d('a'), d('a')] }, ['c', 'a']],
-    ['config equal to a layer', { config: d('a'), layers: [d('a')] }, ['a']],
-    ['foreign by media type', { config: d('c'), layers: [d('w', 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip'), d('a')] }, ['c', 'a']],
-    ['foreign by urls', { config: d('c'), layers: [d('u', undefined, ['https://example.invalid/u'])] }, ['c']],
-  ];
-  for (const [name, image, expected] of cases) assert.deepEqual(copiedBlobs(image).map((b) => b.digest), expected, name);
-});
+    ['plain', {config: d('c'), layers: [d('a'), d('b')]}, ['c', 'a', 'b']],
+    ['a layer twice', {config: d('c'), layers: [d('a'), d('a')]}, ['c', 'a']],
+    ['config equal to a layer', {config: d('a'), layers: [d('a')]}, ['a']],
+    ['foreign by media type', {config: d('c'), layers: [d('w', 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip'), d('a')]}, ['c', 'a']],
+    ['foreign by urls', {config: d('c'), layers: [d('u', undefined, ['https://example.invalid/u'])]}, ['c']],
+  ]
+  for (const [name, image, expected] of cases)
+    assert.deepEqual(
+      copiedBlobs(image).map((b) => b.digest),
+      expected,
+      name,
+    )
+})

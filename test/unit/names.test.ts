@@ -210,7 +210,9 @@ describe('names from outside, where they enter', () => {
   })
 
   it('generateJobs: a refused listed tag is one failure of its rule; the valid tags still become jobs', async () => {
-    const rules: RuleItem[] = [{text: 'src/team/app', source: {registry: 'src', repository: 'team/app'}, destination: {registry: 'dst', repository: 'team/app'}}]
+    const rules: RuleItem[] = [
+      {text: 'src/team/app', source: {registry: 'src', repository: 'team/app'}, destination: {registry: 'dst', repository: 'team/app'}},
+    ]
     const listTags = async function* () {
       yield 'v1'
       yield nameRefusal(() => checkTag('../../x', FROM, 'skipped'))!
@@ -238,12 +240,20 @@ describe('names from outside, where they enter', () => {
       },
     }
     const out: RuleItem[] = []
-    for await (const item of providerRules(from, {name: 'registry', registry: 'dst.example', prepare: async () => undefined}, {toNamespace: 'whole'})) out.push(item)
-    const shown = out.map((item) => ('refused' in item ? `refused ${item.rule}: ${item.refused.message}` : `rule ${item.source.repository} ${item.source.tags} -> ${item.destination.repository}`))
+    for await (const item of providerRules(from, {name: 'registry', registry: 'dst.example', prepare: async () => undefined}, {toNamespace: 'whole'}))
+      out.push(item)
+    const shown = out.map((item) =>
+      'refused' in item
+        ? `refused ${item.rule}: ${item.refused.message}`
+        : `rule ${item.source.repository} ${item.source.tags} -> ${item.destination.repository}`,
+    )
     assert.equal(shown.length, 4)
     assert.match(shown[0]!, /^refused harbor:src\.example\/team\/app: harbor provider at src\.example, tags of team\/app: "\.\.\/x" is not a valid tag/)
     assert.equal(shown[1], 'rule team/app v1 -> whole/app')
-    assert.match(shown[2]!, /^refused harbor:src\.example: harbor provider at src\.example, repositories: "team\/\.\.\/victim\/app" is not a valid repository name/)
+    assert.match(
+      shown[2]!,
+      /^refused harbor:src\.example: harbor provider at src\.example, repositories: "team\/\.\.\/victim\/app" is not a valid repository name/,
+    )
     assert.match(shown[3]!, /^refused harbor:src\.example: registry r, catalog: "a\/\/b"/)
   })
 })

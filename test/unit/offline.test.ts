@@ -68,7 +68,8 @@ test('ruleDestination: first matching rule; a destination without a tag keeps th
     ['reg.io/pinned:any', `sha256:${'d'.repeat(64)}`, undefined],
     ['other.io/team/app:v1', digest, undefined],
   ]
-  for (const [refName, entryDigest, expected] of cases) assert.deepEqual(ruleDestination(readRefName(refName, undefined), entryDigest, rules)?.destination, expected, refName)
+  for (const [refName, entryDigest, expected] of cases)
+    assert.deepEqual(ruleDestination(readRefName(refName, undefined), entryDigest, rules)?.destination, expected, refName)
 })
 
 test('outputTarget: a folder, or a tar built from a staging folder beside it', () => {
@@ -98,9 +99,17 @@ test('parseBackupSource: HOST or HOST/namespace', () => {
 
 test('layoutRule: the destination is the layout under the full source repository', () => {
   const digest = `sha256:${'e'.repeat(64)}`
-  const rule: Rule = {text: 't', source: {registry: 'reg.io', repository: 'a/app', tags: ['v1']}, destination: {registry: 'ferry-save.invalid', repository: 'app', tag: 'v1'}}
+  const rule: Rule = {
+    text: 't',
+    source: {registry: 'reg.io', repository: 'a/app', tags: ['v1']},
+    destination: {registry: 'ferry-save.invalid', repository: 'app', tag: 'v1'},
+  }
   assert.deepEqual(layoutRule(rule).destination, {registry: LAYOUT_REGISTRY, repository: 'reg.io/a/app'})
-  assert.deepEqual(layoutRule({...rule, source: {registry: 'reg.io', repository: 'a/app', digest}}).destination, {registry: LAYOUT_REGISTRY, repository: 'reg.io/a/app', digest})
+  assert.deepEqual(layoutRule({...rule, source: {registry: 'reg.io', repository: 'a/app', digest}}).destination, {
+    registry: LAYOUT_REGISTRY,
+    repository: 'reg.io/a/app',
+    digest,
+  })
 })
 
 test('index.json: parse checks each entry; a ref name added again replaces its entry in place', () => {
@@ -113,7 +122,10 @@ test('index.json: parse checks each entry; a ref name added again replaces its e
 })
 
 test('sniffMediaType: the document field, else its shape', () => {
-  assert.equal(sniffMediaType(Buffer.from('{"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}')), 'application/vnd.docker.distribution.manifest.v2+json')
+  assert.equal(
+    sniffMediaType(Buffer.from('{"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}')),
+    'application/vnd.docker.distribution.manifest.v2+json',
+  )
   assert.equal(sniffMediaType(Buffer.from('{"manifests":[]}')), 'application/vnd.oci.image.index.v1+json')
   assert.equal(sniffMediaType(Buffer.from('{"config":{}}')), 'application/vnd.oci.image.manifest.v1+json')
 })
@@ -130,7 +142,8 @@ test('BlobStore: a verified stream is committed; a wrong one leaves neither the 
     await mkdir(path.join(root, 'blobs', 'sha256'), {recursive: true})
     const bytes = Buffer.from('layer bytes '.repeat(1000))
     const digest = sha256Digest(bytes)
-    const verified = (body: Buffer) => Readable.from([body.subarray(0, 5000), body.subarray(5000)]).pipe(new DigestVerifier({digest, size: bytes.length}, 'blob'))
+    const verified = (body: Buffer) =>
+      Readable.from([body.subarray(0, 5000), body.subarray(5000)]).pipe(new DigestVerifier({digest, size: bytes.length}, 'blob'))
     const wrong = Buffer.from(bytes)
     wrong[100] ^= 1
     await assert.rejects(store.write(digest, verified(wrong)), /content digest is sha256:/)
@@ -149,7 +162,9 @@ test('IndexWriter: concurrent puts all land, one file, no temporaries', async ()
   const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-unit-index-'))
   try {
     const writer = await IndexWriter.open(root)
-    await Promise.all(Array.from({length: 40}, (_, k) => writer.put({mediaType: 'm', digest: `sha256:${String(k).padStart(64, '0')}`, size: k}, `reg.io/app:${k}`)))
+    await Promise.all(
+      Array.from({length: 40}, (_, k) => writer.put({mediaType: 'm', digest: `sha256:${String(k).padStart(64, '0')}`, size: k}, `reg.io/app:${k}`)),
+    )
     const onDisk = parseIndex(await readFile(path.join(root, 'index.json'), 'utf8'), 'index.json')
     assert.equal(onDisk.length, 40)
     assert.deepEqual(await readdir(root), ['index.json'])

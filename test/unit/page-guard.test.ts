@@ -40,7 +40,15 @@ test('PageGuard: a key asked for twice, a page repeating the one before, or too 
     {name: 'past the bound', run: (g) => Array.from({length: 6}, () => g.ask()), error: /more than 5 pages/},
     {name: 'different pages', run: (g) => [[1], [2], [1]].forEach((items) => g.received(items))},
     {name: 'empty pages repeat harmlessly', run: (g) => [[], []].forEach((items) => g.received(items))},
-    {name: 'a page repeating the one before', run: (g) => [[1, 2], [1, 2]].forEach((items) => g.received(items)), error: /a page repeats the one before/},
+    {
+      name: 'a page repeating the one before',
+      run: (g) =>
+        [
+          [1, 2],
+          [1, 2],
+        ].forEach((items) => g.received(items)),
+      error: /a page repeats the one before/,
+    },
   ]
   for (const {name, run, error} of cases) {
     const guard = new PageGuard('list tags of r/x', 5)
@@ -48,7 +56,11 @@ test('PageGuard: a key asked for twice, a page repeating the one before, or too 
       assert.doesNotThrow(() => run(guard), name)
       continue
     }
-    assert.throws(() => run(guard), (thrown: unknown) => FerryError.is(thrown) && thrown.code === 'PAGINATION_LOOP' && error.test(thrown.message), name)
+    assert.throws(
+      () => run(guard),
+      (thrown: unknown) => FerryError.is(thrown) && thrown.code === 'PAGINATION_LOOP' && error.test(thrown.message),
+      name,
+    )
   }
 })
 
@@ -66,7 +78,10 @@ test('tcr pageNumberPages: more pages than the bound is an error, not a silent s
   // Each page brings something new, so only the bound can end it; 100,000 pages of fresh items.
   let page = 0
   const endless = async (): Promise<Page<string>> => ({items: [`item-${page++}`], total: Number.MAX_SAFE_INTEGER})
-  const outcome = await drain(pageNumberPages(endless, 1, (x) => x, 'tcr: DescribeNamespaces of instance tcr-x'), 200_000)
+  const outcome = await drain(
+    pageNumberPages(endless, 1, (x) => x, 'tcr: DescribeNamespaces of instance tcr-x'),
+    200_000,
+  )
   assertLoop(outcome, /^tcr: DescribeNamespaces of instance tcr-x: more than 100,000 pages/)
 })
 
@@ -87,7 +102,12 @@ test('harbor pages: full pages forever (no total, no Link) end at the first repe
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const limiter = createLimiter({})
   try {
-    const api = new HarborApi({host: `127.0.0.1:${(server.address() as AddressInfo).port}`, access: {insecure: true, skipTlsVerify: false}, limiter, retries: 0})
+    const api = new HarborApi({
+      host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+      access: {insecure: true, skipTlsVerify: false},
+      limiter,
+      retries: 0,
+    })
     const outcome = await drain(api.pages({path: '/projects', pageSize: 2, what: 'list projects'}))
     assertLoop(outcome, /^harbor: list projects on 127\.0\.0\.1:\d+: a page repeats/)
     assert.equal(requests, 2)

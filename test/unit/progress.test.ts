@@ -8,7 +8,17 @@ import path from 'node:path'
 
 import type {EngineEvent} from '../../src/report/events.js'
 import {createLogger, type LiveDisplay} from '../../src/report/logger.js'
-import {applyEvent, createProgressDisplay, etaSeconds, formatDuration, formatProgressLine, initialProgress, recentRate, wantsLiveProgress, type ProgressState} from '../../src/report/progress.js'
+import {
+  applyEvent,
+  createProgressDisplay,
+  etaSeconds,
+  formatDuration,
+  formatProgressLine,
+  initialProgress,
+  recentRate,
+  wantsLiveProgress,
+  type ProgressState,
+} from '../../src/report/progress.js'
 import {formatProgress, type JobResult} from '../../src/report/summary.js'
 
 const T0 = 1_000_000
@@ -28,10 +38,41 @@ function fold(events: Array<[number, EngineEvent]>): ProgressState {
 test('applyEvent: queued, done, failed, bytes and whether the total is final', () => {
   const cases: [string, Array<[number, EngineEvent]>, Partial<ProgressState>][] = [
     ['nothing yet', [], {queued: 0, done: 0, failed: 0, bytes: 0, totalFinal: false}],
-    ['jobs queued while generating', [[0, {type: 'job-queued', ...ids}], [1, {type: 'job-queued', ...ids}]], {queued: 2, totalFinal: false}],
-    ['generation over', [[0, {type: 'job-queued', ...ids}], [5, {type: 'jobs-known', jobs: 1}]], {queued: 1, totalFinal: true}],
-    ['finished jobs and failures', [[0, {type: 'job-queued', ...ids}], [0, {type: 'job-queued', ...ids}], [9, finished('copied')], [10, finished('failed', 2)]], {done: 2, failed: 1}],
-    ['bytes add up; blob events do not count twice', [[1, {type: 'bytes', bytes: 100}], [2, {type: 'bytes', bytes: 50}], [3, {type: 'blob', ...ids, digest: 'sha256:x', outcome: 'uploaded', bytes: 150}]], {bytes: 150}],
+    [
+      'jobs queued while generating',
+      [
+        [0, {type: 'job-queued', ...ids}],
+        [1, {type: 'job-queued', ...ids}],
+      ],
+      {queued: 2, totalFinal: false},
+    ],
+    [
+      'generation over',
+      [
+        [0, {type: 'job-queued', ...ids}],
+        [5, {type: 'jobs-known', jobs: 1}],
+      ],
+      {queued: 1, totalFinal: true},
+    ],
+    [
+      'finished jobs and failures',
+      [
+        [0, {type: 'job-queued', ...ids}],
+        [0, {type: 'job-queued', ...ids}],
+        [9, finished('copied')],
+        [10, finished('failed', 2)],
+      ],
+      {done: 2, failed: 1},
+    ],
+    [
+      'bytes add up; blob events do not count twice',
+      [
+        [1, {type: 'bytes', bytes: 100}],
+        [2, {type: 'bytes', bytes: 50}],
+        [3, {type: 'blob', ...ids, digest: 'sha256:x', outcome: 'uploaded', bytes: 150}],
+      ],
+      {bytes: 150},
+    ],
   ]
   for (const [name, events, expected] of cases) {
     const state = fold(events)
@@ -60,13 +101,33 @@ test('etaSeconds and formatDuration', () => {
     [{queued: 4, done: 1}, 30_000, 90],
   ]
   for (const [state, now, expected] of cases) assert.equal(etaSeconds({startedMs: T0, queued: 0, done: 0, ...state}, T0 + now), expected, JSON.stringify(state))
-  const durations: [number, string][] = [[0, '0:00'], [59, '0:59'], [61, '1:01'], [3599, '59:59'], [3661, '1:01:01']]
+  const durations: [number, string][] = [
+    [0, '0:00'],
+    [59, '0:59'],
+    [61, '1:01'],
+    [3599, '59:59'],
+    [3661, '1:01:01'],
+  ]
   for (const [seconds, text] of durations) assert.equal(formatDuration(seconds), text)
 })
 
 test('formatProgressLine: bar, jobs done of known total, failures, bytes, rate, ETA; fits the width', () => {
-  const running = fold([[0, {type: 'job-queued', ...ids}], [0, {type: 'job-queued', ...ids}], [0, {type: 'job-queued', ...ids}], [0, {type: 'job-queued', ...ids}], [1000, {type: 'bytes', bytes: 2048}], [2000, finished('copied')]])
-  const final = fold([[0, {type: 'job-queued', ...ids}], [0, {type: 'job-queued', ...ids}], [1000, {type: 'bytes', bytes: 1024}], [1500, finished('copied')], [2000, finished('failed', 2)], [2000, {type: 'jobs-known', jobs: 2}]])
+  const running = fold([
+    [0, {type: 'job-queued', ...ids}],
+    [0, {type: 'job-queued', ...ids}],
+    [0, {type: 'job-queued', ...ids}],
+    [0, {type: 'job-queued', ...ids}],
+    [1000, {type: 'bytes', bytes: 2048}],
+    [2000, finished('copied')],
+  ])
+  const final = fold([
+    [0, {type: 'job-queued', ...ids}],
+    [0, {type: 'job-queued', ...ids}],
+    [1000, {type: 'bytes', bytes: 1024}],
+    [1500, finished('copied')],
+    [2000, finished('failed', 2)],
+    [2000, {type: 'jobs-known', jobs: 2}],
+  ])
   const cases: [string, ProgressState, number, number, string][] = [
     ['nothing yet', initialProgress(T0), 0, 80, '[------------------------------] 0/0+ jobs | 0 B | 0 B/s | ETA --:--'],
     ['generating: total and ETA are lower bounds', running, 2000, 100, '[########----------------------] 1/4+ jobs | 2.0 KiB | 1.0 KiB/s | ETA >0:06'],
@@ -147,7 +208,13 @@ test('createLogger with a live display: job lines counted, failures and other li
       [
         'verbose',
         {verbose: true},
-        ['[1] copied s/a:1 → d/a:1 (0 B; blobs: 0 uploaded, 0 mounted, 0 present)', `  blob present sha256:${'c'.repeat(64)} → d/a:1`, '[2] failed s/a:1 → d/a:1: boom', 'harbor: 1 untagged artifact not copied', 'warning: something'],
+        [
+          '[1] copied s/a:1 → d/a:1 (0 B; blobs: 0 uploaded, 0 mounted, 0 present)',
+          `  blob present sha256:${'c'.repeat(64)} → d/a:1`,
+          '[2] failed s/a:1 → d/a:1: boom',
+          'harbor: 1 untagged artifact not copied',
+          'warning: something',
+        ],
       ],
     ]
     for (const [name, options, expected] of cases) {
@@ -169,7 +236,10 @@ test('createLogger with a live display: job lines counted, failures and other li
       logger.warn('warning: something')
       assert.deepEqual(shown, expected, name)
       assert.deepEqual(events, ['job-finished', 'blob', 'job-finished'], `${name}: the display gets every event`)
-      const logged = (await readFile(logFile, 'utf8')).trim().split('\n').map((line) => line.replace(/^\S+ /, ''))
+      const logged = (await readFile(logFile, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => line.replace(/^\S+ /, ''))
       assert.ok(logged.includes('[1] copied s/a:1 → d/a:1 (0 B; blobs: 0 uploaded, 0 mounted, 0 present)'), `${name}: the log file keeps every job line`)
     }
   } finally {

@@ -41,8 +41,16 @@ test('readAcrFailure takes the code and request id from each shape pop-core thro
     data: {Code: 'SignatureDoesNotMatch', RequestId: 'R-1', Message: 'server string to sign is:GET&%2F&AccessKeyId%3DLTAIxyz'},
     url: signedUrl,
   })
-  const roaUpper = Object.assign(new Error('code: 400, x, requestid: R-2'), {code: 'Throttling.User', statusCode: 400, result: {Code: 'Throttling.User', RequestId: 'R-2'}})
-  const roaLower = Object.assign(new Error('code: 404, , requestid: '), {code: '', statusCode: 404, result: {code: 'REPO_NOT_EXIST', message: 'repo not exist', requestId: 'R-3'}})
+  const roaUpper = Object.assign(new Error('code: 400, x, requestid: R-2'), {
+    code: 'Throttling.User',
+    statusCode: 400,
+    result: {Code: 'Throttling.User', RequestId: 'R-2'},
+  })
+  const roaLower = Object.assign(new Error('code: 404, , requestid: '), {
+    code: '',
+    statusCode: 404,
+    result: {code: 'REPO_NOT_EXIST', message: 'repo not exist', requestId: 'R-3'},
+  })
   const network = Object.assign(new Error(`connect ECONNREFUSED. GET ${signedUrl} failed.`), {code: 'ECONNREFUSED'})
   const timeout = Object.assign(new Error(`ReadTimeout(10000). GET ${signedUrl} failed.`), {name: 'RequestTimeoutError'})
   const cases: [unknown, AcrFailure][] = [
@@ -60,15 +68,33 @@ test('readAcrFailure takes the code and request id from each shape pop-core thro
 
 test('acrError: one line naming provider, action, code and the fix; nothing the SDK said', () => {
   const cases: [string, AcrFailure, 'source' | 'destination', RegExp, string][] = [
-    ['ListNamespace', {code: 'SignatureDoesNotMatch', requestId: 'R-1'}, 'source', /^acr: ListNamespace failed with SignatureDoesNotMatch: check secretId\/secretKey under "acr" in the secret file \(--secretFile\) \(request R-1\)$/, 'AUTH_FAILED'],
+    [
+      'ListNamespace',
+      {code: 'SignatureDoesNotMatch', requestId: 'R-1'},
+      'source',
+      /^acr: ListNamespace failed with SignatureDoesNotMatch: check secretId\/secretKey under "acr" in the secret file \(--secretFile\) \(request R-1\)$/,
+      'AUTH_FAILED',
+    ],
     ['ListRepoTag', {code: 'Forbidden.RAM'}, 'source', /may not call cr:ListRepositoryTag; grant it/, 'AUTH_FAILED'],
     ['GetRepoTags', {code: 'Forbidden.RAM'}, 'source', /cr:ListRepositoryTag/, 'AUTH_FAILED'],
     ['CreateRepo', {code: 'NoPermission'}, 'destination', /cr:CreateRepository/, 'AUTH_FAILED'],
-    ['GetInstanceEndpoint', {code: 'INSTANCE_NOT_EXIST'}, 'destination', /check the instance id \(--toInstance\) and that it lives in the region \(--toRegion\)/, 'INVALID_CONFIG'],
+    [
+      'GetInstanceEndpoint',
+      {code: 'INSTANCE_NOT_EXIST'},
+      'destination',
+      /check the instance id \(--toInstance\) and that it lives in the region \(--toRegion\)/,
+      'INVALID_CONFIG',
+    ],
     ['GetInstanceEndpoint', {code: 'INSTANCE_NOT_EXIST'}, 'source', /--fromInstance/, 'INVALID_CONFIG'],
     ['ListRepository', {code: 'Throttling.User'}, 'source', /still throttled after retries; lower --qps/, 'Throttling.User'],
     ['ListRepository', {code: 'ECONNRESET', network: true}, 'source', /no answer from the API endpoint/, 'ECONNRESET'],
-    ['CreateRepository', {code: 'REPO_NAME_INVALID', requestId: 'R-9'}, 'destination', /^acr: CreateRepository failed with REPO_NAME_INVALID \(request R-9\)$/, 'REPO_NAME_INVALID'],
+    [
+      'CreateRepository',
+      {code: 'REPO_NAME_INVALID', requestId: 'R-9'},
+      'destination',
+      /^acr: CreateRepository failed with REPO_NAME_INVALID \(request R-9\)$/,
+      'REPO_NAME_INVALID',
+    ],
   ]
   for (const [action, failure, side, message, code] of cases) {
     const error = acrError(action, failure, {side})
@@ -109,7 +135,10 @@ test('acrEndpoint: the region default, or FERRY_ENDPOINT_ACR with its scheme', (
 
 test('acrSettings: edition, region, keys, with the flag to fix in each error', () => {
   const keys = {acr: {secretId: 'id', secretKey: 'key'}}
-  const ok = acrSettings({settings: {region: 'cn-shanghai', instance: 'cri-abc123', registry: 'http://Reg.Example.com:5000/'}, secrets: keys, env: {}}, 'source')
+  const ok = acrSettings(
+    {settings: {region: 'cn-shanghai', instance: 'cri-abc123', registry: 'http://Reg.Example.com:5000/'}, secrets: keys, env: {}},
+    'source',
+  )
   assert.deepEqual(ok, {
     region: 'cn-shanghai',
     instance: 'cri-abc123',
@@ -119,17 +148,22 @@ test('acrSettings: edition, region, keys, with the flag to fix in each error', (
     accessKeyId: 'id',
     accessKeySecret: 'key',
   })
-  assert.equal(acrSettings({settings: {region: 'cn-shanghai', instance: ' '}, secrets: keys, env: {}}, 'destination').instance, undefined, 'no instance: personal edition')
+  assert.equal(
+    acrSettings({settings: {region: 'cn-shanghai', instance: ' '}, secrets: keys, env: {}}, 'destination').instance,
+    undefined,
+    'no instance: personal edition',
+  )
   assert.equal(acrSettings({settings: {region: 'cn-shanghai', namespace: '/team/'}, secrets: keys, env: {}}, 'source').namespace, 'team')
-  const errors: [Record<string, string | undefined>, Record<string, {secretId?: string; secretKey?: string} | undefined>, 'source' | 'destination', RegExp][] = [
-    [{}, keys, 'source', /source region \(--fromRegion\)/],
-    [{region: ' '}, keys, 'destination', /destination region \(--toRegion\)/],
-    [{region: 'cn hangzhou'}, keys, 'source', /is not a region id/],
-    [{region: 'cn-hangzhou', instance: 'prod'}, keys, 'destination', /--toInstance must be an enterprise instance id/],
-    [{region: 'cn-hangzhou'}, {}, 'source', /acr needs API keys.*--secretFile/],
-    [{region: 'cn-hangzhou'}, {acr: {secretId: 'id'}}, 'source', /acr needs API keys/],
-    [{region: 'cn-hangzhou', namespace: 'a/b'}, keys, 'source', /one level/],
-  ]
+  const errors: [Record<string, string | undefined>, Record<string, {secretId?: string; secretKey?: string} | undefined>, 'source' | 'destination', RegExp][] =
+    [
+      [{}, keys, 'source', /source region \(--fromRegion\)/],
+      [{region: ' '}, keys, 'destination', /destination region \(--toRegion\)/],
+      [{region: 'cn hangzhou'}, keys, 'source', /is not a region id/],
+      [{region: 'cn-hangzhou', instance: 'prod'}, keys, 'destination', /--toInstance must be an enterprise instance id/],
+      [{region: 'cn-hangzhou'}, {}, 'source', /acr needs API keys.*--secretFile/],
+      [{region: 'cn-hangzhou'}, {acr: {secretId: 'id'}}, 'source', /acr needs API keys/],
+      [{region: 'cn-hangzhou', namespace: 'a/b'}, keys, 'source', /one level/],
+    ]
   for (const [settings, secrets, side, expected] of errors) {
     assert.throws(() => acrSettings({settings, secrets, env: {}}, side), expected, JSON.stringify(settings))
   }
@@ -156,7 +190,8 @@ test('paged streams page after page and stops on the total or an empty page', as
   for await (const items of paged(async (n) => {
     asked.push(n)
     return {items: all.slice((n - 1) * 2, n * 2), total: toNumber(String(all.length)), pageSize: 2}
-  }, 100)) pages.push(items)
+  }, 100))
+    pages.push(items)
   assert.deepEqual(pages, [[1, 2], [3, 4], [5]])
   assert.deepEqual(asked, [1, 2, 3])
 
@@ -165,7 +200,8 @@ test('paged streams page after page and stops on the total or an empty page', as
   for await (const _ of paged(async (n) => {
     calls++
     return {items: n === 1 ? [1] : [], total: 50}
-  }, 100)) void _
+  }, 100))
+    void _
   assert.equal(calls, 2)
 })
 
@@ -196,7 +232,16 @@ test('splitRepository: namespace/name, nested names only in the enterprise editi
 
 test('pickInstanceDomain prefers the SYSTEM domain of an enabled internet endpoint', () => {
   const cases: [Record<string, unknown>, {host: string} | {problem: string}][] = [
-    [{Enable: true, Domains: [{Domain: 'my.example.com', Type: 'USER'}, {Domain: 'inst-registry.cn-hangzhou.cr.aliyuncs.com', Type: 'SYSTEM'}]}, {host: 'inst-registry.cn-hangzhou.cr.aliyuncs.com'}],
+    [
+      {
+        Enable: true,
+        Domains: [
+          {Domain: 'my.example.com', Type: 'USER'},
+          {Domain: 'inst-registry.cn-hangzhou.cr.aliyuncs.com', Type: 'SYSTEM'},
+        ],
+      },
+      {host: 'inst-registry.cn-hangzhou.cr.aliyuncs.com'},
+    ],
     [{Enable: true, Domains: [{Domain: 'https://my.example.com/', Type: 'USER'}]}, {host: 'my.example.com'}],
     [{Domains: [{Domain: '127.0.0.1:5000', Type: 'system'}]}, {host: '127.0.0.1:5000'}],
     [{Enable: false, Domains: [{Domain: 'x', Type: 'SYSTEM'}]}, {problem: 'its internet endpoint is disabled'}],
@@ -215,6 +260,10 @@ test('timedLogin: stamps the fetch time; a login without expiry lasts ten minute
     [Number.POSITIVE_INFINITY, issuedAt + 10 * 60_000],
   ]
   for (const [expiresAt, expected] of cases) {
-    assert.deepEqual(timedLogin({username: 'u', password: 'p', expiresAt}, issuedAt), {username: 'u', password: 'p', issuedAt, expiresAt: expected}, String(expiresAt))
+    assert.deepEqual(
+      timedLogin({username: 'u', password: 'p', expiresAt}, issuedAt),
+      {username: 'u', password: 'p', issuedAt, expiresAt: expected},
+      String(expiresAt),
+    )
   }
 })

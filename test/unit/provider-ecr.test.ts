@@ -67,8 +67,14 @@ test('classifyEcrError: throttling and transient failures are retried, the rest 
 })
 
 test('ecrFailure: one line naming the action, the code and what to do; never the server text of auth errors', () => {
-  const at = (action: EcrCallContext['action'], extra: Partial<EcrCallContext> = {}): EcrCallContext => ({action, attempts: 1, regionFlag: '--fromRegion', ...extra})
-  const signatureMessage = "The request signature we calculated does not match.\n\nThe Canonical String for this request should have been\n'POST\n/\n\nx-amz-security-token:SESSION'"
+  const at = (action: EcrCallContext['action'], extra: Partial<EcrCallContext> = {}): EcrCallContext => ({
+    action,
+    attempts: 1,
+    regionFlag: '--fromRegion',
+    ...extra,
+  })
+  const signatureMessage =
+    "The request signature we calculated does not match.\n\nThe Canonical String for this request should have been\n'POST\n/\n\nx-amz-security-token:SESSION'"
   const cases: [unknown, EcrCallContext, {type: typeof ConfigError | typeof FerryError; code: string; message: string; retryable?: boolean}][] = [
     [
       {name: 'InvalidSignatureException', message: signatureMessage},
@@ -80,48 +86,108 @@ test('ecrFailure: one line naming the action, the code and what to do; never the
           'ecr: GetAuthorizationToken failed with InvalidSignatureException: check the AWS access key id and secret (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the AWS profile, or ecr: secretId/secretKey in the secret file)',
       },
     ],
-    [{name: 'UnrecognizedClientException'}, at('DescribeRepositories'), {type: ConfigError, code: 'AUTH_FAILED', message: 'ecr: DescribeRepositories failed with UnrecognizedClientException: check the AWS access key id and secret (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the AWS profile, or ecr: secretId/secretKey in the secret file)'}],
-    [{name: 'ExpiredTokenException'}, at('ListImages'), {type: ConfigError, code: 'AUTH_FAILED', message: 'ecr: ListImages failed with ExpiredTokenException: the AWS credentials have expired; renew the session or check the system clock'}],
+    [
+      {name: 'UnrecognizedClientException'},
+      at('DescribeRepositories'),
+      {
+        type: ConfigError,
+        code: 'AUTH_FAILED',
+        message:
+          'ecr: DescribeRepositories failed with UnrecognizedClientException: check the AWS access key id and secret (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the AWS profile, or ecr: secretId/secretKey in the secret file)',
+      },
+    ],
+    [
+      {name: 'ExpiredTokenException'},
+      at('ListImages'),
+      {
+        type: ConfigError,
+        code: 'AUTH_FAILED',
+        message: 'ecr: ListImages failed with ExpiredTokenException: the AWS credentials have expired; renew the session or check the system clock',
+      },
+    ],
     [
       {name: 'AccessDeniedException', message: 'User: arn:aws:iam::1:user/x is not authorized'},
       at('CreateRepository', {registryId: '123456789012', repository: 'a/b', regionFlag: '--toRegion'}),
-      {type: ConfigError, code: 'AUTH_FAILED', message: 'ecr: CreateRepository failed with AccessDeniedException: the AWS identity may not call ecr:CreateRepository on registry 123456789012; grant it (docs/providers/ecr.md lists the policy)'},
+      {
+        type: ConfigError,
+        code: 'AUTH_FAILED',
+        message:
+          'ecr: CreateRepository failed with AccessDeniedException: the AWS identity may not call ecr:CreateRepository on registry 123456789012; grant it (docs/providers/ecr.md lists the policy)',
+      },
     ],
-    [new Error('Region is missing'), at('GetAuthorizationToken', {regionFlag: '--toRegion'}), {type: ConfigError, code: 'INVALID_CONFIG', message: 'ecr: GetAuthorizationToken failed: no AWS region; pass --toRegion or set AWS_REGION'}],
+    [
+      new Error('Region is missing'),
+      at('GetAuthorizationToken', {regionFlag: '--toRegion'}),
+      {type: ConfigError, code: 'INVALID_CONFIG', message: 'ecr: GetAuthorizationToken failed: no AWS region; pass --toRegion or set AWS_REGION'},
+    ],
     [
       Object.assign(new Error('Could not load credentials from any providers'), {name: 'CredentialsProviderError'}),
       at('GetAuthorizationToken'),
-      {type: ConfigError, code: 'AUTH_FAILED', message: 'ecr: GetAuthorizationToken failed: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or ecr: {secretId, secretKey} in --secretFile'},
+      {
+        type: ConfigError,
+        code: 'AUTH_FAILED',
+        message:
+          'ecr: GetAuthorizationToken failed: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or ecr: {secretId, secretKey} in --secretFile',
+      },
     ],
     [
       {name: 'ThrottlingException', message: 'Rate exceeded', $metadata: {httpStatusCode: 400}},
       at('ListImages', {attempts: 5}),
-      {type: FerryError, code: 'ThrottlingException', retryable: true, message: 'ecr: ListImages failed with ThrottlingException after 5 attempts: AWS is rate-limiting the account; lower --qps or run again later'},
+      {
+        type: FerryError,
+        code: 'ThrottlingException',
+        retryable: true,
+        message: 'ecr: ListImages failed with ThrottlingException after 5 attempts: AWS is rate-limiting the account; lower --qps or run again later',
+      },
     ],
     [
       {name: 'ServerException', message: 'internal', $metadata: {httpStatusCode: 500}},
       at('DescribeRepositories', {attempts: 5}),
-      {type: FerryError, code: 'ServerException', retryable: true, message: 'ecr: DescribeRepositories failed with ServerException (HTTP 500) after 5 attempts: ECR had a server error; run again later'},
+      {
+        type: FerryError,
+        code: 'ServerException',
+        retryable: true,
+        message: 'ecr: DescribeRepositories failed with ServerException (HTTP 500) after 5 attempts: ECR had a server error; run again later',
+      },
     ],
     [
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {code: 'ECONNREFUSED'}),
       at('GetAuthorizationToken'),
-      {type: FerryError, code: 'NETWORK', retryable: false, message: 'ecr: GetAuthorizationToken failed: cannot reach the ECR API (ECONNREFUSED); check the network, the region and AWS_ENDPOINT_URL_ECR if set'},
+      {
+        type: FerryError,
+        code: 'NETWORK',
+        retryable: false,
+        message: 'ecr: GetAuthorizationToken failed: cannot reach the ECR API (ECONNREFUSED); check the network, the region and AWS_ENDPOINT_URL_ECR if set',
+      },
     ],
     [
       {name: 'InvalidParameterException', message: "Invalid parameter at 'repositoryName'"},
       at('CreateRepository', {repository: 'Bad_Name'}),
-      {type: FerryError, code: 'InvalidParameterException', message: 'ecr: CreateRepository failed with InvalidParameterException for repository Bad_Name: ECR repository names are 2-256 lowercase letters, digits and . _ - separated by /'},
+      {
+        type: FerryError,
+        code: 'InvalidParameterException',
+        message:
+          'ecr: CreateRepository failed with InvalidParameterException for repository Bad_Name: ECR repository names are 2-256 lowercase letters, digits and . _ - separated by /',
+      },
     ],
     [
       {name: 'InvalidParameterException', message: 'Invalid NextToken\nsecond line'},
       at('ListImages', {repository: 'a/b'}),
-      {type: FerryError, code: 'InvalidParameterException', message: 'ecr: ListImages failed with InvalidParameterException for repository a/b: Invalid NextToken'},
+      {
+        type: FerryError,
+        code: 'InvalidParameterException',
+        message: 'ecr: ListImages failed with InvalidParameterException for repository a/b: Invalid NextToken',
+      },
     ],
     [
       {name: 'LimitExceededException', message: 'quota'},
       at('CreateRepository', {repository: 'a/b'}),
-      {type: FerryError, code: 'LimitExceededException', message: 'ecr: CreateRepository failed with LimitExceededException for repository a/b: an ECR service quota is reached (repositories per registry?); request an increase'},
+      {
+        type: FerryError,
+        code: 'LimitExceededException',
+        message:
+          'ecr: CreateRepository failed with LimitExceededException for repository a/b: an ECR service quota is reached (repositories per registry?); request an increase',
+      },
     ],
     [{name: 'AbortError', message: 'Request aborted'}, at('ListImages'), {type: FerryError, code: 'ABORTED', message: 'aborted'}],
   ]
@@ -147,7 +213,10 @@ test('parseRegistryId, secretCredentials and underNamespace', () => {
   assert.equal(secretCredentials({}), undefined)
   assert.deepEqual(secretCredentials({secretId: 'AKIA', secretKey: 's'}), {accessKeyId: 'AKIA', secretAccessKey: 's'})
   assert.throws(() => secretCredentials({secretId: 'AKIA'}), /needs both secretId/)
-  assert.throws(() => secretCredentials({secretKey: 's'}), (error: Error) => !error.message.includes("'s'") && /needs both/.test(error.message))
+  assert.throws(
+    () => secretCredentials({secretKey: 's'}),
+    (error: Error) => !error.message.includes("'s'") && /needs both/.test(error.message),
+  )
 
   const cases: [string, string | undefined, boolean][] = [
     ['team/app', undefined, true],

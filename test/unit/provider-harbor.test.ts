@@ -62,9 +62,21 @@ test('totalCount reads the header only when it is a count', () => {
 test('tagsOfArtifacts lists tags in order, once each, and counts untagged artifacts', () => {
   const cases: [Parameters<typeof tagsOfArtifacts>[0], ReturnType<typeof tagsOfArtifacts>][] = [
     [[], {tags: [], untagged: 0}],
-    [[{digest: 'sha256:a', tags: [{name: '1.0'}, {name: 'latest'}]}, {digest: 'sha256:b', tags: [{name: '0.9'}]}], {tags: ['1.0', 'latest', '0.9'], untagged: 0}],
+    [
+      [
+        {digest: 'sha256:a', tags: [{name: '1.0'}, {name: 'latest'}]},
+        {digest: 'sha256:b', tags: [{name: '0.9'}]},
+      ],
+      {tags: ['1.0', 'latest', '0.9'], untagged: 0},
+    ],
     [[{digest: 'sha256:a', tags: null}, {digest: 'sha256:b'}, {digest: 'sha256:c', tags: []}], {tags: [], untagged: 3}],
-    [[{digest: 'sha256:a', tags: [{name: 'x'}]}, {digest: 'sha256:b', tags: [{name: 'x'}, {}]}], {tags: ['x'], untagged: 0}],
+    [
+      [
+        {digest: 'sha256:a', tags: [{name: 'x'}]},
+        {digest: 'sha256:b', tags: [{name: 'x'}, {}]},
+      ],
+      {tags: ['x'], untagged: 0},
+    ],
   ]
   for (const [artifacts, expected] of cases) assert.deepEqual(tagsOfArtifacts(artifacts), expected, JSON.stringify(artifacts))
 })
@@ -72,8 +84,16 @@ test('tagsOfArtifacts lists tags in order, once each, and counts untagged artifa
 test('parseHarborError reads the first error of Harbor bodies and survives others', () => {
   const cases: [number, string, ReturnType<typeof parseHarborError>][] = [
     [401, '{"errors":[{"code":"UNAUTHORIZED","message":"unauthorized"}]}', {code: 'UNAUTHORIZED', message: 'unauthorized'}],
-    [409, '{"errors":[{"code":"CONFLICT","message":"The project named team already exists"},{"code":"X"}]}', {code: 'CONFLICT', message: 'The project named team already exists'}],
-    [422, '{"code":606,"message":"page_size in query\\nshould be less than or equal to 100"}', {code: 'HTTP_422', message: 'page_size in query should be less than or equal to 100'}],
+    [
+      409,
+      '{"errors":[{"code":"CONFLICT","message":"The project named team already exists"},{"code":"X"}]}',
+      {code: 'CONFLICT', message: 'The project named team already exists'},
+    ],
+    [
+      422,
+      '{"code":606,"message":"page_size in query\\nshould be less than or equal to 100"}',
+      {code: 'HTTP_422', message: 'page_size in query should be less than or equal to 100'},
+    ],
     [502, '<html>Bad Gateway</html>', {code: 'HTTP_502', message: undefined}],
     [404, '', {code: 'HTTP_404', message: undefined}],
   ]

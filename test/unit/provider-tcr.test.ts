@@ -11,7 +11,12 @@ import {loginExpiry} from '../../src/providers/tcr-token.js'
 
 /** What tencentcloud-sdk-nodejs throws: an Error with requestId/traceId, `code` from the body, `httpCode` on non-200. */
 function sdkError(message: string, fields: {code?: string; requestId?: string; httpCode?: number} = {}): Error {
-  return Object.assign(new Error(message), {requestId: fields.requestId ?? '', traceId: ''}, fields.code ? {code: fields.code} : {}, fields.httpCode ? {httpCode: fields.httpCode} : {})
+  return Object.assign(
+    new Error(message),
+    {requestId: fields.requestId ?? '', traceId: ''},
+    fields.code ? {code: fields.code} : {},
+    fields.httpCode ? {httpCode: fields.httpCode} : {},
+  )
 }
 
 test('parseTagLimit: default 100, 0 = all, whole numbers only', () => {
@@ -63,7 +68,16 @@ test('newestTags keeps the newest N by push time and counts the rest', () => {
   ]
   for (const [limit, kept, omitted] of cases) assert.deepEqual(newestTags(tags, limit), {tags: kept, omitted}, `limit ${limit}`)
   // A tag listed twice (pages shifting under a push) counts once.
-  assert.deepEqual(newestTags([{TagName: 'a', PushTime: '2020-01-01 00:00:00'}, {TagName: 'a', PushTime: '2020-01-01 00:00:00'}], 1), {tags: ['a'], omitted: 0})
+  assert.deepEqual(
+    newestTags(
+      [
+        {TagName: 'a', PushTime: '2020-01-01 00:00:00'},
+        {TagName: 'a', PushTime: '2020-01-01 00:00:00'},
+      ],
+      1,
+    ),
+    {tags: ['a'], omitted: 0},
+  )
 })
 
 test('apiEndpoint: Tencent by default, FERRY_ENDPOINT_TCR with its scheme honoured', () => {
@@ -91,7 +105,11 @@ test('apiEndpoint: Tencent by default, FERRY_ENDPOINT_TCR with its scheme honour
 test('apiKeys: missing keys name --secretFile and the side', () => {
   assert.deepEqual(apiKeys({secrets: {tcr: {secretId: 'id', secretKey: 'key'}}}, 'tcr'), {secretId: 'id', secretKey: 'key'})
   for (const secrets of [{}, {ccr: {secretId: 'id'}}, {ccr: {secretKey: 'key'}}, {tcr: {secretId: 'id', secretKey: 'key'}}]) {
-    assert.throws(() => apiKeys({secrets}, 'ccr'), /^ConfigError: ccr: no Tencent Cloud API keys: pass --secretFile with a "ccr:" entry/, JSON.stringify(secrets))
+    assert.throws(
+      () => apiKeys({secrets}, 'ccr'),
+      /^ConfigError: ccr: no Tencent Cloud API keys: pass --secretFile with a "ccr:" entry/,
+      JSON.stringify(secrets),
+    )
   }
 })
 
@@ -108,16 +126,27 @@ test('apiError: one line with side, action, code and what to do; never a key', (
   const cases: [unknown, {code: string; retryable: boolean; message: RegExp}][] = [
     [
       sdkError('The provided credentials could not be validated.', {code: 'AuthFailure.SignatureFailure', requestId: 'r-1'}),
-      {code: 'AuthFailure.SignatureFailure', retryable: false, message: /^tcr: DescribeInstances failed with AuthFailure\.SignatureFailure: check secretId\/secretKey in the secret file \(--secretFile\) \(request r-1\)$/},
+      {
+        code: 'AuthFailure.SignatureFailure',
+        retryable: false,
+        message:
+          /^tcr: DescribeInstances failed with AuthFailure\.SignatureFailure: check secretId\/secretKey in the secret file \(--secretFile\) \(request r-1\)$/,
+      },
     ],
     [
       sdkError('The SecretId AKIDsecretid123 is not found', {code: 'AuthFailure.SecretIdNotFound'}),
       {code: 'AuthFailure.SecretIdNotFound', retryable: false, message: /check secretId\/secretKey/},
     ],
     [sdkError('clock', {code: 'AuthFailure.SignatureExpire'}), {code: 'AuthFailure.SignatureExpire', retryable: false, message: /local clock/}],
-    [sdkError('no', {code: 'UnauthorizedOperation'}), {code: 'UnauthorizedOperation', retryable: false, message: /the key may not call DescribeInstances; grant it/}],
+    [
+      sdkError('no', {code: 'UnauthorizedOperation'}),
+      {code: 'UnauthorizedOperation', retryable: false, message: /the key may not call DescribeInstances; grant it/},
+    ],
     [sdkError('no', {code: 'AuthFailure.UnauthorizedOperation'}), {code: 'AuthFailure.UnauthorizedOperation', retryable: false, message: /may not call/}],
-    [sdkError('too fast', {code: 'RequestLimitExceeded'}), {code: 'RequestLimitExceeded', retryable: true, message: /still rate-limited after 1 attempts; lower --qps/}],
+    [
+      sdkError('too fast', {code: 'RequestLimitExceeded'}),
+      {code: 'RequestLimitExceeded', retryable: true, message: /still rate-limited after 1 attempts; lower --qps/},
+    ],
     [sdkError('region', {code: 'UnsupportedRegion'}), {code: 'UnsupportedRegion', retryable: false, message: /check the region \(--toRegion\)/}],
     [sdkError('oops', {code: 'InternalError'}), {code: 'InternalError', retryable: true, message: /failed with InternalError: oops$/}],
     [
@@ -150,7 +179,8 @@ test('isTransient and isAlreadyExists read codes, not message text (except "alre
   assert.equal(isTransient(readSdkFailure(sdkError('x', {code: 'RequestLimitExceeded.UinLimitExceeded'}))), true)
   assert.equal(isTransient(readSdkFailure(sdkError('x', {code: 'ResourceNotFound'}))), false)
   assert.equal(isTransient(readSdkFailure(new Error('not from the SDK'))), false)
-  const exists = (code: string, message = 'x') => isAlreadyExists(apiError('tcr', 'CreateNamespace', sdkError(message, {code}), {endpoint: 'e', secrets: [], attempts: 1}))
+  const exists = (code: string, message = 'x') =>
+    isAlreadyExists(apiError('tcr', 'CreateNamespace', sdkError(message, {code}), {endpoint: 'e', secrets: [], attempts: 1}))
   assert.equal(exists('ResourceInUse.ErrorNamespaceExist'), true)
   assert.equal(exists('FailedOperation.AlreadyExists'), true)
   assert.equal(exists('InvalidParameter.ErrorNameExists'), true)
@@ -179,7 +209,11 @@ test('offsetPages advances by what came back, stops at the total or an empty pag
     calls.push(offset)
     return {items: items.slice(offset, offset + 4), total: items.length}
   }
-  assert.deepEqual(await collect(offsetPages(fetch, 100)), [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
+  assert.deepEqual(await collect(offsetPages(fetch, 100)), [
+    [0, 1, 2, 3],
+    [4, 5, 6, 7],
+    [8, 9],
+  ])
   assert.deepEqual(calls, [0, 4, 8])
   // A total larger than what the server really has ends at the first empty page.
   assert.deepEqual(await collect(offsetPages(async (offset) => ({items: offset === 0 ? [1] : [], total: 50}), 100)), [[1]])

@@ -109,7 +109,10 @@ describe('parseReference', () => {
   }
 
   it('cuts an enormous text short in the message', () => {
-    assert.throws(() => parseReference('A'.repeat(10_000)), (error: Error) => error.message.length < 400)
+    assert.throws(
+      () => parseReference('A'.repeat(10_000)),
+      (error: Error) => error.message.length < 400,
+    )
   })
 
   it('answers quickly on inputs that make naive repository patterns backtrack', () => {

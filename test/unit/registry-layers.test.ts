@@ -1,18 +1,18 @@
-import assert from 'node:assert/strict';
-import {Readable} from 'node:stream';
-import {test} from 'node:test';
+import assert from 'node:assert/strict'
+import {Readable} from 'node:stream'
+import {test} from 'node:test'
 
-import {FerryError, RegistryError} from '../../src/errors.js';
-import {expectedAnswers} from '../../src/registry/layers/answer.js';
-import {attemptOutcome} from '../../src/registry/layers/attempt.js';
-import {authorize, authStep, refusedWhat, type AuthState} from '../../src/registry/layers/auth.js';
-import {compose, type Answer, type Layer, type Outgoing, type Send} from '../../src/registry/layers/exchange.js';
-import {pauseAfter} from '../../src/registry/layers/rate-limit.js';
-import {attemptFailure, retryableFailure, retryRequests} from '../../src/registry/layers/retry.js';
-import type {RegistryRequest} from '../../src/registry/request.js';
+import {FerryError, RegistryError} from '../../src/errors.js'
+import {expectedAnswers} from '../../src/registry/layers/answer.js'
+import {attemptOutcome} from '../../src/registry/layers/attempt.js'
+import {authorize, authStep, refusedWhat, type AuthState} from '../../src/registry/layers/auth.js'
+import {compose, type Answer, type Layer, type Outgoing, type Send} from '../../src/registry/layers/exchange.js'
+import {pauseAfter} from '../../src/registry/layers/rate-limit.js'
+import {attemptFailure, retryableFailure, retryRequests} from '../../src/registry/layers/retry.js'
+import type {RegistryRequest} from '../../src/registry/request.js'
 
 test('pauseAfter: only a 429 the request did not expect holds the registry, for Retry-After or a second', () => {
-  const now = Date.parse('2026-01-01T00:00:00Z');
+  const now = Date.parse('2026-01-01T00:00:00Z')
   const cases: [string, number, Record<string, string>, number[], number | undefined][] = [
     ['429 with seconds', 429, {'retry-after': '7'}, [200], 7000],
     ['429 with an HTTP date', 429, {'retry-after': 'Thu, 01 Jan 2026 00:00:30 GMT'}, [200], 30_000],
@@ -21,12 +21,12 @@ test('pauseAfter: only a 429 the request did not expect holds the registry, for 
     ['429 expected is an answer', 429, {'retry-after': '7'}, [200, 429], undefined],
     ['503 never pauses', 503, {'retry-after': '7'}, [200], undefined],
     ['200', 200, {}, [200], undefined],
-  ];
-  for (const [name, status, headers, expect, expected] of cases) assert.equal(pauseAfter({status, headers}, expect, now), expected, name);
-});
+  ]
+  for (const [name, status, headers, expect, expected] of cases) assert.equal(pauseAfter({status, headers}, expect, now), expected, name)
+})
 
 test('authStep: a 401 from the registry is challenged until the renewals are spent', () => {
-  const at = {sameOrigin: true, renewals: 0, expected: false, withheld: false};
+  const at = {sameOrigin: true, renewals: 0, expected: false, withheld: false}
   const cases: [string, number, typeof at, ReturnType<typeof authStep>][] = [
     ['200 passes', 200, at, 'pass'],
     ['403 passes (the answer layer types it)', 403, at, 'pass'],
@@ -38,25 +38,25 @@ test('authStep: a 401 from the registry is challenged until the renewals are spe
     ['renewals spent, withheld, but expected', 401, {...at, renewals: 2, withheld: true, expected: true}, 'pass'],
     ['another host: never challenged', 401, {...at, sameOrigin: false}, 'pass'],
     ['another host, withheld', 401, {...at, sameOrigin: false, renewals: 2, withheld: true}, 'pass'],
-  ];
-  for (const [name, status, state, expected] of cases) assert.equal(authStep(status, state), expected, name);
-});
+  ]
+  for (const [name, status, state, expected] of cases) assert.equal(authStep(status, state), expected, name)
+})
 
 test('refusedWhat names what was refused', () => {
   const cases: [Pick<AuthState, 'withheld' | 'anonymous'>, RegExp][] = [
     [{anonymous: true}, /^anonymous access \(add credentials to the security file\)$/],
     [{anonymous: false}, /^the credentials from the security file$/],
     [{anonymous: false, withheld: 'the realm is plain HTTP'}, /^anonymous access: the credentials .* not sent, as the realm is plain HTTP$/],
-  ];
-  for (const [auth, expected] of cases) assert.match(refusedWhat(auth), expected);
-});
+  ]
+  for (const [auth, expected] of cases) assert.match(refusedWhat(auth), expected)
+})
 
 test('retryableFailure: only an attempt failure that says so, of an idempotent request with a replayable body', () => {
-  const reset = attemptFailure(new FerryError('NETWORK', 'reset', {retryable: true}));
-  const unavailable = attemptFailure(new RegistryError('SERVER_ERROR', '503', {status: 503, retryable: true}));
-  const denied = attemptFailure(new RegistryError('DENIED', '403', {status: 403}));
-  const tokenServerDown = new FerryError('NETWORK', 'token for registry r: reset', {retryable: true});
-  const get = {idempotent: true};
+  const reset = attemptFailure(new FerryError('NETWORK', 'reset', {retryable: true}))
+  const unavailable = attemptFailure(new RegistryError('SERVER_ERROR', '503', {status: 503, retryable: true}))
+  const denied = attemptFailure(new RegistryError('DENIED', '403', {status: 403}))
+  const tokenServerDown = new FerryError('NETWORK', 'token for registry r: reset', {retryable: true})
+  const get = {idempotent: true}
   const cases: [string, Pick<RegistryRequest, 'idempotent' | 'body'>, unknown, boolean][] = [
     ['reset of a GET', get, reset, true],
     ['503 of a GET', get, unavailable, true],
@@ -66,111 +66,119 @@ test('retryableFailure: only an attempt failure that says so, of an idempotent r
     ['not idempotent', {idempotent: false}, reset, false],
     ['idempotent with a buffer body', {idempotent: true, body: Buffer.from('{}')}, reset, true],
     ['a stream is never sent twice', {idempotent: true, body: Readable.from([])}, reset, false],
-  ];
-  for (const [name, request, error, expected] of cases) assert.equal(retryableFailure(request, error), expected, name);
-});
+  ]
+  for (const [name, request, error, expected] of cases) assert.equal(retryableFailure(request, error), expected, name)
+})
 
 function request(overrides: Partial<RegistryRequest> = {}): RegistryRequest {
-  return {method: 'GET', path: '/v2/a/manifests/1', scopes: ['repository:a:pull'], expect: [200], idempotent: true, what: 'GET manifest a:1', ...overrides};
+  return {method: 'GET', path: '/v2/a/manifests/1', scopes: ['repository:a:pull'], expect: [200], idempotent: true, what: 'GET manifest a:1', ...overrides}
 }
 
 /** A registry that answers from a script, one status per attempt, and notes each attempt's header. */
 function scripted(statuses: number[]) {
-  const seen: (string | undefined)[] = [];
+  const seen: (string | undefined)[] = []
   const send: Send = async (outgoing: Outgoing): Promise<Answer> => {
-    seen.push(outgoing.authorization);
-    const status = statuses.shift() ?? 200;
-    return {status, headers: status === 401 ? {'www-authenticate': 'Bearer realm="https://r/token"'} : {'retry-after': '0'}, body: Buffer.alloc(0), url: outgoing.url};
-  };
-  return {send, seen};
+    seen.push(outgoing.authorization)
+    const status = statuses.shift() ?? 200
+    return {
+      status,
+      headers: status === 401 ? {'www-authenticate': 'Bearer realm="https://r/token"'} : {'retry-after': '0'},
+      body: Buffer.alloc(0),
+      url: outgoing.url,
+    }
+  }
+  return {send, seen}
 }
 
 function fakeAuth(overrides: Partial<AuthState> = {}): AuthState & {renewed: number} {
-  let token = 0;
+  let token = 0
   return {
     renewed: 0,
     anonymous: false,
     authorization: async () => `Bearer t${token}`,
     unauthorized(this: {renewed: number}) {
-      token++;
-      this.renewed++;
-      return true;
+      token++
+      this.renewed++
+      return true
     },
     ...overrides,
-  };
+  }
 }
 
 function layered(base: Send, auth: AuthState, retries = 3): Send {
-  return compose(base, attemptOutcome('r'), authorize(auth, 'r'), expectedAnswers(), retryRequests(retries));
+  return compose(base, attemptOutcome('r'), authorize(auth, 'r'), expectedAnswers(), retryRequests(retries))
 }
 
 test('compose: innermost first, so the last layer sees the request first', async () => {
-  const order: string[] = [];
-  const named = (name: string): Layer => (next) => async (outgoing) => {
-    order.push(name);
-    return next(outgoing);
-  };
-  const {send} = scripted([200]);
-  await compose(send, named('rate limit'), named('auth'), named('retry'))({request: request(), url: 'https://r/v2/', sameOrigin: true});
-  assert.deepEqual(order, ['retry', 'auth', 'rate limit']);
-});
+  const order: string[] = []
+  const named =
+    (name: string): Layer =>
+    (next) =>
+    async (outgoing) => {
+      order.push(name)
+      return next(outgoing)
+    }
+  const {send} = scripted([200])
+  await compose(send, named('rate limit'), named('auth'), named('retry'))({request: request(), url: 'https://r/v2/', sameOrigin: true})
+  assert.deepEqual(order, ['retry', 'auth', 'rate limit'])
+})
 
 test('layers: a 503 is retried with a fresh header; a 401 renews the token before the answer', async () => {
-  const registry = scripted([503, 401, 200]);
-  const auth = fakeAuth();
-  const answer = await layered(registry.send, auth)({request: request(), url: 'https://r/v2/', sameOrigin: true});
-  assert.equal(answer.status, 200);
-  assert.deepEqual(registry.seen, ['Bearer t0', 'Bearer t0', 'Bearer t1']);
-  assert.equal(auth.renewed, 1);
-});
+  const registry = scripted([503, 401, 200])
+  const auth = fakeAuth()
+  const answer = await layered(registry.send, auth)({request: request(), url: 'https://r/v2/', sameOrigin: true})
+  assert.equal(answer.status, 200)
+  assert.deepEqual(registry.seen, ['Bearer t0', 'Bearer t0', 'Bearer t1'])
+  assert.equal(auth.renewed, 1)
+})
 
 test('layers: two renewals per request, counted across its retries', async () => {
-  const registry = scripted([401, 401, 503, 401, 200]);
-  const auth = fakeAuth();
+  const registry = scripted([401, 401, 503, 401, 200])
+  const auth = fakeAuth()
   await assert.rejects(layered(registry.send, auth)({request: request(), url: 'https://r/v2/', sameOrigin: true}), (error: unknown) => {
-    assert.ok(error instanceof RegistryError);
-    assert.equal(error.status, 401);
-    return true;
-  });
-  assert.equal(registry.seen.length, 4);
-  assert.equal(auth.renewed, 2);
-});
+    assert.ok(error instanceof RegistryError)
+    assert.equal(error.status, 401)
+    return true
+  })
+  assert.equal(registry.seen.length, 4)
+  assert.equal(auth.renewed, 2)
+})
 
 test('layers: a token that cannot be had is not retried by the request; another host gets no header', async () => {
-  const registry = scripted([200, 200]);
-  let asked = 0;
+  const registry = scripted([200, 200])
+  let asked = 0
   const auth = fakeAuth({
     authorization: async () => {
-      asked++;
-      throw new FerryError('NETWORK', 'token for registry r: reset', {retryable: true});
+      asked++
+      throw new FerryError('NETWORK', 'token for registry r: reset', {retryable: true})
     },
-  });
-  await assert.rejects(layered(registry.send, auth)({request: request(), url: 'https://r/v2/', sameOrigin: true}), /token for registry r: reset/);
-  assert.equal(asked, 1);
-  assert.equal(registry.seen.length, 0);
-  const answer = await layered(registry.send, auth)({request: request(), url: 'https://storage/blob', sameOrigin: false});
-  assert.equal(answer.status, 200);
-  assert.deepEqual(registry.seen, [undefined]);
-});
+  })
+  await assert.rejects(layered(registry.send, auth)({request: request(), url: 'https://r/v2/', sameOrigin: true}), /token for registry r: reset/)
+  assert.equal(asked, 1)
+  assert.equal(registry.seen.length, 0)
+  const answer = await layered(registry.send, auth)({request: request(), url: 'https://storage/blob', sameOrigin: false})
+  assert.equal(answer.status, 200)
+  assert.deepEqual(registry.seen, [undefined])
+})
 
 test('layers: a failure below HTTP is typed and retried; attempts are 1 + retries', async () => {
-  let sent = 0;
+  let sent = 0
   const reset: Send = async () => {
-    sent++;
-    throw Object.assign(new Error('socket hang up'), {code: 'ECONNRESET'});
-  };
-  await assert.rejects(layered(reset, fakeAuth(), 1)({request: request(), url: 'https://r/v2/', sameOrigin: true}), /GET manifest a:1: ECONNRESET/);
-  assert.equal(sent, 2);
-  sent = 0;
-  await assert.rejects(layered(reset, fakeAuth(), 3)({request: request({idempotent: false}), url: 'https://r/v2/', sameOrigin: true}), /ECONNRESET/);
-  assert.equal(sent, 1, 'a request that is not idempotent is sent once');
-});
+    sent++
+    throw Object.assign(new Error('socket hang up'), {code: 'ECONNRESET'})
+  }
+  await assert.rejects(layered(reset, fakeAuth(), 1)({request: request(), url: 'https://r/v2/', sameOrigin: true}), /GET manifest a:1: ECONNRESET/)
+  assert.equal(sent, 2)
+  sent = 0
+  await assert.rejects(layered(reset, fakeAuth(), 3)({request: request({idempotent: false}), url: 'https://r/v2/', sameOrigin: true}), /ECONNRESET/)
+  assert.equal(sent, 1, 'a request that is not idempotent is sent once')
+})
 
 test('layers: a stream body whose token expired is not replayed', async () => {
-  const registry = scripted([401]);
+  const registry = scripted([401])
   await assert.rejects(
     layered(registry.send, fakeAuth())({request: request({method: 'PUT', body: Readable.from([]), idempotent: false}), url: 'https://r/v2/', sameOrigin: true}),
     /token expired during the request/,
-  );
-  assert.equal(registry.seen.length, 1);
-});
+  )
+  assert.equal(registry.seen.length, 1)
+})

@@ -44,11 +44,35 @@ test('reportJob: every key present, retries = attempts - 1, duration spans all a
     [
       'failed before the source was read',
       {status: 'failed', attempts: 3, error: {code: 'MANIFEST_UNKNOWN', message: 'no such tag'}},
-      {sourceDigest: null, destinationDigest: null, retries: 2, startedAt: null, finishedAt: null, durationMs: 0, error: {code: 'MANIFEST_UNKNOWN', message: 'no such tag'}},
+      {
+        sourceDigest: null,
+        destinationDigest: null,
+        retries: 2,
+        startedAt: null,
+        finishedAt: null,
+        durationMs: 0,
+        error: {code: 'MANIFEST_UNKNOWN', message: 'no such tag'},
+      },
     ],
     ['empty source digest (tag exists, source unread) is null', {status: 'skipped', reason: 'tag exists', digest: ''}, {sourceDigest: null}],
   ]
-  const keys = ['source', 'destination', 'rule', 'status', 'skipReason', 'sourceDigest', 'destinationDigest', 'bytes', 'blobs', 'durationMs', 'startedAt', 'finishedAt', 'attempts', 'retries', 'error']
+  const keys = [
+    'source',
+    'destination',
+    'rule',
+    'status',
+    'skipReason',
+    'sourceDigest',
+    'destinationDigest',
+    'bytes',
+    'blobs',
+    'durationMs',
+    'startedAt',
+    'finishedAt',
+    'attempts',
+    'retries',
+    'error',
+  ]
   for (const [name, input, expected] of cases) {
     const job = reportJob(result(input))
     assert.deepEqual(Object.keys(job).sort(), [...keys].sort(), name)
@@ -82,17 +106,41 @@ test('throughputSeries: bytes spread over each job span, summed into buckets', (
   const cases: [string, {startedAt: string | null; finishedAt: string | null; bytes: number}[], number, number[]][] = [
     ['one job over the whole run', [{startedAt: at(0), finishedAt: at(1000), bytes: 1000}], 4, [1000, 1000, 1000, 1000]],
     ['one job in the first half', [{startedAt: at(0), finishedAt: at(500), bytes: 1000}], 4, [2000, 2000, 0, 0]],
-    ['overlapping jobs add up', [{startedAt: at(0), finishedAt: at(500), bytes: 500}, {startedAt: at(250), finishedAt: at(750), bytes: 500}], 4, [1000, 2000, 1000, 0]],
+    [
+      'overlapping jobs add up',
+      [
+        {startedAt: at(0), finishedAt: at(500), bytes: 500},
+        {startedAt: at(250), finishedAt: at(750), bytes: 500},
+      ],
+      4,
+      [1000, 2000, 1000, 0],
+    ],
     ['an instant job lands in its bucket', [{startedAt: at(600), finishedAt: at(600), bytes: 250}], 4, [0, 0, 1000, 0]],
     ['a job ending at the run end lands in the last bucket', [{startedAt: at(1000), finishedAt: at(1000), bytes: 250}], 4, [0, 0, 0, 1000]],
-    ['jobs without times or bytes add nothing', [{startedAt: null, finishedAt: at(10), bytes: 99}, {startedAt: at(0), finishedAt: at(900), bytes: 0}], 2, [0, 0]],
+    [
+      'jobs without times or bytes add nothing',
+      [
+        {startedAt: null, finishedAt: at(10), bytes: 99},
+        {startedAt: at(0), finishedAt: at(900), bytes: 0},
+      ],
+      2,
+      [0, 0],
+    ],
     ['times outside the run are clamped to it', [{startedAt: at(-1000), finishedAt: at(2000), bytes: 300}], 2, [300, 300]],
   ]
   for (const [name, jobs, buckets, rates] of cases) {
     const series = throughputSeries(jobs, run, buckets)
     assert.equal(series.bucketMs, 1000 / buckets, name)
-    assert.deepEqual(series.points.map((point) => point.offsetMs), rates.map((_, index) => (index * 1000) / buckets), name)
-    assert.deepEqual(series.points.map((point) => Math.round(point.bytesPerSecond)), rates, name)
+    assert.deepEqual(
+      series.points.map((point) => point.offsetMs),
+      rates.map((_, index) => (index * 1000) / buckets),
+      name,
+    )
+    assert.deepEqual(
+      series.points.map((point) => Math.round(point.bytesPerSecond)),
+      rates,
+      name,
+    )
   }
 })
 
@@ -142,7 +190,16 @@ test('renderHtmlReport: data cannot open a tag or leave an attribute; nothing is
 })
 
 test('throughputSvg: a step line scaled to the peak, labelled with the peak and the span', () => {
-  const svg = throughputSvg({bucketMs: 500, points: [{offsetMs: 0, bytesPerSecond: 2048}, {offsetMs: 500, bytesPerSecond: 1024}]}, {width: 180, height: 134})
+  const svg = throughputSvg(
+    {
+      bucketMs: 500,
+      points: [
+        {offsetMs: 0, bytesPerSecond: 2048},
+        {offsetMs: 500, bytesPerSecond: 1024},
+      ],
+    },
+    {width: 180, height: 134},
+  )
   // Plot area: x 70..170, y 10..110.
   assert.match(svg, /points="70\.0,10\.0 120\.0,10\.0 120\.0,60\.0 170\.0,60\.0"/)
   assert.match(svg, />2\.0 KiB\/s</)
@@ -163,7 +220,12 @@ test('reportFormat: the extension picks the format; anything else is a config er
   ]
   for (const [file, expected] of cases) {
     if (typeof expected === 'string') assert.equal(reportFormat(file), expected, file)
-    else assert.throws(() => reportFormat(file), (error: Error & {code?: string}) => error.code === 'INVALID_CONFIG' && expected.test(error.message), file)
+    else
+      assert.throws(
+        () => reportFormat(file),
+        (error: Error & {code?: string}) => error.code === 'INVALID_CONFIG' && expected.test(error.message),
+        file,
+      )
   }
 })
 
@@ -173,8 +235,14 @@ test('formatVerboseEvent: blob and retry lines; other events have none', () => {
     [{type: 'blob', ...ids, digest: DIGEST_A, outcome: 'uploaded', bytes: 2048}, `  blob uploaded ${DIGEST_A} (2.0 KiB) → d/a:1`],
     [{type: 'blob', ...ids, digest: DIGEST_A, outcome: 'mounted', bytes: 0}, `  blob mounted ${DIGEST_A} → d/a:1`],
     [{type: 'blob', ...ids, digest: DIGEST_A, outcome: 'existing', bytes: 0}, `  blob present ${DIGEST_A} → d/a:1`],
-    [{type: 'retry', ...ids, what: 'job', attempt: 1, delayMs: 1500, error: {code: 'UNAVAILABLE', message: '503'}}, '  retry s/a:1 → d/a:1: attempt 1 failed, again in 1.5s: 503'],
-    [{type: 'retry', ...ids, what: 'blob', digest: DIGEST_B, attempt: 2, delayMs: 400, error: {code: 'NETWORK', message: 'reset'}}, `  retry blob ${DIGEST_B} of s/a:1: attempt 2 failed, again in 0.4s: reset`],
+    [
+      {type: 'retry', ...ids, what: 'job', attempt: 1, delayMs: 1500, error: {code: 'UNAVAILABLE', message: '503'}},
+      '  retry s/a:1 → d/a:1: attempt 1 failed, again in 1.5s: 503',
+    ],
+    [
+      {type: 'retry', ...ids, what: 'blob', digest: DIGEST_B, attempt: 2, delayMs: 400, error: {code: 'NETWORK', message: 'reset'}},
+      `  retry blob ${DIGEST_B} of s/a:1: attempt 2 failed, again in 0.4s: reset`,
+    ],
     [{type: 'bytes', bytes: 5}, undefined],
     [{type: 'job-queued', ...ids}, undefined],
     [{type: 'jobs-known', jobs: 3}, undefined],

@@ -67,23 +67,32 @@ test('withRetry tries again until success, reports each retry, and throws the la
   )
   assert.equal(value, 'done')
   assert.equal(calls, 3)
-  assert.deepEqual(seen, [[1, 1], [2, 1]])
+  assert.deepEqual(seen, [
+    [1, 1],
+    [2, 1],
+  ])
 
   let tries = 0
   await assert.rejects(
-    withRetry(async () => {
-      tries++
-      throw Object.assign(new Error(`try ${tries}`), {retryable: true})
-    }, {retries: 2, backoff: {baseMs: 1}}),
+    withRetry(
+      async () => {
+        tries++
+        throw Object.assign(new Error(`try ${tries}`), {retryable: true})
+      },
+      {retries: 2, backoff: {baseMs: 1}},
+    ),
     /try 3/,
   )
   assert.equal(tries, 3)
 
   const controller = new AbortController()
   const started = Date.now()
-  const pending = withRetry(async () => {
-    throw Object.assign(new Error('still down'), {retryable: true})
-  }, {retries: 5, backoff: {baseMs: 60_000}, signal: controller.signal})
+  const pending = withRetry(
+    async () => {
+      throw Object.assign(new Error('still down'), {retryable: true})
+    },
+    {retries: 5, backoff: {baseMs: 60_000}, signal: controller.signal},
+  )
   setTimeout(() => controller.abort(), 20)
   await assert.rejects(pending, /still down/)
   assert.ok(Date.now() - started < 5000, 'an abort ends the wait')

@@ -9,7 +9,10 @@ const FILE = 'selection.yaml'
 
 function only(text: string, defaults: RuleDefaults = {}): Rule {
   const {rules, errors} = parseRules(text, FILE, defaults)
-  assert.deepEqual(errors.map((e) => e.message), [])
+  assert.deepEqual(
+    errors.map((e) => e.message),
+    [],
+  )
   assert.equal(rules.length, 1)
   return rules[0]
 }
@@ -30,7 +33,10 @@ describe('rules written as maps', () => {
     assert.deepEqual(rule.destination, {registry: 'registry.b', repository: 'mirror/app'})
     assert.deepEqual(rule.selection, {
       tags: {include: ['^v'], exclude: ['rc'], semver: '>=1.2 <2', latest: 3},
-      platforms: [{os: 'linux', architecture: 'amd64'}, {os: 'linux', architecture: 'arm', variant: 'v7'}],
+      platforms: [
+        {os: 'linux', architecture: 'amd64'},
+        {os: 'linux', architecture: 'arm', variant: 'v7'},
+      ],
     })
   })
 
@@ -45,14 +51,34 @@ describe('rules written as maps', () => {
   })
 
   const bad: [string, string, number, RegExp][] = [
-    ['unknown key', 'a.io/x/app:\n  target: b.io/y/app\n  tags: [v1]\n', 3, /rule "a\.io\/x\/app": key "tags": not a rule key; the keys are target, includeTags, excludeTags, semver, latest, platform$/],
-    ['latest not a number', 'a.io/x/app:\n  target: b.io/y/app\n  latest: three\n', 3, /key "latest": must be a whole number of versions, 1 or more; found "three"/],
+    [
+      'unknown key',
+      'a.io/x/app:\n  target: b.io/y/app\n  tags: [v1]\n',
+      3,
+      /rule "a\.io\/x\/app": key "tags": not a rule key; the keys are target, includeTags, excludeTags, semver, latest, platform$/,
+    ],
+    [
+      'latest not a number',
+      'a.io/x/app:\n  target: b.io/y/app\n  latest: three\n',
+      3,
+      /key "latest": must be a whole number of versions, 1 or more; found "three"/,
+    ],
     ['latest zero', 'a.io/x/app:\n  latest: 0\n  target: b.io/y/app\n', 2, /key "latest": must be a whole number/],
     ['semver not a range', 'a.io/x/app:\n  target: b.io/y/app\n  semver: banana\n', 3, /key "semver": "banana" is not a semver range/],
-    ['a regular expression that is none', 'a.io/x/app:\n  target: b.io/y/app\n\n  excludeTags: ["("]\n', 4, /key "excludeTags": "\(" is not a regular expression/],
+    [
+      'a regular expression that is none',
+      'a.io/x/app:\n  target: b.io/y/app\n\n  excludeTags: ["("]\n',
+      4,
+      /key "excludeTags": "\(" is not a regular expression/,
+    ],
     ['includeTags a map', 'a.io/x/app:\n  target: b.io/y/app\n  includeTags: {a: 1}\n', 3, /key "includeTags": must be a regular expression or a list of them/],
     ['platform without architecture', 'a.io/x/app:\n  target: b.io/y/app\n  platform: [linux]\n', 3, /key "platform": "linux" is not a platform/],
-    ['tag filters on a source that names its tags', 'a.io/x/app:1.0:\n  target: b.io/y/app\n  latest: 1\n', 1, /choose among listed tags, and this source names its tags/],
+    [
+      'tag filters on a source that names its tags',
+      'a.io/x/app:1.0:\n  target: b.io/y/app\n  latest: 1\n',
+      1,
+      /choose among listed tags, and this source names its tags/,
+    ],
     ['target a list', 'a.io/x/app:\n  target: [b.io/y/app]\n', 2, /key "target": must be a repository name; found a list/],
   ]
   for (const [name, text, line, message] of bad) {
@@ -133,7 +159,8 @@ describe('repository patterns', () => {
       ['x/y', '', '**', true],
       ['x/y', '', '*', false],
     ]
-    for (const [repository, prefix, depth, expected] of matches) assert.equal(matchesPattern(repository, prefix, depth), expected, `${repository} ${prefix}/${depth}`)
+    for (const [repository, prefix, depth, expected] of matches)
+      assert.equal(matchesPattern(repository, prefix, depth), expected, `${repository} ${prefix}/${depth}`)
     assert.equal(mapUnderPrefix('team/sub/app', 'team', 'mirror'), 'mirror/sub/app')
     assert.equal(joinPath('a/b/c', '-'), 'a-b-c')
     assert.equal(flattenDestination('a/b/c', '-'), 'a/b-c')
@@ -146,13 +173,32 @@ describe('rules/selection.yaml (the documented examples)', () => {
     const {loadRuleFile} = await import('../../src/config/rules.js')
     const file = new URL('../../rules/selection.yaml', import.meta.url).pathname
     const {rules, errors} = await loadRuleFile(file, {registry: 'registry.b.example', namespace: 'mirror'})
-    assert.deepEqual(errors.map((e) => e.message), [])
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      [],
+    )
     assert.deepEqual(
       rules.map((r) => [r.text, `${r.destination.registry}/${r.destination.repository}`, r.source.pattern ?? '', JSON.stringify(r.selection ?? {})]),
       [
-        ['registry.a.example/team/app', 'registry.b.example/mirror/app', '', JSON.stringify({tags: {include: ['^v'], exclude: ['rc'], semver: '>=1.2 <2', latest: 3}, platforms: [{os: 'linux', architecture: 'amd64'}, {os: 'linux', architecture: 'arm64'}]})],
+        [
+          'registry.a.example/team/app',
+          'registry.b.example/mirror/app',
+          '',
+          JSON.stringify({
+            tags: {include: ['^v'], exclude: ['rc'], semver: '>=1.2 <2', latest: 3},
+            platforms: [
+              {os: 'linux', architecture: 'amd64'},
+              {os: 'linux', architecture: 'arm64'},
+            ],
+          }),
+        ],
         ['quay.io/prometheus/node-exporter', 'registry.b.example/mirror/node-exporter', '', JSON.stringify({tags: {latest: 5}})],
-        ['docker.io/library/alpine', 'registry.b.example/mirror/alpine', '', JSON.stringify({tags: {semver: '^3.19'}, platforms: [{os: 'linux', architecture: 'arm'}]})],
+        [
+          'docker.io/library/alpine',
+          'registry.b.example/mirror/alpine',
+          '',
+          JSON.stringify({tags: {semver: '^3.19'}, platforms: [{os: 'linux', architecture: 'arm'}]}),
+        ],
         ['registry.a.example/team/**', 'registry.b.example/mirror', '**', JSON.stringify({tags: {latest: 2}})],
         ['registry.a.example/tools/*', 'registry.b.example/tools', '*', '{}'],
       ],

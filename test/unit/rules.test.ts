@@ -16,7 +16,10 @@ type Expected = Pick<Rule, 'source' | 'destination'> & {line?: number}
 /** Parses one file and expects no errors; returns what the tests compare. */
 function ok(text: string, defaults: RuleDefaults = {}): Expected[] {
   const {rules, errors} = parseRules(text, FILE, defaults)
-  assert.deepEqual(errors.map((e) => e.message), [])
+  assert.deepEqual(
+    errors.map((e) => e.message),
+    [],
+  )
   return rules.map((r) => ({line: r.line, source: r.source, destination: r.destination}))
 }
 
@@ -51,17 +54,31 @@ describe('parseRules: the rule cases', () => {
     {
       name: '3. one tag: destination tag defaults to it',
       text: 'nginx:1.25: reg.io/ns/nginx',
-      want: [{line: 1, source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.25']}, destination: {registry: 'reg.io', repository: 'ns/nginx', tag: '1.25'}}],
+      want: [
+        {
+          line: 1,
+          source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.25']},
+          destination: {registry: 'reg.io', repository: 'ns/nginx', tag: '1.25'},
+        },
+      ],
     },
     {
       name: '3. one tag renamed',
       text: 'nginx:1.25: reg.io/ns/web:stable',
-      want: [{line: 1, source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.25']}, destination: {registry: 'reg.io', repository: 'ns/web', tag: 'stable'}}],
+      want: [
+        {
+          line: 1,
+          source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.25']},
+          destination: {registry: 'reg.io', repository: 'ns/web', tag: 'stable'},
+        },
+      ],
     },
     {
       name: '3. same repository, another tag',
       text: 'reg.io/ns/app:1.0: reg.io/ns/app:stable',
-      want: [{line: 1, source: {registry: 'reg.io', repository: 'ns/app', tags: ['1.0']}, destination: {registry: 'reg.io', repository: 'ns/app', tag: 'stable'}}],
+      want: [
+        {line: 1, source: {registry: 'reg.io', repository: 'ns/app', tags: ['1.0']}, destination: {registry: 'reg.io', repository: 'ns/app', tag: 'stable'}},
+      ],
     },
     {
       name: '4. several tags, trailing comma and spaces tolerated',
@@ -74,17 +91,35 @@ describe('parseRules: the rule cases', () => {
     {
       name: '5. digest source to a tag',
       text: `alpine@${D1}: reg.io/ns/alpine:3.19`,
-      want: [{line: 1, source: {registry: 'docker.io', repository: 'library/alpine', digest: D1}, destination: {registry: 'reg.io', repository: 'ns/alpine', tag: '3.19'}}],
+      want: [
+        {
+          line: 1,
+          source: {registry: 'docker.io', repository: 'library/alpine', digest: D1},
+          destination: {registry: 'reg.io', repository: 'ns/alpine', tag: '3.19'},
+        },
+      ],
     },
     {
       name: '5. digest source to the same digest (push by digest)',
       text: `alpine@${D1}: reg.io/ns/alpine@${D1}`,
-      want: [{line: 1, source: {registry: 'docker.io', repository: 'library/alpine', digest: D1}, destination: {registry: 'reg.io', repository: 'ns/alpine', digest: D1}}],
+      want: [
+        {
+          line: 1,
+          source: {registry: 'docker.io', repository: 'library/alpine', digest: D1},
+          destination: {registry: 'reg.io', repository: 'ns/alpine', digest: D1},
+        },
+      ],
     },
     {
       name: '5. a tag written beside the source digest is the default destination tag',
       text: `alpine:3.19@${D1}: reg.io/ns/alpine`,
-      want: [{line: 1, source: {registry: 'docker.io', repository: 'library/alpine', digest: D1}, destination: {registry: 'reg.io', repository: 'ns/alpine', tag: '3.19'}}],
+      want: [
+        {
+          line: 1,
+          source: {registry: 'docker.io', repository: 'library/alpine', digest: D1},
+          destination: {registry: 'reg.io', repository: 'ns/alpine', tag: '3.19'},
+        },
+      ],
     },
     {
       name: '6. empty destination, registry and namespace: the first path component is replaced',
@@ -95,14 +130,24 @@ describe('parseRules: the rule cases', () => {
         {line: 2, source: {registry: 'quay.io', repository: 'coreos/etcd'}, destination: {registry: 'reg.io', repository: 'ns/etcd'}},
         {line: 3, source: {registry: 'r.io', repository: 'a/b/c'}, destination: {registry: 'reg.io', repository: 'ns/b/c'}},
         {line: 4, source: {registry: 'r.io', repository: 'app'}, destination: {registry: 'reg.io', repository: 'ns/app'}},
-        {line: 5, source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.25']}, destination: {registry: 'reg.io', repository: 'ns/nginx', tag: '1.25'}},
+        {
+          line: 5,
+          source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.25']},
+          destination: {registry: 'reg.io', repository: 'ns/nginx', tag: '1.25'},
+        },
       ],
     },
     {
       name: '6. empty destination keeps a digest',
       text: `alpine@${D1}:\n`,
       defaults: REG_NS,
-      want: [{line: 1, source: {registry: 'docker.io', repository: 'library/alpine', digest: D1}, destination: {registry: 'reg.io', repository: 'ns/alpine', digest: D1}}],
+      want: [
+        {
+          line: 1,
+          source: {registry: 'docker.io', repository: 'library/alpine', digest: D1},
+          destination: {registry: 'reg.io', repository: 'ns/alpine', digest: D1},
+        },
+      ],
     },
     {
       name: '6. registry only: the whole repository path is kept',
@@ -123,7 +168,11 @@ describe('parseRules: the rule cases', () => {
       name: '6. a destination without a registry is Docker Hub',
       text: 'quay.io/coreos/etcd:v3: myuser/etcd\nquay.io/app:1: app\n',
       want: [
-        {line: 1, source: {registry: 'quay.io', repository: 'coreos/etcd', tags: ['v3']}, destination: {registry: 'docker.io', repository: 'myuser/etcd', tag: 'v3'}},
+        {
+          line: 1,
+          source: {registry: 'quay.io', repository: 'coreos/etcd', tags: ['v3']},
+          destination: {registry: 'docker.io', repository: 'myuser/etcd', tag: 'v3'},
+        },
         {line: 2, source: {registry: 'quay.io', repository: 'app', tags: ['1']}, destination: {registry: 'docker.io', repository: 'library/app', tag: '1'}},
       ],
     },
@@ -132,7 +181,11 @@ describe('parseRules: the rule cases', () => {
       text: '{\n  "nginx:1.24,1.25,": "reg.io/ns/nginx",\n  "quay.io/coreos/etcd": ""\n}\n',
       defaults: REG_NS,
       want: [
-        {line: 2, source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.24', '1.25']}, destination: {registry: 'reg.io', repository: 'ns/nginx'}},
+        {
+          line: 2,
+          source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.24', '1.25']},
+          destination: {registry: 'reg.io', repository: 'ns/nginx'},
+        },
         {line: 3, source: {registry: 'quay.io', repository: 'coreos/etcd'}, destination: {registry: 'reg.io', repository: 'ns/etcd'}},
       ],
     },
@@ -140,15 +193,23 @@ describe('parseRules: the rule cases', () => {
       name: 'one-line JSON',
       text: '{"nginx:1.25": "reg.io/ns/nginx", "redis": "reg.io/ns/redis"}',
       want: [
-        {line: 1, source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.25']}, destination: {registry: 'reg.io', repository: 'ns/nginx', tag: '1.25'}},
+        {
+          line: 1,
+          source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.25']},
+          destination: {registry: 'reg.io', repository: 'ns/nginx', tag: '1.25'},
+        },
         {line: 1, source: {registry: 'docker.io', repository: 'library/redis'}, destination: {registry: 'reg.io', repository: 'ns/redis'}},
       ],
     },
     {
       name: 'comments, a document marker, quoted keys and a byte-order mark',
-      text: "\uFEFF# mirror list\n---\n'nginx:1.25': reg.io/ns/nginx # pinned\n\n\"redis\": reg.io/ns/redis\n",
+      text: '\uFEFF# mirror list\n---\n\'nginx:1.25\': reg.io/ns/nginx # pinned\n\n"redis": reg.io/ns/redis\n',
       want: [
-        {line: 3, source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.25']}, destination: {registry: 'reg.io', repository: 'ns/nginx', tag: '1.25'}},
+        {
+          line: 3,
+          source: {registry: 'docker.io', repository: 'library/nginx', tags: ['1.25']},
+          destination: {registry: 'reg.io', repository: 'ns/nginx', tag: '1.25'},
+        },
         {line: 5, source: {registry: 'docker.io', repository: 'library/redis'}, destination: {registry: 'reg.io', repository: 'ns/redis'}},
       ],
     },
@@ -174,10 +235,28 @@ describe('parseRules: rules that break the cases', () => {
     {name: '2. all tags to a tagged destination', text: 'nginx: reg.io/ns/nginx:1', line: 1, rule: 'nginx', reason: /every tag is copied under its own name/},
     {name: '2. all tags to a digest', text: `nginx: reg.io/ns/nginx@${D1}`, line: 1, rule: 'nginx', reason: /only a source given by that digest/},
     {name: '3. one tag to a digest', text: `nginx:1: reg.io/ns/nginx@${D1}`, line: 1, rule: 'nginx:1', reason: /only a source given by that digest/},
-    {name: '4. several tags to a tagged destination', text: 'redis:6,7: reg.io/ns/redis:x', line: 1, rule: 'redis:6,7', reason: /several tags, which keep their names/},
+    {
+      name: '4. several tags to a tagged destination',
+      text: 'redis:6,7: reg.io/ns/redis:x',
+      line: 1,
+      rule: 'redis:6,7',
+      reason: /several tags, which keep their names/,
+    },
     {name: '4. a destination with several tags', text: 'redis:6: reg.io/ns/redis:x,y', line: 1, rule: 'redis:6', reason: /destination names several tags/},
-    {name: '5. digest to an untagged destination', text: `alpine@${D1}: reg.io/ns/alpine`, line: 1, rule: `alpine@${D1}`, reason: /needs a tag \(:tag\) or the same digest/},
-    {name: '5. digest to another digest', text: `alpine@${D1}: reg.io/ns/alpine@${D2}`, line: 1, rule: `alpine@${D1}`, reason: /differs from the source digest/},
+    {
+      name: '5. digest to an untagged destination',
+      text: `alpine@${D1}: reg.io/ns/alpine`,
+      line: 1,
+      rule: `alpine@${D1}`,
+      reason: /needs a tag \(:tag\) or the same digest/,
+    },
+    {
+      name: '5. digest to another digest',
+      text: `alpine@${D1}: reg.io/ns/alpine@${D2}`,
+      line: 1,
+      rule: `alpine@${D1}`,
+      reason: /differs from the source digest/,
+    },
     {name: '5. digest with several tags', text: `alpine:1,2@${D1}: reg.io/ns/alpine:1`, line: 1, rule: `alpine:1,2@${D1}`, reason: /a digest and several tags/},
     {
       name: '6. empty destination without defaults',
@@ -187,14 +266,39 @@ describe('parseRules: rules that break the cases', () => {
       reason: /give --registry\/--ns or set DEFAULT_REGISTRY\/DEFAULT_NAMESPACE/,
     },
     {name: 'destination is the source', text: 'quay.io/a/b:1: quay.io/a/b', line: 1, rule: 'quay.io/a/b:1', reason: /is the source itself/},
-    {name: 'default destination is the source', text: 'reg.io/app:', defaults: {registry: 'reg.io'}, line: 1, rule: 'reg.io/app', reason: /is the source itself/},
-    {name: 'invalid source', text: 'ok: reg.io/a/ok\nNginx: reg.io/ns/nginx', line: 2, rule: 'Nginx', reason: /source: invalid image reference "Nginx": .*uppercase/},
-    {name: 'path traversal in the destination', text: 'nginx: reg.io/../../etc', line: 1, rule: 'nginx', reason: /destination: invalid image reference .*"\.\." is not allowed/},
+    {
+      name: 'default destination is the source',
+      text: 'reg.io/app:',
+      defaults: {registry: 'reg.io'},
+      line: 1,
+      rule: 'reg.io/app',
+      reason: /is the source itself/,
+    },
+    {
+      name: 'invalid source',
+      text: 'ok: reg.io/a/ok\nNginx: reg.io/ns/nginx',
+      line: 2,
+      rule: 'Nginx',
+      reason: /source: invalid image reference "Nginx": .*uppercase/,
+    },
+    {
+      name: 'path traversal in the destination',
+      text: 'nginx: reg.io/../../etc',
+      line: 1,
+      rule: 'nginx',
+      reason: /destination: invalid image reference .*"\.\." is not allowed/,
+    },
     {name: 'bad digest length', text: 'nginx@sha256:abc: reg.io/a/b:1', line: 1, rule: 'nginx@sha256:abc', reason: /has 3 hex digits; it needs 64/},
     {name: 'a number destination', text: 'nginx: 42', line: 1, rule: 'nginx', reason: /must be a repository name or a map of target, .*; found a number/},
     {name: 'a boolean destination', text: 'nginx: true', line: 1, rule: 'nginx', reason: /found a boolean/},
     {name: 'a list destination', text: 'nginx:\n  - reg.io/a/b\n  - reg.io/c/d\n', line: 1, rule: 'nginx', reason: /found a list \(one destination per rule\)/},
-    {name: 'a map destination with a key that is not a rule key', text: 'a: reg.io/a/a\nnginx:\n  to: reg.io/a/b\n', line: 3, rule: 'nginx', reason: /key "to": not a rule key; the keys are target, includeTags/},
+    {
+      name: 'a map destination with a key that is not a rule key',
+      text: 'a: reg.io/a/a\nnginx:\n  to: reg.io/a/b\n',
+      line: 3,
+      rule: 'nginx',
+      reason: /key "to": not a rule key; the keys are target, includeTags/,
+    },
     {name: 'a number source', text: 'nginx: reg.io/a/b\n1.10: reg.io/a/c\n', line: 2, rule: '1.10', reason: /YAML reads this source as a number.*quote it/},
     {name: 'a boolean source', text: 'true: reg.io/a/c\n', line: 1, rule: 'true', reason: /as a boolean/},
   ]
@@ -216,14 +320,23 @@ describe('parseRules: rules that break the cases', () => {
 
   it('a key written twice fails that rule, naming both lines, and keeps the rest (YAML)', () => {
     const {rules, errors} = parseRules('nginx: reg.io/a/nginx\nredis: reg.io/a/redis\nnginx: reg.io/b/nginx\n', FILE, {})
-    assert.deepEqual(rules.map((r) => r.text), ['redis'])
-    assert.deepEqual(errors.map((e) => e.message), [`${FILE}:1: rule "nginx" is written twice (lines 1 and 3); a source may appear once, so merge them`])
+    assert.deepEqual(
+      rules.map((r) => r.text),
+      ['redis'],
+    )
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      [`${FILE}:1: rule "nginx" is written twice (lines 1 and 3); a source may appear once, so merge them`],
+    )
   })
 
   it('a key written twice in JSON', () => {
     const text = '{\n  "nginx": "reg.io/a/nginx",\n  "redis": "reg.io/a/redis",\n  "nginx": "reg.io/b/nginx",\n  "nginx": "reg.io/c/nginx"\n}'
     const {rules, errors} = parseRules(text, 'r.json', {})
-    assert.deepEqual(rules.map((r) => r.text), ['redis'])
+    assert.deepEqual(
+      rules.map((r) => r.text),
+      ['redis'],
+    )
     assert.equal(errors.length, 1)
     assert.match(errors[0]!.message, /^r\.json:2: rule "nginx" is written 3 times \(lines 2, 4 and 5\)/)
   })
@@ -231,15 +344,27 @@ describe('parseRules: rules that break the cases', () => {
   it('a repeated key inside a map destination is reported once, as that rule', () => {
     const {rules, errors} = parseRules('{"nginx": "reg.io/a/b", "redis": {"latest": 1, "latest": 2}}', 'r.json', {})
     assert.equal(rules.length, 1)
-    assert.deepEqual(errors.map((e) => e.message), ['r.json:1: rule "redis": key "latest" is written twice; each key may appear once'])
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      ['r.json:1: rule "redis": key "latest" is written twice; each key may appear once'],
+    )
     const block = parseRules('nginx:\n  target: reg.io/a/b\n  semver: ^1\n  semver: ^2\nredis: reg.io/a/r\n', FILE, {})
-    assert.deepEqual(block.rules.map((r) => r.text), ['redis'])
-    assert.deepEqual(block.errors.map((e) => e.message), [`${FILE}:4: rule "nginx": key "semver" is written twice; each key may appear once`])
+    assert.deepEqual(
+      block.rules.map((r) => r.text),
+      ['redis'],
+    )
+    assert.deepEqual(
+      block.errors.map((e) => e.message),
+      [`${FILE}:4: rule "nginx": key "semver" is written twice; each key may appear once`],
+    )
   })
 
   it('reports errors in line order', () => {
     const {errors} = parseRules('A: x\nnginx: y:1,2\n1.5: z\nB: w\n', FILE, {})
-    assert.deepEqual(errors.map((e) => e.line), [1, 2, 3, 4])
+    assert.deepEqual(
+      errors.map((e) => e.line),
+      [1, 2, 3, 4],
+    )
   })
 })
 
@@ -247,12 +372,32 @@ describe('parseRules: files that are not rule maps', () => {
   const cases: {name: string; text: string; defaults?: RuleDefaults; message: RegExp; line?: number}[] = [
     {name: 'a list', text: '- nginx\n- redis\n', message: /^rules\.yaml: a rule file is a map from source to destination; this one is a list$/},
     {name: 'a string', text: 'just some text', message: /this one is a string/},
-    {name: 'broken YAML', text: 'nginx: reg.io/a/b\nredis: [reg.io\n', message: /^rules\.yaml:3: invalid YAML: unexpected end of the stream within a flow collection$/, line: 3},
+    {
+      name: 'broken YAML',
+      text: 'nginx: reg.io/a/b\nredis: [reg.io\n',
+      message: /^rules\.yaml:3: invalid YAML: unexpected end of the stream within a flow collection$/,
+      line: 3,
+    },
     {name: 'broken JSON', text: '{\n  "nginx": "a",\n  "redis" "b"\n}', message: /^rules\.yaml:\d+: invalid YAML: /},
     {name: 'two documents', text: 'a: b\n---\nc: d\n', message: /^rules\.yaml: invalid YAML: expected a single document/},
-    {name: 'a default registry that reads as a namespace', text: 'nginx:', defaults: {registry: 'myregistry'}, message: /would be read as a Docker Hub namespace/},
-    {name: 'an invalid default registry', text: 'nginx:', defaults: {registry: 'reg io'}, message: /^default registry \(--registry or DEFAULT_REGISTRY\) "reg io"/},
-    {name: 'an invalid default namespace', text: 'nginx:', defaults: {namespace: 'My/NS'}, message: /^default namespace \(--ns or DEFAULT_NAMESPACE\) "My\/NS": .*uppercase/},
+    {
+      name: 'a default registry that reads as a namespace',
+      text: 'nginx:',
+      defaults: {registry: 'myregistry'},
+      message: /would be read as a Docker Hub namespace/,
+    },
+    {
+      name: 'an invalid default registry',
+      text: 'nginx:',
+      defaults: {registry: 'reg io'},
+      message: /^default registry \(--registry or DEFAULT_REGISTRY\) "reg io"/,
+    },
+    {
+      name: 'an invalid default namespace',
+      text: 'nginx:',
+      defaults: {namespace: 'My/NS'},
+      message: /^default namespace \(--ns or DEFAULT_NAMESPACE\) "My\/NS": .*uppercase/,
+    },
   ]
   for (const c of cases) {
     it(c.name, () => {

@@ -117,7 +117,8 @@ describe('parseSecurity errors never show values', () => {
       name: 'a misspelt field is named, with the fields allowed',
       text: `reg.io:\n  username: u\n  pasword: ${SECRET}\n`,
       line: 3,
-      message: /entry "reg\.io": has an unknown field "pasword" \(did you mean password\?\); allowed fields: username, password, insecure, skipTlsVerify, caFile$/,
+      message:
+        /entry "reg\.io": has an unknown field "pasword" \(did you mean password\?\); allowed fields: username, password, insecure, skipTlsVerify, caFile$/,
     },
     {name: 'a field from docker config.json', text: `reg.io:\n  auth: ${SECRET}\n`, line: 2, message: /unknown field "auth" \(did you mean password\?\)/},
     {
@@ -126,26 +127,85 @@ describe('parseSecurity errors never show values', () => {
       line: 1,
       message: /has an unknown field \(not shown, in case it is a secret\)/,
     },
-    {name: 'a missing variable', text: 'reg.io:\n  username: u\n  password: ${REG_PASS}\n', line: 3, message: /entry "reg\.io": password uses environment variable REG_PASS, which is not set/},
+    {
+      name: 'a missing variable',
+      text: 'reg.io:\n  username: u\n  password: ${REG_PASS}\n',
+      line: 3,
+      message: /entry "reg\.io": password uses environment variable REG_PASS, which is not set/,
+    },
     {name: 'a missing $VAR', text: 'reg.io:\n  username: $REG_USER\n', line: 2, message: /username uses environment variable REG_USER/},
     {name: 'an unclosed ${', text: `reg.io:\n  username: u\n  password: "\${${SECRET}"\n`, line: 3, message: /password has '\$\{' without a closing '\}'/},
-    {name: 'a ${} around a non-name', text: `reg.io:\n  username: u\n  password: "\${${SECRET}-x}"\n`, line: 3, message: /password has '\$\{…\}' around something that is not a variable name/},
-    {name: 'a number password', text: 'reg.io:\n  username: u\n  password: 123456\n', line: 3, message: /password must be a string, found a number \(quote it in YAML\)/},
+    {
+      name: 'a ${} around a non-name',
+      text: `reg.io:\n  username: u\n  password: "\${${SECRET}-x}"\n`,
+      line: 3,
+      message: /password has '\$\{…\}' around something that is not a variable name/,
+    },
+    {
+      name: 'a number password',
+      text: 'reg.io:\n  username: u\n  password: 123456\n',
+      line: 3,
+      message: /password must be a string, found a number \(quote it in YAML\)/,
+    },
     {name: 'a password without a username', text: `reg.io:\n  password: ${SECRET}\n`, line: 2, message: /has a password but no username/},
     {name: 'a boolean that is not one', text: `reg.io:\n  insecure: ${SECRET}\n`, line: 2, message: /insecure must be true or false$/},
     {name: 'http:// with insecure: false', text: 'http://reg.io:\n  insecure: false\n', line: 2, message: /says http:\/\/ but insecure: false/},
     {name: 'https:// with insecure: true', text: 'https://reg.io:\n  insecure: true\n', line: 2, message: /says https:\/\/ but insecure: true/},
-    {name: 'an entry that is not a map', text: `reg.io: ${SECRET}\n`, line: 1, message: /entry "reg\.io": must be a map with username, password, insecure, skipTlsVerify, caFile; found a string/},
+    {
+      name: 'an entry that is not a map',
+      text: `reg.io: ${SECRET}\n`,
+      line: 1,
+      message: /entry "reg\.io": must be a map with username, password, insecure, skipTlsVerify, caFile; found a string/,
+    },
     {name: 'an entry that is a list', text: `reg.io:\n  - ${SECRET}\n`, line: 1, message: /found a list/},
-    {name: 'an invalid registry', text: 'reg_io.com:\n  username: u\n', line: 1, message: /entry "reg_io\.com": invalid registry "reg_io\.com": is not a valid host name/},
-    {name: 'an invalid namespace', text: 'reg.io/My-NS:\n  username: u\n', line: 1, message: /entry "reg\.io\/My-NS": namespace path component "My-NS" has uppercase/},
-    {name: 'two names for one registry', text: 'docker.io:\n  username: a\nindex.docker.io:\n  username: b\n', line: 3, message: /entry "index\.docker\.io" names the same registry prefix as "docker\.io" \(line 1\); keep one/},
-    {name: 'the same key twice', text: `reg.io:\n  username: a\nreg.io:\n  password: ${SECRET}\n`, line: 3, message: /entry "reg\.io" appears twice \(lines 1 and 3\)/},
-    {name: 'a field twice', text: `reg.io:\n  password: ${SECRET}\n  password: ${SECRET}\n`, line: 3, message: /key "password" appears twice \(lines 2 and 3\)/},
-    {name: 'broken YAML', text: `reg.io:\n  username: u\n  password: "${SECRET}\n`, line: 4, message: /^security\.yaml:4: invalid YAML: unexpected end of the stream within a double quoted scalar$/},
+    {
+      name: 'an invalid registry',
+      text: 'reg_io.com:\n  username: u\n',
+      line: 1,
+      message: /entry "reg_io\.com": invalid registry "reg_io\.com": is not a valid host name/,
+    },
+    {
+      name: 'an invalid namespace',
+      text: 'reg.io/My-NS:\n  username: u\n',
+      line: 1,
+      message: /entry "reg\.io\/My-NS": namespace path component "My-NS" has uppercase/,
+    },
+    {
+      name: 'two names for one registry',
+      text: 'docker.io:\n  username: a\nindex.docker.io:\n  username: b\n',
+      line: 3,
+      message: /entry "index\.docker\.io" names the same registry prefix as "docker\.io" \(line 1\); keep one/,
+    },
+    {
+      name: 'the same key twice',
+      text: `reg.io:\n  username: a\nreg.io:\n  password: ${SECRET}\n`,
+      line: 3,
+      message: /entry "reg\.io" appears twice \(lines 1 and 3\)/,
+    },
+    {
+      name: 'a field twice',
+      text: `reg.io:\n  password: ${SECRET}\n  password: ${SECRET}\n`,
+      line: 3,
+      message: /key "password" appears twice \(lines 2 and 3\)/,
+    },
+    {
+      name: 'broken YAML',
+      text: `reg.io:\n  username: u\n  password: "${SECRET}\n`,
+      line: 4,
+      message: /^security\.yaml:4: invalid YAML: unexpected end of the stream within a double quoted scalar$/,
+    },
     {name: 'bad indentation', text: `reg.io:\n  username: u\n password: ${SECRET}\n`, message: /^security\.yaml:\d+: invalid YAML: [^\n]+$/},
-    {name: 'a file that is a list', text: `- ${SECRET}\n`, message: /^security\.yaml: a security file is a map from registry \(or registry\/namespace\) to credentials; this one is a list$/},
-    {name: 'a caFile that is missing', text: `reg.io:\n  caFile: ./no-such-${SECRET}.pem\n`, line: 2, message: /entry "reg\.io": cannot read caFile \(ENOENT\)$/},
+    {
+      name: 'a file that is a list',
+      text: `- ${SECRET}\n`,
+      message: /^security\.yaml: a security file is a map from registry \(or registry\/namespace\) to credentials; this one is a list$/,
+    },
+    {
+      name: 'a caFile that is missing',
+      text: `reg.io:\n  caFile: ./no-such-${SECRET}.pem\n`,
+      line: 2,
+      message: /entry "reg\.io": cannot read caFile \(ENOENT\)$/,
+    },
   ]
   for (const c of cases) {
     it(c.name, () => {
@@ -221,7 +281,10 @@ describe('caFile', () => {
   })
 
   it('must hold a PEM certificate', () => {
-    assert.throws(() => parseSecurity('\nreg.io:\n  caFile: certs/not-a-cert.txt\n', join(dir, 's.yaml')), /s\.yaml:3: entry "reg\.io": caFile holds no PEM certificate$/)
+    assert.throws(
+      () => parseSecurity('\nreg.io:\n  caFile: certs/not-a-cert.txt\n', join(dir, 's.yaml')),
+      /s\.yaml:3: entry "reg\.io": caFile holds no PEM certificate$/,
+    )
   })
 
   it('a security file that cannot be read', async () => {
@@ -233,7 +296,7 @@ describe('scanKeys and lineOfKey', () => {
   const cases: [string, string, string, number | undefined][] = [
     ['block', 'a: 1\nb:\n  c: 2\nd: 3\n', 'd', 4],
     ['nested keys are not top-level', 'a:\n  d: 1\nd: 2\n', 'd', 3],
-    ['quoted', "'x:1': a\n\"y@z\": b\n", 'y@z', 2],
+    ['quoted', '\'x:1\': a\n"y@z": b\n', 'y@z', 2],
     ['keys with colons', 'nginx:1.0,2.0: reg.io/a\n', 'nginx:1.0,2.0', 1],
     ['comments and markers', '# a: 1\n---\nb: 2 # c: 3\n', 'b', 3],
     ['windows line ends', 'a: 1\r\nb: 2\r\n', 'b', 2],

@@ -53,8 +53,14 @@ test('platformMatches: os and architecture exact; a variant only when asked for'
 test('parsePlatform (save --platform) and pickPlatform: os/architecture[/variant]; a variant asked for must match', () => {
   assert.deepEqual(parsePlatform('linux/arm64'), {os: 'linux', architecture: 'arm64'})
   assert.deepEqual(parsePlatform('linux/arm/v7'), {os: 'linux', architecture: 'arm', variant: 'v7'})
-  for (const bad of ['linux', 'linux/', 'a/b/c/d', 'linux/arm 64']) assert.throws(() => parsePlatform(bad), /--platform ".*" is not a platform; write os\/architecture or os\/architecture\/variant/, bad)
-  const child = (architecture: string, variant?: string) => ({mediaType: 'm', digest: `${architecture}${variant ?? ''}`, size: 1, platform: {os: 'linux', architecture, ...(variant ? {variant} : {})}})
+  for (const bad of ['linux', 'linux/', 'a/b/c/d', 'linux/arm 64'])
+    assert.throws(() => parsePlatform(bad), /--platform ".*" is not a platform; write os\/architecture or os\/architecture\/variant/, bad)
+  const child = (architecture: string, variant?: string) => ({
+    mediaType: 'm',
+    digest: `${architecture}${variant ?? ''}`,
+    size: 1,
+    platform: {os: 'linux', architecture, ...(variant ? {variant} : {})},
+  })
   const manifests = [child('amd64'), child('arm', 'v6'), child('arm', 'v7')]
   assert.equal(pickPlatform(manifests, {os: 'linux', architecture: 'arm', variant: 'v7'})?.digest, 'armv7')
   assert.equal(pickPlatform(manifests, {os: 'linux', architecture: 'arm'})?.digest, 'armv6')
@@ -86,7 +92,10 @@ test('subsetIndex: only the asked children (and their attestations), every other
       [['linux/amd64'], [1]],
       [['linux/arm64'], [2, 4]],
       [['linux/arm'], [3]],
-      [['linux/amd64', 'linux/arm/v7'], [1, 3]],
+      [
+        ['linux/amd64', 'linux/arm/v7'],
+        [1, 3],
+      ],
     ]
     for (const [platforms, kept] of cases) {
       const subset = subsetIndex(source, parsePlatforms(platforms))!

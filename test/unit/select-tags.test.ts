@@ -58,7 +58,11 @@ test('compileSelection: bad settings name the flag', () => {
     [{exclude: ['[']}, /^--excludeTags "\[" is not a regular expression/],
   ]
   for (const [selection, message] of cases) {
-    assert.throws(() => compileSelection(selection), (error: Error & {code?: string}) => error.code === 'INVALID_CONFIG' && message.test(error.message), JSON.stringify(selection))
+    assert.throws(
+      () => compileSelection(selection),
+      (error: Error & {code?: string}) => error.code === 'INVALID_CONFIG' && message.test(error.message),
+      JSON.stringify(selection),
+    )
   }
 })
 
@@ -72,7 +76,11 @@ test('highestVersions: semver order, not text order; both spellings of one versi
 test('chainSelectors: the run first, then the rule; streaming only when no stage needs the list', () => {
   const run = compileSelection({latest: 3})
   const rule = compileSelection({include: ['^v']})
-  const chained = chainSelectors(predicateSelector((tag) => tag !== '2.0.0'), run, rule)!
+  const chained = chainSelectors(
+    predicateSelector((tag) => tag !== '2.0.0'),
+    run,
+    rule,
+  )!
   assert.equal(chained.needsAll, true)
   // Without 2.0.0, the three highest are v2.0.0-rc.1, 1.10.1, 1.3.0; of those, the rule keeps the v one.
   assert.deepEqual(chained.choose(TAGS), ['v2.0.0-rc.1'])

@@ -14,14 +14,32 @@ import {describeTrigger} from '../../src/serve/trigger.js'
 
 test('parseInterval: units, sums, and one-line refusals', () => {
   const good: [string, number][] = [
-    ['1s', 1000], ['15m', 900_000], ['1h30m', 5_400_000], ['500ms', 500], ['1d', 86_400_000], [' 90s ', 90_000], ['1.5s', 1500], ['2h0m5s', 7_205_000],
+    ['1s', 1000],
+    ['15m', 900_000],
+    ['1h30m', 5_400_000],
+    ['500ms', 500],
+    ['1d', 86_400_000],
+    [' 90s ', 90_000],
+    ['1.5s', 1500],
+    ['2h0m5s', 7_205_000],
   ]
   for (const [text, ms] of good) assert.equal(parseInterval(text), ms, text)
   const bad: [string, RegExp][] = [
-    ['15', /not a duration/], ['', /not a duration/], ['1x', /not a duration/], ['m', /not a duration/], ['-1s', /not a duration/],
-    ['1s 2m', /not a duration/], ['0s', /longer than zero/], ['30d', /longer than 24 days/],
+    ['15', /not a duration/],
+    ['', /not a duration/],
+    ['1x', /not a duration/],
+    ['m', /not a duration/],
+    ['-1s', /not a duration/],
+    ['1s 2m', /not a duration/],
+    ['0s', /longer than zero/],
+    ['30d', /longer than 24 days/],
   ]
-  for (const [text, message] of bad) assert.throws(() => parseInterval(text), (error: Error & {code?: string}) => error.code === 'INVALID_CONFIG' && message.test(error.message) && error.message.startsWith('--interval'), text)
+  for (const [text, message] of bad)
+    assert.throws(
+      () => parseInterval(text),
+      (error: Error & {code?: string}) => error.code === 'INVALID_CONFIG' && message.test(error.message) && error.message.startsWith('--interval'),
+      text,
+    )
   assert.deepEqual([500, 1000, 90_000, 5_400_000, 90_061_000].map(formatInterval), ['500ms', '1s', '1m30s', '1h30m', '1d1h1m1s'])
 })
 
@@ -41,7 +59,15 @@ test('cronTrigger: five or six fields, nicknames, IANA time zones', () => {
 })
 
 const result = (source: string, status: JobResult['status'], digest?: string): JobResult => ({
-  source, destination: `dst/${source}`, rule: 'r', status, ...(digest ? {digest} : {}), bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, attempts: 1, durationMs: 0,
+  source,
+  destination: `dst/${source}`,
+  rule: 'r',
+  status,
+  ...(digest ? {digest} : {}),
+  bytes: 0,
+  blobs: {uploaded: 0, mounted: 0, existing: 0},
+  attempts: 1,
+  durationMs: 0,
 })
 
 test('sourceChanges: new, updated, deleted only after a complete listing; state keeps failures', () => {
@@ -68,7 +94,10 @@ test('sourceChanges: new, updated, deleted only after a complete listing; state 
   assert.deepEqual(next['r/a:2'], {digest: 'sha256:b2', syncedAt: now.toISOString()})
   assert.deepEqual(next['r/a:4'], previous['r/a:4'], 'a failed copy keeps the last good entry')
   assert.equal(describeChanges({new: [], updated: [], deletedAtSource: []}), undefined)
-  assert.equal(describeChanges(complete), 'changes at the source since the last run: 1 new (r/a:5); 1 updated (r/a:2); 1 deleted at the source, kept at the destination (r/a:3)')
+  assert.equal(
+    describeChanges(complete),
+    'changes at the source since the last run: 1 new (r/a:5); 1 updated (r/a:2); 1 deleted at the source, kept at the destination (r/a:3)',
+  )
   assert.match(describeChanges({new: ['1', '2', '3', '4', '5', '6', '7'], updated: [], deletedAtSource: []})!, /7 new \(1, 2, 3, 4, 5 and 2 more\)/)
 })
 
@@ -79,7 +108,13 @@ const manifestPush = (over: Record<string, unknown> = {}) => ({
   id: 'e1',
   timestamp: '2026-01-01T00:00:00Z',
   action: 'push',
-  target: {mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: M, repository: 'team/app', url: `http://Reg.Example:5000/v2/team/app/manifests/${M}`, tag: '1.0'},
+  target: {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: M,
+    repository: 'team/app',
+    url: `http://Reg.Example:5000/v2/team/app/manifests/${M}`,
+    tag: '1.0',
+  },
   request: {id: 'r', addr: '10.0.0.1:1', host: 'reg.example:5000', method: 'PUT', useragent: 'docker'},
   ...over,
 })
@@ -88,7 +123,10 @@ test('parseDistributionEnvelope: manifest pushes with a tag only', () => {
   const parsed = parseDistributionEnvelope(
     distribution([
       manifestPush(),
-      {...manifestPush({id: 'blob'}), target: {mediaType: 'application/octet-stream', digest: 'sha256:b', repository: 'team/app', url: 'http://reg.example:5000/v2/team/app/blobs/sha256:b'}},
+      {
+        ...manifestPush({id: 'blob'}),
+        target: {mediaType: 'application/octet-stream', digest: 'sha256:b', repository: 'team/app', url: 'http://reg.example:5000/v2/team/app/blobs/sha256:b'},
+      },
       manifestPush({id: 'pull', action: 'pull'}),
       {...manifestPush({id: 'bydigest'}), target: {mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:c', repository: 'team/app'}},
       manifestPush({id: 'delete', action: 'delete'}),
@@ -116,7 +154,9 @@ test('parseHarborPayload: PUSH_ARTIFACT resources with tags', () => {
     },
   }
   const parsed = parseHarborPayload(payload)
-  assert.deepEqual(parsed.pushes, [{id: `harbor:harbor.example.com/library/app:v1@${D1}:1737446601`, hosts: ['harbor.example.com'], repository: 'library/app', tag: 'v1', digest: D1}])
+  assert.deepEqual(parsed.pushes, [
+    {id: `harbor:harbor.example.com/library/app:v1@${D1}:1737446601`, hosts: ['harbor.example.com'], repository: 'library/app', tag: 'v1', digest: D1},
+  ])
   assert.equal(parsed.ignored, 1)
   assert.deepEqual(parseHarborPayload({...payload, type: 'PULL_ARTIFACT'}), {pushes: [], ignored: 1, refused: []})
   const withoutFullName = {...payload, event_data: {...payload.event_data, repository: {name: 'app', namespace: 'library'}}}
@@ -131,7 +171,17 @@ test('parseHarborPayload: the CloudEvents format carries the same event in data;
     ],
     repository: {date_created: 1, name: 'app', namespace: 'library', repo_full_name: 'library/app', repo_type: 'public'},
   }
-  const cloudEvent = {specversion: '1.0', requestid: 'r', id: 'e1', source: '/projects/1/webhook/policies/3', type: 'harbor.artifact.pushed', datacontenttype: 'application/json', time: '2026-11-25T10:00:00Z', data, operator: 'admin'}
+  const cloudEvent = {
+    specversion: '1.0',
+    requestid: 'r',
+    id: 'e1',
+    source: '/projects/1/webhook/policies/3',
+    type: 'harbor.artifact.pushed',
+    datacontenttype: 'application/json',
+    time: '2026-11-25T10:00:00Z',
+    data,
+    operator: 'admin',
+  }
   const table: [string, unknown, number, number][] = [
     ['CloudEvents push', cloudEvent, 1, 1],
     ['CloudEvents pull', {...cloudEvent, type: 'harbor.artifact.pulled'}, 0, 1],
@@ -165,7 +215,8 @@ test('rulesForPush: host and repository match, narrowed to the pushed tag, mappi
     rule('other repository', {registry: 'reg.example:5000', repository: 'team/api'}, {registry: 'dst.example', repository: 'api'}),
   ]
   const push = (tag: string, hosts = ['reg.example:5000']): PushEvent => ({id: tag, hosts, repository: 'team/app', tag})
-  const summary = (matched: Rule[]) => matched.map((r) => `${r.text} ${r.source.tags?.join(',')} → ${r.destination.repository}${r.destination.tag ? `:${r.destination.tag}` : ''}`)
+  const summary = (matched: Rule[]) =>
+    matched.map((r) => `${r.text} ${r.source.tags?.join(',')} → ${r.destination.repository}${r.destination.tag ? `:${r.destination.tag}` : ''}`)
   assert.deepEqual(summary(rulesForPush(rules, push('1.0'))), ['all 1.0 → mirror/app', 'listed 1.0 → listed/app', 'renamed 1.0 → pinned/app:stable'])
   assert.deepEqual(summary(rulesForPush(rules, push('3.0'))), ['all 3.0 → mirror/app'])
   assert.deepEqual(summary(rulesForPush(rules, push('3.0', ['REG.example:5000']))), ['all 3.0 → mirror/app'], 'host case does not matter')
@@ -176,7 +227,15 @@ test('rulesForPush: host and repository match, narrowed to the pushed tag, mappi
 
 test('tokenMatches: Bearer or bare token, exact and non-empty; listen addresses', () => {
   const cases: [string | undefined, boolean][] = [
-    ['Bearer s3cret', true], ['bearer s3cret', true], ['s3cret', true], ['Bearer s3cre', false], ['Bearer s3cretx', false], ['', false], [undefined, false], ['Bearer ', false], ['Basic s3cret', false],
+    ['Bearer s3cret', true],
+    ['bearer s3cret', true],
+    ['s3cret', true],
+    ['Bearer s3cre', false],
+    ['Bearer s3cretx', false],
+    ['', false],
+    [undefined, false],
+    ['Bearer ', false],
+    ['Basic s3cret', false],
   ]
   for (const [header, expected] of cases) assert.equal(tokenMatches(header, 's3cret'), expected, String(header))
   assert.deepEqual(parseListenAddress('127.0.0.1:9090'), {host: '127.0.0.1', port: 9090})
@@ -187,7 +246,10 @@ test('tokenMatches: Bearer or bare token, exact and non-empty; listen addresses'
 
 test('SeenIds: first sight only, bounded memory', () => {
   const seen = new SeenIds(2)
-  assert.deepEqual(['a', 'a', 'b', 'c', 'a', 'c'].map((id) => seen.first(id)), [true, false, true, true, true, false])
+  assert.deepEqual(
+    ['a', 'a', 'b', 'c', 'a', 'c'].map((id) => seen.first(id)),
+    [true, false, true, true, true, false],
+  )
 })
 
 test('TagQueue: a burst is one run; a request during a run is one more run after it, never alongside', async () => {
@@ -229,7 +291,10 @@ test('state file: missing is empty, damaged is a one-line error (never silently 
     const file = path.join(dir, 'state.json')
     assert.deepEqual(await readState(file), {version: 1, jobs: {}})
     await writeFile(file, '{"version": 1, "jobs": {')
-    await assert.rejects(readState(file), (error: Error & {code?: string}) => error.code === 'INVALID_CONFIG' && error.message.startsWith(`${file}: the state file is not JSON; move it away`))
+    await assert.rejects(
+      readState(file),
+      (error: Error & {code?: string}) => error.code === 'INVALID_CONFIG' && error.message.startsWith(`${file}: the state file is not JSON; move it away`),
+    )
     await writeFile(file, '{"version": 2, "jobs": {}}')
     await assert.rejects(readState(file), /not a ferry state file \(version 1\)/)
     const store = await StateStore.open(path.join(dir, 'fresh.json'))

@@ -95,7 +95,11 @@ test('TemporaryLoginCache: fetch on first use, reuse while fresh, one fetch for 
       const calls = Array.from({length: step.callers ?? 1}, () => cache.current())
       if (typeof step.expect === 'string') {
         const got = await Promise.all(calls)
-        assert.deepEqual(got.map((l) => l.password), Array(calls.length).fill(step.expect), what)
+        assert.deepEqual(
+          got.map((l) => l.password),
+          Array(calls.length).fill(step.expect),
+          what,
+        )
       } else {
         const error = step.expect
         await Promise.all(calls.map((call) => assert.rejects(call, error, what)))

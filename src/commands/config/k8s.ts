@@ -33,7 +33,10 @@ or the service account when run inside a cluster.`
     const {flags} = await this.parse(ConfigK8s)
     try {
       const target = parseTarget(flags.target)
-      const namespaces = (flags.namespace ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '')
+      const namespaces = (flags.namespace ?? '')
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== '')
       const config = loadKubeConfig({kubeconfig: flags.kubeconfig, context: flags.context})
       const workloads: Workload[] = []
       for await (const workload of listWorkloads(config, {namespaces})) workloads.push(workload)

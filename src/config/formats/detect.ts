@@ -30,7 +30,7 @@ export const FORMAT_HINTS: Record<Exclude<DetectedFormat, 'empty' | 'unknown'>, 
   'skopeo-sync': {name: 'a skopeo sync file', use: 'pass it to --images or --ruleFile, with --registry/--ns for the destination'},
   credentials: {name: 'an image-transfer security file (or image-syncer auth file)', use: 'pass it to --securityFile (or --auth)'},
   'docker-config': {
-    name: "a Docker config.json",
+    name: 'a Docker config.json',
     use: 'ferry reads it by itself when no security entry gives credentials: put it at ~/.docker/config.json or set DOCKER_CONFIG to its directory',
   },
   kubeconfig: {name: 'a kubeconfig', use: 'run `ferry config k8s --kubeconfig FILE -t REGISTRY/NAMESPACE` to write a rule file of the images its cluster runs'},

@@ -52,7 +52,10 @@ export function loadDockerConfig(env: NodeJS.ProcessEnv = process.env): DockerCo
 
 /** Docker writes registry keys as hosts or URLs (`https://index.docker.io/v1/`). */
 export function registryOfKey(key: string): string {
-  const host = key.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/.*$/s, '')
+  const host = key
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .replace(/\/.*$/s, '')
   return parseRegistryHost(host)
 }
 
@@ -108,7 +111,10 @@ export function parseDockerConfig(text: string, file: string): DockerConfig {
   }
   if (doc.credsStore !== undefined && doc.credsStore !== null && doc.credsStore !== '') {
     if (typeof doc.credsStore !== 'string' || !/^[A-Za-z0-9._-]+$/.test(doc.credsStore)) {
-      throw new ConfigError('credsStore must name a helper (docker-credential-NAME is run)', {file, line: keys.find((k) => k.top && k.key === 'credsStore')?.line})
+      throw new ConfigError('credsStore must name a helper (docker-credential-NAME is run)', {
+        file,
+        line: keys.find((k) => k.top && k.key === 'credsStore')?.line,
+      })
     }
     config.credsStore = doc.credsStore
   }

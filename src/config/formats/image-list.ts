@@ -10,10 +10,7 @@ import {syncerEntry} from './syncer-rules.js'
 export function parseImageList(text: string, file: string, defaults: RuleDefaults): ParsedRules {
   const checked = checkDefaults(defaults)
   if (checked.registry === undefined && checked.namespace === undefined) {
-    throw new ConfigError(
-      'an image list names sources only; give the destination with --registry and --ns (or DEFAULT_REGISTRY/DEFAULT_NAMESPACE)',
-      {file},
-    )
+    throw new ConfigError('an image list names sources only; give the destination with --registry and --ns (or DEFAULT_REGISTRY/DEFAULT_NAMESPACE)', {file})
   }
   const rules: Rule[] = []
   const errors: ConfigError[] = []
@@ -28,7 +25,12 @@ export function parseImageList(text: string, file: string, defaults: RuleDefault
       const source = raw.replace(/#.*$/s, '').trim()
       if (source === '') return
       if (/\s/.test(source)) {
-        errors.push(new ConfigError(`${quote(source)} is more than one word; an image list takes one source reference a line (for source and destination pairs, write a rule file)`, {file, line, code: 'INVALID_RULE'}))
+        errors.push(
+          new ConfigError(
+            `${quote(source)} is more than one word; an image list takes one source reference a line (for source and destination pairs, write a rule file)`,
+            {file, line, code: 'INVALID_RULE'},
+          ),
+        )
         return
       }
       const earlier = firstLine.get(source)

@@ -29,9 +29,13 @@ export function parseSyncerConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): ParsedRules & {credentials?: CredentialStore} {
   const doc = loadYaml(text, file, {duplicates: 'error', what: 'section'}).value
-  if (doc === null || doc === undefined) throw new ConfigError('the config file is empty; image-syncer\'s config has auth: and images: sections', {file})
+  if (doc === null || doc === undefined) throw new ConfigError("the config file is empty; image-syncer's config has auth: and images: sections", {file})
   if (!isPlainMap(doc)) throw new ConfigError(`an image-syncer config file is a map with auth: and images:; this one is ${kindOf(doc)}`, {file})
-  const lines = new Map(scanKeys(text).filter((k) => k.top).map((k) => [k.key, k.line]))
+  const lines = new Map(
+    scanKeys(text)
+      .filter((k) => k.top)
+      .map((k) => [k.key, k.line]),
+  )
   for (const [key, value] of Object.entries(doc)) {
     const line = lines.get(key)
     if (!(SECTIONS as readonly string[]).includes(key)) {

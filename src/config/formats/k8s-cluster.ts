@@ -28,12 +28,16 @@ export function loadKubeConfig(options: ClusterOptions, env: NodeJS.ProcessEnv =
     throw new ConfigError(`cannot load kubeconfig: ${(error as Error).message.split('\n')[0]}`, {file: options.kubeconfig ?? env.KUBECONFIG})
   }
   if (options.context) {
-    if (!config.getContextObject(options.context)) throw new ConfigError(`kubeconfig has no context ${JSON.stringify(options.context)}`, {file: options.kubeconfig})
+    if (!config.getContextObject(options.context))
+      throw new ConfigError(`kubeconfig has no context ${JSON.stringify(options.context)}`, {file: options.kubeconfig})
     config.setCurrentContext(options.context)
   }
   const cluster = config.getCurrentCluster()
   // client-node falls back to http://localhost:8080 when it finds nothing at all.
-  if (!cluster || (!options.kubeconfig && !env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST && cluster.name === 'cluster' && cluster.server === 'http://localhost:8080')) {
+  if (
+    !cluster ||
+    (!options.kubeconfig && !env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST && cluster.name === 'cluster' && cluster.server === 'http://localhost:8080')
+  ) {
     throw new ConfigError('no kubeconfig: give --kubeconfig, set KUBECONFIG, or run inside a cluster')
   }
   return config
@@ -77,7 +81,14 @@ function listError(kind: WorkloadKind, namespace: string | undefined, error: unk
   const where = `listing ${kind.toLowerCase()}s ${namespace ? `in namespace ${namespace}` : 'in all namespaces'}`
   const code = (error as {code?: unknown}).code
   if (typeof code === 'number') {
-    const hint = code === 401 ? ': not authorized (check the kubeconfig user)' : code === 403 ? ': forbidden (the account needs list on this kind)' : code === 404 ? ': not found (no such namespace or API)' : ''
+    const hint =
+      code === 401
+        ? ': not authorized (check the kubeconfig user)'
+        : code === 403
+          ? ': forbidden (the account needs list on this kind)'
+          : code === 404
+            ? ': not found (no such namespace or API)'
+            : ''
     return new FerryError('K8S_LIST_FAILED', `${where}: HTTP ${code}${hint}`)
   }
   const cause = (error as {cause?: {code?: string}; code?: string}).cause?.code ?? (typeof code === 'string' ? code : undefined)

@@ -33,8 +33,7 @@ export interface CollectedImages {
 
 /** The pod template of a workload: a Pod's own spec, a CronJob's job template's, the others' template. */
 function podSpecOf(kind: WorkloadKind, object: unknown): Record<string, unknown> | undefined {
-  const path =
-    kind === 'Pod' ? ['spec'] : kind === 'CronJob' ? ['spec', 'jobTemplate', 'spec', 'template', 'spec'] : ['spec', 'template', 'spec']
+  const path = kind === 'Pod' ? ['spec'] : kind === 'CronJob' ? ['spec', 'jobTemplate', 'spec', 'template', 'spec'] : ['spec', 'template', 'spec']
   let node: unknown = object
   for (const step of path) node = isPlainMap(node) ? node[step] : undefined
   return isPlainMap(node) ? node : undefined
@@ -83,7 +82,10 @@ export function collectImages(workloads: Iterable<Workload>): CollectedImages {
 
 /** `-t registry/namespace`: where every image goes (rule case 6's registry and namespace). */
 export function parseTarget(target: string): {registry: string; namespace?: string} {
-  const text = target.trim().replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '')
+  const text = target
+    .trim()
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/+$/, '')
   const slash = text.indexOf('/')
   const registry = slash < 0 ? text : text.slice(0, slash)
   const namespace = slash < 0 ? undefined : text.slice(slash + 1)

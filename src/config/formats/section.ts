@@ -14,7 +14,7 @@ export function sectionText(text: string, key: string): string | undefined {
   if (colon < 0) return undefined
   let start = colon + 1
   while (start < text.length && /[ \t]/.test(text[start]!)) start++
-  const end = text[start] === '{' || text[start] === '[' ? closingBracket(text, start) : keys[index + 1]?.offset ?? text.length
+  const end = text[start] === '{' || text[start] === '[' ? closingBracket(text, start) : (keys[index + 1]?.offset ?? text.length)
   return blankOutside(text, start, end)
 }
 

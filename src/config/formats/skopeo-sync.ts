@@ -53,7 +53,8 @@ export function parseSkopeoSync(text: string, file: string, defaults: RuleDefaul
     if (!isPlainMap(value)) fail(`must be a map of ${SKOPEO_SYNC_KEYS.join(', ')}; found ${kindOf(value)}`)
     const section = value as Record<string, unknown>
     for (const key of Object.keys(section)) {
-      if (!(SKOPEO_SYNC_KEYS as readonly string[]).includes(key)) fail(`${quote(key)} is not a skopeo sync key; the keys are ${SKOPEO_SYNC_KEYS.join(', ')}`, key)
+      if (!(SKOPEO_SYNC_KEYS as readonly string[]).includes(key))
+        fail(`${quote(key)} is not a skopeo sync key; the keys are ${SKOPEO_SYNC_KEYS.join(', ')}`, key)
     }
 
     const add = (repository: string, build: () => Omit<Rule, 'text' | 'file' | 'line'>[]) => {
@@ -102,19 +103,30 @@ export function parseSkopeoSync(text: string, file: string, defaults: RuleDefaul
 
 function entries(value: unknown, key: string, fail: (message: string, key?: string) => never): [string, unknown][] {
   if (value === undefined || value === null) return []
-  if (!isPlainMap(value)) fail(`${key} must be a map of repository to ${key === 'images' ? 'tags' : key === 'images-by-semver' ? 'constraint' : 'pattern'}; found ${kindOf(value)}`, key)
+  if (!isPlainMap(value))
+    fail(
+      `${key} must be a map of repository to ${key === 'images' ? 'tags' : key === 'images-by-semver' ? 'constraint' : 'pattern'}; found ${kindOf(value)}`,
+      key,
+    )
   return Object.entries(value as Record<string, unknown>)
 }
 
 /** credentials, tls-verify and cert-dir as the access for one registry; undefined when none is set. */
-function accessOf(section: Record<string, unknown>, registry: string, file: string, fail: (message: string, key?: string) => never): RegistryAccess | undefined {
+function accessOf(
+  section: Record<string, unknown>,
+  registry: string,
+  file: string,
+  fail: (message: string, key?: string) => never,
+): RegistryAccess | undefined {
   const credentials = section.credentials
   const tlsVerify = section['tls-verify']
   const certDir = section['cert-dir']
   if (credentials === undefined && tlsVerify === undefined && certDir === undefined) return undefined
   const access: RegistryAccess = {insecure: false, skipTlsVerify: false, entry: `${registry} (skopeo sync file)`}
   if (credentials !== undefined && credentials !== null) {
-    const fields = isPlainMap(credentials) ? (credentials as Record<string, unknown>) : fail('credentials must be a map of username and password', 'credentials')
+    const fields = isPlainMap(credentials)
+      ? (credentials as Record<string, unknown>)
+      : fail('credentials must be a map of username and password', 'credentials')
     const {username, password} = fields
     if (typeof username !== 'string' || typeof password !== 'string' || username === '' || password === '') {
       fail('credentials needs a username and a password, both strings (the values are not shown)', 'credentials')
@@ -138,7 +150,9 @@ function accessOf(section: Record<string, unknown>, registry: string, file: stri
 function readCertDir(dir: string, fail: (message: string) => never): string {
   let names: string[]
   try {
-    names = readdirSync(dir).filter((name) => name.endsWith('.crt')).sort()
+    names = readdirSync(dir)
+      .filter((name) => name.endsWith('.crt'))
+      .sort()
   } catch (error) {
     return fail(`cert-dir cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`)
   }

@@ -83,5 +83,8 @@ function tagCount(text: string): number {
   const name = text.trim().replace(/@.*$/s, '')
   const colon = name.lastIndexOf(':')
   if (colon <= name.lastIndexOf('/')) return 0
-  return name.slice(colon + 1).split(',').filter((tag) => tag.trim() !== '').length
+  return name
+    .slice(colon + 1)
+    .split(',')
+    .filter((tag) => tag.trim() !== '').length
 }
