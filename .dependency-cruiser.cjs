@@ -19,7 +19,7 @@
  *   api        src/index.ts, verify.ts and from-files.ts (inputs read from files): the public library
  *   cli, commands   on top; nothing imports them but commands
  */
-const BOTTOM = ['errors', 'names', 'reference', 'retry', 'abort', 'atomic-file', 'keyed-lock', 'digest']
+const BOTTOM = ['errors', 'control-chars', 'names', 'reference', 'retry', 'abort', 'atomic-file', 'keyed-lock', 'digest']
 
 const layers = {
   bottom: [`^src/(${BOTTOM.join('|')})\\.ts$`],

@@ -6,6 +6,7 @@
  * log line; a refused one is shown escaped, so a name cannot forge a log line or drive a terminal.
  * Pure: no I/O.
  */
+import {escapeControl} from './control-chars.js'
 import {FerryError} from './errors.js'
 
 /** The longest repository path the spec allows. */
@@ -18,21 +19,11 @@ export const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/
 /** The algorithms ferry verifies, and the length of their hex encoding. */
 export const DIGEST_HEX: Readonly<Record<string, number>> = {sha256: 64, sha512: 128}
 
-// Besides C0 controls (JSON escapes those): DEL, C1 controls, and the invisible or direction-changing
-// characters that make a line read other than it is.
-const UNSAFE = /[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g
-
-/** `text` as a JSON string body: control characters and newlines become `\u001b`, `\n`. */
-export function escapeText(text: string): string {
-  return JSON.stringify(text)
-    .slice(1, -1)
-    .replace(UNSAFE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
-}
-
 /** Quoted, escaped and cut short, so a message stays one readable line whatever a name holds. */
 export function quote(text: string, max = 120): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text
-  return `"${escapeText(cut)}"`
+  // Quotes and backslashes escaped too, so the quoted name cannot end early or fake an escape.
+  return `"${escapeControl(cut.replace(/["\\]/g, (char) => `\\${char}`))}"`
 }
 
 /** Why a `a/b/c` repository path is invalid, or undefined when it is fine. */

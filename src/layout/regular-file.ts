@@ -9,6 +9,7 @@ import {constants} from 'node:fs'
 import {lstat, open, type FileHandle} from 'node:fs/promises'
 
 import {FerryError} from '../errors.js'
+import {describeSize, MANIFEST_LIMIT} from '../registry/body-limits.js'
 
 const MiB = 1024 * 1024
 
@@ -18,8 +19,8 @@ const MiB = 1024 * 1024
  * worst case stays within a few hundred MiB of memory.
  */
 export const INDEX_LIMIT = 64 * MiB
-/** The image spec asks registries to accept manifests up to 4 MiB; ferry reads no bigger one from a layout. */
-export const MANIFEST_LIMIT = 4 * MiB
+// A manifest read from a layout has the same bound as one read from a registry.
+export {MANIFEST_LIMIT}
 /** `oci-layout` is one line, `{"imageLayoutVersion":"1.0.0"}`. */
 export const MARKER_LIMIT = 64 * 1024
 
@@ -61,12 +62,8 @@ export function notRegular(file: string, mode: number): FerryError {
 export function overLimit(file: string, size: number, limit: number, what: string): FerryError {
   return new FerryError(
     'INVALID_LAYOUT',
-    `${file} is ${size} bytes, above the ${describeLimit(limit)} limit ferry reads for ${what}; the layout is damaged or not one ferry can load`,
+    `${file} is ${size} bytes, above the ${describeSize(limit)} limit ferry reads for ${what}; the layout is damaged or not one ferry can load`,
   )
-}
-
-export function describeLimit(limit: number): string {
-  return limit % MiB === 0 ? `${limit / MiB} MiB` : limit % 1024 === 0 ? `${limit / 1024} KiB` : `${limit} bytes`
 }
 
 /**

@@ -1,4 +1,4 @@
-import {escapeControl} from './control-chars.js'
+import {escapeControl} from '../control-chars.js'
 import type {ReportJob, RunReport} from './run-report.js'
 import {formatBytes} from './summary.js'
 import {throughputSeries, type ThroughputSeries} from './throughput.js'

@@ -1,6 +1,6 @@
 import {appendFileSync} from 'node:fs'
 
-import {escapeControl} from './control-chars.js'
+import {escapeControl} from '../control-chars.js'
 import {formatVerboseEvent, type EngineEvent} from './events.js'
 import {Redactor} from './redactor.js'
 import {formatProgress} from './summary.js'

@@ -5,7 +5,6 @@
  */
 import {describeError} from '../errors.js'
 import {KeyedLock} from '../keyed-lock.js'
-import {escapeText} from '../names.js'
 import {destinationsOf} from '../pipeline/job.js'
 import {formatReference} from '../reference.js'
 import type {Logger} from '../report/logger.js'
@@ -186,7 +185,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         tags.request(`${slot.job.name}\u0000${push.repository}:${push.tag}`, () => runPush(slot, push))
       }
       metrics.eventsReceived(endpoint, matched ? 'matched' : 'unmatched')
-      if (!matched) logger.info(`event: push of ${escapeText(push.hosts[0] ?? '?')}/${push.repository}:${push.tag} matches no rule`)
+      if (!matched) logger.info(`event: push of ${push.hosts[0] ?? '?'}/${push.repository}:${push.tag} matches no rule`)
     }
   }
 

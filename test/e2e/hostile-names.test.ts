@@ -64,7 +64,7 @@ test('a listed tag that climbs out of its repository is one failure of its rule;
   assert.match(refused[0]!, /"\.\.\/\.\.\/\.\.\/prod\/api\/manifests\/latest" is not a valid tag/)
   // The escape code is shown escaped, never sent to the terminal.
   assert.doesNotMatch(run.stdout + run.stderr, /\u001b\[2J/)
-  assert.match(run.stdout + run.stderr, /"v2\\u001b\[2J" is not a valid tag/)
+  assert.match(run.stdout + run.stderr, /"v2\\x1b\[2J" is not a valid tag/)
   assert.equal(await skopeoDigest(dst, 'team/app:v1'), v1.digest)
   assert.equal(await skopeoDigest(dst, 'prod/api:latest'), prodDigest, 'prod/api:latest was moved')
   assert.deepEqual(await writesOutside(dst, 'team/app'), [])

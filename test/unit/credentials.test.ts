@@ -7,7 +7,7 @@ import {describe, it, test} from 'node:test'
 
 import {AddressGuard, addressKind, hopAllowed, type AddressKind} from '../../src/registry/address-guard.js'
 import {realmRefusal} from '../../src/registry/auth.js'
-import {escapeControl} from '../../src/report/control-chars.js'
+import {escapeControl} from '../../src/control-chars.js'
 import {cleanLine} from '../../src/report/logger.js'
 import {encodings, Redactor} from '../../src/report/redactor.js'
 

@@ -9,7 +9,8 @@ import {test} from 'node:test'
 
 import {tarEntryProblem, tarPath} from '../../src/layout/archive.js'
 import {BlobStore} from '../../src/layout/blob-store.js'
-import {describeLimit, fileKind, openRegular, overLimit, readRegular} from '../../src/layout/regular-file.js'
+import {describeSize} from '../../src/registry/body-limits.js'
+import {fileKind, openRegular, overLimit, readRegular} from '../../src/layout/regular-file.js'
 
 test('fileKind: every file type in words', () => {
   const cases: Array<[number, string]> = [
@@ -25,10 +26,10 @@ test('fileKind: every file type in words', () => {
   for (const [mode, kind] of cases) assert.equal(fileKind(mode), kind, mode.toString(8))
 })
 
-test('describeLimit and overLimit: the limit named in MiB or KiB, one line', () => {
-  assert.equal(describeLimit(64 * 1024 * 1024), '64 MiB')
-  assert.equal(describeLimit(64 * 1024), '64 KiB')
-  assert.equal(describeLimit(1000), '1000 bytes')
+test('describeSize and overLimit: the limit named in MiB or KiB, one line', () => {
+  assert.equal(describeSize(64 * 1024 * 1024), '64 MiB')
+  assert.equal(describeSize(64 * 1024), '64 KiB')
+  assert.equal(describeSize(1000), '1000 bytes')
   const error = overLimit('/l/index.json', 70_000_000, 64 * 1024 * 1024, 'an index.json')
   assert.equal(error.code, 'INVALID_LAYOUT')
   assert.match(error.message, /^\/l\/index\.json is 70000000 bytes, above the 64 MiB limit ferry reads for an index\.json;/)

@@ -5,8 +5,9 @@
  * written as a visible escape instead: `\n`, `\r`, `\t`, `\x1b`, `\u202e`.
  */
 
-// C0 and C1 controls, DEL, the line and paragraph separators, and the bidirectional controls.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+// C0 and C1 controls, DEL, the line and paragraph separators, the bidirectional controls and the
+// invisible ones (zero-width spaces and joiners, word joiner, BOM) that would hide part of a name.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g
 
 const NAMED: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
 
