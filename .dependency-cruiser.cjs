@@ -8,7 +8,8 @@
  *   registry   Docker Registry v2 / OCI client: knows nothing of rules or jobs
  *   select     tag filters, platforms, repository paths: pure
  *   report     summary, report files, logger, redactor
- *   rule       src/rule.ts, the engine's input: one rule as every input format yields it
+ *   rule       the engine's input: src/rule.ts (one rule as every input format yields it) and
+ *              src/settings.ts (the settings a user chooses: selection, limits, job retry)
  *   config     files users write → typed values (and src/inputs.ts, which loads them)
  *   pipeline   the engine: generator, channel, routines; nothing of HTTP
  *   transfer   copying one image between two endpoints
@@ -16,7 +17,7 @@
  *   engine     the engine session: one per run, produce / copy / consume (src/engine/)
  *   providers  whole-registry enumeration and destination preparation
  *   offline, serve, fleet   modes of running the engine
- *   api        src/index.ts, verify.ts and from-files.ts (inputs read from files): the public library
+ *   api        src/index.ts, verify.ts, from-files.ts and offline-files.ts (inputs read from files): the public library
  *   cli, commands   on top; nothing imports them but commands
  */
 const BOTTOM = ['errors', 'control-chars', 'names', 'reference', 'retry', 'abort', 'atomic-file', 'keyed-lock', 'digest']
@@ -26,7 +27,7 @@ const layers = {
   registry: ['^src/registry/'],
   select: ['^src/select/'],
   report: ['^src/report/'],
-  rule: ['^src/rule\\.ts$'],
+  rule: ['^src/rule\\.ts$', '^src/settings\\.ts$'],
   config: ['^src/config/', '^src/inputs\\.ts$'],
   pipeline: ['^src/pipeline/'],
   transfer: ['^src/transfer/'],
@@ -36,7 +37,7 @@ const layers = {
   offline: ['^src/offline/'],
   serve: ['^src/serve/'],
   fleet: ['^src/fleet/'],
-  api: ['^src/(index|verify|from-files)\\.ts$'],
+  api: ['^src/(index|verify|from-files|offline-files)\\.ts$'],
   cli: ['^src/cli/'],
   commands: ['^src/commands/'],
 }
@@ -124,6 +125,21 @@ module.exports = {
       severity: 'error',
       from: {path: pathsOf(['registry', 'select', 'report', 'pipeline', 'transfer', 'layout', 'engine', 'providers']), pathNot: exceptionFiles},
       to: {path: '^src/inputs\\.ts$'},
+    },
+    {
+      name: 'modes-read-no-files',
+      comment:
+        'save, load, backup and the standing mirror take rules and credentials as values: the commands and the api layer (from-files.ts, offline-files.ts) read the files (inputs.ts, config/rules.ts, security.ts, secrets.ts, schedule.ts); types may be shared',
+      severity: 'error',
+      from: {path: pathsOf(['offline', 'serve'])},
+      to: {path: ['^src/inputs\\.ts$', '^src/config/(rules|security|secrets|schedule)\\.ts$'], dependencyTypesNot: ['type-only']},
+    },
+    {
+      name: 'modes-read-no-files',
+      comment: 'the fleet gets rules and credentials as values (its credentials as text from the queue, parsed in fleet/credentials.ts)',
+      severity: 'error',
+      from: {path: pathsOf(['fleet'])},
+      to: {path: ['^src/inputs\\.ts$', '^src/config/(rules|secrets|schedule)\\.ts$'], dependencyTypesNot: ['type-only']},
     },
   ],
   options: {

@@ -1,11 +1,15 @@
 /**
- * The way in for callers that hold input files, not values: `ferry transfer` and `ferry verify`,
- * and the library's `transfer()` and `verify()`. The files are read here (inputs.ts) and the
- * engine is handed what they say; nothing below this module reads a rule or security file.
+ * The way in for callers that hold input files, not values: `ferry transfer`, `verify` and
+ * `schedule`, and the library's `transfer()`, `verify()` and `transferSyncJob()`. The files are
+ * read here (inputs.ts) and the engine is handed what they say; nothing below this module reads a
+ * rule or security file (offline-files.ts does the same for save, load and backup).
  */
 import {runTransfer, type EngineOptions} from './engine/run.js'
 import {loadTransferInputs, type InputFiles} from './inputs.js'
 import type {TransferReport} from './report/summary.js'
+import {rulesSyncJob, type SyncJob} from './serve/sync-job.js'
+import type {UserSettings} from './settings.js'
+import type {TriggerSpec} from './config/trigger-spec.js'
 import {verifyRules} from './verify.js'
 
 export type TransferOptions = Omit<EngineOptions, 'rules' | 'credentials' | 'ruleErrors' | 'ruleWarnings'> &
@@ -31,4 +35,13 @@ export async function verify(options: VerifyOptions): Promise<TransferReport> {
 async function withInputs(options: TransferOptions): Promise<EngineOptions> {
   if (options.rules) return options
   return {...options, ...(await loadTransferInputs(options))}
+}
+
+/**
+ * A standing job over input files: they are read again at each full run, so a changed ConfigMap
+ * takes effect without a restart (serve/sync-job.ts).
+ */
+export function transferSyncJob(options: {name: string; trigger: TriggerSpec; files: InputFiles; engine: UserSettings}): SyncJob & {load(): Promise<void>} {
+  const {files, ...job} = options
+  return rulesSyncJob({...job, load: () => loadTransferInputs(files)})
 }

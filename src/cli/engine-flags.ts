@@ -1,7 +1,8 @@
-import {Flags} from '@oclif/core'
+import {Flags, type Interfaces} from '@oclif/core'
 
 import {parseSize} from '../config/size.js'
-import {tagFilter, type TagFilter} from '../select/filters.js'
+import {tagFilter} from '../select/filters.js'
+import type {UserSettings} from '../settings.js'
 
 /** Flags image-transfer users already type are listed under this heading in --help. */
 export const IMAGE_TRANSFER = 'IMAGE-TRANSFER (same names, meanings and defaults)'
@@ -61,27 +62,16 @@ export const engineFlags = {
 /** Boolean flags that image-transfer users may write Go's way (`--name=false`). */
 export const GO_BOOLEANS = ['tag-exist-overridden', 'ccrToTcr', 'quiet', 'verbose']
 
-export interface EngineFlagValues {
-  routines: number
-  retry: number
-  qps: number
-  chunkSize?: string
-  limitRate?: string
-  'tag-exist-overridden': boolean
-  includeTags?: string[]
-  excludeTags?: string[]
-}
+type EngineFlagsParsed = Interfaces.InferredFlags<typeof engineFlags>
 
-/** Engine options from the parsed flags. */
-export function engineSettings(flags: EngineFlagValues): {
-  routines: number
-  retry: number
-  qps?: number
-  chunkSize?: number
-  bytesPerSecond?: number
-  overwriteTags: boolean
-  tagFilter?: TagFilter
-} {
+/** The parsed values of `engineFlags` that `engineSettings` reads (a command may leave out those without a default). */
+export type EngineFlagValues = Pick<EngineFlagsParsed, 'routines' | 'retry' | 'qps' | 'tag-exist-overridden'> &
+  Partial<Pick<EngineFlagsParsed, 'chunkSize' | 'limitRate' | 'includeTags' | 'excludeTags'>>
+
+/** The settings of the parsed flags (src/settings.ts documents each); a bad size is a ConfigError naming its flag. */
+export function engineSettings(
+  flags: EngineFlagValues,
+): Pick<UserSettings, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'tagFilter'> {
   return {
     tagFilter: tagFilter({include: flags.includeTags, exclude: flags.excludeTags}),
     routines: flags.routines,

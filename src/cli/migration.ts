@@ -6,9 +6,8 @@ import {loadProvider} from '../providers/index.js'
 import {migrate} from '../providers/migrate.js'
 import type {ProviderContext} from '../providers/provider.js'
 import type {Logger} from '../report/logger.js'
-import {repositoryFilter, type TagFilter} from '../select/filters.js'
-import type {Platform} from '../select/platforms.js'
-import type {TagSelection} from '../select/tags.js'
+import {repositoryFilter} from '../select/filters.js'
+import type {UserSettings} from '../settings.js'
 import type {EngineOptions, TransferReport} from '../engine/run.js'
 
 export interface MigrationRequest {
@@ -19,18 +18,8 @@ export interface MigrationRequest {
   toNamespace?: string
   securityFile?: string
   secretFile?: string
-  engine: {
-    routines: number
-    retry: number
-    qps?: number
-    chunkSize?: number
-    overwriteTags?: boolean
-    tagFilter?: TagFilter
-    tagSelection?: TagSelection
-    platforms?: Platform[]
-    dryRun?: boolean
-    deep?: boolean
-  }
+  /** The run's settings (src/settings.ts documents each). */
+  engine: UserSettings
   /** --repositories globs. */
   repositories?: string[]
   logger: Logger

@@ -3,7 +3,7 @@ import {Args, Command, Flags} from '@oclif/core'
 import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runEngineCommand} from '../cli/run-command.js'
-import {load} from '../offline/load.js'
+import {load} from '../offline-files.js'
 import type {TransferReport} from '../report/summary.js'
 
 export default class Load extends Command {

@@ -1,11 +1,11 @@
-import {Command, Flags} from '@oclif/core'
+import {Command, Flags, type Interfaces} from '@oclif/core'
 
 import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {exitWithUserError} from '../cli/user-error.js'
 import {FerryError} from '../errors.js'
-import {planSave, save} from '../offline/save.js'
+import {planSave, save} from '../offline-files.js'
 import type {Plan} from '../offline/plan.js'
 import type {TransferReport} from '../report/summary.js'
 
@@ -57,17 +57,7 @@ atomically, so a run killed at any point and run again finishes the layout.`
     )
   }
 
-  private async dryRun(flags: {
-    ruleFile: string
-    securityFile?: string
-    output: string
-    routines: number
-    qps: number
-    includeTags?: string[]
-    excludeTags?: string[]
-    retry: number
-    'tag-exist-overridden': boolean
-  }): Promise<Plan> {
+  private async dryRun(flags: Interfaces.InferredFlags<typeof Save.flags>): Promise<Plan> {
     let plan: Plan
     try {
       plan = await planSave({...engineSettings(flags), ruleFile: flags.ruleFile, securityFile: flags.securityFile, output: flags.output})

@@ -3,7 +3,7 @@ import {Command, Flags} from '@oclif/core'
 import {runServiceCommand} from '../cli/run-service.js'
 import {serviceFlags} from '../cli/serve-flags.js'
 import {loadScheduleFile} from '../config/schedule.js'
-import {transferSyncJob} from '../serve/sync-job.js'
+import {transferSyncJob} from '../from-files.js'
 import type {TransferReport} from '../report/summary.js'
 
 export default class Schedule extends Command {

@@ -6,7 +6,7 @@ import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-flags.js'
 import {ConfigError} from '../errors.js'
-import {transfer} from '../from-files.js'
+import {transfer, transferSyncJob} from '../from-files.js'
 import type {TransferReport} from '../report/summary.js'
 import {RULE_FORMATS} from '../inputs.js'
 
@@ -130,7 +130,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
         ...run,
       })
     if (isStanding(flags)) {
-      const [{runServiceCommand}, {runnerSyncJob, transferSyncJob}] = await Promise.all([import('../cli/run-service.js'), import('../serve/sync-job.js')])
+      const [{runServiceCommand}, {runnerSyncJob}] = await Promise.all([import('../cli/run-service.js'), import('../serve/sync-job.js')])
       return runServiceCommand(this, flags, async (logger) => {
         const trigger = triggerFromFlags(flags)
         if (flags.ccrToTcr) {

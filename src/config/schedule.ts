@@ -15,33 +15,20 @@ import path from 'node:path'
 
 import {ConfigError} from '../errors.js'
 import type {InputFiles} from '../inputs.js'
-import {tagFilter, type TagFilter} from '../select/filters.js'
-import type {Platform} from '../select/platforms.js'
-import type {TagSelection} from '../select/tags.js'
+import {tagFilter} from '../select/filters.js'
+import type {UserSettings} from '../settings.js'
 import {parseInterval} from './interval.js'
 import {parseSize} from './size.js'
 import {cronTrigger, type TriggerSpec} from './trigger-spec.js'
 import {isPlainMap, kindOf, loadYaml, scanKeys, type KeyAt} from './yaml.js'
-
-/** The engine settings a standing job runs with, from flags or schedule.yaml. */
-export interface EngineSettings {
-  routines: number
-  retry: number
-  qps?: number
-  chunkSize?: number
-  overwriteTags: boolean
-  tagFilter?: TagFilter
-  tagSelection?: TagSelection
-  platforms?: Platform[]
-  deep?: boolean
-}
 
 export interface ScheduledJobConfig {
   name: string
   line?: number
   files: InputFiles
   trigger: TriggerSpec
-  engine: EngineSettings
+  /** What schedule.yaml sets of the engine: routines, retry, qps, chunkSize, overwriteTags, tagFilter. */
+  engine: UserSettings
 }
 
 const FIELDS = [
@@ -163,7 +150,7 @@ function parseJob(
   const qps = integer('qps', 0, 0)
   const include = list('includeTags')
   const exclude = list('excludeTags')
-  const engine: EngineSettings = {
+  const engine: UserSettings = {
     routines: integer('routines', 5, 1),
     retry: integer('retry', 2, 0),
     ...(qps ? {qps} : {}),

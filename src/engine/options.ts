@@ -2,6 +2,8 @@
  * The engine's settings: one type, a sub-object per concern, from which a session is built once
  * per run. `EngineOptions` is the same settings flat, as the library's `runTransfer()` and the
  * commands have always passed them; `sessionOptions` is the one place that maps one to the other.
+ * What a user chooses (selection, limits, job retry) is declared in src/settings.ts, below the
+ * layers that read it, and exported from here with the rest.
  */
 import type {CredentialStore} from '../config/security.js'
 import type {ConfigError} from '../errors.js'
@@ -12,49 +14,11 @@ import type {RegistryObserver} from '../registry/client.js'
 import type {RequestLimiter} from '../registry/limiter.js'
 import type {Logger} from '../report/logger.js'
 import type {JobResult} from '../report/summary.js'
-import type {Platform} from '../select/platforms.js'
-import type {TagSelection} from '../select/tags.js'
+import type {JobRetry, Limits, Selection, UserSettings} from '../settings.js'
 import type {FlightLock} from '../transfer/blob-flight.js'
 import type {EndpointResolver} from '../transfer/endpoints.js'
 
-/** Which images, and what a destination that already has something gets. */
-export interface Selection {
-  /** Which listed tags to copy (--includeTags/--excludeTags); tags a rule names are always copied. */
-  tagFilter?: (tag: string) => boolean
-  /** --semver/--latest (and include/exclude, for library callers), applied after tagFilter and before a rule's own. */
-  tagSelection?: TagSelection
-  /** --platform: copy only these children of a multi-platform index, as a new index; a rule's `platform` wins. */
-  platforms?: Platform[]
-  /**
-   * image-transfer's --tag-exist-overridden (default true). False: a destination tag that already
-   * exists is never moved, even to a different digest; the job is skipped ("tag exists").
-   */
-  overwriteTags?: boolean
-  /** --deep: a tag at the same digest has its child manifests and blobs checked and repaired. */
-  deep?: boolean
-}
-
-/** How much at once, and how fast. */
-export interface Limits {
-  /** Jobs copied at once (and tag listings at once). */
-  routines?: number
-  /** Requests per second to all registries together; unlimited when absent. */
-  qps?: number
-  /** Blob bytes per second for the whole run, over all streams (--limitRate). */
-  bytesPerSecond?: number
-  /** Upload blobs in PATCH chunks of this many bytes. */
-  chunkSize?: number
-  /** A request or blob stream idle this long fails (and is retried). */
-  idleTimeoutMs?: number
-}
-
-/** Attempts of a failed job. */
-export interface JobRetry {
-  /** Attempts after the first for a failed job. */
-  retries?: number
-  /** Base delay between job attempts (tests shorten it). */
-  baseMs?: number
-}
+export type {JobRetry, Limits, Selection, UserSettings}
 
 /** Where the run tells what it does. */
 export interface Output {
@@ -125,24 +89,21 @@ export interface RunInput {
 }
 
 /** The settings flat, as `runTransfer()` takes them (the library's API since its first release). */
-export interface EngineOptions extends RunInput, Selection, Limits, Output, Shared {
+export interface EngineOptions extends RunInput, UserSettings, Output, Shared {
   credentials: CredentialStore
-  /** --dryRun: plan every job (status 'planned' or 'skipped') and write nothing anywhere. */
-  dryRun?: boolean
   /** `ferry verify`: check every job's destination (status 'verified', or 'failed' with `missing`), write nothing. */
   verify?: boolean
-  /** Attempts after the first for a failed job. */
-  retry?: number
-  /** Base delay between job attempts (tests shorten it). */
-  retryBaseMs?: number
   signal?: AbortSignal
   drain?: AbortSignal
   prepareDestination?: SessionOptions['prepareDestination']
   endpoints?: SessionOptions['endpoints']
 }
 
+/** Everything a run is told but its rules: the one name for the engine's settings, flat. */
+export type EngineSettings = Omit<EngineOptions, keyof RunInput>
+
 /** Flat settings → the session's. Pure. */
-export function sessionOptions(flat: Omit<EngineOptions, keyof RunInput>): SessionOptions {
+export function sessionOptions(flat: EngineSettings): SessionOptions {
   return {
     credentials: flat.credentials,
     mode: flat.verify ? 'verify' : flat.dryRun ? 'dry run' : 'copy',

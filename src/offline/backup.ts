@@ -2,7 +2,7 @@
  * `ferry backup`: every repository and tag of a registry (or of one namespace of it), through
  * the catalog, into one layout, with backup.json listing what was saved. `ferry load` restores it.
  */
-import {anonymousStore, loadSecurityFile} from '../config/security.js'
+import type {CredentialStore} from '../config/security.js'
 import {ConfigError, FerryError} from '../errors.js'
 import {ImageLayout, LAYOUT_REGISTRY, layoutEndpoints} from '../layout/layout.js'
 import type {RuleItem} from '../pipeline/generate.js'
@@ -15,14 +15,18 @@ import {runRules} from '../engine/run.js'
 import {withSession} from '../engine/session.js'
 import type {TransferReport} from '../report/summary.js'
 import {writeBackupManifest} from './backup-manifest.js'
-import {outputTarget} from './output.js'
-import {finishArchive, type EngineSettings} from './save.js'
+import type {OutputTarget} from './output.js'
+import {finishArchive, type OfflineSettings} from './save.js'
 
-export interface BackupOptions extends EngineSettings {
-  /** HOST or HOST/namespace. */
+/** A backup into a layout; the caller parses --source and --output and reads the security file (offline-files.ts). */
+export interface BackupLayoutOptions extends OfflineSettings {
+  /** HOST or HOST/namespace, as given: backup.json records it. */
   source: string
-  securityFile?: string
-  output: string
+  /** `source` parsed (`parseBackupSource`). */
+  location: {registry: string; namespace?: string}
+  /** Where the layout goes (`outputTarget`). */
+  target: OutputTarget
+  credentials: CredentialStore
 }
 
 /** `HOST[/namespace]` → its parts, with a one-line error for either. Pure. */
@@ -66,10 +70,8 @@ export async function* backupRules(from: SourceProvider, signal?: AbortSignal): 
   }
 }
 
-export async function backup(options: BackupOptions): Promise<TransferReport> {
-  const source = parseBackupSource(options.source)
-  const target = outputTarget(options.output, undefined)
-  const credentials = options.securityFile ? await loadSecurityFile(options.securityFile) : anonymousStore
+export async function backupLayout(options: BackupLayoutOptions): Promise<TransferReport> {
+  const {location: source, target, credentials} = options
   const layout = await ImageLayout.forWriting(target.dir)
   // The catalog is listed through the session's limiter: --qps bounds the listing and the copies together.
   return withSession(sessionOptions({...options, credentials, endpoints: layoutEndpoints(layout, 'destination')}), async (session) => {

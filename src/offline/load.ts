@@ -7,8 +7,8 @@ import {mkdtemp, rm, stat} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
-import {loadRuleFile, type Rule} from '../config/rules.js'
-import {anonymousStore, loadSecurityFile} from '../config/security.js'
+import type {ParsedRules, Rule} from '../config/rules.js'
+import type {CredentialStore} from '../config/security.js'
 import {ConfigError, FerryError, type FerryCode} from '../errors.js'
 import {unpackLayout} from '../layout/archive.js'
 import {refNameOf, type IndexEntry} from '../layout/index-file.js'
@@ -19,40 +19,37 @@ import {checkDigest, nameRefusal} from '../names.js'
 import {parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
 import {runTransfer, type TransferReport} from '../engine/run.js'
 import {registryDestination, ruleDestination, type Destination} from './destinations.js'
-import type {EngineSettings} from './save.js'
+import type {OfflineSettings} from './save.js'
 
-export interface LoadOptions extends EngineSettings {
+/** A load of a layout's images; the caller reads the security file and any rule file (offline-files.ts). */
+export interface LoadLayoutOptions extends OfflineSettings {
   /** A layout folder or a tar (plain, gzip or zstd) of one. */
   input: string
-  securityFile?: string
-  /** Destination registry (with `ns`), or `ruleFile`. */
-  registry?: string
-  ns?: string
-  ruleFile?: string
+  credentials: CredentialStore
+  /** Where the images go: `ruleDestinations` or `registryDestinations`. */
+  destinations: Destinations
   /** Names the repository of entries whose ref name is a bare tag (`skopeo copy … oci:DIR:v1`). */
   repository?: string
 }
 
 /** Where images go: one function from a saved image to its destination, or undefined to leave it. */
-type Mapper = {
+export type Destinations = {
   destinationOf(saved: SavedReference, digest: string): Destination | undefined
   unused(): ConfigError[]
   /** --ns keeps only the last path component, so two saved repositories may meet (pipeline/clash.ts). */
   mapping?: 'default'
 }
 
-export async function load(options: LoadOptions): Promise<TransferReport> {
-  const mapper = await destinationMapper(options)
-  const credentials = options.securityFile ? await loadSecurityFile(options.securityFile) : anonymousStore
-  const opened = await openLayout(options.input)
+export async function loadLayout(options: LoadLayoutOptions): Promise<TransferReport> {
+  const {input, destinations, ...settings} = options
+  const opened = await openLayout(input)
   try {
-    const {rules, errors, warnings} = loadRules(opened.layout.index.current(), mapper, options, opened.indexFile)
+    const {rules, errors, warnings} = loadRules(opened.layout.index.current(), destinations, options, opened.indexFile)
     return await runTransfer({
-      ...options,
+      ...settings,
       rules,
       ruleErrors: errors,
       ruleWarnings: warnings,
-      credentials,
       endpoints: layoutEndpoints(opened.layout, 'source'),
     })
   } finally {
@@ -63,7 +60,7 @@ export async function load(options: LoadOptions): Promise<TransferReport> {
 /** One rule per index.json entry (by digest), with what cannot be loaded said, never skipped silently. */
 export function loadRules(
   entries: readonly IndexEntry[],
-  mapper: Mapper,
+  mapper: Destinations,
   options: {repository?: string; tagFilter?: (tag: string) => boolean},
   indexFile: string,
 ): {rules: Rule[]; errors: ConfigError[]; warnings: string[]} {
@@ -109,27 +106,30 @@ export function loadRules(
   return {rules, errors, warnings}
 }
 
-async function destinationMapper(options: LoadOptions): Promise<Mapper> {
-  if (options.ruleFile) {
-    if (options.registry || options.ns) throw new ConfigError('give either --registry/--ns or --ruleFile, not both')
-    // Destinations are what the file says; there is no default registry for an empty one.
-    const parsed = await loadRuleFile(options.ruleFile, {})
-    // A load maps every image it pushes; a rule that cannot be read stops it before anything moves.
-    const [first, ...more] = parsed.errors
-    if (first) throw new ConfigError(`${first.message}${more.length ? ` (and ${more.length} more rule errors)` : ''}`, {code: 'INVALID_RULE'})
-    const used = new Set<Rule>()
-    return {
-      destinationOf(saved, digest) {
-        const found = ruleDestination(saved, digest, parsed.rules)
-        if (found) used.add(found.rule)
-        return found?.destination
-      },
-      unused: () =>
-        parsed.rules
-          .filter((rule) => !used.has(rule))
-          .map((rule) => new ConfigError(`rule ${quote(rule.text)} names no image in the layout`, {file: rule.file, line: rule.line, code: 'INVALID_RULE'})),
-    }
+/**
+ * The destinations a rule file's rules give (read without a default registry: a destination is
+ * what the file says). A load maps every image it pushes; a rule that cannot be read stops it
+ * before anything moves.
+ */
+export function ruleDestinations(parsed: ParsedRules): Destinations {
+  const [first, ...more] = parsed.errors
+  if (first) throw new ConfigError(`${first.message}${more.length ? ` (and ${more.length} more rule errors)` : ''}`, {code: 'INVALID_RULE'})
+  const used = new Set<Rule>()
+  return {
+    destinationOf(saved, digest) {
+      const found = ruleDestination(saved, digest, parsed.rules)
+      if (found) used.add(found.rule)
+      return found?.destination
+    },
+    unused: () =>
+      parsed.rules
+        .filter((rule) => !used.has(rule))
+        .map((rule) => new ConfigError(`rule ${quote(rule.text)} names no image in the layout`, {file: rule.file, line: rule.line, code: 'INVALID_RULE'})),
   }
+}
+
+/** --registry HOST [--ns NAMESPACE]: every image under that registry (and namespace). */
+export function registryDestinations(options: {registry?: string; ns?: string}): Destinations {
   if (!options.registry) throw new ConfigError('say where the images go: --registry HOST [--ns NAMESPACE], or --ruleFile')
   let registry: string
   try {

@@ -1,6 +1,7 @@
 /** What a run would copy, without copying: the session's jobs, tags and catalogs listed at the sources. */
 import type {Rule} from '../config/rules.js'
 import type {CredentialStore} from '../config/security.js'
+import type {EngineSettings} from '../engine/options.js'
 import {withSession} from '../engine/session.js'
 import type {GenerateFailure} from '../report/summary.js'
 import {formatReference} from '../reference.js'
@@ -14,7 +15,7 @@ export interface Plan {
 export async function plannedImages(
   rules: Iterable<Rule> | AsyncIterable<Rule>,
   credentials: CredentialStore,
-  options: {routines?: number; qps?: number; tagFilter?: (tag: string) => boolean; signal?: AbortSignal},
+  options: Pick<EngineSettings, 'routines' | 'qps' | 'tagFilter' | 'signal'>,
 ): Promise<Plan> {
   const session = {
     credentials,

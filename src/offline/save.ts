@@ -6,16 +6,17 @@
 import {rm} from 'node:fs/promises'
 
 import type {Rule} from '../config/rules.js'
-import {loadTransferInputs} from '../inputs.js'
-import {packLayout, type Compression} from '../layout/archive.js'
+import type {TransferInputs} from '../inputs.js'
+import {packLayout} from '../layout/archive.js'
 import {ImageLayout, LAYOUT_REGISTRY, layoutEndpoints} from '../layout/layout.js'
 import {skopeoRefProblem} from '../layout/ref-name.js'
 import {silentLogger} from '../report/logger.js'
-import {runTransfer, type EngineOptions, type TransferReport} from '../engine/run.js'
-import {outputTarget} from './output.js'
+import type {EngineSettings} from '../engine/options.js'
+import {runTransfer, type TransferReport} from '../engine/run.js'
+import type {OutputTarget} from './output.js'
 import {plannedImages, type Plan} from './plan.js'
 import {platformSources} from './platform.js'
-import {parsePlatform} from '../select/platforms.js'
+import type {Platform} from '../select/platforms.js'
 
 /**
  * Lets a rule with an empty destination parse (the rule file format needs a default for it);
@@ -23,19 +24,18 @@ import {parsePlatform} from '../select/platforms.js'
  */
 export const IGNORED_DESTINATION = 'ferry-save.invalid'
 
-export type EngineSettings = Pick<
-  EngineOptions,
+/** What a save, load or backup takes of the engine's settings (engine/options.ts documents each). */
+export type OfflineSettings = Pick<
+  EngineSettings,
   'routines' | 'retry' | 'qps' | 'chunkSize' | 'overwriteTags' | 'tagFilter' | 'logger' | 'signal' | 'idleTimeoutMs' | 'retryBaseMs'
 >
 
-export interface SaveOptions extends EngineSettings {
-  ruleFile: string
-  securityFile?: string
-  /** A folder, or FILE.tar (FILE.tar.gz, FILE.tar.zst). */
-  output: string
-  compress?: Compression
-  /** `os/architecture[/variant]`: of a multi-arch image, only that platform's manifest. */
-  platform?: string
+/** A save of the rules' sources; the rule and security files are read by the caller (offline-files.ts). */
+export interface SaveLayoutOptions extends OfflineSettings, TransferInputs {
+  /** Where the layout goes: a folder, or a tar built from a staging folder (`outputTarget`). */
+  target: OutputTarget
+  /** Of a multi-arch image, only this platform's manifest. */
+  platform?: Platform
 }
 
 /** A rule whose destination is the layout, under the source's own registry and repository. */
@@ -46,10 +46,8 @@ export function layoutRule(rule: Rule): Rule {
   return {...rule, destination}
 }
 
-export async function save(options: SaveOptions): Promise<TransferReport> {
-  const target = outputTarget(options.output, options.compress)
-  const platform = options.platform === undefined ? undefined : parsePlatform(options.platform)
-  const inputs = await loadTransferInputs({ruleFile: options.ruleFile, securityFile: options.securityFile, registry: IGNORED_DESTINATION})
+export async function saveLayout(options: SaveLayoutOptions): Promise<TransferReport> {
+  const {target, platform, rules, ...settings} = options
   const logger = options.logger ?? silentLogger
   const layout = await ImageLayout.forWriting(target.dir)
   layout.onSaved = (refName) => {
@@ -57,11 +55,8 @@ export async function save(options: SaveOptions): Promise<TransferReport> {
     if (problem) logger.warn(`warning: ${problem}`)
   }
   const report = await runTransfer({
-    ...options,
-    rules: inputs.rules.map(layoutRule),
-    ruleErrors: inputs.ruleErrors,
-    ruleWarnings: inputs.ruleWarnings,
-    credentials: inputs.credentials,
+    ...settings,
+    rules: rules.map(layoutRule),
     endpoints: platform
       ? (registries) => layoutEndpoints(layout, 'destination')(platformSources(platform)(registries))
       : layoutEndpoints(layout, 'destination'),
@@ -71,11 +66,7 @@ export async function save(options: SaveOptions): Promise<TransferReport> {
 }
 
 /** For a tar output: packs the staging folder, and removes it unless a failed job will want it again. */
-export async function finishArchive(
-  target: ReturnType<typeof outputTarget>,
-  report: TransferReport,
-  logger: NonNullable<EngineSettings['logger']>,
-): Promise<void> {
+export async function finishArchive(target: OutputTarget, report: TransferReport, logger: NonNullable<OfflineSettings['logger']>): Promise<void> {
   if (!target.archive) return
   await packLayout(target.dir, target.archive.file, target.archive.compression)
   if (report.summary.failed === 0 && report.summary.generateFailed === 0) await rm(target.dir, {recursive: true, force: true})
@@ -83,10 +74,8 @@ export async function finishArchive(
 }
 
 /** `--dryRun`: the images the rules name (tags listed at the sources), nothing written. */
-export async function planSave(options: Omit<SaveOptions, 'compress'>): Promise<Plan> {
-  outputTarget(options.output, undefined)
-  const inputs = await loadTransferInputs({ruleFile: options.ruleFile, securityFile: options.securityFile, registry: IGNORED_DESTINATION})
-  const plan = await plannedImages(inputs.rules.map(layoutRule), inputs.credentials, options)
-  for (const error of inputs.ruleErrors) plan.failures.unshift({rule: error.file ?? 'rule', code: error.code, message: error.message})
+export async function planSaveLayout(options: OfflineSettings & Omit<TransferInputs, 'ruleWarnings'>): Promise<Plan> {
+  const plan = await plannedImages(options.rules.map(layoutRule), options.credentials, options)
+  for (const error of options.ruleErrors) plan.failures.unshift({rule: error.file ?? 'rule', code: error.code, message: error.message})
   return plan
 }

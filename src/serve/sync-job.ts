@@ -3,18 +3,15 @@
  * with the hooks the service needs into each run.
  */
 import type {Rule} from '../config/rules.js'
-import type {EngineSettings} from '../config/schedule.js'
 import type {CredentialStore} from '../config/security.js'
-import {loadTransferInputs, type InputFiles} from '../inputs.js'
+import type {TransferInputs} from '../inputs.js'
 import type {RegistryObserver} from '../registry/client.js'
 import type {RequestLimiter} from '../registry/limiter.js'
 import type {Logger} from '../report/logger.js'
 import type {JobResult} from '../report/summary.js'
-import type {TagFilter} from '../select/filters.js'
 import {runTransfer, type TransferReport} from '../engine/run.js'
 import {requestLimiter} from '../engine/session.js'
-import type {Platform} from '../select/platforms.js'
-import type {TagSelection} from '../select/tags.js'
+import type {UserSettings} from '../settings.js'
 import {rulesForPush, withClaimants} from './event-rules.js'
 import type {TransferJob} from '../pipeline/job.js'
 import type {PushEvent} from './push-events.js'
@@ -44,16 +41,22 @@ export interface SyncJob {
 }
 
 /**
- * A rule file (and security file) synced on a trigger. The files are read again at each full run,
- * so a changed ConfigMap takes effect without a restart; events use the rules of the last read.
- * One limiter for all of the job's runs: --qps bounds the job, not each run.
+ * Rules (and credentials) synced on a trigger. `load` is called again at each full run (the
+ * caller's loader reads the rule and security files, see from-files.ts), so a changed ConfigMap
+ * takes effect without a restart; events use the rules of the last load. One limiter for all of
+ * the job's runs: --qps bounds the job, not each run.
  */
-export function transferSyncJob(options: {name: string; trigger: TriggerSpec; files: InputFiles; engine: EngineSettings}): SyncJob & {load(): Promise<void>} {
+export function rulesSyncJob(options: {
+  name: string
+  trigger: TriggerSpec
+  load: () => Promise<TransferInputs>
+  engine: UserSettings
+}): SyncJob & {load(): Promise<void>} {
   const limiter: RequestLimiter = requestLimiter({qps: options.engine.qps})
   let rules: Rule[] = []
   let credentials: CredentialStore | undefined
   const load = async () => {
-    const inputs = await loadTransferInputs(options.files)
+    const inputs = await options.load()
     rules = inputs.rules
     credentials = inputs.credentials
     return inputs

@@ -4,6 +4,7 @@ import {FerryError} from '../errors.js'
 import {DigestVerifier} from '../registry/digest-verifier.js'
 import type {Descriptor} from '../registry/media-types.js'
 import {withRetry} from '../retry.js'
+import type {Limits} from '../settings.js'
 import type {BlobHomes, FlightLock} from './blob-flight.js'
 import type {ByteRate} from './byte-rate.js'
 import type {ImageDestination, ImageSource} from './endpoints.js'
@@ -16,13 +17,14 @@ export type CopyEvent =
   | {type: 'bytes'; bytes: number}
   | {type: 'blob-retry'; digest: string; attempt: number; delayMs: number; error: unknown}
 
-/** What the copy of a blob uses of the copy's context (CopyContext, which documents each). */
-export interface BlobContext {
+/** What the copy of a blob runs with; the copy of an image (CopyContext) adds to it. */
+export interface BlobContext extends Pick<Limits, 'chunkSize'> {
   flights: FlightLock
   homes: BlobHomes
-  chunkSize?: number
   signal?: AbortSignal
+  /** Told of each blob made present, bytes streamed and blob retries (progress, --verbose). */
   onEvent?: (event: CopyEvent) => void
+  /** --limitRate (`Limits.bytesPerSecond`) as the one rate all of the run's streams share. */
   byteRate?: ByteRate
 }
 

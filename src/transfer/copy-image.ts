@@ -2,10 +2,8 @@ import {FerryError} from '../errors.js'
 import {destinationsOf, type TransferJob} from '../pipeline/job.js'
 import type {FetchedManifest, ManifestHead} from '../registry/manifests.js'
 import {copiedBlobs, parseManifest} from '../registry/media-types.js'
-import type {BlobHomes, FlightLock} from './blob-flight.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
-import type {ByteRate} from './byte-rate.js'
-import {ensureBlob, type CopyEvent} from './copy-blob.js'
+import {ensureBlob, type BlobContext, type CopyEvent} from './copy-blob.js'
 import {
   pinnedElsewhere,
   planFromHeads,
@@ -13,38 +11,25 @@ import {
   type DestinationHead,
   type PlanOptions,
   type PlannedDestination,
-  type Selection,
+  type PlatformSubset,
   type Settled,
   type SkipReason,
 } from './copy-plan.js'
 import {FanOutDestination} from './fan-out.js'
-import type {Platform} from '../select/platforms.js'
+import type {Selection, UserSettings} from '../settings.js'
 import {choosePlatforms} from './platform-select.js'
 import {mapLimit} from './map-limit.js'
 
-export interface CopyContext {
+/**
+ * What the copy of one image runs with: the session's endpoints, locks and streams, and the
+ * settings it reads (src/settings.ts documents each).
+ */
+export interface CopyContext extends BlobContext, Pick<Selection, 'platforms' | 'overwriteTags' | 'deep'>, Pick<UserSettings, 'dryRun'> {
   endpoints: EndpointResolver
-  flights: FlightLock
-  homes: BlobHomes
-  /** Upload in PATCH chunks of this many bytes instead of one streamed PUT. */
-  chunkSize?: number
   /** Blobs of one image copied at once. */
   blobConcurrency?: number
-  signal?: AbortSignal
-  /** False: an existing destination tag is never moved to another digest (the job is skipped). */
-  overwriteTags?: boolean
   /** Makes the destination repository exist where a registry needs that before a push. */
   prepare?: (registry: string, repository: string, signal?: AbortSignal) => Promise<void>
-  /** Told of each blob made present, bytes streamed and blob retries (progress, --verbose). */
-  onEvent?: (event: CopyEvent) => void
-  /** --limitRate: blob bytes per second for the whole process. */
-  byteRate?: ByteRate
-  /** --platform: only these children of an index (a job's own platforms win). */
-  platforms?: readonly Platform[]
-  /** --deep: a tag at the same digest still has every child manifest and blob checked, and repaired. */
-  deep?: boolean
-  /** --dryRun: decide as a copy would, then stop before the first write ('planned'). */
-  dryRun?: boolean
 }
 
 export type {CopyEvent} from './copy-blob.js'
@@ -120,7 +105,7 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   if (pinned) throw new FerryError('DIGEST_MISMATCH', `source manifest digest is ${sourceDigest}, not the destination digest ${pinned} the rule names`)
   const choice = subsetting ? await choosePlatforms(fetched, platforms, source, signal) : undefined
   const manifest = choice?.kind === 'keep' ? choice.manifest : fetched
-  const selection: Selection = !choice ? {kind: 'all'} : choice.kind === 'leave' ? choice : {kind: 'keep', digest: manifest.digest, note: choice.note}
+  const selection: PlatformSubset = !choice ? {kind: 'all'} : choice.kind === 'leave' ? choice : {kind: 'keep', digest: manifest.digest, note: choice.note}
   const repair: Task[] = []
   const copy: Task[] = []
   planFromManifest(

@@ -5,6 +5,7 @@
  * spares a job with nothing to do the GET of its manifest: `planFromHeads` settles what the HEADs
  * alone settle, `planFromManifest` the rest once the manifest (and its platform subset) is known.
  */
+import type {UserSettings} from '../settings.js'
 
 export type SkipReason = 'same digest' | 'tag exists' | 'platform not selected'
 
@@ -19,15 +20,10 @@ export interface PlannedDestination {
   pinned?: string
 }
 
-export interface PlanOptions {
+/** The settings the plan reads (src/settings.ts documents each). */
+export interface PlanOptions extends Pick<UserSettings, 'deep' | 'dryRun' | 'overwriteTags'> {
   /** --platform (or the job's platforms) asks for a subset of an index. */
   subsetting: boolean
-  /** --deep: a destination at the same digest still has what it references checked, and repaired. */
-  deep?: boolean
-  /** --dryRun: decide as a copy would, write nothing. */
-  dryRun?: boolean
-  /** False: an existing tag is never moved to another digest. */
-  overwriteTags?: boolean
 }
 
 /** A destination done with, as the report shows it. `digest` is the source's top manifest ('' when unknown). */
@@ -42,7 +38,7 @@ export type Work = {kind: 'repair'; note?: string} | {kind: 'copy'; note?: strin
 export type Decision = Settled | Work
 
 /** What --platform made of the source manifest; `all` when no platforms were asked for. */
-export type Selection = {kind: 'all'} | {kind: 'keep'; digest: string; note?: string} | {kind: 'leave'; note: string}
+export type PlatformSubset = {kind: 'all'} | {kind: 'keep'; digest: string; note?: string} | {kind: 'leave'; note: string}
 
 /**
  * From the HEADs alone. `sourceDigest` is what the source HEAD (or the rule's pin) said, undefined
@@ -74,7 +70,12 @@ export function pinnedElsewhere(destinations: readonly PlannedDestination[], sou
 }
 
 /** The decisions for the destinations `planFromHeads` left open, once the source manifest is fetched. */
-export function planFromManifest(sourceDigest: string, selection: Selection, destinations: readonly PlannedDestination[], options: PlanOptions): Decision[] {
+export function planFromManifest(
+  sourceDigest: string,
+  selection: PlatformSubset,
+  destinations: readonly PlannedDestination[],
+  options: PlanOptions,
+): Decision[] {
   if (selection.kind === 'leave') {
     return destinations.map(() => ({kind: 'skip', reason: 'platform not selected', digest: sourceDigest, note: selection.note}))
   }

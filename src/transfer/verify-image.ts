@@ -7,14 +7,14 @@ import {FerryError} from '../errors.js'
 import type {TransferJob} from '../pipeline/job.js'
 import type {FetchedManifest} from '../registry/manifests.js'
 import {copiedBlobs, parseManifest} from '../registry/media-types.js'
-import {formatPlatform, type Platform} from '../select/platforms.js'
+import {formatPlatform} from '../select/platforms.js'
+import type {Selection} from '../settings.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
 import {mapLimit} from './map-limit.js'
 import {choosePlatforms} from './platform-select.js'
 
-export interface VerifyContext {
+export interface VerifyContext extends Pick<Selection, 'platforms'> {
   endpoints: EndpointResolver
-  platforms?: readonly Platform[]
   /** HEADs of one image's blobs at once. */
   blobConcurrency?: number
   signal?: AbortSignal

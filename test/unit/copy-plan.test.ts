@@ -8,7 +8,7 @@ import {
   type DestinationHead,
   type PlanOptions,
   type PlannedDestination,
-  type Selection,
+  type PlatformSubset,
 } from '../../src/transfer/copy-plan.js'
 
 const S = 'sha256:source'
@@ -83,13 +83,13 @@ test('pinnedElsewhere: the first digest a rule names that the source does not ha
 })
 
 test('planFromManifest: skip, tag exists, planned, repair, copy', () => {
-  const all: Selection = {kind: 'all'}
+  const all: PlatformSubset = {kind: 'all'}
   const reduced = "index reduced to 1 of 2 manifests (linux/amd64): the destination digest differs from the source's"
-  const subset: Selection = {kind: 'keep', digest: U, note: reduced}
-  const whole: Selection = {kind: 'keep', digest: S}
-  const leave: Selection = {kind: 'leave', note: 'platform not selected: the image is linux/arm64, not linux/amd64'}
+  const subset: PlatformSubset = {kind: 'keep', digest: U, note: reduced}
+  const whole: PlatformSubset = {kind: 'keep', digest: S}
+  const leave: PlatformSubset = {kind: 'leave', note: 'platform not selected: the image is linux/arm64, not linux/amd64'}
   const sub: PlanOptions = {subsetting: true}
-  const cases: [string, Selection, PlannedDestination, PlanOptions, unknown][] = [
+  const cases: [string, PlatformSubset, PlannedDestination, PlanOptions, unknown][] = [
     ['absent: copied', all, tag(absent), plain, {kind: 'copy'}],
     ['another digest: copied over', all, tag(at(X)), plain, {kind: 'copy'}],
     // Reached only when the HEADs said otherwise than the manifest: the tag guard is the HEADs' step.

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
 import {test} from 'node:test'
 
-import {save} from '../../src/offline/save.js'
+import {save} from '../../src/offline-files.js'
 import {formatPlatform, parsePlatform, parsePlatforms, pickPlatform, platformMatches, subsetIndex, type Platform} from '../../src/select/platforms.js'
 
 const digest = (n: number) => `sha256:${String(n).repeat(64)}`

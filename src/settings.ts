@@ -1,0 +1,57 @@
+/**
+ * The settings a user chooses for a run (flags, schedule.yaml, library options), each field
+ * declared and documented here once. Beside rule.ts, the engine's other input: low enough that
+ * config/ (which parses schedule.yaml) and transfer/ (whose copy reads a few of them) type their
+ * fields from here. engine/options.ts builds the engine's options from these. Types only.
+ */
+import type {Platform} from './select/platforms.js'
+import type {TagSelection} from './select/tags.js'
+
+/** Which images, and what a destination that already has something gets. */
+export interface Selection {
+  /** Which listed tags to copy (--includeTags/--excludeTags); tags a rule names are always copied. */
+  tagFilter?: (tag: string) => boolean
+  /** --semver/--latest (and include/exclude, for library callers), applied after tagFilter and before a rule's own. */
+  tagSelection?: TagSelection
+  /** --platform: copy only these children of a multi-platform index, as a new index; a rule's (a job's) `platform` wins. */
+  platforms?: Platform[]
+  /**
+   * image-transfer's --tag-exist-overridden (default true). False: a destination tag that already
+   * exists is never moved, even to a different digest; the job is skipped ("tag exists").
+   */
+  overwriteTags?: boolean
+  /** --deep: a tag at the same digest has its child manifests and blobs checked and repaired. */
+  deep?: boolean
+}
+
+/** How much at once, and how fast. */
+export interface Limits {
+  /** Jobs copied at once (and tag listings at once). */
+  routines?: number
+  /** Requests per second to all registries together; unlimited when absent. */
+  qps?: number
+  /** Blob bytes per second for the whole run, over all streams (--limitRate). */
+  bytesPerSecond?: number
+  /** Upload blobs in PATCH chunks of this many bytes instead of one streamed PUT. */
+  chunkSize?: number
+  /** A request or blob stream idle this long fails (and is retried). */
+  idleTimeoutMs?: number
+}
+
+/** Attempts of a failed job. */
+export interface JobRetry {
+  /** Attempts after the first for a failed job. */
+  retries?: number
+  /** Base delay between job attempts (tests shorten it). */
+  baseMs?: number
+}
+
+/** The settings a user chooses, flat, under the names of `runTransfer()` and the flags. */
+export interface UserSettings extends Selection, Limits {
+  /** `JobRetry.retries` (--retry). */
+  retry?: JobRetry['retries']
+  /** `JobRetry.baseMs`. */
+  retryBaseMs?: JobRetry['baseMs']
+  /** --dryRun: plan every job (status 'planned' or 'skipped') and write nothing anywhere. */
+  dryRun?: boolean
+}
