@@ -1,7 +1,9 @@
 import {Flags} from '@oclif/core'
 
 import {ConfigError} from '../errors.js'
-import {parsePlatforms, type Platform} from '../select/platforms.js'
+import type {InputFiles} from '../inputs.js'
+import type {Selection} from '../settings.js'
+import {parsePlatforms} from '../select/platforms.js'
 import {compileSelection, type TagSelection} from '../select/tags.js'
 
 const SELECTION = 'SELECTION'
@@ -54,7 +56,7 @@ export interface SelectionFlagValues {
 }
 
 /** Engine and rule-loading settings from the flags; a bad value is a ConfigError naming its flag. */
-export function selectionSettings(flags: SelectionFlagValues): {tagSelection?: TagSelection; platforms?: Platform[]; flatten?: string} {
+export function selectionSettings(flags: SelectionFlagValues): Pick<Selection, 'tagSelection' | 'platforms'> & Pick<InputFiles, 'flatten'> {
   const tagSelection: TagSelection = {}
   if (flags.semver !== undefined) tagSelection.semver = flags.semver
   if (flags.latest !== undefined) tagSelection.latest = flags.latest

@@ -10,18 +10,16 @@ import {destinationsOf, type TransferJob} from '../pipeline/job.js'
 import type {Logger} from '../report/logger.js'
 import type {GenerateFailure} from '../report/summary.js'
 import type {Platform} from '../select/platforms.js'
-import type {TagSelection} from '../select/tags.js'
+import type {Selection} from '../engine/options.js'
 import {checkReachable, connect, jobIdOf, type QueueAddress} from './connection.js'
 import {toQueuedJob} from './job-data.js'
 import {formatReference} from '../reference.js'
 
-export interface EnqueueOptions {
+export interface EnqueueOptions extends Pick<Selection, 'tagFilter' | 'tagSelection'> {
   queue: QueueAddress
   rules: Iterable<Rule> | AsyncIterable<Rule>
   ruleErrors?: readonly ConfigError[]
   credentials: CredentialStore
-  tagFilter?: (tag: string) => boolean
-  tagSelection?: TagSelection
   /** --platform: given to every job that has no platforms of its own (the workers take no --platform). */
   platforms?: Platform[]
   /** Tag listings and source HEADs at once. */
