@@ -567,6 +567,13 @@ async function verifyCopy(
   return result;
 }
 
+/** "60/60 ok ×3", or what failed in which pass. */
+function describePasses(runs: readonly { pass: number; exitCode: number; verify: VerifyResult }[]): string {
+  const failed = runs.filter((r) => r.exitCode !== 0 || !r.verify.ok);
+  if (failed.length === 0) return `${runs[0]!.verify.matched}/${runs[0]!.verify.tags} ok${runs.length > 1 ? ` ×${runs.length}` : ''}`;
+  return failed.map((r) => `pass ${r.pass + 1}: ${r.exitCode === 0 ? '' : `exit ${r.exitCode}, `}${describeVerify(r.verify)}`).join('; ');
+}
+
 function describeVerify(v: VerifyResult): string {
   if (v.ok) return `${v.matched}/${v.tags} ok`;
   const parts = [`${v.matched}/${v.tags}`];
@@ -1044,10 +1051,7 @@ function summarise(rows: readonly RowResult[], options: Options): Summary[] {
         storedBytes: m((r) => r.bytes.stored),
         pulledBlobBytes: m((r) => r.bytes.pulledBlobs),
         ok: failed.length === 0,
-        digests:
-          failed.length === 0
-            ? `${mine[0]!.verify.matched}/${mine[0]!.verify.tags} ok${mine.length > 1 ? ` ×${mine.length}` : ''}`
-            : failed.map((r) => `pass ${r.pass + 1}: ${r.exitCode === 0 ? '' : `exit ${r.exitCode}, `}${describeVerify(r.verify)}`).join('; '),
+        digests: describePasses(mine),
       });
     }
     const f = out.find((s) => s.scenario === scenario && s.tool === 'ferry');
@@ -1055,6 +1059,16 @@ function summarise(rows: readonly RowResult[], options: Options): Summary[] {
     if (f && k) f.ferryOverSkopeo = f.wallSeconds / k.wallSeconds;
   }
   return out;
+}
+
+/** Columns padded to their widest cell; the `numeric` ones right-aligned. */
+function printAligned(header: string[], body: string[][], numeric: ReadonlySet<number>): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const fmt = (cells: string[]) =>
+    cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  console.log(fmt(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const b of body) console.log(fmt(b));
 }
 
 function printTable(summary: readonly Summary[], options: Options): void {
@@ -1086,13 +1100,7 @@ function printTable(summary: readonly Summary[], options: Options): void {
     s.digests,
     s.ferryOverSkopeo === undefined ? '' : `${s.ferryOverSkopeo.toFixed(2)}×`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const numeric = new Set([2, 3, 4, 5, 6, 8, 9]);
-  const fmt = (cells: string[]) =>
-    cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  console.log(fmt(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const b of body) console.log(fmt(b));
+  printAligned(header, body, new Set([2, 3, 4, 5, 6, 8, 9]));
   console.log(
     `${options.repeat > 1 ? `median of ${options.repeat} passes (fresh registries each, tool order alternating); ` : ''}` +
       `wall = process start to exit; MB/s = blob bytes newly stored at the destination ÷ wall (MB = 10^6 B); ` +
@@ -1304,10 +1312,7 @@ function summariseFar(rows: readonly FarRow[], far: FarOptions): FarSummary[] {
         cuts: m((r) => r.cuts),
         peakRssMiB: m((r) => r.peakRssMiB),
         ok: failed.length === 0,
-        digests:
-          failed.length === 0
-            ? `${mine[0]!.verify.matched}/${mine[0]!.verify.tags} ok`
-            : failed.map((r) => `pass ${r.pass + 1}: ${r.exitCode === 0 ? '' : `exit ${r.exitCode}, `}${describeVerify(r.verify)}`).join('; '),
+        digests: describePasses(mine),
       });
     }
     const skopeoRow = out.find((s) => s.scenario === scenario && s.variant === 'skopeo');
@@ -1332,12 +1337,7 @@ function printFarTable(summary: readonly FarSummary[], far: FarOptions, options:
     s.peakRssMiB.toFixed(0),
     s.digests,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const numeric = new Set([2, 4, 5, 6, 7, 8, 9, 10]);
-  const fmt = (cells: string[]) => cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  console.log(fmt(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const b of body) console.log(fmt(b));
+  printAligned(header, body, new Set([2, 4, 5, 6, 7, 8, 9, 10]));
   console.log(
     `${options.repeat > 1 ? `median of ${options.repeat} passes; ` : ''}link: ${far.rttMs} ms round trip, ${(far.connectionRate / MB).toFixed(1)} MB/s per connection, ` +
       `${(far.linkRate / MB).toFixed(1)} MB/s for the link (MB = 10^6 B), source far, destination near.\n` +
