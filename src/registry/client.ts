@@ -42,6 +42,12 @@ export interface RegistryAccess {
   ca?: string
   /** Where this access was written (a security file's key as written), for messages and as the client pool's key. */
   entry?: string
+  /**
+   * Where the user wrote these settings, in words they know ('security.yaml:4', 'docker
+   * config.json'), for messages that say what to fix. The client knows no files: without it
+   * messages speak of the credentials given for the registry.
+   */
+  writtenIn?: string
 }
 
 export interface ClientOptions {
@@ -90,6 +96,7 @@ export class RegistryClient {
   private readonly requestRetries: number
   private readonly onSecret?: (secret: string) => void
   private readonly observer?: RegistryObserver
+  private readonly writtenIn?: string
   /** A 429 holds this registry's requests; other registries keep going. */
   private readonly pause = new RegistryPause()
 
@@ -103,6 +110,7 @@ export class RegistryClient {
     this.maxManifestBytes = options.maxManifestBytes ?? MANIFEST_LIMIT
     this.onSecret = options.onSecret
     this.observer = options.observer
+    this.writtenIn = options.access.writtenIn
     const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
     this.origin = new URL(this.baseUrl).origin
     this.guard = new AddressGuard(new URL(this.baseUrl).hostname)
@@ -152,8 +160,8 @@ export class RegistryClient {
     return compose(
       this.transport,
       rateLimit(this.limiter, this.pause, (ms) => this.observer?.onRateLimitWait?.(this.registry, ms)),
-      attemptOutcome(this.registry, this.observer),
-      authorize(this.auth, this.registry),
+      attemptOutcome(this.registry, this.observer, this.writtenIn),
+      authorize(this.auth, this.registry, this.writtenIn),
       expectedAnswers(),
       retryRequests(this.requestRetries),
     )
@@ -240,10 +248,14 @@ export class RegistryClient {
             }),
           )
         } catch (error) {
-          throw networkError(error, what, signal)
+          throw networkError(error, what, signal, this.writtenIn)
         }
         if (response.status === 401 || response.status === 403) {
-          throw new RegistryError('UNAUTHORIZED', `token server of registry ${this.registry} refused ${refusedWhat(this.auth)}`, {status: response.status})
+          throw new RegistryError(
+            'UNAUTHORIZED',
+            `token server of registry ${this.registry} refused ${refusedWhat(this.auth, this.registry, this.writtenIn)}`,
+            {status: response.status},
+          )
         }
         if (response.status !== 200) {
           throw registryErrorFromResponse(response.status, plainHeaders(response.headers), response.body as Buffer, what)

@@ -32,10 +32,14 @@ export function authStep(
   return !expected && withheld ? 'withheld' : 'pass'
 }
 
-/** What a refusal refused, and why credentials were kept back when they were. */
-export function refusedWhat(auth: Pick<AuthState, 'withheld' | 'anonymous'>): string {
-  if (auth.withheld) return `anonymous access: the credentials from the security file were not sent, as ${auth.withheld}`
-  return auth.anonymous ? 'anonymous access (add credentials to the security file)' : 'the credentials from the security file'
+/**
+ * What a refusal refused, and why credentials were kept back when they were; where they were
+ * written (RegistryAccess.writtenIn) when the caller said so. Pure.
+ */
+export function refusedWhat(auth: Pick<AuthState, 'withheld' | 'anonymous'>, registry: string, writtenIn?: string): string {
+  const given = `the credentials given for ${registry}${writtenIn ? ` (${writtenIn})` : ''}`
+  if (auth.withheld) return `anonymous access: ${given} were not sent, as ${auth.withheld}`
+  return auth.anonymous ? `anonymous access (add credentials for ${registry}${writtenIn ? ` at ${writtenIn}` : ''})` : given
 }
 
 /**
@@ -45,7 +49,7 @@ export function refusedWhat(auth: Pick<AuthState, 'withheld' | 'anonymous'>): st
  * request, so the count spans its retries). A renewal's second try passes the rate limit again.
  * A failure to get a token is the request's failure: the retry above does not repeat it.
  */
-export function authorize(auth: AuthState, registry: string): Layer {
+export function authorize(auth: AuthState, registry: string, writtenIn?: string): Layer {
   return (next) => {
     let renewals = 0
     return async (outgoing) => {
@@ -63,7 +67,7 @@ export function authorize(auth: AuthState, registry: string): Layer {
         await drain(answer.body)
         if (step === 'withheld') {
           // An anonymous token that does not do: say why the credentials stayed home.
-          throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${registry} refused ${refusedWhat(auth)}`, {status: 401})
+          throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${registry} refused ${refusedWhat(auth, registry, writtenIn)}`, {status: 401})
         }
         const renewed = auth.unauthorized(answer.headers['www-authenticate'], request.scopes, authorization)
         if (renewed && !replayable(request)) {
@@ -76,7 +80,9 @@ export function authorize(auth: AuthState, registry: string): Layer {
           continue
         }
         const refusal = auth.refusal ? ` (${auth.refusal})` : ''
-        throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${registry} refused ${refusedWhat(auth)}${refusal}`, {status: 401})
+        throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${registry} refused ${refusedWhat(auth, registry, writtenIn)}${refusal}`, {
+          status: 401,
+        })
       }
     }
   }
