@@ -99,6 +99,8 @@ export class RegistryClient {
   private readonly writtenIn?: string
   /** A 429 holds this registry's requests; other registries keep going. */
   private readonly pause = new RegistryPause()
+  /** The layers over the transport, composed once (`layers`). */
+  private readonly exchange: Send
 
   constructor(options: ClientOptions) {
     this.registry = options.registry
@@ -127,6 +129,7 @@ export class RegistryClient {
       `registry ${this.registry}`,
       new URL(this.baseUrl),
     )
+    this.exchange = this.layers()
   }
 
   /** A provider's temporary passwords are secrets too: each one reaches the redactor as it is issued. */
@@ -146,7 +149,7 @@ export class RegistryClient {
     const sameOrigin = url.startsWith(this.origin) && new URL(url).origin === this.origin
     // An upload Location the registry handed over may name any host: the guard sees it first.
     if (!sameOrigin) await this.checkHop(url, 'a URL')
-    const answer = await this.layers()({request, url, sameOrigin})
+    const answer = await this.exchange({request, url, sameOrigin})
     return {status: answer.status, headers: answer.headers, data: answer.body, url: answer.url}
   }
 
@@ -154,7 +157,8 @@ export class RegistryClient {
    * The one place the layers are composed, innermost first: every attempt waits out a 429's pause
    * and passes the limiter, is counted and has its failure typed, carries the authorization of
    * its scopes (renewed on a 401), has its status checked against what the request expects, and
-   * is retried when idempotent. Composed per request: the auth layer counts renewals per request.
+   * is retried when idempotent. Composed once per client: no layer keeps state for one request
+   * in its closure (the auth layer counts renewals per exchange).
    */
   private layers(): Send {
     return compose(

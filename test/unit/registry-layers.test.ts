@@ -155,6 +155,21 @@ test('layers: two renewals per request, counted across its retries', async () =>
   assert.equal(auth.renewed, 2)
 })
 
+test('layers composed once: each request has its own renewals', async () => {
+  const registry = scripted([401, 401, 401, 401, 200])
+  const auth = fakeAuth()
+  const send = layered(registry.send, auth)
+  await assert.rejects(
+    send({request: request(), url: 'https://r/v2/', sameOrigin: true}),
+    (error: unknown) => error instanceof RegistryError && error.status === 401,
+  )
+  assert.equal(auth.renewed, 2)
+  const answer = await send({request: request(), url: 'https://r/v2/', sameOrigin: true})
+  assert.equal(answer.status, 200)
+  assert.equal(auth.renewed, 3)
+  assert.equal(registry.seen.length, 5)
+})
+
 test('layers: a token that cannot be had is not retried by the request; another host gets no header', async () => {
   const registry = scripted([200, 200])
   let asked = 0

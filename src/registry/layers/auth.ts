@@ -1,6 +1,6 @@
 import {RegistryError} from '../../errors.js'
 import {replayable} from '../request.js'
-import {drain, type Layer} from './exchange.js'
+import {drain, type Layer, type Outgoing} from './exchange.js'
 
 /** The authenticator as the auth layer sees it (`Authenticator` in ../auth.ts). */
 export interface AuthState {
@@ -45,15 +45,18 @@ export function refusedWhat(auth: Pick<AuthState, 'withheld' | 'anonymous'>, reg
 /**
  * Between the rate limit and the retry: each attempt to the registry's own origin carries the
  * authorization for its scopes (never to another host), and a 401 renews it, a challenge new to
- * us or a stale token, up to RENEWALS times for the request (the client composes the layers per
- * request, so the count spans its retries). A renewal's second try passes the rate limit again.
- * A failure to get a token is the request's failure: the retry above does not repeat it.
+ * us or a stale token, up to RENEWALS times for the request: the count spans its retries, which
+ * the retry layer above sends as the same exchange (`outgoing`). A renewal's second try passes the
+ * rate limit again. A failure to get a token is the request's failure: the retry above does not
+ * repeat it.
  */
 export function authorize(auth: AuthState, registry: string, writtenIn?: string): Layer {
   return (next) => {
-    let renewals = 0
+    // Per exchange, not per layer: the layers are composed once per client.
+    const renewalsOf = new WeakMap<Outgoing, number>()
     return async (outgoing) => {
       const {request} = outgoing
+      let renewals = renewalsOf.get(outgoing) ?? 0
       for (;;) {
         const authorization = outgoing.sameOrigin ? await auth.authorization(request.scopes, request.signal) : undefined
         const answer = await next({...outgoing, authorization})
@@ -76,7 +79,7 @@ export function authorize(auth: AuthState, registry: string, writtenIn?: string)
           throw new RegistryError('UNAUTHORIZED', `${request.what}: token expired during the request`, {status: 401, retryable: true})
         }
         if (renewed) {
-          renewals++
+          renewalsOf.set(outgoing, ++renewals)
           continue
         }
         const refusal = auth.refusal ? ` (${auth.refusal})` : ''
