@@ -42,6 +42,12 @@ export interface RegistryAccess {
   ca?: string
   /** Where this access was written (a security file's key as written), for messages and as the client pool's key. */
   entry?: string
+  /**
+   * Where the user wrote these settings, in words they know ('security.yaml:4', 'docker
+   * config.json'), for messages that say what to fix. The client knows no files: without it
+   * messages speak of the credentials given for the registry.
+   */
+  writtenIn?: string
 }
 
 export interface ClientOptions {
@@ -90,8 +96,11 @@ export class RegistryClient {
   private readonly requestRetries: number
   private readonly onSecret?: (secret: string) => void
   private readonly observer?: RegistryObserver
+  private readonly writtenIn?: string
   /** A 429 holds this registry's requests; other registries keep going. */
   private readonly pause = new RegistryPause()
+  /** The layers over the transport, composed once (`layers`). */
+  private readonly exchange: Send
 
   constructor(options: ClientOptions) {
     this.registry = options.registry
@@ -103,6 +112,7 @@ export class RegistryClient {
     this.maxManifestBytes = options.maxManifestBytes ?? MANIFEST_LIMIT
     this.onSecret = options.onSecret
     this.observer = options.observer
+    this.writtenIn = options.access.writtenIn
     const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
     this.origin = new URL(this.baseUrl).origin
     this.guard = new AddressGuard(new URL(this.baseUrl).hostname)
@@ -119,6 +129,7 @@ export class RegistryClient {
       `registry ${this.registry}`,
       new URL(this.baseUrl),
     )
+    this.exchange = this.layers()
   }
 
   /** A provider's temporary passwords are secrets too: each one reaches the redactor as it is issued. */
@@ -138,7 +149,7 @@ export class RegistryClient {
     const sameOrigin = url.startsWith(this.origin) && new URL(url).origin === this.origin
     // An upload Location the registry handed over may name any host: the guard sees it first.
     if (!sameOrigin) await this.checkHop(url, 'a URL')
-    const answer = await this.layers()({request, url, sameOrigin})
+    const answer = await this.exchange({request, url, sameOrigin})
     return {status: answer.status, headers: answer.headers, data: answer.body, url: answer.url}
   }
 
@@ -146,14 +157,15 @@ export class RegistryClient {
    * The one place the layers are composed, innermost first: every attempt waits out a 429's pause
    * and passes the limiter, is counted and has its failure typed, carries the authorization of
    * its scopes (renewed on a 401), has its status checked against what the request expects, and
-   * is retried when idempotent. Composed per request: the auth layer counts renewals per request.
+   * is retried when idempotent. Composed once per client: no layer keeps state for one request
+   * in its closure (the auth layer counts renewals per exchange).
    */
   private layers(): Send {
     return compose(
       this.transport,
       rateLimit(this.limiter, this.pause, (ms) => this.observer?.onRateLimitWait?.(this.registry, ms)),
-      attemptOutcome(this.registry, this.observer),
-      authorize(this.auth, this.registry),
+      attemptOutcome(this.registry, this.observer, this.writtenIn),
+      authorize(this.auth, this.registry, this.writtenIn),
       expectedAnswers(),
       retryRequests(this.requestRetries),
     )
@@ -240,10 +252,14 @@ export class RegistryClient {
             }),
           )
         } catch (error) {
-          throw networkError(error, what, signal)
+          throw networkError(error, what, signal, this.writtenIn)
         }
         if (response.status === 401 || response.status === 403) {
-          throw new RegistryError('UNAUTHORIZED', `token server of registry ${this.registry} refused ${refusedWhat(this.auth)}`, {status: response.status})
+          throw new RegistryError(
+            'UNAUTHORIZED',
+            `token server of registry ${this.registry} refused ${refusedWhat(this.auth, this.registry, this.writtenIn)}`,
+            {status: response.status},
+          )
         }
         if (response.status !== 200) {
           throw registryErrorFromResponse(response.status, plainHeaders(response.headers), response.body as Buffer, what)
