@@ -72,6 +72,19 @@ export interface PullQuota {
 /** Before a manifest GET: go (and call `release` with the answer's headers), or the quota is spent. */
 export type Admission = {kind: 'go'; release: (status: number | undefined, headers?: Record<string, string>) => void} | {kind: 'spent'; quota: PullQuota}
 
+/** Resolves when one of the flight's GETs is answered; rejects when `signal` aborts first. */
+function answered(flight: Flight, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const onAbort = () => reject(signal?.reason)
+    signal?.addEventListener('abort', onAbort, {once: true})
+    flight.waiting.push(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    })
+  })
+}
+
 /** A window's length when the registry does not say: Docker Hub's six hours. */
 const DEFAULT_WINDOW_SECONDS = 6 * 3600
 
@@ -141,10 +154,12 @@ export class PullQuotas {
       const flight = this.flight(registry)
       if (record.quota.remaining - flight.count > reserve) return this.go(registry)
       if (flight.count > 0) {
-        await new Promise<void>((resolve) => flight.waiting.push(resolve))
+        await answered(flight, signal)
         continue
       }
-      return {kind: 'spent', quota: this.spend(record)}
+      const quota = this.spend(record)
+      // A standing mirror waits for the window at the top of the loop.
+      if (this.options.whenSpent === 'stop') return {kind: 'spent', quota}
     }
   }
 
