@@ -12,6 +12,7 @@ import {startFaultProxy, type FaultProxy} from '../harness/fault-proxy.js'
 import {pushImage, randomLayer, skopeoDigest, skopeoTags, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
 import {startMeteredRegistry, type MeteredRegistry} from '../harness/metered-registry.js'
 import type {RunReport} from '../../src/report/run-report.js'
+import {listenAddress, metrics, metricValue, startFerry} from './serve-support.js'
 import {ruleYaml, runCli, workDir} from './support.js'
 
 const TAGS = 40
@@ -145,5 +146,37 @@ test('--qps 0.5 is accepted and paces requests 2 s apart at the wire', TEST, asy
       assert.ok(arrivals[i]! - arrivals[i - 1]! >= 1950, `requests ${i} and ${i + 1} arrived ${arrivals[i]! - arrivals[i - 1]!} ms apart`)
   } finally {
     await Promise.all(proxies.map((proxy) => proxy.stop()))
+  }
+})
+
+test('a standing mirror waits for the window instead of failing; /metrics shows the pulls left', TEST, async () => {
+  // Its own metered source: 3 pulls per 2 s window, so the mirror's wait is short; the window
+  // still only resets when the test says.
+  const small = await startMeteredRegistry(src, {limit: 3, windowSeconds: 2})
+  const sec = await work.file('security-standing.yaml', [small, dst].map((r) => `"http://${r.host}": {}\n`).join(''))
+  const tags = ['t00', 't01', 't02', 't03', 't04']
+  const ruleFile = await work.file('rules-standing.yaml', ruleYaml(tags.map((tag) => [`${small.host}/hub/app:${tag}`, `${dst.host}/hub/standing:${tag}`])))
+  const ferry = startFerry(['transfer', '--ruleFile', ruleFile, '--securityFile', sec, '--routines', '2', '--interval', '1h', '--listen', '127.0.0.1:0'])
+  try {
+    const address = await listenAddress(ferry, 20_000)
+    for (let i = 0; small.served < 3 && i < 400; i++) await new Promise((resolve) => setTimeout(resolve, 25))
+    assert.equal(small.served, 3, ferry.stderr() + ferry.stdout())
+    // Past one 2 s window with the quota still spent: the two jobs left wait; none failed.
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    let text = await metrics(address)
+    assert.equal(metricValue(text, 'ferry_registry_pulls_remaining', {registry: small.host}), 0, text)
+    assert.equal(metricValue(text, 'ferry_registry_pull_limit', {registry: small.host}), 3, text)
+    assert.equal(metricValue(text, 'ferry_jobs_total', {status: 'failed'}), 0, text)
+    assert.equal(metricValue(text, 'ferry_jobs_total', {status: 'copied'}), 3, text)
+    small.newWindow()
+    await ferry.waitFor(/run 1 (complete|incomplete)/, 30_000)
+    text = await metrics(address)
+    assert.equal(metricValue(text, 'ferry_jobs_total', {status: 'copied'}), 5, text)
+    assert.equal(metricValue(text, 'ferry_jobs_total', {status: 'failed'}), 0, text)
+    assert.equal(metricValue(text, 'ferry_registry_pulls_remaining', {registry: small.host}), 1, text)
+    for (const tag of tags) assert.equal(await skopeoDigest(dst, `hub/standing:${tag}`), images[tag]!.digest)
+  } finally {
+    ferry.kill()
+    await small.stop()
   }
 })
