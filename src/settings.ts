@@ -36,6 +36,12 @@ export interface Limits {
   chunkSize?: number
   /** A request or blob stream idle this long fails (and is retried). */
   idleTimeoutMs?: number
+  /**
+   * --pull-reserve: pulls left unspent under a registry's stated pull limit (Docker Hub's
+   * `ratelimit-remaining`). Once only this many are left, a one-shot run stops pulling from that
+   * registry (its jobs end with one line) and a standing mirror waits for the window. Default 0.
+   */
+  pullReserve?: number
 }
 
 /** Attempts of a failed job. */

@@ -1,11 +1,24 @@
 import {Flags, type Interfaces} from '@oclif/core'
 
+import {parseQps} from '../config/qps.js'
 import {parseSize} from '../config/size.js'
 import {tagFilter} from '../select/filters.js'
 import type {UserSettings} from '../settings.js'
 
 /** Flags image-transfer users already type are listed under this heading in --help. */
 export const IMAGE_TRANSFER = 'IMAGE-TRANSFER (same names, meanings and defaults)'
+
+/**
+ * Requests per second: a fraction, a whole number or 0 (unlimited). Read as text and checked by
+ * `flagQps` with the other values, so a bad one is one line naming the flag (oclif's own parse
+ * errors wrap over several).
+ */
+export const qpsFlag = Flags.custom<string>({default: '0', helpValue: '<value>'})
+
+/** --qps's value: undefined for unlimited; a bad value is a ConfigError naming the flag. */
+export function flagQps(text: string): number | undefined {
+  return parseQps(text, '--qps') || undefined
+}
 
 /** The flags every command that runs the copy engine takes, with image-transfer's names. */
 export const engineFlags = {
@@ -31,12 +44,17 @@ export const engineFlags = {
     max: 100,
     helpGroup: IMAGE_TRANSFER,
   }),
-  qps: Flags.integer({
+  qps: qpsFlag({
     description:
-      "at most this many requests per second to all registries together, evenly paced (0 = unlimited). image-transfer's --qps never took effect; ferry's does",
+      "at most this many requests per second to all registries together, evenly paced; fractions too (0.5: one every 2 s); 0 = unlimited. image-transfer's --qps never took effect; ferry's does",
+    helpGroup: IMAGE_TRANSFER,
+  }),
+  'pull-reserve': Flags.integer({
+    description:
+      "pulls to leave unspent under a registry's pull limit (Docker Hub's ratelimit-remaining): at that many left, a one-shot run stops pulling from it and ends its other jobs with one line; a standing mirror waits for the window",
+    aliases: ['pullReserve'],
     default: 0,
     min: 0,
-    helpGroup: IMAGE_TRANSFER,
   }),
   'tag-exist-overridden': Flags.boolean({
     description: 'move a destination tag that already exists to the new digest (--tag-exist-overridden=false: never; such jobs are skipped as "tag exists")',
@@ -66,19 +84,20 @@ type EngineFlagsParsed = Interfaces.InferredFlags<typeof engineFlags>
 
 /** The parsed values of `engineFlags` that `engineSettings` reads (a command may leave out those without a default). */
 export type EngineFlagValues = Pick<EngineFlagsParsed, 'routines' | 'retry' | 'qps' | 'tag-exist-overridden'> &
-  Partial<Pick<EngineFlagsParsed, 'chunkSize' | 'limitRate' | 'includeTags' | 'excludeTags'>>
+  Partial<Pick<EngineFlagsParsed, 'chunkSize' | 'limitRate' | 'includeTags' | 'excludeTags' | 'pull-reserve'>>
 
 /** The settings of the parsed flags (src/settings.ts documents each); a bad size is a ConfigError naming its flag. */
 export function engineSettings(
   flags: EngineFlagValues,
-): Pick<UserSettings, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'tagFilter'> {
+): Pick<UserSettings, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'tagFilter' | 'pullReserve'> {
   return {
     tagFilter: tagFilter({include: flags.includeTags, exclude: flags.excludeTags}),
     routines: flags.routines,
     retry: flags.retry,
-    qps: flags.qps || undefined,
+    qps: flagQps(flags.qps),
     chunkSize: flags.chunkSize ? parseSize(flags.chunkSize, '--chunkSize') : undefined,
     bytesPerSecond: flags.limitRate ? parseSize(flags.limitRate, '--limitRate') : undefined,
     overwriteTags: flags['tag-exist-overridden'],
+    ...(flags['pull-reserve'] ? {pullReserve: flags['pull-reserve']} : {}),
   }
 }

@@ -13,8 +13,11 @@ import {attemptOutcome, type AttemptObserver} from './layers/attempt.js'
 import {authorize, refusedWhat} from './layers/auth.js'
 import {compose, type Send} from './layers/exchange.js'
 import {rateLimit, RegistryPause} from './layers/rate-limit.js'
+import {pullQuota, stoppedRegistry, type RegistryRunState} from './layers/registry-state.js'
 import {retryRequests} from './layers/retry.js'
 import type {RequestLimiter} from './limiter.js'
+import {PullQuotas, type PullQuota} from './pull-quota.js'
+import {RegistryStops} from './registry-stops.js'
 import {plainHeaders, type RegistryRequest, type RegistryResponse} from './request.js'
 
 // Where they were declared before the layers moved out; callers keep importing them from here.
@@ -67,12 +70,16 @@ export interface ClientOptions {
   /** Called with each bearer token obtained, so whatever prints messages can redact it. */
   onSecret?: (secret: string) => void
   observer?: RegistryObserver
+  /** The run's registry stops and pull quotas, shared by its clients; a client of its own keeps its own. */
+  state?: RegistryRunState
 }
 
 /** Watches a client's traffic (metrics); never changes it. */
 export interface RegistryObserver extends AttemptObserver {
   /** Time a request waited for the rate limit: --qps pacing and a 429's pause. */
   onRateLimitWait?(registry: string, ms: number): void
+  /** What a registry's answers said of its pull limit (the pulls left), as they said it. */
+  onPullQuota?(quota: PullQuota): void
 }
 
 const HEADERS_ONLY: BodyLimit = {bytes: HEADERS_ONLY_LIMIT, name: 'the limit for an answer read only for its headers'}
@@ -99,6 +106,7 @@ export class RegistryClient {
   private readonly writtenIn?: string
   /** A 429 holds this registry's requests; other registries keep going. */
   private readonly pause = new RegistryPause()
+  private readonly state: RegistryRunState
   /** The layers over the transport, composed once (`layers`). */
   private readonly exchange: Send
 
@@ -113,6 +121,7 @@ export class RegistryClient {
     this.onSecret = options.onSecret
     this.observer = options.observer
     this.writtenIn = options.access.writtenIn
+    this.state = options.state ?? {stops: new RegistryStops(), quotas: new PullQuotas({whenSpent: 'stop'}), reserve: 0}
     const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
     this.origin = new URL(this.baseUrl).origin
     this.guard = new AddressGuard(new URL(this.baseUrl).hostname)
@@ -155,9 +164,10 @@ export class RegistryClient {
 
   /**
    * The one place the layers are composed, innermost first: every attempt waits out a 429's pause
-   * and passes the limiter, is counted and has its failure typed, carries the authorization of
-   * its scopes (renewed on a 401), has its status checked against what the request expects, and
-   * is retried when idempotent. Composed once per client: no layer keeps state for one request
+   * and passes the limiter, is counted and has its failure typed, spends (and reads) the pull
+   * quota, carries the authorization of its scopes (renewed on a 401), has its status checked
+   * against what the request expects, and is retried when idempotent; a registry the run stopped
+   * is refused before all of that. Composed once per client: no layer keeps state for one request
    * in its closure (the auth layer counts renewals per exchange).
    */
   private layers(): Send {
@@ -165,9 +175,11 @@ export class RegistryClient {
       this.transport,
       rateLimit(this.limiter, this.pause, (ms) => this.observer?.onRateLimitWait?.(this.registry, ms)),
       attemptOutcome(this.registry, this.observer, this.writtenIn),
+      pullQuota(this.state, this.registry),
       authorize(this.auth, this.registry, this.writtenIn),
       expectedAnswers(),
       retryRequests(this.requestRetries),
+      stoppedRegistry(this.state, this.registry),
     )
   }
 
