@@ -3,6 +3,7 @@
 //   npm run bench                       default corpus: 20 repositories × 3 tags, 256 KiB layers
 //   npm run bench -- --large 256        plus one image with a 256 MiB layer (also the ceiling size)
 //   npm run bench -- --repos 40 --tags 5 --layer-size 1MiB --routines 10
+//   npm run bench -- --far              the source across an emulated far link (see "Far link" below)
 //
 // Every option also reads from the environment: --layer-size ↔ BENCH_LAYER_SIZE, and so on.
 //
@@ -27,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import yaml from 'js-yaml';
+import { startLinkEmulator, type LinkEmulator } from '../test/harness/link-emulator.js';
 import {
   clientFor,
   fetchManifest,
@@ -77,7 +79,27 @@ interface Options {
   /** Every registry (not the ceiling's) on HTTPS with its own CA, given to both tools. */
   tls: boolean;
   out: string;
+  /** Extra arguments for every ferry run (--ferry-args, split on spaces). */
+  ferryArgs: string[];
+  /** Far-link mode instead of the loopback scenarios. */
+  far?: FarOptions;
 }
+
+interface FarOptions {
+  rttMs: number;
+  /** Bytes/s per connection and for the whole link (MB = 10^6 B). */
+  connectionRate: number;
+  linkRate: number;
+  /** MiB of the one-layer image in the large and cut scenarios; 0 skips both. */
+  largeMiB: number;
+  /** Percent of the layer after which the link is cut once; 0 skips the cut scenario. */
+  cutPercent: number;
+  /** ferry --routines values run besides the default on the corpus. */
+  routines: number[];
+  scenarios: FarScenario[];
+}
+
+type FarScenario = 'corpus' | 'large' | 'cut';
 
 type Tool = 'skopeo' | 'ferry';
 
@@ -89,9 +111,30 @@ function parseSize(text: string, what: string): number {
   return Math.round(Number(m[1]) * factor);
 }
 
+/** `--ferry-args "--blob-connections 4"`: parseArgs refuses a value that starts with a dash unless joined by `=`. */
+function joinFerryArgs(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--ferry-args' && i + 1 < argv.length) out.push(`--ferry-args=${argv[++i]}`);
+    else out.push(argv[i]!);
+  }
+  return out;
+}
+
+/** Bytes per second: 12MB = 12×10^6 (a link's MB), 12MiB = 12×2^20, a bare number is MB. */
+function parseRate(text: string, what: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?(?:\/s)?\s*$/i.exec(text);
+  if (!m) throw new Error(`${what}: not a rate: ${text}`);
+  const unit = (m[2] ?? 'mb').toLowerCase();
+  const factor: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: MiB, gb: 1e9, gib: 1024 * MiB };
+  const rate = Math.round(Number(m[1]) * factor[unit]!);
+  if (rate <= 0) throw new Error(`${what}: must be above 0: ${text}`);
+  return rate;
+}
+
 function parseOptions(): Options {
   const { values } = parseArgs({
-    args: process.argv.slice(2),
+    args: joinFerryArgs(process.argv.slice(2)),
     options: {
       repos: { type: 'string' },
       tags: { type: 'string' },
@@ -109,6 +152,15 @@ function parseOptions(): Options {
       'preserve-digests': { type: 'boolean' },
       tls: { type: 'boolean' },
       out: { type: 'string' },
+      'ferry-args': { type: 'string' },
+      far: { type: 'boolean' },
+      rtt: { type: 'string' },
+      'conn-rate': { type: 'string' },
+      'link-rate': { type: 'string' },
+      'far-large': { type: 'string' },
+      'far-cut': { type: 'string' },
+      'far-routines': { type: 'string' },
+      'far-scenarios': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -132,7 +184,20 @@ function parseOptions(): Options {
   --preserve-digests    pass --preserve-digests to skopeo sync (default: skopeo's defaults)
   --tls                 registries on HTTPS with their own CA (ferry: caFile; skopeo: cert-dir);
                         the no-change floor is skipped (it speaks plain HTTP)
-  --out FILE            JSON results (bench/results/latest.json)`);
+  --out FILE            JSON results (bench/results/latest.json; far-latest.json with --far)
+  --ferry-args "ARGS"   extra arguments for every ferry run, split on spaces (e.g. "--blob-connections 4")
+
+  --far                 instead of the loopback scenarios: the source registry behind an emulated far
+                        link (test/harness/link-emulator.ts; the destination stays near), skopeo sync
+                        and ferry through it: the corpus, one large layer, the large layer with the
+                        link cut once. The corpus defaults to --layer-size 1280KiB (about 157 MB).
+  --rtt MS              round trip of the far link (60)
+  --conn-rate RATE      bytes/s per TCP connection, e.g. 12MB, 500KB (MB = 10^6 B; bare number = MB) (12MB)
+  --link-rate RATE      bytes/s for all connections together (60MB)
+  --far-large N         MiB of the one-layer image, 0 skips the large and cut scenarios (256)
+  --far-cut P           cut the link once after P% of the layer crossed it, 0 skips (60)
+  --far-routines LIST   extra ferry rows on the corpus with these --routines (32)
+  --far-scenarios LIST  corpus,large,cut (all)`);
     process.exit(0);
   }
   const pick = (name: keyof typeof values, env: string): string | undefined => {
@@ -153,10 +218,34 @@ function parseOptions(): Options {
   const skopeoMode = pick('skopeo-mode', 'SKOPEO_MODE') ?? 'yaml';
   if (skopeoMode !== 'yaml' && skopeoMode !== 'per-repo') throw new Error(`--skopeo-mode: yaml or per-repo, not ${skopeoMode}`);
   const layerSizeText = pick('layer-size', 'LAYER_SIZE');
+  const far = values.far === true || process.env.BENCH_FAR === '1';
+  const farOptions = far
+    ? {
+        rttMs: int('rtt', 'RTT', 60),
+        connectionRate: parseRate(pick('conn-rate', 'CONN_RATE') ?? '12MB', '--conn-rate'),
+        linkRate: parseRate(pick('link-rate', 'LINK_RATE') ?? '60MB', '--link-rate'),
+        largeMiB: int('far-large', 'FAR_LARGE', 256),
+        cutPercent: int('far-cut', 'FAR_CUT', 60),
+        routines: (pick('far-routines', 'FAR_ROUTINES') ?? '32')
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean)
+          .map((t) => {
+            const n = Number(t);
+            if (!Number.isInteger(n) || n < 1) throw new Error(`--far-routines: not a positive integer: ${t}`);
+            return n;
+          }),
+        scenarios: (pick('far-scenarios', 'FAR_SCENARIOS') ?? 'corpus,large,cut').split(',').map((t) => {
+          const name = t.trim();
+          if (name !== 'corpus' && name !== 'large' && name !== 'cut') throw new Error(`--far-scenarios: corpus, large or cut, not ${name}`);
+          return name as FarScenario;
+        }),
+      }
+    : undefined;
   return {
     repos: int('repos', 'REPOS', 20, 1),
     tags: int('tags', 'TAGS', 3, 1),
-    layerSize: layerSizeText ? parseSize(layerSizeText, '--layer-size') : 256 * 1024,
+    layerSize: layerSizeText ? parseSize(layerSizeText, '--layer-size') : far ? 1280 * 1024 : 256 * 1024,
     indexEvery: int('index-every', 'INDEX_EVERY', 3),
     large,
     routines: int('routines', 'ROUTINES', 5, 1),
@@ -169,7 +258,9 @@ function parseOptions(): Options {
     skopeoMode,
     preserveDigests: values['preserve-digests'] === true || process.env.BENCH_PRESERVE_DIGESTS === '1',
     tls: values.tls === true || process.env.BENCH_TLS === '1',
-    out: path.resolve(pick('out', 'OUT') ?? path.join(ROOT, 'bench', 'results', 'latest.json')),
+    out: path.resolve(pick('out', 'OUT') ?? path.join(ROOT, 'bench', 'results', far ? 'far-latest.json' : 'latest.json')),
+    ferryArgs: (pick('ferry-args', 'FERRY_ARGS') ?? '').split(/\s+/).filter(Boolean),
+    far: farOptions,
   };
 }
 
@@ -509,10 +600,12 @@ async function runSkopeo(
   mapping: readonly RepoMapping[],
   work: string,
   logFile: string,
+  extraArgs: readonly string[] = [],
 ): Promise<ToolRun> {
   const common = [
     '--insecure-policy',
     'sync',
+    ...extraArgs,
     '--dest',
     'docker',
     ...(options.tls ? ['--dest-cert-dir', destination.certDir!] : ['--dest-tls-verify=false']),
@@ -561,6 +654,7 @@ async function runFerry(
   mapping: readonly RepoMapping[],
   work: string,
   logFile: string,
+  routines = options.routines,
 ): Promise<ToolRun> {
   const securityFile = path.join(work, 'security.yaml');
   const ruleFile = path.join(work, 'rules.yaml');
@@ -569,8 +663,9 @@ async function runFerry(
   const rules: Record<string, string> = {};
   for (const { from, to } of mapping) rules[`${source.host}/${from}`] = `${destination.host}/${to}`;
   await writeFile(ruleFile, yaml.dump(rules));
-  const args = [FERRY_BIN, 'transfer', '--securityFile', securityFile, '--ruleFile', ruleFile, '--routines', String(options.routines)];
+  const args = [FERRY_BIN, 'transfer', '--securityFile', securityFile, '--ruleFile', ruleFile, '--routines', String(routines)];
   if (options.qps > 0) args.push('--qps', String(options.qps));
+  args.push(...options.ferryArgs);
   const run = await measure(process.execPath, args, logFile);
   return { ...run, processes: 1 };
 }
@@ -1010,10 +1105,301 @@ function printTable(summary: readonly Summary[], options: Options): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Far link: the source registry across an emulated long link, the destination near
+//
+// Both tools reach the source only through test/harness/link-emulator.ts (its port is the source
+// registry's address for them); seeding and checking go to the registry directly. Each tool run gets
+// a fresh destination registry and zeroed link counters. Figures per run: wall time, bytes that
+// crossed the link (server→client: what the source sent; the link's cap is per direction), and the
+// link floor = the image bytes (the source's blob store: layers, configs, manifests) ÷ link rate,
+// the least time any tool could take.
+
+interface FarRow {
+  pass: number;
+  scenario: FarScenario;
+  /** 'skopeo', 'ferry', 'ferry --routines 32'. */
+  variant: string;
+  tool: Tool;
+  wallSeconds: number;
+  exitCode: number;
+  peakRssMiB: number;
+  cpuSeconds: number;
+  imageBytes: number;
+  /** Bytes the source sent across the link to the tool, and the tool's requests/uploads to it. */
+  linkDown: number;
+  linkUp: number;
+  connections: number;
+  cuts: number;
+  verify: VerifyResult;
+}
+
+function farLabel(scenario: FarScenario, far: FarOptions, options: Options): string {
+  if (scenario === 'corpus') return `${options.repos} repos × ${options.tags} tags`;
+  if (scenario === 'large') return `one ${far.largeMiB} MiB layer`;
+  return `${far.largeMiB} MiB layer, cut at ${far.cutPercent}%`;
+}
+
+async function farPass(options: Options, far: FarOptions, pass: number, work: string, say: (text: string) => void): Promise<FarRow[]> {
+  const rows: FarRow[] = [];
+  const stops: Array<() => Promise<void>> = [];
+  const linkOptions = { rttMs: far.rttMs, connectionRate: far.connectionRate, linkRate: far.linkRate };
+  const runVariants = async (
+    scenario: FarScenario,
+    source: TestRegistry,
+    link: LinkEmulator,
+    mapping: RepoMapping[],
+    sample: { repository: string; tag: string }[],
+    imageBytes: number,
+    variants: { variant: string; tool: Tool; routines?: number }[],
+  ): Promise<void> => {
+    // The tools see the link's port as the source registry.
+    const farSource: TestRegistry = { ...source, host: link.host, url: `${new URL(source.url).protocol}//${link.host}` };
+    const ordered = pass % 2 === 0 ? variants : [...variants].reverse();
+    for (const { variant, tool, routines } of ordered) {
+      const destination = await startRegistry({ tls: options.tls });
+      try {
+        link.resetCounters();
+        if (scenario === 'cut') link.cutOnceAt(Math.round((far.largeMiB * MiB * far.cutPercent) / 100), { across: 'link' });
+        const logFile = path.join(work, `far-pass${pass}-${scenario}-${variant.replace(/\W+/g, '-')}.log`);
+        const run =
+          tool === 'skopeo'
+            ? await runSkopeo(options, farSource, destination, mapping, work, logFile, ['--retry-times', '3'])
+            : await runFerry(options, farSource, destination, mapping, work, logFile, routines);
+        const stats = link.stats;
+        const verify = await verifyCopy(source, destination, mapping, sample);
+        const row: FarRow = {
+          pass,
+          scenario,
+          variant,
+          tool,
+          wallSeconds: run.wallMs / 1000,
+          exitCode: run.exitCode,
+          peakRssMiB: run.peakRssKiB / 1024,
+          cpuSeconds: run.cpuSeconds,
+          imageBytes,
+          linkDown: stats.serverToClient,
+          linkUp: stats.clientToServer,
+          connections: stats.connections,
+          cuts: stats.cuts,
+          verify,
+        };
+        rows.push(row);
+        say(
+          `  pass ${pass + 1}  ${farLabel(scenario, far, options).padEnd(26)} ${variant.padEnd(20)} ${row.wallSeconds.toFixed(2).padStart(6)} s, exit ${row.exitCode}, ` +
+            `${(row.linkDown / MB).toFixed(1)} MB across the link (${(row.linkDown / imageBytes).toFixed(2)}× the image bytes), ` +
+            `${row.connections} connections, ${row.cuts} cut, digests ${describeVerify(verify)}`,
+        );
+        if (run.exitCode !== 0) {
+          const text = await readFile(logFile, 'utf8').catch(() => '');
+          say(`    ${variant} failed; last lines of ${logFile}:\n${text.split('\n').slice(-15).map((l) => `      ${l}`).join('\n')}`);
+        }
+      } finally {
+        await destination.stop();
+      }
+    }
+  };
+
+  try {
+    if (far.scenarios.includes('corpus')) {
+      const source = await startRegistry({ tls: options.tls });
+      stops.push(() => source.stop());
+      const t = performance.now();
+      const corpus = await seedCorpus(source, {
+        repositories: options.repos,
+        tagsPerRepo: options.tags,
+        layerSize: options.layerSize,
+        seed: options.seed,
+        indexEvery: options.indexEvery,
+      });
+      const seeded = await storedBlobBytes(source);
+      if (pass === 0) {
+        say(
+          `corpus: ${corpus.repositories.length} repositories, ${corpus.entries.length} tags, ${seeded.count} blobs incl. manifests, ` +
+            `${(seeded.bytes / MB).toFixed(1)} MB (layers of ${(options.layerSize / 1024).toFixed(0)} KiB); seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+        );
+      }
+      const link = await startLinkEmulator(source, linkOptions);
+      stops.push(() => link.stop());
+      const mapping = corpus.repositories.map((from) => ({ from, to: `mirror/${path.posix.basename(from)}` }));
+      const sample = [corpus.entries.find((e) => e.kind === 'image'), corpus.entries.find((e) => e.kind === 'index')].filter(
+        (e): e is CorpusEntry => e !== undefined,
+      );
+      await runVariants('corpus', source, link, mapping, sample, seeded.bytes, [
+        ...(options.tools.includes('skopeo') ? [{ variant: 'skopeo', tool: 'skopeo' as Tool }] : []),
+        ...(options.tools.includes('ferry')
+          ? [
+              { variant: 'ferry', tool: 'ferry' as Tool },
+              ...far.routines.filter((r) => r !== options.routines).map((r) => ({ variant: `ferry --routines ${r}`, tool: 'ferry' as Tool, routines: r })),
+            ]
+          : []),
+      ]);
+      await link.stop();
+      await source.stop();
+      stops.length = 0;
+    }
+    const wantLarge = far.largeMiB > 0 && far.scenarios.includes('large');
+    const wantCut = far.largeMiB > 0 && far.cutPercent > 0 && far.scenarios.includes('cut');
+    if (wantLarge || wantCut) {
+      const source = await startRegistry({ tls: options.tls });
+      stops.push(() => source.stop());
+      const t = performance.now();
+      await pushImage(source, 'big/large', '1.0.0', {
+        flavour: 'docker',
+        layers: [randomLayer(far.largeMiB * MiB, `${options.seed}:large`)],
+        labels: { 'org.ferry.bench': 'large' },
+      });
+      const seeded = await storedBlobBytes(source);
+      if (pass === 0) {
+        say(`large image: one ${far.largeMiB} MiB layer, ${(seeded.bytes / MB).toFixed(1)} MB in all; seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      }
+      const link = await startLinkEmulator(source, linkOptions);
+      stops.push(() => link.stop());
+      const mapping = [{ from: 'big/large', to: 'mirror/large' }];
+      const sample = [{ repository: 'big/large', tag: '1.0.0' }];
+      const variants = options.tools.map((tool) => ({ variant: tool, tool }));
+      if (wantLarge) await runVariants('large', source, link, mapping, sample, seeded.bytes, variants);
+      if (wantCut) await runVariants('cut', source, link, mapping, sample, seeded.bytes, variants);
+    }
+  } finally {
+    await Promise.all(stops.map((stop) => stop()));
+  }
+  return rows;
+}
+
+interface FarSummary {
+  scenario: FarScenario;
+  variant: string;
+  passes: number;
+  wallSeconds: number;
+  /** Link floor: image bytes ÷ link rate. */
+  floorSeconds: number;
+  linkDown: number;
+  imageBytes: number;
+  connections: number;
+  cuts: number;
+  peakRssMiB: number;
+  ok: boolean;
+  digests: string;
+  /** This variant's wall ÷ skopeo's, same scenario. */
+  overSkopeo?: number;
+}
+
+function summariseFar(rows: readonly FarRow[], far: FarOptions): FarSummary[] {
+  const out: FarSummary[] = [];
+  const keys = [...new Map(rows.map((r) => [`${r.scenario}\u0000${r.variant}`, r])).values()];
+  for (const scenario of ['corpus', 'large', 'cut'] as const) {
+    for (const key of keys.filter((k) => k.scenario === scenario)) {
+      const mine = rows.filter((r) => r.scenario === scenario && r.variant === key.variant);
+      const m = (f: (r: FarRow) => number) => median(mine.map(f));
+      const failed = mine.filter((r) => r.exitCode !== 0 || !r.verify.ok);
+      out.push({
+        scenario,
+        variant: key.variant,
+        passes: mine.length,
+        wallSeconds: m((r) => r.wallSeconds),
+        floorSeconds: key.imageBytes / far.linkRate,
+        linkDown: m((r) => r.linkDown),
+        imageBytes: key.imageBytes,
+        connections: m((r) => r.connections),
+        cuts: m((r) => r.cuts),
+        peakRssMiB: m((r) => r.peakRssMiB),
+        ok: failed.length === 0,
+        digests:
+          failed.length === 0
+            ? `${mine[0]!.verify.matched}/${mine[0]!.verify.tags} ok`
+            : failed.map((r) => `pass ${r.pass + 1}: ${r.exitCode === 0 ? '' : `exit ${r.exitCode}, `}${describeVerify(r.verify)}`).join('; '),
+      });
+    }
+    const skopeoRow = out.find((s) => s.scenario === scenario && s.variant === 'skopeo');
+    if (skopeoRow) for (const s of out) if (s.scenario === scenario && s !== skopeoRow) s.overSkopeo = s.wallSeconds / skopeoRow.wallSeconds;
+  }
+  return out;
+}
+
+function printFarTable(summary: readonly FarSummary[], far: FarOptions, options: Options): void {
+  const header = ['scenario', 'tool', 'wall s', '÷ skopeo', 'link floor s', 'wall ÷ floor', 'MB across', 'across ÷ image', 'conns', 'cuts', 'peak RSS MiB', 'digests = source'];
+  const body = summary.map((s) => [
+    farLabel(s.scenario, far, options),
+    s.variant,
+    s.wallSeconds.toFixed(2),
+    s.overSkopeo === undefined ? '' : `${s.overSkopeo.toFixed(2)}× (${(1 / s.overSkopeo).toFixed(1)}× faster)`,
+    s.floorSeconds.toFixed(2),
+    `${(s.wallSeconds / s.floorSeconds).toFixed(2)}×`,
+    (s.linkDown / MB).toFixed(1),
+    `${(s.linkDown / s.imageBytes).toFixed(2)}×`,
+    String(s.connections),
+    String(s.cuts),
+    s.peakRssMiB.toFixed(0),
+    s.digests,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const numeric = new Set([2, 4, 5, 6, 7, 8, 9, 10]);
+  const fmt = (cells: string[]) => cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  console.log(fmt(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const b of body) console.log(fmt(b));
+  console.log(
+    `${options.repeat > 1 ? `median of ${options.repeat} passes; ` : ''}link: ${far.rttMs} ms round trip, ${(far.connectionRate / MB).toFixed(1)} MB/s per connection, ` +
+      `${(far.linkRate / MB).toFixed(1)} MB/s for the link (MB = 10^6 B), source far, destination near.\n` +
+      `link floor = image bytes (source blob store: layers, configs, manifests) ÷ link rate; MB across = bytes the source sent over the link; ` +
+      `the cut resets the connection carrying the byte at ${far.cutPercent}% of the layer, counted across the link.\n` +
+      `ferry transfer --routines ${options.routines}${options.ferryArgs.length ? ` ${options.ferryArgs.join(' ')}` : ''}; ` +
+      `skopeo sync --retry-times 3 ${options.skopeoMode === 'yaml' ? '--src yaml' : '--src docker (one process per repository)'} --all.`,
+  );
+}
+
+async function farMain(options: Options, far: FarOptions): Promise<void> {
+  const startedAt = new Date();
+  if (!existsSync(path.join(ROOT, 'dist', 'commands', 'transfer.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
+  const skopeoVersion = (await skopeo(['--version'])).toString('utf8').trim();
+  const loadBefore = os.loadavg();
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-far-'));
+  const say = (text: string) => console.log(text);
+  let keepWork = true;
+  try {
+    const rows: FarRow[] = [];
+    for (let pass = 0; pass < options.repeat; pass++) rows.push(...(await farPass(options, far, pass, work, say)));
+    const summary = summariseFar(rows, far);
+    console.log('');
+    printFarTable(summary, far, options);
+    const loadAfter = os.loadavg();
+    console.log(
+      `load average (1/5/15 min) before: ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} CPUs)`,
+    );
+    const allOk = summary.every((s) => s.ok);
+    console.log(allOk ? 'every run exited 0 and every destination tag has the source digest' : 'SOME RUNS FAILED OR COPIED WRONG: see above');
+    await mkdir(path.dirname(options.out), { recursive: true });
+    await writeFile(
+      options.out,
+      `${JSON.stringify(
+        {
+          startedAt: startedAt.toISOString(),
+          environment: { node: process.version, skopeo: skopeoVersion, cpus: os.cpus().length, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
+          options: { ...options, out: path.relative(ROOT, options.out) },
+          summary,
+          runs: rows,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    keepWork = !allOk;
+    console.log(`results: ${path.relative(process.cwd(), options.out)}${keepWork ? `; tool logs kept in ${work}` : ''}`);
+    if (!allOk) process.exitCode = 1;
+  } catch (error) {
+    console.error(`bench failed; tool logs kept in ${work}`);
+    throw error;
+  } finally {
+    if (!keepWork) await rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main
 
 async function main(): Promise<void> {
   const options = parseOptions();
+  if (options.far) return farMain(options, options.far);
   const startedAt = new Date();
   if (!existsSync(path.join(ROOT, 'dist', 'commands', 'transfer.js'))) {
     throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
