@@ -85,7 +85,10 @@ describe('ranged reads of the source', () => {
       ],
     )
     // Every part after the first is conditional on the first answer's ETag (Distribution sends one).
-    assert.ok(gets.slice(1).every((r) => typeof r.headers['if-range'] === 'string'), JSON.stringify(gets.map((r) => r.headers)))
+    assert.ok(
+      gets.slice(1).every((r) => typeof r.headers['if-range'] === 'string'),
+      JSON.stringify(gets.map((r) => r.headers)),
+    )
     assert.ok(run.served < 1.05 * imageBytes(pushed), `${run.served} bytes served for ${imageBytes(pushed)}`)
 
     const single = await image('single')
