@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import {after, before, describe, test} from 'node:test'
 import {pushImage, randomLayer, skopeoDigest, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
+import {startFaultProxy} from '../harness/fault-proxy.js'
 import {startHostileRegistry, type HostileRegistry} from '../harness/hostile-registry.js'
 import {startLinkEmulator, type LinkEmulator} from '../harness/link-emulator.js'
 import {parseRules} from '../../src/config/rules.js'
@@ -115,6 +116,30 @@ describe('ranged reads of the source', () => {
       [['bytes=0-8388607', 200]],
     )
     assert.ok(run.served < 1.05 * imageBytes(pushed), `${run.served} bytes served for ${imageBytes(pushed)}`)
+  })
+
+  test('a blob GET redirected to storage elsewhere: the Range requests go along, each part from the storage', TEST, async () => {
+    const pushed = await image('redirect')
+    const big = pushed.layers[0]!
+    // "Storage": another origin (a second proxy in front of the same registry) that serves the blob.
+    const storage = await startFaultProxy(src)
+    try {
+      const moved = hostile.redirect(blobPath(big.digest), (request) => `${storage.url}${request.path}`, {method: 'GET', status: 307})
+      const run = await copy('redirect', {blobConnections: 4})
+      moved.remove()
+      await assertCopied(run, pushed)
+      const fromStorage = storage.requests.filter((r) => r.method === 'GET' && blobPath(big.digest).test(r.path))
+      assert.deepEqual(
+        fromStorage.map((r) => [r.headers.range, r.status]),
+        [
+          ['bytes=0-8388607', 206],
+          ['bytes=8388608-16777215', 206],
+          [`bytes=16777216-${big.size - 1}`, 206],
+        ],
+      )
+    } finally {
+      await storage.stop()
+    }
   })
 
   for (const connections of [1, 4]) {
