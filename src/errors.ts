@@ -26,6 +26,7 @@ export type FerryCode =
   | 'DESTINATION_CLASH'
   /** A registry's pull limit reached the reserve: its manifest pulls stop for the run. */
   | 'PULL_LIMIT'
+  | 'RANGE_UNSUPPORTED'
 
 const brand = Symbol.for('ferry.error')
 

@@ -34,6 +34,12 @@ export interface Limits {
   bytesPerSecond?: number
   /** Upload blobs in PATCH chunks of this many bytes instead of one streamed PUT. */
   chunkSize?: number
+  /**
+   * --blob-connections: a blob of 16 MiB or more is read from a registry source over this many
+   * connections at once (Range requests on 8 MiB parts, put back in order); 1 reads each blob as
+   * one stream. Default 4. Memory: connections × 8 MiB per blob read at once.
+   */
+  blobConnections?: number
   /** A request or blob stream idle this long fails (and is retried). */
   idleTimeoutMs?: number
   /**

@@ -2,8 +2,11 @@ import {Flags, type Interfaces} from '@oclif/core'
 
 import {parseQps} from '../config/qps.js'
 import {parseSize} from '../config/size.js'
+import {DEFAULT_BLOB_CONNECTIONS, PART_SIZE, RANGED_THRESHOLD} from '../registry/ranged-reader.js'
 import {tagFilter} from '../select/filters.js'
 import type {UserSettings} from '../settings.js'
+
+const MiB = 1024 * 1024
 
 /** Flags image-transfer users already type are listed under this heading in --help. */
 export const IMAGE_TRANSFER = 'IMAGE-TRANSFER (same names, meanings and defaults)'
@@ -68,6 +71,13 @@ export const engineFlags = {
   }),
   excludeTags: Flags.string({description: 'leave out listed tags matching this regular expression (repeatable)', multiple: true}),
   chunkSize: Flags.string({description: 'upload blobs in chunks of this size (e.g. 16MiB) instead of one streamed PUT'}),
+  'blob-connections': Flags.integer({
+    description: `read a blob of ${RANGED_THRESHOLD / MiB} MiB or more from a registry over this many connections at once (Range requests on ${PART_SIZE / MiB} MiB parts, in order; memory: N × ${PART_SIZE / MiB} MiB per blob); 1 = one stream per blob`,
+    aliases: ['blobConnections'],
+    default: DEFAULT_BLOB_CONNECTIONS,
+    min: 1,
+    max: 32,
+  }),
   limitRate: Flags.string({description: 'at most this many blob bytes per second for the whole run, all streams together (e.g. 50MiB), like rsync --bwlimit'}),
   log: Flags.string({description: 'also append every line to this log file'}),
   quiet: Flags.boolean({description: 'no progress lines; failures and the summary only', default: false, exclusive: ['verbose']}),
@@ -84,12 +94,12 @@ type EngineFlagsParsed = Interfaces.InferredFlags<typeof engineFlags>
 
 /** The parsed values of `engineFlags` that `engineSettings` reads (a command may leave out those without a default). */
 export type EngineFlagValues = Pick<EngineFlagsParsed, 'routines' | 'retry' | 'qps' | 'tag-exist-overridden'> &
-  Partial<Pick<EngineFlagsParsed, 'chunkSize' | 'limitRate' | 'includeTags' | 'excludeTags' | 'pull-reserve'>>
+  Partial<Pick<EngineFlagsParsed, 'chunkSize' | 'limitRate' | 'includeTags' | 'excludeTags' | 'pull-reserve' | 'blob-connections'>>
 
 /** The settings of the parsed flags (src/settings.ts documents each); a bad size is a ConfigError naming its flag. */
 export function engineSettings(
   flags: EngineFlagValues,
-): Pick<UserSettings, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'tagFilter' | 'pullReserve'> {
+): Pick<UserSettings, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'tagFilter' | 'pullReserve' | 'blobConnections'> {
   return {
     tagFilter: tagFilter({include: flags.includeTags, exclude: flags.excludeTags}),
     routines: flags.routines,
@@ -99,5 +109,6 @@ export function engineSettings(
     bytesPerSecond: flags.limitRate ? parseSize(flags.limitRate, '--limitRate') : undefined,
     overwriteTags: flags['tag-exist-overridden'],
     ...(flags['pull-reserve'] ? {pullReserve: flags['pull-reserve']} : {}),
+    blobConnections: flags['blob-connections'],
   }
 }

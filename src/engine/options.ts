@@ -121,6 +121,7 @@ export function sessionOptions(flat: EngineSettings): SessionOptions {
       chunkSize: flat.chunkSize,
       idleTimeoutMs: flat.idleTimeoutMs,
       pullReserve: flat.pullReserve,
+      blobConnections: flat.blobConnections,
     },
     retry: {retries: flat.retry, baseMs: flat.retryBaseMs},
     output: {logger: flat.logger, observer: flat.observer, onResult: flat.onResult},

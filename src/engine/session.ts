@@ -102,7 +102,7 @@ export class EngineSession {
       },
     )
     const readOnly = this.mode === 'copy' ? undefined : this.mode
-    const registries = registryEndpoints(this.clients, {readOnly: readOnly !== undefined})
+    const registries = registryEndpoints(this.clients, {readOnly: readOnly !== undefined, blobConnections: options.limits?.blobConnections})
     const resolver = options.endpoints ? options.endpoints(registries) : registries
     this.endpoints = readOnly ? readOnlyEndpoints(resolver, readOnly) : resolver
     this.signal = runSignal(options.signal)

@@ -9,6 +9,10 @@ import type {FetchedManifest, ManifestHead} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
 import type {ImageReference} from '../reference.js'
 
+export interface BlobReadOptions {
+  offset?: number
+}
+
 interface Endpoint {
   /** `registry/repository`, for messages. */
   readonly name: string
@@ -25,8 +29,12 @@ interface Endpoint {
 export interface ImageSource extends Endpoint {
   /** The exact bytes; a digest reference is checked against them. */
   getManifest(reference: string, signal?: AbortSignal): Promise<FetchedManifest>
-  /** The blob's bytes as a stream; the copier verifies them on the way. */
-  openBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<Readable>
+  /**
+   * The blob's bytes from `offset` (default 0) to its end, as a stream; the copier verifies them on
+   * the way. A source that cannot start at the offset fails with RANGE_UNSUPPORTED (the caller
+   * reads from 0 again or fails; it never glues).
+   */
+  openBlob(descriptor: Descriptor, signal?: AbortSignal, options?: BlobReadOptions): Promise<Readable>
 }
 
 export type MountResult = {mounted: true} | {mounted: false; session?: string}

@@ -4,8 +4,9 @@ import type {ImageReference} from '../reference.js'
 import {blobExists, mountBlob, openBlob, uploadBlob} from '../registry/blobs.js'
 import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
+import {DEFAULT_BLOB_CONNECTIONS, type RangedSettings} from '../registry/ranged-reader.js'
 import type {ClientPool, PooledClient} from './clients.js'
-import type {BlobBody, BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource, MountResult} from './endpoints.js'
+import type {BlobBody, BlobReadOptions, BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource, MountResult} from './endpoints.js'
 
 /** A repository of a registry, read and written through the pooled client for its credentials. */
 export class RegistryRepository implements ImageSource, ImageDestination {
@@ -18,6 +19,8 @@ export class RegistryRepository implements ImageSource, ImageDestination {
     readonly repository: string,
     /** A destination asks for push access from its first request on, so HEAD and pushes share one token. */
     private readonly push: boolean,
+    /** How a large blob is read from this repository as a source. */
+    private readonly ranged?: RangedSettings,
   ) {
     this.name = `${pooled.client.registry}/${repository}`
     this.scope = pooled.key
@@ -36,8 +39,8 @@ export class RegistryRepository implements ImageSource, ImageDestination {
     return getManifest(this.client, this.repository, reference, {signal})
   }
 
-  openBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<Readable> {
-    return openBlob(this.client, this.repository, descriptor.digest, {signal})
+  openBlob(descriptor: Descriptor, signal?: AbortSignal, options: BlobReadOptions = {}): Promise<Readable> {
+    return openBlob(this.client, this.repository, descriptor, {signal, offset: options.offset, ranged: this.ranged})
   }
 
   hasBlob(digest: string, signal?: AbortSignal) {
@@ -62,8 +65,9 @@ export class RegistryRepository implements ImageSource, ImageDestination {
  * The engine's default: both ends of every job are registry repositories. `readOnly` (verify, dry
  * run) asks the destination for pull tokens only, so a read-only account can check a mirror.
  */
-export function registryEndpoints(clients: ClientPool, options: {readOnly?: boolean} = {}): EndpointResolver {
+export function registryEndpoints(clients: ClientPool, options: {readOnly?: boolean; blobConnections?: number} = {}): EndpointResolver {
+  const ranged: RangedSettings = {connections: options.blobConnections ?? DEFAULT_BLOB_CONNECTIONS}
   const open = (location: ImageReference, push: boolean) =>
-    new RegistryRepository(clients.get(location.registry, location.repository), location.repository, push)
+    new RegistryRepository(clients.get(location.registry, location.repository), location.repository, push, ranged)
   return {source: (location) => open(location, false), destination: (location) => open(location, !options.readOnly)}
 }
