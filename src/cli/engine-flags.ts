@@ -2,7 +2,7 @@ import {Flags, type Interfaces} from '@oclif/core'
 
 import {parseQps} from '../config/qps.js'
 import {parseSize} from '../config/size.js'
-import {DEFAULT_BLOB_CONNECTIONS, PART_SIZE, RANGED_THRESHOLD} from '../registry/ranged-reader.js'
+import {DEFAULT_BLOB_CONNECTIONS, PART_SIZE, RANGED_THRESHOLD, RUN_PART_SLOTS} from '../registry/ranged-reader.js'
 import {tagFilter} from '../select/filters.js'
 import type {UserSettings} from '../settings.js'
 
@@ -72,7 +72,7 @@ export const engineFlags = {
   excludeTags: Flags.string({description: 'leave out listed tags matching this regular expression (repeatable)', multiple: true}),
   chunkSize: Flags.string({description: 'upload blobs in chunks of this size (e.g. 16MiB) instead of one streamed PUT'}),
   'blob-connections': Flags.integer({
-    description: `read a blob of ${RANGED_THRESHOLD / MiB} MiB or more from a registry over this many connections at once (Range requests on ${PART_SIZE / MiB} MiB parts, in order; memory: N × ${PART_SIZE / MiB} MiB per blob); 1 = one stream per blob`,
+    description: `read a blob of ${RANGED_THRESHOLD / MiB} MiB or more from a registry over this many connections at once (Range requests on ${PART_SIZE / MiB} MiB parts, in order; memory: N × ${PART_SIZE / MiB} MiB per blob, and ${RUN_PART_SLOTS} parts beyond each blob's first over the whole run); 1 = one stream per blob`,
     aliases: ['blobConnections'],
     default: DEFAULT_BLOB_CONNECTIONS,
     min: 1,

@@ -18,6 +18,27 @@ export const PART_SIZE = 8 * 1024 * 1024
 export const RANGED_THRESHOLD = 2 * PART_SIZE
 /** Resumes of one opening of a blob, over all its parts; then the read fails (and the copy may retry it). */
 export const MAX_RESUMES = 5
+/** Parts beyond each blob's first that a run reads at once, over all its blobs (128 MiB of parts). */
+export const RUN_PART_SLOTS = 16
+
+/**
+ * The run's budget of extra parts: a blob always reads its head part, and reads further parts in
+ * parallel only while the budget allows, so many large blobs read at once cannot multiply the
+ * memory by their number. Never waited on: a blob without a slot goes on with what it has.
+ */
+export class PartSlots {
+  constructor(private free: number = RUN_PART_SLOTS) {}
+
+  take(): boolean {
+    if (this.free <= 0) return false
+    this.free--
+    return true
+  }
+
+  give(): void {
+    this.free++
+  }
+}
 
 export interface RangedSettings {
   /** Connections one blob is read over at once; 1 reads every blob as one stream. */
@@ -26,6 +47,8 @@ export interface RangedSettings {
   threshold?: number
   /** Bytes per part. */
   partSize?: number
+  /** The run's budget of parts beyond each blob's first; absent: `connections` per blob, unbounded over blobs. */
+  slots?: PartSlots
 }
 
 /** An inclusive byte range, as HTTP writes them. */
@@ -98,7 +121,7 @@ export async function readBlob(fetch: FetchRange, options: ReadOptions): Promise
   const parts = planParts(offset, size, partSize)
   const first = await opened(state, parts[0]!, offset === 0)
   if (first.status === 200) return bytes(single(state, 0, first))
-  return bytes(inParts(state, parts, first, options.ranged!.connections))
+  return bytes(inParts(state, parts, first, options.ranged!))
 }
 
 interface ReadState {
@@ -185,21 +208,31 @@ async function* single(state: ReadState, start: number, first: RangeAnswer): Asy
 /**
  * Parts read by up to `connections` requests at once and handed on in order. A part starts when
  * one before it has been handed on whole, and holds at most its own bytes: memory is bounded by
- * connections × part size.
+ * connections × part size per blob, and by the run's part slots over all blobs.
  */
-async function* inParts(state: ReadState, parts: Part[], first: RangeAnswer, connections: number): AsyncGenerator<Buffer> {
-  const reading: PartReader[] = [new PartReader(state, parts[0]!, first)]
+async function* inParts(state: ReadState, parts: Part[], first: RangeAnswer, ranged: RangedSettings): AsyncGenerator<Buffer> {
+  const {connections, slots} = ranged
+  const reading: Array<{reader: PartReader; slot: boolean}> = [{reader: new PartReader(state, parts[0]!, first), slot: false}]
   let next = 1
   try {
     for (;;) {
-      while (reading.length < connections && next < parts.length) reading.push(new PartReader(state, parts[next++]!))
+      while (reading.length < connections && next < parts.length) {
+        // The head part needs no slot: every blob keeps going, with one connection at least.
+        const slot = reading.length > 0 && slots !== undefined
+        if (slot && !slots.take()) break
+        reading.push({reader: new PartReader(state, parts[next++]!), slot})
+      }
       const head = reading[0]
       if (!head) return
-      yield* head.chunks()
+      yield* head.reader.chunks()
       reading.shift()
+      if (head.slot) slots?.give()
     }
   } finally {
-    for (const part of reading) part.cancel()
+    for (const part of reading) {
+      part.reader.cancel()
+      if (part.slot) slots?.give()
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import type {ImageReference} from '../reference.js'
 import {blobExists, mountBlob, openBlob, uploadBlob} from '../registry/blobs.js'
 import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
-import {DEFAULT_BLOB_CONNECTIONS, type RangedSettings} from '../registry/ranged-reader.js'
+import {DEFAULT_BLOB_CONNECTIONS, PartSlots, type RangedSettings} from '../registry/ranged-reader.js'
 import type {ClientPool, PooledClient} from './clients.js'
 import type {BlobBody, BlobReadOptions, BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource, MountResult} from './endpoints.js'
 
@@ -66,7 +66,7 @@ export class RegistryRepository implements ImageSource, ImageDestination {
  * run) asks the destination for pull tokens only, so a read-only account can check a mirror.
  */
 export function registryEndpoints(clients: ClientPool, options: {readOnly?: boolean; blobConnections?: number} = {}): EndpointResolver {
-  const ranged: RangedSettings = {connections: options.blobConnections ?? DEFAULT_BLOB_CONNECTIONS}
+  const ranged: RangedSettings = {connections: options.blobConnections ?? DEFAULT_BLOB_CONNECTIONS, slots: new PartSlots()}
   const open = (location: ImageReference, push: boolean) =>
     new RegistryRepository(clients.get(location.registry, location.repository), location.repository, push, ranged)
   return {source: (location) => open(location, false), destination: (location) => open(location, !options.readOnly)}

@@ -11,6 +11,7 @@ import {
   strongEtag,
   type FetchRange,
   type RangeAnswer,
+  PartSlots,
 } from '../../src/registry/ranged-reader.js'
 
 test('planParts cuts [start, size) into inclusive parts', () => {
@@ -147,6 +148,33 @@ test('readBlob: parts are read over at most `connections` requests at once and h
   assert.deepEqual(bytes, blob)
   assert.deepEqual(served.log, ['0-15', '16-31+If-Range', '32-47+If-Range', '48-63+If-Range', '64-79+If-Range', '80-95+If-Range', '96-99+If-Range'])
   assert.ok(served.peak() <= 3, `peak ${served.peak()}`)
+})
+
+test("readBlob: blobs read at once share the run's part slots; each keeps its head part", async () => {
+  const slots = new PartSlots(1)
+  let open = 0
+  let peak = 0
+  const counted =
+    (fetch: FetchRange): FetchRange =>
+    async (range) => {
+      const answer = await fetch(range)
+      peak = Math.max(peak, ++open)
+      answer.body.once('close', () => open--)
+      return answer
+    }
+  const settings = {...ranged, slots}
+  const [bytesA, bytesB] = await Promise.all([
+    readBlob(counted(source(blob).fetch), {size: 100, what, ranged: settings}).then(collect),
+    readBlob(counted(source(blob).fetch), {size: 100, what, ranged: settings}).then(collect),
+  ])
+  assert.deepEqual(bytesA, blob)
+  assert.deepEqual(bytesB, blob)
+  // One extra part between the two blobs: at most three requests open over both, not six.
+  assert.ok(peak <= 3, `peak ${peak}`)
+  assert.ok(peak >= 2, `the slot was used: peak ${peak}`)
+  // Every slot given back: the next blob gets its extra part.
+  assert.equal(slots.take(), true)
+  assert.equal(slots.take(), false)
 })
 
 test('readBlob: from an offset, in parts or as one stream', async () => {
