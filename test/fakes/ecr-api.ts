@@ -26,6 +26,12 @@ export interface FakeEcrOptions {
   pageSize?: number
   /** Lifetime of authorization tokens; ECR's is 12 hours. */
   tokenTtlSeconds?: number
+  /**
+   * Each GetAuthorizationToken hands out a password of its own (`<account password>~<n>`) with its
+   * own expiry, which `tokenStatus` judges: for a registry front (ecr-registry-front.ts) that
+   * refuses expired tokens the way ECR does. Without it every token is the account's password.
+   */
+  mintTokens?: boolean
 }
 
 export interface FakeEcrRequest {
@@ -52,6 +58,8 @@ export interface FakeEcr {
   onCreateRepository?: (account: string, repository: string) => Promise<void> | void
   repositoryNames(account: string): string[]
   setTokenTtl(seconds: number): void
+  /** A minted token's state at this moment; undefined for a password the fake never issued. */
+  tokenStatus(password: string): {account: string; expired: boolean} | undefined
   stop(): Promise<void>
 }
 
@@ -83,6 +91,7 @@ export async function startFakeEcr(options: FakeEcrOptions): Promise<FakeEcr> {
   }
   const throttles = new Map<string, number>()
   const requests: FakeEcrRequest[] = []
+  const minted = new Map<string, {account: string; expiresAt: number}>()
 
   function account(input: Record<string, unknown>): {id: string; repositories: NonNullable<ReturnType<typeof state.get>>} {
     const id = typeof input.registryId === 'string' ? input.registryId : accountIds[0]!
@@ -134,9 +143,15 @@ export async function startFakeEcr(options: FakeEcrOptions): Promise<FakeEcr> {
         authorizationData: ids.map((id) => {
           const {id: known} = account({registryId: id})
           const entry = options.accounts[known]!
+          const expiresAt = Date.now() + tokenTtl * 1000
+          let password = entry.password
+          if (options.mintTokens) {
+            password = `${entry.password}~${minted.size + 1}`
+            minted.set(password, {account: known, expiresAt})
+          }
           return {
-            authorizationToken: Buffer.from(`AWS:${entry.password}`).toString('base64'),
-            expiresAt: Date.now() / 1000 + tokenTtl,
+            authorizationToken: Buffer.from(`AWS:${password}`).toString('base64'),
+            expiresAt: expiresAt / 1000,
             proxyEndpoint: entry.proxyEndpoint,
           }
         }),
@@ -261,6 +276,10 @@ export async function startFakeEcr(options: FakeEcrOptions): Promise<FakeEcr> {
     repositoryNames: (id) => [...(state.get(id)?.keys() ?? [])].sort(),
     setTokenTtl(seconds) {
       tokenTtl = seconds
+    },
+    tokenStatus(password) {
+      const token = minted.get(password)
+      return token && {account: token.account, expired: Date.now() >= token.expiresAt}
     },
     stop: () =>
       new Promise<void>((resolve) => {
