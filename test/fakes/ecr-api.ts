@@ -59,7 +59,7 @@ export interface FakeEcr {
   repositoryNames(account: string): string[]
   setTokenTtl(seconds: number): void
   /** A minted token's state at this moment; undefined for a password the fake never issued. */
-  tokenStatus(password: string): {account: string; expired: boolean} | undefined
+  tokenStatus(password: string): {account: string; expired: boolean; expiresAt: number} | undefined
   stop(): Promise<void>
 }
 
@@ -279,7 +279,7 @@ export async function startFakeEcr(options: FakeEcrOptions): Promise<FakeEcr> {
     },
     tokenStatus(password) {
       const token = minted.get(password)
-      return token && {account: token.account, expired: Date.now() >= token.expiresAt}
+      return token && {account: token.account, expired: Date.now() >= token.expiresAt, expiresAt: token.expiresAt}
     },
     stop: () =>
       new Promise<void>((resolve) => {

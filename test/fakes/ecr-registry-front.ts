@@ -15,6 +15,9 @@ export interface FrontRequest {
   path: string
   verdict: TokenVerdict | 'none'
   status: number
+  /** The password sent, when it is one the fake minted (`…~N`): N. */
+  token?: number
+  at: number
 }
 
 export interface EcrRegistryFront {
@@ -45,7 +48,14 @@ export async function startEcrRegistryFront(options: FrontOptions): Promise<EcrR
 
   const server = http.createServer((req, res) => {
     const verdict = judge(req.headers.authorization, options.verdict)
-    const record: FrontRequest = {method: req.method ?? '', path: req.url ?? '', verdict, status: 0}
+    const record: FrontRequest = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      verdict,
+      status: 0,
+      token: tokenNumber(req.headers.authorization),
+      at: Date.now(),
+    }
     requests.push(record)
     if (verdict !== 'valid') {
       const expired = verdict === 'expired'
@@ -113,4 +123,10 @@ function judge(authorization: string | undefined, verdict: (password: string) =>
   const colon = pair.indexOf(':')
   if (colon < 0 || pair.slice(0, colon) !== 'AWS') return 'unknown'
   return verdict(pair.slice(colon + 1))
+}
+
+function tokenNumber(authorization: string | undefined): number | undefined {
+  const match = /^Basic (.+)$/i.exec(authorization ?? '')
+  const minted = match && /~(\d+)$/.exec(Buffer.from(match[1]!, 'base64').toString('utf8'))
+  return minted ? Number(minted[1]) : undefined
 }
