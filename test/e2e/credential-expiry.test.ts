@@ -4,7 +4,6 @@
 // with 403 DENIED as ECR does. The destination sits behind the link emulator so that each layer's
 // upload outlasts a token, and --qps makes requests queue as a long run's do.
 import assert from 'node:assert/strict'
-import path from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
 import {parseSecurity} from '../../src/config/security.js'
@@ -14,7 +13,7 @@ import {migrate} from '../../src/providers/migrate.js'
 import type {ProviderContext} from '../../src/providers/provider.js'
 import {registryProvider} from '../../src/providers/registry.js'
 import {createLimiter} from '../../src/registry/limiter.js'
-import {startFakeEcr, type FakeEcr} from '../fakes/ecr-api.js'
+import {awsEnv, startFakeEcr, type FakeEcr} from '../fakes/ecr-api.js'
 import {startEcrRegistryFront, type EcrRegistryFront, type TokenVerdict} from '../fakes/ecr-registry-front.js'
 import {randomLayer} from '../harness/blobs.js'
 import {pushImage} from '../harness/images.js'
@@ -47,14 +46,7 @@ describe('ECR logins that expire during the run', () => {
     // 256 KB/s per connection: each 384 KiB layer takes 1.5 s to upload, most of a 2 s token.
     link = await startLinkEmulator(front, {connectionRate: 256 * 1024})
     fake = await startFakeEcr({accounts: {[ACCOUNT]: {proxyEndpoint: link.url, password: PASSWORD}}, tokenTtlSeconds: TOKEN_TTL_S, mintTokens: true})
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_ECR: fake.url,
-      AWS_ACCESS_KEY_ID: fake.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: fake.secretAccessKey,
-      AWS_CONFIG_FILE: path.join('/nonexistent', 'ferry-aws-config'),
-      AWS_SHARED_CREDENTIALS_FILE: path.join('/nonexistent', 'ferry-aws-credentials'),
-      AWS_EC2_METADATA_DISABLED: 'true',
-    })
+    Object.assign(process.env, awsEnv(fake))
   })
 
   after(async () => {

@@ -5,6 +5,17 @@
 import {createHash, createHmac, randomUUID, timingSafeEqual} from 'node:crypto'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
+import path from 'node:path'
+
+/** The SDK reads these itself; a developer's ~/.aws must not leak in, and no instance metadata lookups. */
+export const awsEnv = (fake: Pick<FakeEcr, 'url' | 'accessKeyId' | 'secretAccessKey'>): NodeJS.ProcessEnv => ({
+  AWS_ENDPOINT_URL_ECR: fake.url,
+  AWS_ACCESS_KEY_ID: fake.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: fake.secretAccessKey,
+  AWS_CONFIG_FILE: path.join('/nonexistent', 'ferry-aws-config'),
+  AWS_SHARED_CREDENTIALS_FILE: path.join('/nonexistent', 'ferry-aws-credentials'),
+  AWS_EC2_METADATA_DISABLED: 'true',
+})
 
 const TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.'
 

@@ -2,7 +2,7 @@ import {RegistryError} from '../../errors.js'
 import {refusedAsExpired} from '../credential-expiry.js'
 import {firstError} from '../errors.js'
 import {replayable} from '../request.js'
-import {drain, readLimited, type Answer, type Layer} from './exchange.js'
+import {drain, readLimited, type Answer, type Layer, type Outgoing} from './exchange.js'
 
 /** The authenticator as the auth layer sees it (`Authenticator` in ../auth.ts). */
 export interface AuthState {
@@ -62,19 +62,21 @@ export function refusedWhat(auth: Pick<AuthState, 'withheld' | 'anonymous'> & Pa
 export function authorize(auth: AuthState, registry: string): Layer {
   return (next) => {
     let renewals = 0
-    // A 403 that says the credential expired renews it up to RENEWALS times for the request, and
-    // never twice for the same one: a renewed credential can die too while the attempt queues.
-    let expiryRenewals = 0
-    let expiredHeader: string | undefined
+    // A 403 that says the credential expired renews it up to RENEWALS times for the exchange (its
+    // retries send the same `outgoing`), and never twice for the same one: a renewed credential
+    // can die too while the attempt queues.
+    const expiries = new WeakMap<Outgoing, {renewals: number; header?: string}>()
     return async (outgoing) => {
       const {request} = outgoing
+      const expiry = expiries.get(outgoing) ?? {renewals: 0}
+      expiries.set(outgoing, expiry)
       for (;;) {
         let authorization = outgoing.sameOrigin ? await auth.authorization(request.scopes, request.signal) : undefined
         // The rate limit may hold the attempt past its credential's renewal time: the transport
         // asks again as the attempt leaves (a lookup while the credential is fresh).
         const current = authorization ? async () => (authorization = await auth.authorization(request.scopes, request.signal)) : undefined
         const answer = await next({...outgoing, authorization, currentAuthorization: current})
-        const renewable = expiryRenewals < RENEWALS && authorization !== expiredHeader
+        const renewable = expiry.renewals < RENEWALS && authorization !== expiry.header
         if (answer.status === 403 && outgoing.sameOrigin && authorization && renewable && !request.expect.includes(403)) {
           // Answered with its body read: the answer layer above reads it again for the error.
           const refused: Answer = {...answer, body: await readLimited(answer.body)}
@@ -85,8 +87,8 @@ export function authorize(auth: AuthState, registry: string): Layer {
             providerLogin: auth.renewable && authorization.startsWith('Basic '),
           })
           if (!expired || !auth.expired(request.scopes, authorization)) return refused
-          expiryRenewals++
-          expiredHeader = authorization
+          expiry.renewals++
+          expiry.header = authorization
           if (!replayable(request)) {
             throw new RegistryError('DENIED', `${request.what}: 403 the registry login expired during the request`, {status: 403, retryable: true})
           }
