@@ -5,10 +5,10 @@ import {splitRepository, type AcrEdition} from './acr-edition.js'
 import {enterpriseEdition} from './acr-enterprise.js'
 import {personalEdition} from './acr-personal.js'
 import {timedLogin} from './acr-token.js'
-import type {Credentials} from '../registry/auth.js'
+import type {CredentialSource} from '../registry/auth.js'
 import type {Logger} from '../report/logger.js'
 import type {DestinationProvider, ProviderContext, ProviderModule, SourceProvider, SourceRepository} from './provider.js'
-import {TemporaryLoginCache} from './temporary-login.js'
+import {loginSource, TemporaryLoginCache} from './temporary-login.js'
 
 type Side = 'source' | 'destination'
 
@@ -54,7 +54,7 @@ interface Opened {
   settings: AcrSettings
   edition: AcrEdition
   registry: string
-  credentials: () => Promise<Credentials>
+  credentials: CredentialSource
 }
 
 /**
@@ -76,7 +76,7 @@ async function open(context: ProviderContext, side: Side): Promise<Opened> {
     settings,
     edition,
     registry: normalizeRegistry(parseRegistryHost(host)),
-    credentials: loginSource(edition),
+    credentials: editionLogins(edition),
   }
 }
 
@@ -84,15 +84,13 @@ async function open(context: ProviderContext, side: Side): Promise<Opened> {
  * The `credentials` source a provider's access() returns: the registry client calls it whenever
  * it builds a basic header or fetches a bearer token, so it is cheap while the login is fresh.
  */
-function loginSource(edition: AcrEdition): () => Promise<Credentials> {
-  const logins = new TemporaryLoginCache(async () => {
-    const issuedAt = Date.now()
-    return timedLogin(await edition.login(), issuedAt)
-  })
-  return async () => {
-    const {username, password} = await logins.current()
-    return {username, password}
-  }
+function editionLogins(edition: AcrEdition): CredentialSource {
+  return loginSource(
+    new TemporaryLoginCache(async () => {
+      const issuedAt = Date.now()
+      return timedLogin(await edition.login(), issuedAt)
+    }),
+  )
 }
 
 /** Repositories being deleted are listed under RepoStatus ALL, but nothing can be pulled from them. */

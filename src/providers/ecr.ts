@@ -2,7 +2,7 @@ import {ConfigError} from '../errors.js'
 import type {RegistryAccess} from '../registry/client.js'
 import {EcrApi} from './ecr-api.js'
 import type {DestinationProvider, ProviderContext, ProviderModule, SourceProvider} from './provider.js'
-import {TemporaryLoginCache} from './temporary-login.js'
+import {loginSource, TemporaryLoginCache} from './temporary-login.js'
 
 /**
  * AWS ECR. The registry host is not configured but learned from GetAuthorizationToken's
@@ -75,10 +75,7 @@ async function connect(context: ProviderContext, side: 'source' | 'destination')
   const first = await api.authorize()
   const logins = new TemporaryLoginCache(() => api.authorize(), {initial: first})
   const access: RegistryAccess = {
-    credentials: async () => {
-      const {username, password} = await logins.current()
-      return {username, password}
-    },
+    credentials: loginSource(logins),
     // Only a plain-HTTP proxyEndpoint (a local stand-in) says anything about TLS; otherwise the
     // security file's TLS settings for the host still apply.
     ...(first.insecure ? {insecure: true} : {}),

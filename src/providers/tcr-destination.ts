@@ -5,7 +5,7 @@ import {isAlreadyExists, TencentApiError} from './tcr-errors.js'
 import {offsetPages, pageNumberPages} from './tcr-pages.js'
 import {loginExpiry, type InstanceLogin} from './tcr-token.js'
 import type {DestinationProvider, ProviderContext} from './provider.js'
-import {TemporaryLoginCache} from './temporary-login.js'
+import {loginSource, TemporaryLoginCache} from './temporary-login.js'
 
 type Instance = NonNullable<TcrResponse<'DescribeInstances'>['Registries']>[number]
 
@@ -50,12 +50,7 @@ export async function tcrDestination(context: ProviderContext): Promise<Destinat
       }
       return ready
     },
-    access: () => ({
-      credentials: async () => {
-        const {username, password} = await login.current()
-        return {username, password}
-      },
-    }),
+    access: () => ({credentials: loginSource(login)}),
   }
 }
 

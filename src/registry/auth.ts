@@ -1,6 +1,7 @@
-import {FerryError} from '../errors.js'
+import {FerryError, RegistryError} from '../errors.js'
 import type {Challenge} from './challenge.js'
 import {parseChallenges} from './challenge.js'
+import {needsRenewal, type Lifetime, type RenewalMargin} from './credential-expiry.js'
 
 export interface Credentials {
   username?: string
@@ -12,8 +13,9 @@ export interface Credentials {
 /**
  * Credentials that change during a run (a cloud provider's temporary login token): asked for
  * each time a token is fetched or a basic header is built, so the source can refresh them.
+ * `refused` is a login the registry refused: the source renews it if it is still the current one.
  */
-export type CredentialSource = () => Promise<Credentials>
+export type CredentialSource = (refused?: Credentials) => Promise<Credentials>
 
 export interface IssuedToken {
   token: string
@@ -32,10 +34,16 @@ export interface TokenRequest {
 export type TokenFetcher = (request: TokenRequest, signal?: AbortSignal) => Promise<IssuedToken>
 
 /**
- * Tokens are refreshed this long before they expire, so a request never leaves with a dying one;
- * half the lifetime for short-lived tokens, or every request would fetch a new one.
+ * Tokens are refreshed 30 s before they expire, so a request never leaves with a dying one; half
+ * the lifetime before for short-lived tokens, or every request would fetch a new one.
  */
-const EXPIRY_MARGIN_MS = 30_000
+const TOKEN_MARGIN: RenewalMargin = {maxMs: 30_000, fraction: 1 / 2}
+
+/** A Basic header and the login it was built from. */
+interface BasicLogin {
+  header: string
+  credentials: Credentials
+}
 
 /**
  * Decides the Authorization header of each request for one registry: nothing until the registry
@@ -44,10 +52,15 @@ const EXPIRY_MARGIN_MS = 30_000
  */
 export class Authenticator {
   private challenge?: Challenge
-  private readonly tokens = new Map<string, {value: string; expiresAt: number}>()
+  private readonly tokens = new Map<string, Lifetime & {value: string}>()
   private readonly pending = new Map<string, Promise<string>>()
+  /** The last Basic header built, and the one the registry refused, to be renewed on the next. */
+  private lastBasic?: BasicLogin
+  private refusedBasic?: BasicLogin
 
   private readonly source: CredentialSource
+  /** The credentials change during the run (a provider's temporary login): a refused one can be renewed. */
+  readonly renewable: boolean
   /** Whether credentials were given at all (a dynamic source always counts as given). */
   readonly anonymous: boolean
   /** Why the credentials were kept from the token realm, when they were (for the refusal's message). */
@@ -63,9 +76,11 @@ export class Authenticator {
     if (typeof credentials === 'function') {
       this.source = credentials
       this.anonymous = false
+      this.renewable = true
     } else {
       this.source = async () => credentials
       this.anonymous = !credentials.username && !credentials.identityToken
+      this.renewable = false
     }
   }
 
@@ -76,7 +91,7 @@ export class Authenticator {
     if (challenge.scheme !== 'bearer') return undefined
     const key = scopeKey(scopes)
     const cached = this.tokens.get(key)
-    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.value}`
+    if (cached && !needsRenewal(cached, Date.now(), TOKEN_MARGIN)) return `Bearer ${cached.value}`
     let inFlight = this.pending.get(key)
     if (!inFlight) {
       inFlight = this.requestToken(challenge, scopes, key, signal).finally(() => this.pending.delete(key))
@@ -97,11 +112,25 @@ export class Authenticator {
     this.challenge = challenge
     if (!sent) return challenge.scheme === 'bearer' || !this.anonymous
     if (!known || known.scheme !== challenge.scheme) return true
-    if (challenge.scheme !== 'bearer') return false
-    // A stale or revoked token: drop it, unless another request already replaced it. The caller
-    // bounds how often one request may come back here, so a token that is refused for good ends.
-    const key = scopeKey(scopes)
-    if (this.tokens.get(key)?.value === sent.slice('Bearer '.length)) this.tokens.delete(key)
+    return this.expired(scopes, sent)
+  }
+
+  /**
+   * The registry refused `sent` in a way that says (or, for a provider's login, may mean) that it
+   * ran out. Returns true when sending again with a renewed credential can succeed: a bearer token
+   * is dropped, unless another request already replaced it; a provider's login is renewed on the
+   * next header (the provider decides whether it fetches a new one). The caller bounds how often
+   * one request comes back, so a credential refused for good ends.
+   */
+  expired(scopes: readonly string[], sent: string | undefined): boolean {
+    if (!sent) return false
+    if (sent.startsWith('Bearer ')) {
+      const key = scopeKey(scopes)
+      if (this.tokens.get(key)?.value === sent.slice('Bearer '.length)) this.tokens.delete(key)
+      return true
+    }
+    if (!this.renewable) return false
+    if (this.lastBasic?.header === sent) this.refusedBasic = this.lastBasic
     return true
   }
 
@@ -111,11 +140,14 @@ export class Authenticator {
   }
 
   private async basic(): Promise<string | undefined> {
-    const credentials = await this.source()
+    const refused = this.refusedBasic
+    this.refusedBasic = undefined
+    const credentials = await this.source(refused?.credentials)
     // An identity token is no password: it is only ever sent to the token realm.
-    if (!credentials.username || credentials.identityToken) return undefined
-    const pair = `${credentials.username}:${credentials.password ?? ''}`
-    return `Basic ${Buffer.from(pair).toString('base64')}`
+    const header = basicHeader(credentials)
+    if (!header) return undefined
+    this.lastBasic = {header, credentials}
+    return header
   }
 
   private async requestToken(challenge: Challenge, scopes: readonly string[], key: string, signal?: AbortSignal): Promise<string> {
@@ -134,14 +166,31 @@ export class Authenticator {
     this.withheld = refusal
     // Kept back, the token is asked for anonymously: a public repository still works, and a
     // refusal says why the credentials were not sent.
+    const ask = (credentials: Credentials) =>
+      credentials.identityToken
+        ? this.fetchToken({url: url.toString(), form: refreshTokenForm(credentials.identityToken, challenge, scopes)}, signal)
+        : this.fetchToken({url: withTokenQuery(url, challenge, scopes), authorization: refusal ? undefined : basicHeader(credentials)}, signal)
     const credentials = refusal ? {} : await this.source()
-    const issued = credentials.identityToken
-      ? await this.fetchToken({url: url.toString(), form: refreshTokenForm(credentials.identityToken, challenge, scopes)}, signal)
-      : await this.fetchToken({url: withTokenQuery(url, challenge, scopes), authorization: refusal ? undefined : await this.basic()}, signal)
-    const lifetime = issued.expiresIn * 1000
-    this.tokens.set(key, {value: issued.token, expiresAt: Date.now() + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 2)})
+    let issued: IssuedToken
+    try {
+      issued = await ask(credentials)
+    } catch (error) {
+      // A provider's login the token server refused may have run out: renewed once, asked once more.
+      const refused = !refusal && this.renewable && error instanceof RegistryError && (error.status === 401 || error.status === 403)
+      const renewed = refused ? await this.source(credentials) : credentials
+      if (renewed.password === credentials.password && renewed.username === credentials.username) throw error
+      issued = await ask(renewed)
+    }
+    const issuedAt = Date.now()
+    this.tokens.set(key, {value: issued.token, issuedAt, expiresAt: issuedAt + issued.expiresIn * 1000})
     return issued.token
   }
+}
+
+/** The Basic header of a username and password; none for an identity token, which is no password. Pure. */
+function basicHeader(credentials: Credentials): string | undefined {
+  if (!credentials.username || credentials.identityToken) return undefined
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password ?? ''}`).toString('base64')}`
 }
 
 /**

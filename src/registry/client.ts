@@ -202,9 +202,10 @@ export class RegistryClient {
   }
 
   /** The bottom of the layers: one HTTP exchange, with whatever authorization the layers above chose. */
-  private readonly transport: Send = async ({request, url, authorization}) => {
+  private readonly transport: Send = async ({request, url, authorization, currentAuthorization}) => {
     const headers: Record<string, string> = {...request.headers}
-    if (authorization) headers.Authorization = authorization
+    const header = currentAuthorization ? await currentAuthorization() : authorization
+    if (header) headers.Authorization = header
     const limit = request.bodyLimit ?? HEADERS_ONLY
     const response = await this.http.request({
       url,

@@ -24,18 +24,9 @@ export function retryableStatus(status: number): boolean {
  * query string (upload URLs carry session state) and never a header value.
  */
 export function registryErrorFromResponse(status: number, headers: Record<string, string>, body: Buffer | undefined, what: string): RegistryError {
-  let code = codeForStatus(status)
-  let detail = ''
-  if (body && body.length > 0) {
-    try {
-      const parsed = JSON.parse(body.toString('utf8')) as {errors?: {code?: unknown; message?: unknown}[]}
-      const first = parsed.errors?.[0]
-      if (first && typeof first.code === 'string') code = first.code
-      if (first && typeof first.message === 'string') detail = first.message
-    } catch {
-      // Not an OCI error body (an HTML error page from a proxy, say): the status says enough.
-    }
-  }
+  const first = firstError(body)
+  const code = first?.code ?? codeForStatus(status)
+  const detail = first?.message ?? ''
   const retryAfterMs = parseRetryAfter(headers['retry-after'])
   if (status === 407) {
     // The proxy answered, not the registry: say which login to fix (never quoting it).
@@ -47,6 +38,19 @@ export function registryErrorFromResponse(status: number, headers: Record<string
   }
   const message = `${what}: ${status} ${code}${detail ? ` (${shortDetail(detail, 200)})` : ''}`
   return new RegistryError(code, message, {status, retryable: retryableStatus(status), retryAfterMs})
+}
+
+/** The first error of an OCI error body (`{"errors":[{"code","message"}]}`), when it is one. Pure. */
+export function firstError(body: Buffer | undefined): {code?: string; message?: string} | undefined {
+  if (!body || body.length === 0) return undefined
+  try {
+    const first = (JSON.parse(body.toString('utf8')) as {errors?: {code?: unknown; message?: unknown}[]}).errors?.[0]
+    if (!first) return undefined
+    return {code: typeof first.code === 'string' ? first.code : undefined, message: typeof first.message === 'string' ? first.message : undefined}
+  } catch {
+    // Not an OCI error body (an HTML error page from a proxy, say): the status says enough.
+    return undefined
+  }
 }
 
 /**

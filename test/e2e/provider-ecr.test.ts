@@ -3,7 +3,6 @@
 // user AWS with the fake's token password, so every copy proves the token from
 // GetAuthorizationToken is what ferry logs in with.
 import assert from 'node:assert/strict'
-import path from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import {parseSecurity} from '../../src/config/security.js'
 import {FerryError} from '../../src/errors.js'
@@ -14,7 +13,7 @@ import {registryProvider} from '../../src/providers/registry.js'
 import {createLimiter, type RequestLimiter} from '../../src/registry/limiter.js'
 import type {TransferReport} from '../../src/engine/run.js'
 import {clientFor, seedCorpus, skopeoDigest, skopeoTags, startRegistry, type Corpus, type TestRegistry} from '../harness/index.js'
-import {startFakeEcr, type FakeEcr} from '../fakes/ecr-api.js'
+import {awsEnv, startFakeEcr, type FakeEcr} from '../fakes/ecr-api.js'
 import {describeReport, lines, runCli, workDir} from './support.js'
 
 const SRC_ACCOUNT = '111111111111'
@@ -23,16 +22,6 @@ const SRC_PASSWORD = 'ecr-src-token-password'
 const DST_PASSWORD = 'ecr-dst-token-password'
 const WRONG_SECRET = 'wrong-secret-must-never-be-printed'
 const REGION = 'us-east-1'
-
-// The SDK reads these itself; a developer's ~/.aws must not leak in, and no instance metadata lookups.
-const awsEnv = (fake: FakeEcr): NodeJS.ProcessEnv => ({
-  AWS_ENDPOINT_URL_ECR: fake.url,
-  AWS_ACCESS_KEY_ID: fake.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: fake.secretAccessKey,
-  AWS_CONFIG_FILE: path.join('/nonexistent', 'ferry-aws-config'),
-  AWS_SHARED_CREDENTIALS_FILE: path.join('/nonexistent', 'ferry-aws-credentials'),
-  AWS_EC2_METADATA_DISABLED: 'true',
-})
 
 describe('ecr provider against a fake ECR API and real registries', () => {
   let srcRegistry: TestRegistry

@@ -5,6 +5,17 @@
 import {createHash, createHmac, randomUUID, timingSafeEqual} from 'node:crypto'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
+import path from 'node:path'
+
+/** The SDK reads these itself; a developer's ~/.aws must not leak in, and no instance metadata lookups. */
+export const awsEnv = (fake: Pick<FakeEcr, 'url' | 'accessKeyId' | 'secretAccessKey'>): NodeJS.ProcessEnv => ({
+  AWS_ENDPOINT_URL_ECR: fake.url,
+  AWS_ACCESS_KEY_ID: fake.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: fake.secretAccessKey,
+  AWS_CONFIG_FILE: path.join('/nonexistent', 'ferry-aws-config'),
+  AWS_SHARED_CREDENTIALS_FILE: path.join('/nonexistent', 'ferry-aws-credentials'),
+  AWS_EC2_METADATA_DISABLED: 'true',
+})
 
 const TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.'
 
@@ -26,6 +37,12 @@ export interface FakeEcrOptions {
   pageSize?: number
   /** Lifetime of authorization tokens; ECR's is 12 hours. */
   tokenTtlSeconds?: number
+  /**
+   * Each GetAuthorizationToken hands out a password of its own (`<account password>~<n>`) with its
+   * own expiry, which `tokenStatus` judges: for a registry front (ecr-registry-front.ts) that
+   * refuses expired tokens the way ECR does. Without it every token is the account's password.
+   */
+  mintTokens?: boolean
 }
 
 export interface FakeEcrRequest {
@@ -52,6 +69,8 @@ export interface FakeEcr {
   onCreateRepository?: (account: string, repository: string) => Promise<void> | void
   repositoryNames(account: string): string[]
   setTokenTtl(seconds: number): void
+  /** A minted token's state at this moment; undefined for a password the fake never issued. */
+  tokenStatus(password: string): {account: string; expired: boolean; expiresAt: number} | undefined
   stop(): Promise<void>
 }
 
@@ -83,6 +102,7 @@ export async function startFakeEcr(options: FakeEcrOptions): Promise<FakeEcr> {
   }
   const throttles = new Map<string, number>()
   const requests: FakeEcrRequest[] = []
+  const minted = new Map<string, {account: string; expiresAt: number}>()
 
   function account(input: Record<string, unknown>): {id: string; repositories: NonNullable<ReturnType<typeof state.get>>} {
     const id = typeof input.registryId === 'string' ? input.registryId : accountIds[0]!
@@ -134,9 +154,15 @@ export async function startFakeEcr(options: FakeEcrOptions): Promise<FakeEcr> {
         authorizationData: ids.map((id) => {
           const {id: known} = account({registryId: id})
           const entry = options.accounts[known]!
+          const expiresAt = Date.now() + tokenTtl * 1000
+          let password = entry.password
+          if (options.mintTokens) {
+            password = `${entry.password}~${minted.size + 1}`
+            minted.set(password, {account: known, expiresAt})
+          }
           return {
-            authorizationToken: Buffer.from(`AWS:${entry.password}`).toString('base64'),
-            expiresAt: Date.now() / 1000 + tokenTtl,
+            authorizationToken: Buffer.from(`AWS:${password}`).toString('base64'),
+            expiresAt: expiresAt / 1000,
             proxyEndpoint: entry.proxyEndpoint,
           }
         }),
@@ -261,6 +287,10 @@ export async function startFakeEcr(options: FakeEcrOptions): Promise<FakeEcr> {
     repositoryNames: (id) => [...(state.get(id)?.keys() ?? [])].sort(),
     setTokenTtl(seconds) {
       tokenTtl = seconds
+    },
+    tokenStatus(password) {
+      const token = minted.get(password)
+      return token && {account: token.account, expired: Date.now() >= token.expiresAt, expiresAt: token.expiresAt}
     },
     stop: () =>
       new Promise<void>((resolve) => {

@@ -26,7 +26,7 @@ test('pauseAfter: only a 429 the request did not expect holds the registry, for 
 })
 
 test('authStep: a 401 from the registry is challenged until the renewals are spent', () => {
-  const at = {sameOrigin: true, renewals: 0, expected: false, withheld: false}
+  const at: Parameters<typeof authStep>[1] = {sameOrigin: true, renewals: 0, expected: false, withheld: false}
   const cases: [string, number, typeof at, ReturnType<typeof authStep>][] = [
     ['200 passes', 200, at, 'pass'],
     ['403 passes (the answer layer types it)', 403, at, 'pass'],
@@ -34,7 +34,9 @@ test('authStep: a 401 from the registry is challenged until the renewals are spe
     ['second 401', 401, {...at, renewals: 1}, 'challenge'],
     ['a 401 is challenged even when expected', 401, {...at, expected: true}, 'challenge'],
     ['renewals spent: the 401 goes up', 401, {...at, renewals: 2}, 'pass'],
-    ['renewals spent, credentials withheld', 401, {...at, renewals: 2, withheld: true}, 'withheld'],
+    ['renewals spent, credentials withheld', 401, {...at, renewals: 2, withheld: true}, 'refuse'],
+    ["renewals spent, a provider's login", 401, {...at, renewals: 2, renewable: true}, 'refuse'],
+    ["renewals spent, a provider's login, 401 expected", 401, {...at, renewals: 2, renewable: true, expected: true}, 'pass'],
     ['renewals spent, withheld, but expected', 401, {...at, renewals: 2, withheld: true, expected: true}, 'pass'],
     ['another host: never challenged', 401, {...at, sameOrigin: false}, 'pass'],
     ['another host, withheld', 401, {...at, sameOrigin: false, renewals: 2, withheld: true}, 'pass'],
@@ -43,7 +45,8 @@ test('authStep: a 401 from the registry is challenged until the renewals are spe
 })
 
 test('refusedWhat names what was refused, and where the credentials were written when known', () => {
-  const cases: [Pick<AuthState, 'withheld' | 'anonymous'>, string | undefined, RegExp][] = [
+  const cases: [Pick<AuthState, 'withheld' | 'anonymous'> & Partial<Pick<AuthState, 'renewable'>>, string | undefined, RegExp][] = [
+    [{anonymous: false, renewable: true}, undefined, /^the temporary login from the provider's API/],
     [{anonymous: true}, undefined, /^anonymous access \(add credentials for reg\.io\)$/],
     [{anonymous: true}, 'security.yaml', /^anonymous access \(add credentials for reg\.io at security\.yaml\)$/],
     [{anonymous: false}, undefined, /^the credentials given for reg\.io$/],
@@ -107,7 +110,13 @@ function fakeAuth(overrides: Partial<AuthState> = {}): AuthState & {renewed: num
     renewed: 0,
     anonymous: false,
     authorization: async () => `Bearer t${token}`,
+    renewable: false,
     unauthorized(this: {renewed: number}) {
+      token++
+      this.renewed++
+      return true
+    },
+    expired(this: {renewed: number}) {
       token++
       this.renewed++
       return true
@@ -207,4 +216,84 @@ test('layers: a stream body whose token expired is not replayed', async () => {
     /token expired during the request/,
   )
   assert.equal(registry.seen.length, 1)
+})
+
+/** A registry that answers 403s with an OCI error body, and sends the header as of the moment it sends. */
+function refusing(answers: {status: number; message?: string}[]) {
+  const seen: (string | undefined)[] = []
+  const send: Send = async (outgoing: Outgoing): Promise<Answer> => {
+    seen.push(outgoing.currentAuthorization ? await outgoing.currentAuthorization() : outgoing.authorization)
+    const {status, message} = answers.shift() ?? {status: 200}
+    const body = message ? Buffer.from(JSON.stringify({errors: [{code: 'DENIED', message}]})) : Buffer.alloc(0)
+    return {status, headers: {}, body, url: outgoing.url}
+  }
+  return {send, seen}
+}
+
+const EXPIRED = 'Your authorization token has expired. Reauthenticate and try again.'
+
+test('layers: a 403 that says the login expired renews it and sends the request again, twice at most, never for the same header', async () => {
+  const cases: {name: string; answers: {status: number; message?: string}[]; put?: boolean; seen: number; outcome: number | RegExp}[] = [
+    {name: 'expired, then accepted', answers: [{status: 403, message: EXPIRED}, {status: 200}], seen: 2, outcome: 200},
+    {name: 'the renewed one expired too', answers: [{status: 403, message: EXPIRED}, {status: 403, message: EXPIRED}, {status: 200}], seen: 3, outcome: 200},
+    {
+      name: 'expired three times: two renewals per request',
+      answers: [
+        {status: 403, message: EXPIRED},
+        {status: 403, message: EXPIRED},
+        {status: 403, message: EXPIRED},
+      ],
+      seen: 3,
+      outcome: /403 DENIED \(Your authorization token has expired/,
+    },
+    {
+      name: 'a 403 that does not say expired stands',
+      answers: [{status: 403, message: 'requested access to the resource is denied'}],
+      seen: 1,
+      outcome: /403 DENIED \(requested access/,
+    },
+    {
+      name: 'a stream body is not sent twice: the caller tries again',
+      answers: [{status: 403, message: EXPIRED}],
+      put: true,
+      seen: 1,
+      outcome: /login expired during the request/,
+    },
+  ]
+  for (const {name, answers, put, seen, outcome} of cases) {
+    const registry = refusing(answers)
+    const auth = fakeAuth()
+    const sending = layered(
+      registry.send,
+      auth,
+    )({
+      request: put ? request({method: 'PUT', body: Readable.from([]), idempotent: false, expect: [201]}) : request(),
+      url: 'https://r/v2/',
+      sameOrigin: true,
+    })
+    if (typeof outcome === 'number') assert.equal((await sending).status, outcome, name)
+    else {
+      await assert.rejects(sending, (error: unknown) => {
+        assert.ok(error instanceof RegistryError, name)
+        assert.match(error.message, outcome, name)
+        assert.equal(error.retryable, Boolean(put), name)
+        return true
+      })
+    }
+    assert.equal(registry.seen.length, seen, name)
+    assert.deepEqual(registry.seen, ['Bearer t0', 'Bearer t1', 'Bearer t2'].slice(0, seen), name)
+  }
+  // A credential that was not renewed (the same header again) is not sent a third time.
+  const registry = refusing([{status: 403, message: EXPIRED}, {status: 403, message: EXPIRED}, {status: 200}])
+  const stuck = fakeAuth({authorization: async () => 'Bearer same'})
+  await assert.rejects(layered(registry.send, stuck)({request: request(), url: 'https://r/v2/', sameOrigin: true}), /403 DENIED/)
+  assert.equal(registry.seen.length, 2)
+})
+
+test('layers: the header is the one current when the attempt leaves, not when it queued', async () => {
+  let token = 0
+  const registry = refusing([])
+  const auth = fakeAuth({authorization: async () => `Bearer t${token++}`})
+  await layered(registry.send, auth)({request: request(), url: 'https://r/v2/', sameOrigin: true})
+  assert.deepEqual(registry.seen, ['Bearer t1'])
 })

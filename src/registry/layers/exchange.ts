@@ -15,6 +15,8 @@ export interface Outgoing {
   sameOrigin: boolean
   /** The Authorization header of this attempt. */
   authorization?: string
+  /** The header as of now, which the transport sends instead: still fresh after the rate limit's wait. */
+  currentAuthorization?: () => Promise<string | undefined>
 }
 
 /** What an attempt was answered, whatever the status: statuses become failures in the answer layer. */
