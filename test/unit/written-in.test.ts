@@ -31,7 +31,7 @@ test('networkError: an untrusted certificate names caFile and skipTlsVerify, and
 })
 
 test('the layers: a refusal and an untrusted certificate name the file and line of the access', async () => {
-  const auth: AuthState = {anonymous: false, authorization: async () => 'Basic x', unauthorized: () => false}
+  const auth: AuthState = {anonymous: false, renewable: false, authorization: async () => 'Basic x', unauthorized: () => false, expired: () => false}
   const refusing: Send = async (outgoing) => ({status: 401, headers: {}, body: Buffer.alloc(0), url: outgoing.url})
   const failing: Send = async () => {
     throw certificate()
