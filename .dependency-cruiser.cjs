@@ -20,7 +20,7 @@
  *   api        src/index.ts, verify.ts, from-files.ts and offline-files.ts (inputs read from files): the public library
  *   cli, commands   on top; nothing imports them but commands
  */
-const BOTTOM = ['errors', 'control-chars', 'names', 'reference', 'retry', 'abort', 'atomic-file', 'keyed-lock', 'digest']
+const BOTTOM = ['errors', 'control-chars', 'names', 'reference', 'retry', 'abort', 'atomic-file', 'keyed-lock', 'digest', 'pull-quota']
 
 const layers = {
   bottom: [`^src/(${BOTTOM.join('|')})\\.ts$`],

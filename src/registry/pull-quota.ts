@@ -6,6 +6,7 @@
  * the pulls left reach the reserve, rather than spending requests on 429s.
  */
 import {sleep} from '../retry.js'
+import type {PullQuota} from '../pull-quota.js'
 
 /** One header: `25;w=60` → 25 in a 60 s window; `25` → 25 (window unknown). Anything else: undefined. Pure. */
 export function parseRateLimit(header: string | undefined): {count: number; windowSeconds?: number} | undefined {
@@ -55,19 +56,7 @@ function formatWindow(seconds: number): string {
   return `${seconds} s`
 }
 
-/** What a run knows of one registry's pull limit. */
-export interface PullQuota {
-  registry: string
-  /** Pulls per window, when the registry said. */
-  limit?: number
-  /** Pulls left at the last answer. */
-  remaining: number
-  windowSeconds?: number
-  /** When pulls stopped (ISO 8601): the pulls left reached the reserve, or a 429 came with none left. */
-  stoppedAt?: string
-  /** By when the window has passed since pulls stopped (ISO 8601): every pull counted then has aged out. */
-  resetsBy?: string
-}
+export type {PullQuota}
 
 /** Before a manifest GET: go (and call `release` with the answer's headers), or the quota is spent. */
 export type Admission = {kind: 'go'; release: (status: number | undefined, headers?: Record<string, string>) => void} | {kind: 'spent'; quota: PullQuota}

@@ -1,16 +1,6 @@
-/** A registry's pull limit as the report shows it (the registry layer's PullQuota, by shape). */
-export interface PullQuota {
-  registry: string
-  /** Pulls per window, when the registry said. */
-  limit?: number
-  /** Pulls left at the registry's last answer. */
-  remaining: number
-  windowSeconds?: number
-  /** When pulls stopped: the pulls left reached --pull-reserve, or a 429 came with none left (ISO 8601). */
-  stoppedAt?: string
-  /** By when the window has passed since pulls stopped (ISO 8601). */
-  resetsBy?: string
-}
+import type {PullQuota} from '../pull-quota.js'
+
+export type {PullQuota}
 
 /** What happened to one job, as the library returns it and the report prints it. */
 export interface JobResult {
