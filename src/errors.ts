@@ -24,6 +24,7 @@ export type FerryCode =
   | 'INVALID_DIGEST'
   | 'UNSUPPORTED_DIGEST'
   | 'DESTINATION_CLASH'
+  | 'RANGE_UNSUPPORTED'
 
 const brand = Symbol.for('ferry.error')
 

@@ -39,6 +39,12 @@ export interface Shared {
    * keep from copying the same tag at the same time. Resolves with the release function.
    */
   exclusive?: (job: TransferJob) => Promise<() => void>
+  /**
+   * Folder where large uploads in progress are kept, so that the next run goes on with them
+   * (transfer/upload-journal.ts); default FERRY_RESUME_DIR or $XDG_CACHE_HOME/ferry/uploads;
+   * `false`: not kept.
+   */
+  resumeDir?: string | false
 }
 
 /** `copy` writes; `dry run` plans every job and writes nothing; `verify` checks every destination. */
@@ -111,7 +117,7 @@ export function sessionOptions(flat: EngineSettings): SessionOptions {
     limits: {routines: flat.routines, qps: flat.qps, bytesPerSecond: flat.bytesPerSecond, chunkSize: flat.chunkSize, idleTimeoutMs: flat.idleTimeoutMs},
     retry: {retries: flat.retry, baseMs: flat.retryBaseMs},
     output: {logger: flat.logger, observer: flat.observer, onResult: flat.onResult},
-    shared: {limiter: flat.limiter, flights: flat.flights, exclusive: flat.exclusive},
+    shared: {limiter: flat.limiter, flights: flat.flights, exclusive: flat.exclusive, resumeDir: flat.resumeDir},
     signal: flat.signal,
     drain: flat.drain,
     prepareDestination: flat.prepareDestination,

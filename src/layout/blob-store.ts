@@ -71,16 +71,16 @@ export class BlobStore {
 
   /**
    * A blob's bytes as a stream, from a regular file exactly the size its descriptor gives: a
-   * file of any other size is refused before a byte of it is read.
+   * file of any other size is refused before a byte of it is read. From `offset` on, when given.
    */
-  async open(digest: string, size: number): Promise<Readable> {
+  async open(digest: string, size: number, offset = 0): Promise<Readable> {
     const file = this.pathOf(digest)
     const {handle, size: actual} = await this.openFile(file, digest)
     if (actual !== size) {
       await handle.close()
       throw sizeMismatch(this.root, digest, actual, size)
     }
-    return handle.createReadStream()
+    return handle.createReadStream({start: offset})
   }
 
   /**

@@ -10,7 +10,7 @@ import {FerryError} from '../errors.js'
 import type {ImageReference} from '../reference.js'
 import type {FetchedManifest, ManifestHead} from '../registry/manifests.js'
 import {parseManifest, type Descriptor} from '../registry/media-types.js'
-import type {BlobBody, BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource} from '../transfer/endpoints.js'
+import type {BlobBody, BlobReadOptions, BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource} from '../transfer/endpoints.js'
 import {BlobStore} from './blob-store.js'
 import {IndexWriter} from './index-file.js'
 import {sniffMediaType} from './media-type.js'
@@ -108,8 +108,8 @@ export class LayoutRepository implements ImageSource, ImageDestination {
     return {bytes, digest, mediaType: this.layout.mediaTypeOf(digest) ?? sniffMediaType(bytes), size: bytes.length}
   }
 
-  openBlob(descriptor: Descriptor, _signal?: AbortSignal): Promise<Readable> {
-    return this.layout.store.open(descriptor.digest, descriptor.size)
+  openBlob(descriptor: Descriptor, _signal?: AbortSignal, options: BlobReadOptions = {}): Promise<Readable> {
+    return this.layout.store.open(descriptor.digest, descriptor.size, options.offset)
   }
 
   hasBlob(digest: string, _signal?: AbortSignal): Promise<boolean> {

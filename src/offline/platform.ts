@@ -8,7 +8,7 @@ import {FerryError} from '../errors.js'
 import type {FetchedManifest, ManifestHead} from '../registry/manifests.js'
 import {DOCKER_MANIFEST, OCI_MANIFEST, parseManifest, type Descriptor} from '../registry/media-types.js'
 import {formatPlatform, pickPlatform, type Platform} from '../select/platforms.js'
-import type {EndpointResolver, ImageSource} from '../transfer/endpoints.js'
+import type {BlobReadOptions, EndpointResolver, ImageSource} from '../transfer/endpoints.js'
 
 class PlatformSource implements ImageSource {
   readonly name: string
@@ -38,8 +38,8 @@ class PlatformSource implements ImageSource {
     return child ? this.inner.getManifest(child.digest, signal) : this.inner.getManifest(reference, signal)
   }
 
-  openBlob(descriptor: Descriptor, signal?: AbortSignal) {
-    return this.inner.openBlob(descriptor, signal)
+  openBlob(descriptor: Descriptor, signal?: AbortSignal, options?: BlobReadOptions) {
+    return this.inner.openBlob(descriptor, signal, options)
   }
 
   /** The platform's entry when `reference` names an index; undefined for a single image. */

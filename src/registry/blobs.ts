@@ -34,23 +34,36 @@ export async function blobExists(
 }
 
 /**
- * The blob's bytes as a stream; the caller verifies them. Redirects to storage are followed. The
- * stream fails as a request does: a reset or a cut in the middle of the body is a typed, retryable
- * network error, not an unclassified socket error.
+ * The blob's bytes from `offset` (default 0) as a stream; the caller verifies them. Redirects to
+ * storage are followed. The stream fails as a request does: a reset or a cut in the middle of the
+ * body is a typed, retryable network error, not an unclassified socket error. From an offset, only
+ * a 206 starting there is taken (RANGE_UNSUPPORTED otherwise: never a 200 glued on).
  */
-export async function openBlob(client: RegistryClient, repository: string, digest: string, options: {signal?: AbortSignal} = {}): Promise<Readable> {
-  const what = `GET blob ${client.registry}/${repository}@${digest}`
+export async function openBlob(
+  client: RegistryClient,
+  repository: string,
+  blob: BlobTarget,
+  options: {signal?: AbortSignal; offset?: number} = {},
+): Promise<Readable> {
+  const what = `GET blob ${client.registry}/${repository}@${blob.digest}`
+  const offset = options.offset ?? 0
   const response = await client.send({
     method: 'GET',
-    path: `/v2/${repository}/blobs/${digest}`,
+    path: `/v2/${repository}/blobs/${blob.digest}`,
     scopes: [repositoryScope(repository, PULL)],
+    ...(offset > 0 ? {headers: {Range: `bytes=${offset}-`}} : {}),
     responseType: 'stream',
-    expect: [200],
+    expect: offset > 0 ? [200, 206] : [200],
     idempotent: true,
     what,
     signal: options.signal,
   })
-  return classifyFailures(response.data as Readable, what, options.signal)
+  const body = response.data as Readable
+  if (offset > 0 && (response.status !== 206 || !String(response.headers['content-range'] ?? '').startsWith(`bytes ${offset}-`))) {
+    body.destroy()
+    throw new FerryError('RANGE_UNSUPPORTED', `${what}: the registry did not answer a read from byte ${offset} with that range`)
+  }
+  return classifyFailures(body, what, options.signal)
 }
 
 function classifyFailures(body: Readable, what: string, signal?: AbortSignal): Readable {
@@ -260,7 +273,7 @@ function uploadLocation(client: RegistryClient, headers: Record<string, string>,
   return client.resolve(location)
 }
 
-function withDigest(location: string, digest: string): string {
+export function withDigest(location: string, digest: string): string {
   const url = new URL(location)
   url.searchParams.set('digest', digest)
   return url.toString()

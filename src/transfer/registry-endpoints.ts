@@ -1,17 +1,20 @@
+import {createHash} from 'node:crypto'
 import type {Readable} from 'node:stream'
 
 import type {ImageReference} from '../reference.js'
 import {blobExists, mountBlob, openBlob, uploadBlob} from '../registry/blobs.js'
+import {uploadResumable} from '../registry/resumable-upload.js'
 import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
 import type {ClientPool, PooledClient} from './clients.js'
-import type {BlobBody, BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource, MountResult} from './endpoints.js'
+import type {BlobBody, BlobReadOptions, BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource, MountResult} from './endpoints.js'
 
 /** A repository of a registry, read and written through the pooled client for its credentials. */
 export class RegistryRepository implements ImageSource, ImageDestination {
   readonly name: string
   readonly scope: string
   readonly flightKey: string
+  readonly uploadIdentity: string
 
   constructor(
     private readonly pooled: PooledClient,
@@ -22,6 +25,7 @@ export class RegistryRepository implements ImageSource, ImageDestination {
     this.name = `${pooled.client.registry}/${repository}`
     this.scope = pooled.key
     this.flightKey = pooled.client.registry
+    this.uploadIdentity = createHash('sha256').update(`${pooled.key}\u0000${pooled.client.identity}`).digest('hex').slice(0, 32)
   }
 
   private get client() {
@@ -36,8 +40,8 @@ export class RegistryRepository implements ImageSource, ImageDestination {
     return getManifest(this.client, this.repository, reference, {signal})
   }
 
-  openBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<Readable> {
-    return openBlob(this.client, this.repository, descriptor.digest, {signal})
+  openBlob(descriptor: Descriptor, signal?: AbortSignal, options: BlobReadOptions = {}): Promise<Readable> {
+    return openBlob(this.client, this.repository, descriptor, {signal, offset: options.offset})
   }
 
   hasBlob(digest: string, signal?: AbortSignal) {
@@ -50,7 +54,9 @@ export class RegistryRepository implements ImageSource, ImageDestination {
   }
 
   writeBlob(descriptor: Descriptor, body: BlobBody, options: BlobWriteOptions): Promise<void> {
-    return uploadBlob(this.client, this.repository, descriptor, body, options)
+    // In chunks: resumable after a cut, from the offset the session holds.
+    if (options.chunkSize) return uploadResumable(this.client, this.repository, descriptor, body, {...options, chunkSize: options.chunkSize})
+    return uploadBlob(this.client, this.repository, descriptor, () => body(0), options)
   }
 
   putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<string> {

@@ -88,7 +88,7 @@ test('openBlob: a reset in the middle of the body is a retryable NETWORK error',
     registry: 'reg.io',
     send: async () => ({status: 200, headers: {}, data: source, url: ''}),
   } as unknown as RegistryClient
-  const body = await openBlob(client, 'app', 'sha256:abc')
+  const body = await openBlob(client, 'app', {digest: 'sha256:abc', size: 100})
   source.push(Buffer.from('part'))
   source.destroy(Object.assign(new Error('aborted'), {code: 'ECONNRESET'}))
   await assert.rejects(
