@@ -200,6 +200,14 @@ class PieceReader {
   }
 }
 
+/**
+ * A registry that will not take chunks (no PATCH, no Content-Range, a smaller request cap): the
+ * caller sends the blob in one PUT instead, when no chunk was accepted yet.
+ */
+export function chunksRefused(error: unknown): boolean {
+  return error instanceof RegistryError && [400, 405, 413, 415, 416, 501].includes(error.status ?? 0)
+}
+
 /** A cut of the connection or a registry that failed for a moment: the session may go on. */
 function isCut(error: unknown): boolean {
   if (!FerryError.is(error) || !error.retryable) return false

@@ -3,7 +3,7 @@ import type {Readable} from 'node:stream'
 
 import type {ImageReference} from '../reference.js'
 import {blobExists, mountBlob, openBlob, uploadBlob} from '../registry/blobs.js'
-import {uploadResumable} from '../registry/resumable-upload.js'
+import {chunksRefused, uploadResumable} from '../registry/resumable-upload.js'
 import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
 import type {ClientPool, PooledClient} from './clients.js'
@@ -54,9 +54,23 @@ export class RegistryRepository implements ImageSource, ImageDestination {
   }
 
   writeBlob(descriptor: Descriptor, body: BlobBody, options: BlobWriteOptions): Promise<void> {
-    // In chunks: resumable after a cut, from the offset the session holds.
-    if (options.chunkSize) return uploadResumable(this.client, this.repository, descriptor, body, {...options, chunkSize: options.chunkSize})
+    if (options.chunkSize) return this.writeChunks(descriptor, body, {...options, chunkSize: options.chunkSize})
     return uploadBlob(this.client, this.repository, descriptor, () => body(0), options)
+  }
+
+  /** In chunks: resumable after a cut, from the offset the session holds; one PUT where chunks are refused. */
+  private async writeChunks(descriptor: Descriptor, body: BlobBody, options: BlobWriteOptions & {chunkSize: number}): Promise<void> {
+    let accepted = false
+    const onProgress: BlobWriteOptions['onProgress'] = (session) => {
+      accepted = true
+      options.onProgress?.(session)
+    }
+    try {
+      await uploadResumable(this.client, this.repository, descriptor, body, {...options, onProgress})
+    } catch (error) {
+      if (accepted || options.signal.aborted || !chunksRefused(error)) throw error
+      await uploadBlob(this.client, this.repository, descriptor, () => body(0), {signal: options.signal})
+    }
   }
 
   putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<string> {

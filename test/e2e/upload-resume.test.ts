@@ -92,6 +92,24 @@ describe('upload resume', () => {
       await Promise.all([proxy.stop(), dst.stop()])
     }
   })
+
+  test('a registry that refuses chunks gets the blob in one streamed PUT', async () => {
+    const dst = await startRegistry()
+    const proxy = await startFaultProxy(dst)
+    try {
+      proxy.addFault({method: 'PATCH', path: /^\/v2\/whole\/blobs\/uploads\//, fault: {kind: 'status', status: 405}})
+      const report = await copyThrough(proxy, dst, 'whole')
+      assert.equal(report.summary.copied, 1, describeReport(report))
+      assert.equal(await skopeoDigest(dst, 'whole:1'), image.digest)
+      const puts = proxy.requests.filter((r) => r.method === 'PUT' && r.path.startsWith('/v2/whole/blobs/uploads/') && r.status === 201)
+      assert.ok(
+        puts.some((r) => r.bodyBytes === layer.length),
+        JSON.stringify(puts.map((r) => r.bodyBytes)),
+      )
+    } finally {
+      await Promise.all([proxy.stop(), dst.stop()])
+    }
+  })
 })
 
 describe('upload resume across runs', () => {
