@@ -24,6 +24,8 @@ export type FerryCode =
   | 'INVALID_DIGEST'
   | 'UNSUPPORTED_DIGEST'
   | 'DESTINATION_CLASH'
+  /** A registry's pull limit reached the reserve: its manifest pulls stop for the run. */
+  | 'PULL_LIMIT'
   | 'RANGE_UNSUPPORTED'
 
 const brand = Symbol.for('ferry.error')

@@ -34,8 +34,20 @@ export interface Limits {
   bytesPerSecond?: number
   /** Upload blobs in PATCH chunks of this many bytes instead of one streamed PUT. */
   chunkSize?: number
+  /**
+   * --blob-connections: a blob of 16 MiB or more is read from a registry source over this many
+   * connections at once (Range requests on 8 MiB parts, put back in order); 1 reads each blob as
+   * one stream. Default 4. Memory: connections × 8 MiB per blob read at once.
+   */
+  blobConnections?: number
   /** A request or blob stream idle this long fails (and is retried). */
   idleTimeoutMs?: number
+  /**
+   * --pull-reserve: pulls left unspent under a registry's stated pull limit (Docker Hub's
+   * `ratelimit-remaining`). Once only this many are left, a one-shot run stops pulling from that
+   * registry (its jobs end with one line) and a standing mirror waits for the window. Default 0.
+   */
+  pullReserve?: number
 }
 
 /** Attempts of a failed job. */

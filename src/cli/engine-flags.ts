@@ -1,11 +1,27 @@
 import {Flags, type Interfaces} from '@oclif/core'
 
+import {parseQps} from '../config/qps.js'
 import {parseSize} from '../config/size.js'
+import {DEFAULT_BLOB_CONNECTIONS, PART_SIZE, RANGED_THRESHOLD} from '../registry/ranged-reader.js'
 import {tagFilter} from '../select/filters.js'
 import type {UserSettings} from '../settings.js'
 
+const MiB = 1024 * 1024
+
 /** Flags image-transfer users already type are listed under this heading in --help. */
 export const IMAGE_TRANSFER = 'IMAGE-TRANSFER (same names, meanings and defaults)'
+
+/**
+ * Requests per second: a fraction, a whole number or 0 (unlimited). Read as text and checked by
+ * `flagQps` with the other values, so a bad one is one line naming the flag (oclif's own parse
+ * errors wrap over several).
+ */
+export const qpsFlag = Flags.custom<string>({default: '0', helpValue: '<value>'})
+
+/** --qps's value: undefined for unlimited; a bad value is a ConfigError naming the flag. */
+export function flagQps(text: string): number | undefined {
+  return parseQps(text, '--qps') || undefined
+}
 
 /** The flags every command that runs the copy engine takes, with image-transfer's names. */
 export const engineFlags = {
@@ -31,12 +47,17 @@ export const engineFlags = {
     max: 100,
     helpGroup: IMAGE_TRANSFER,
   }),
-  qps: Flags.integer({
+  qps: qpsFlag({
     description:
-      "at most this many requests per second to all registries together, evenly paced (0 = unlimited). image-transfer's --qps never took effect; ferry's does",
+      "at most this many requests per second to all registries together, evenly paced; fractions too (0.5: one every 2 s); 0 = unlimited. image-transfer's --qps never took effect; ferry's does",
+    helpGroup: IMAGE_TRANSFER,
+  }),
+  'pull-reserve': Flags.integer({
+    description:
+      "pulls to leave unspent under a registry's pull limit (Docker Hub's ratelimit-remaining): at that many left, a one-shot run stops pulling from it and ends its other jobs with one line; a standing mirror waits for the window",
+    aliases: ['pullReserve'],
     default: 0,
     min: 0,
-    helpGroup: IMAGE_TRANSFER,
   }),
   'tag-exist-overridden': Flags.boolean({
     description: 'move a destination tag that already exists to the new digest (--tag-exist-overridden=false: never; such jobs are skipped as "tag exists")',
@@ -50,6 +71,13 @@ export const engineFlags = {
   }),
   excludeTags: Flags.string({description: 'leave out listed tags matching this regular expression (repeatable)', multiple: true}),
   chunkSize: Flags.string({description: 'upload blobs in chunks of this size (e.g. 16MiB) instead of one streamed PUT'}),
+  'blob-connections': Flags.integer({
+    description: `read a blob of ${RANGED_THRESHOLD / MiB} MiB or more from a registry over this many connections at once (Range requests on ${PART_SIZE / MiB} MiB parts, in order; memory: N × ${PART_SIZE / MiB} MiB per blob); 1 = one stream per blob`,
+    aliases: ['blobConnections'],
+    default: DEFAULT_BLOB_CONNECTIONS,
+    min: 1,
+    max: 32,
+  }),
   limitRate: Flags.string({description: 'at most this many blob bytes per second for the whole run, all streams together (e.g. 50MiB), like rsync --bwlimit'}),
   log: Flags.string({description: 'also append every line to this log file'}),
   quiet: Flags.boolean({description: 'no progress lines; failures and the summary only', default: false, exclusive: ['verbose']}),
@@ -66,19 +94,21 @@ type EngineFlagsParsed = Interfaces.InferredFlags<typeof engineFlags>
 
 /** The parsed values of `engineFlags` that `engineSettings` reads (a command may leave out those without a default). */
 export type EngineFlagValues = Pick<EngineFlagsParsed, 'routines' | 'retry' | 'qps' | 'tag-exist-overridden'> &
-  Partial<Pick<EngineFlagsParsed, 'chunkSize' | 'limitRate' | 'includeTags' | 'excludeTags'>>
+  Partial<Pick<EngineFlagsParsed, 'chunkSize' | 'limitRate' | 'includeTags' | 'excludeTags' | 'pull-reserve' | 'blob-connections'>>
 
 /** The settings of the parsed flags (src/settings.ts documents each); a bad size is a ConfigError naming its flag. */
 export function engineSettings(
   flags: EngineFlagValues,
-): Pick<UserSettings, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'tagFilter'> {
+): Pick<UserSettings, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'tagFilter' | 'pullReserve' | 'blobConnections'> {
   return {
     tagFilter: tagFilter({include: flags.includeTags, exclude: flags.excludeTags}),
     routines: flags.routines,
     retry: flags.retry,
-    qps: flags.qps || undefined,
+    qps: flagQps(flags.qps),
     chunkSize: flags.chunkSize ? parseSize(flags.chunkSize, '--chunkSize') : undefined,
     bytesPerSecond: flags.limitRate ? parseSize(flags.limitRate, '--limitRate') : undefined,
     overwriteTags: flags['tag-exist-overridden'],
+    ...(flags['pull-reserve'] ? {pullReserve: flags['pull-reserve']} : {}),
+    blobConnections: flags['blob-connections'],
   }
 }

@@ -25,7 +25,7 @@ export interface MigrationRequest {
   logger: Logger
   signal: AbortSignal
   /** A standing job's hooks into the engine (graceful stop, metrics, state). */
-  hooks?: Pick<EngineOptions, 'drain' | 'observer' | 'onResult' | 'exclusive'>
+  hooks?: Pick<EngineOptions, 'drain' | 'observer' | 'onResult' | 'exclusive' | 'pullQuotas'>
 }
 
 /** Providers by name and files by path → one migration run; shared by `migrate` and `transfer --ccrToTcr`. */

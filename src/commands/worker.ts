@@ -1,6 +1,6 @@
 import {Command, Flags} from '@oclif/core'
 
-import {engineFlags} from '../cli/engine-flags.js'
+import {engineFlags, flagQps, qpsFlag} from '../cli/engine-flags.js'
 import {queueFlags, runQueueCommand} from '../cli/queue-flags.js'
 import {abortOnStopSignals} from '../cli/stop-signals.js'
 import {parseSize} from '../config/size.js'
@@ -9,7 +9,7 @@ import {loadWorkerCredentials} from '../fleet/credentials.js'
 import {runWorker} from '../fleet/worker.js'
 import {createLogger} from '../report/logger.js'
 
-const {securityFile, routines, retry, qps, chunkSize, limitRate, log, quiet, verbose} = engineFlags
+const {securityFile, routines, retry, chunkSize, limitRate, log, quiet, verbose} = engineFlags
 
 export default class Worker extends Command {
   static override summary = 'Copy the jobs of a Redis queue, as one of a fleet of workers on any number of machines.'
@@ -28,10 +28,9 @@ another worker after --lockDuration.`
     securityFile,
     routines,
     retry,
-    qps: Flags.integer({
-      description: 'at most this many requests per second to all registries, across every worker of the queue together, evenly paced (0 = unlimited)',
-      default: 0,
-      min: 0,
+    qps: qpsFlag({
+      description:
+        'at most this many requests per second to all registries, across every worker of the queue together, evenly paced; fractions too (0.5: one every 2 s); 0 = unlimited',
     }),
     chunkSize,
     limitRate,
@@ -58,7 +57,7 @@ another worker after --lockDuration.`
         credentials,
         routines: flags.routines,
         retry: flags.retry,
-        qps: flags.qps || undefined,
+        qps: flagQps(flags.qps),
         chunkSize: flags.chunkSize ? parseSize(flags.chunkSize, '--chunkSize') : undefined,
         bytesPerSecond: flags.limitRate ? parseSize(flags.limitRate, '--limitRate') : undefined,
         lockDurationMs: flags.lockDuration * 1000,

@@ -18,6 +18,7 @@ import type {InputFiles} from '../inputs.js'
 import {tagFilter} from '../select/filters.js'
 import type {UserSettings} from '../settings.js'
 import {parseInterval} from './interval.js'
+import {parseQps} from './qps.js'
 import {parseSize} from './size.js'
 import {cronTrigger, type TriggerSpec} from './trigger-spec.js'
 import {isPlainMap, kindOf, loadYaml, scanKeys, type KeyAt} from './yaml.js'
@@ -147,7 +148,7 @@ function parseJob(
   const overwrite = settings.tagExistOverridden
   if (overwrite !== undefined && typeof overwrite !== 'boolean') fail('tagExistOverridden must be true or false', 'tagExistOverridden')
   const chunkSize = string('chunkSize')
-  const qps = integer('qps', 0, 0)
+  const qps = settings.qps === undefined || settings.qps === null ? 0 : guard('qps', () => parseQps(settings.qps, 'qps'))
   const include = list('includeTags')
   const exclude = list('excludeTags')
   const engine: UserSettings = {

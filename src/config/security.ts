@@ -84,7 +84,7 @@ export function parseSecurity(text: string, file: string, env: NodeJS.ProcessEnv
       return keys.find((k) => !k.top && k.key === field && k.line >= line && k.line < end)?.line ?? line
     }
     const {prefix, scheme} = parseEntryKey(key, where)
-    const access = parseEntry(key, value, scheme, {file, line, fieldLine, env})
+    const access = {...parseEntry(key, value, scheme, {file, line, fieldLine, env}), writtenIn: writtenAt(file, line)}
     const earlier = entries.get(prefix)
     if (earlier) {
       throw new ConfigError(
@@ -115,10 +115,23 @@ export function fallbackStore(primary: CredentialStore, fallback: CredentialStor
         other.username || other.identityToken
           ? {username: other.username, password: other.password, ...(other.identityToken ? {identityToken: other.identityToken} : {})}
           : {}
-      return {...access, ...tls, ...login, entry: access.entry !== undefined ? `${access.entry} (${other.entry})` : other.entry}
+      // Where the login came from says where to fix it; without one, where the TLS settings did.
+      const writtenIn = other.username || other.identityToken || access.entry === undefined ? other.writtenIn : access.writtenIn
+      return {
+        ...access,
+        ...tls,
+        ...login,
+        entry: access.entry !== undefined ? `${access.entry} (${other.entry})` : other.entry,
+        ...(writtenIn !== undefined ? {writtenIn} : {}),
+      }
     },
     secrets: () => [...primary.secrets(), ...fallback.secrets()],
   }
+}
+
+/** RegistryAccess.writtenIn for an entry of `file`: 'security.yaml:4'. */
+export function writtenAt(file: string, line?: number): string {
+  return line ? `${file}:${line}` : file
 }
 
 /** A store of ready entries (registry or registry/namespace → access), for formats that carry their own. */

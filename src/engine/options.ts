@@ -12,6 +12,7 @@ import type {RuleItem} from '../pipeline/generate.js'
 import type {TransferJob} from '../pipeline/job.js'
 import type {RegistryObserver} from '../registry/client.js'
 import type {RequestLimiter} from '../registry/limiter.js'
+import type {PullQuotas} from '../registry/pull-quota.js'
 import type {Logger} from '../report/logger.js'
 import type {JobResult} from '../report/summary.js'
 import type {JobRetry, Limits, Selection, UserSettings} from '../settings.js'
@@ -34,6 +35,11 @@ export interface Shared {
   limiter?: RequestLimiter
   /** Replaces the in-process blob upload lock, e.g. with one shared by a fleet. */
   flights?: FlightLock
+  /**
+   * Replaces the run's own pull quotas (which stop a registry's pulls when spent): a standing
+   * mirror's, kept across its runs, wait for the window instead.
+   */
+  pullQuotas?: PullQuotas
   /**
    * Held around each attempt of a job: lets runs that share a process (a schedule and push events)
    * keep from copying the same tag at the same time. Resolves with the release function.
@@ -114,10 +120,18 @@ export function sessionOptions(flat: EngineSettings): SessionOptions {
     credentials: flat.credentials,
     mode: flat.verify ? 'verify' : flat.dryRun ? 'dry run' : 'copy',
     selection: {tagFilter: flat.tagFilter, tagSelection: flat.tagSelection, platforms: flat.platforms, overwriteTags: flat.overwriteTags, deep: flat.deep},
-    limits: {routines: flat.routines, qps: flat.qps, bytesPerSecond: flat.bytesPerSecond, chunkSize: flat.chunkSize, idleTimeoutMs: flat.idleTimeoutMs},
+    limits: {
+      routines: flat.routines,
+      qps: flat.qps,
+      bytesPerSecond: flat.bytesPerSecond,
+      chunkSize: flat.chunkSize,
+      idleTimeoutMs: flat.idleTimeoutMs,
+      pullReserve: flat.pullReserve,
+      blobConnections: flat.blobConnections,
+    },
     retry: {retries: flat.retry, baseMs: flat.retryBaseMs},
     output: {logger: flat.logger, observer: flat.observer, onResult: flat.onResult},
-    shared: {limiter: flat.limiter, flights: flat.flights, exclusive: flat.exclusive, resumeDir: flat.resumeDir},
+    shared: {limiter: flat.limiter, flights: flat.flights, exclusive: flat.exclusive, pullQuotas: flat.pullQuotas, resumeDir: flat.resumeDir},
     signal: flat.signal,
     drain: flat.drain,
     prepareDestination: flat.prepareDestination,

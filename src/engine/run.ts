@@ -71,6 +71,7 @@ export class RunTally {
         durationMs: finished - this.started,
         dryRun: this.session.mode === 'dry run',
         interrupted,
+        pullQuotas: this.session.pullQuotas,
       }),
       startedAt: new Date(this.started).toISOString(),
       finishedAt: new Date(finished).toISOString(),

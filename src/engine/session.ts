@@ -12,7 +12,10 @@ import {generateJobs, type Generated, type RuleItem} from '../pipeline/generate.
 import {destinationsOf, type TransferJob} from '../pipeline/job.js'
 import {listRepositories, listTags} from '../registry/catalog.js'
 import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
+import type {RegistryRunState} from '../registry/layers/registry-state.js'
 import {proxySecrets} from '../registry/proxy-agents.js'
+import {PullQuotas, type PullQuota} from '../registry/pull-quota.js'
+import {RegistryStops} from '../registry/registry-stops.js'
 import type {EngineEvent} from '../report/events.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
 import type {JobResult} from '../report/summary.js'
@@ -50,6 +53,8 @@ export class EngineSession {
   readonly logger: Logger
   readonly limiter: RequestLimiter
   readonly clients: ClientPool
+  /** The run's verdicts on whole registries (a spent pull limit), and every registry's pull quota. */
+  readonly registries: RegistryRunState
   /** Where jobs read and write, refusing writes in a dry run and a verify. */
   readonly endpoints: EndpointResolver
   readonly mode: Mode
@@ -77,6 +82,13 @@ export class EngineSession {
     this.ownsLimiter = !options.shared?.limiter
     this.limiter = options.shared?.limiter ?? requestLimiter(options.limits)
     this.requestsBefore = this.limiter.started
+    const observer = options.output?.observer
+    this.registries = {
+      // Said once, where the run's warnings go; each job it ends says it again as its reason.
+      stops: new RegistryStops((stop) => this.logger.warn(this.redactor.redact(stop.error.message))),
+      quotas: options.shared?.pullQuotas ?? new PullQuotas({whenSpent: 'stop', onChange: (quota) => observer?.onPullQuota?.(quota)}),
+      reserve: options.limits?.pullReserve ?? 0,
+    }
     this.clients = new ClientPool(
       (registry, repository) => {
         const access = options.credentials.lookup(registry, repository)
@@ -86,11 +98,12 @@ export class EngineSession {
         limiter: this.limiter,
         idleTimeoutMs: options.limits?.idleTimeoutMs,
         onSecret: (secret) => this.redactor.add(secret),
-        observer: options.output?.observer,
+        observer,
+        state: this.registries,
       },
     )
     const readOnly = this.mode === 'copy' ? undefined : this.mode
-    const registries = registryEndpoints(this.clients, {readOnly: readOnly !== undefined})
+    const registries = registryEndpoints(this.clients, {readOnly: readOnly !== undefined, blobConnections: options.limits?.blobConnections})
     const resolver = options.endpoints ? options.endpoints(registries) : registries
     this.endpoints = readOnly ? readOnlyEndpoints(resolver, readOnly) : resolver
     this.signal = runSignal(options.signal)
@@ -118,6 +131,11 @@ export class EngineSession {
 
   redactError(error: unknown): PrintableError {
     return {code: errorCode(error), message: this.redactor.redact(describeError(error))}
+  }
+
+  /** What each registry said of its pull limit in this run (a standing mirror's: since it started). */
+  get pullQuotas(): PullQuota[] {
+    return this.registries.quotas.snapshot()
   }
 
   /** Registry requests this session started. */

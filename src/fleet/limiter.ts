@@ -3,7 +3,7 @@ import {randomUUID} from 'node:crypto'
 import Bottleneck from 'bottleneck'
 import type {Redis} from 'ioredis'
 
-import type {RequestLimiter} from '../registry/limiter.js'
+import {slidingWindow, type RequestLimiter} from '../registry/limiter.js'
 
 /**
  * The sliding-window count as one Redis script, so that workers on different machines see one
@@ -61,12 +61,13 @@ export async function createFleetLimiter(options: FleetLimiterOptions): Promise<
   // The stored settings win over a new client's; the latest --qps is the fleet's from now on.
   await bottleneck.updateSettings({minTime: Math.ceil(1000 / qps)})
   const windowKey = `${options.id}:window`
-  const windowUs = 1_100_000
+  const {slots, windowMs} = slidingWindow(qps, 100)
+  const windowUs = Math.ceil(windowMs * 1000)
   let started = 0
   let stopped = false
   const admit = async () => {
     for (;;) {
-      const wait = Number(await options.redis.eval(ADMIT, 1, windowKey, String(Math.floor(qps)), String(windowUs), randomUUID()))
+      const wait = Number(await options.redis.eval(ADMIT, 1, windowKey, String(slots), String(windowUs), randomUUID()))
       if (wait <= 0) return
       await new Promise((resolve) => setTimeout(resolve, wait))
     }

@@ -43,7 +43,7 @@ export interface HarborResponse<T> {
 export interface HarborApiOptions {
   /** host[:port] of the Harbor instance; the API and the registry share it. */
   host: string
-  /** The security file's entry for the host: account, plain HTTP, TLS settings. */
+  /** The access given for the host: account, plain HTTP, TLS settings (and where they were written). */
   access: RegistryAccess
   limiter: RequestLimiter
   /** Attempts after the first for throttled or failing requests. */
@@ -64,6 +64,7 @@ export class HarborApi {
   private readonly limiter: RequestLimiter
   private readonly retries: number
   private readonly authorization?: string
+  private readonly writtenIn?: string
 
   constructor(options: HarborApiOptions) {
     this.host = options.host
@@ -72,6 +73,7 @@ export class HarborApi {
     this.retries = options.retries ?? 4
     const {username, password} = options.access
     this.anonymous = !username
+    this.writtenIn = options.access.writtenIn
     if (username) this.authorization = `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}`
     const tlsOptions = {
       rejectUnauthorized: !options.access.skipTlsVerify,
@@ -116,7 +118,7 @@ export class HarborApi {
                 `harbor: ${request.what} on ${this.host}: the answer is larger than ${describeSize(LISTING_PAGE_LIMIT)}; refused`,
               )
             }
-            const failure = networkError(error, `harbor: ${request.what} on ${this.host}`, request.signal)
+            const failure = networkError(error, `harbor: ${request.what} on ${this.host}`, request.signal, this.writtenIn)
             unreachable = {failure, cause: error}
             throw failure
           }
@@ -137,10 +139,14 @@ export class HarborApi {
       // Set in the attempts above; TypeScript does not follow assignments inside a callback.
       const last = unreachable as {failure: FerryError; cause: unknown} | undefined
       if (!last || error !== last.failure || last.failure.code !== 'NETWORK') throw error
-      throw new FerryError('NETWORK', `${last.failure.message}: cannot reach ${this.baseUrl} (http or https follows insecure in the security file)`, {
-        retryable: true,
-        cause: last.cause,
-      })
+      throw new FerryError(
+        'NETWORK',
+        `${last.failure.message}: cannot reach ${this.baseUrl} (http or https follows insecure in the access given for ${this.host}${this.where()})`,
+        {
+          retryable: true,
+          cause: last.cause,
+        },
+      )
     }
     const headers = plainHeaders(response.headers)
     // Only a success carries a body worth reading; an expected 404 or 409 is an answer by its status.
@@ -197,6 +203,11 @@ export class HarborApi {
     }
   }
 
+  /** ' (security.yaml:4)': where the access was written, when the caller said so. */
+  private where(): string {
+    return this.writtenIn ? ` (${this.writtenIn})` : ''
+  }
+
   /** `attempts`: how many were sent, the last one answered `status`. */
   private failure(status: number, body: string, request: HarborRequest, attempts: number): FerryError {
     const {code, message} = parseHarborError(status, body)
@@ -205,8 +216,8 @@ export class HarborApi {
       return new FerryError(
         'AUTH_FAILED',
         this.anonymous
-          ? `harbor: ${this.host} refused anonymous access (${request.what}: ${said}); add username and password for ${this.host} to the security file`
-          : `harbor: ${this.host} refused the credentials from the security file (${request.what}: ${said}); check the username and password of its entry`,
+          ? `harbor: ${this.host} refused anonymous access (${request.what}: ${said}); add username and password for ${this.host}${this.writtenIn ? ` at ${this.writtenIn}` : ''}`
+          : `harbor: ${this.host} refused the credentials given for it (${request.what}: ${said}); check the username and password for ${this.host}${this.where()}`,
       )
     }
     if (status === 403) {

@@ -19,7 +19,7 @@ const CREATE_PERMISSION = 'permission to create projects (any user, unless proje
 
 /**
  * Harbor 2.x. The REST API (`/api/v2.0`) and the registry share one host and one account, so
- * the security file's entry for the host serves both and the registry side needs no access() of
+ * the access given for the host serves both and the registry side needs no access() of
  * its own. Source: projects → repositories → artifacts with their tags, page by page. Destination:
  * a project must exist before the first push into it, so prepare() creates missing ones.
  */
@@ -82,7 +82,7 @@ function connect(context: ProviderContext, side: 'source' | 'destination'): {hos
   const access = context.credentials.lookup(host, '')
   if (scheme === 'http' && !access.insecure) {
     throw new ConfigError(
-      `harbor: ${flag} says http:// but the security file does not say insecure: true for ${host}; ferry reaches its API and registry alike from that entry`,
+      `harbor: ${flag} says http:// but the access given for ${host}${access.writtenIn ? ` (${access.writtenIn})` : ''} does not say insecure: true; ferry reaches its API and registry alike from that access`,
     )
   }
   return {host, api: new HarborApi({host, access, limiter: context.limiter})}

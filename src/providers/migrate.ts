@@ -84,8 +84,9 @@ export function layeredCredentials(base: CredentialStore, sides: {registry: stri
     lookup(registry, repository) {
       const side = sides.find((candidate) => candidate.registry === registry && candidate.access)
       if (!side) return base.lookup(registry, repository)
-      const fromFile = base.lookup(registry, repository)
-      // TLS settings still come from the security file; only the credentials are the provider's.
+      // TLS settings still come from the security file; only the credentials are the provider's,
+      // so the file's place is not named in messages about them.
+      const {writtenIn: _fileLine, ...fromFile} = base.lookup(registry, repository)
       return {...fromFile, ...side.access!(), entry: `provider:${side.name}`}
     },
     secrets: () => base.secrets(),

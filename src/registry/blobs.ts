@@ -1,8 +1,9 @@
-import {PassThrough, type Readable} from 'node:stream'
+import type {Readable} from 'node:stream'
 
 import {FerryError, RegistryError} from '../errors.js'
 import {repositoryScope} from './challenge.js'
-import {networkError, type RegistryClient} from './client.js'
+import type {RegistryClient} from './client.js'
+import {readBlob, type FetchRange, type RangedSettings} from './ranged-reader.js'
 
 const PULL = ['pull']
 const PUSH = ['pull', 'push']
@@ -33,48 +34,40 @@ export async function blobExists(
   return response.status === 200
 }
 
-/**
- * The blob's bytes from `offset` (default 0) as a stream; the caller verifies them. Redirects to
- * storage are followed. The stream fails as a request does: a reset or a cut in the middle of the
- * body is a typed, retryable network error, not an unclassified socket error. From an offset, only
- * a 206 starting there is taken (RANGE_UNSUPPORTED otherwise: never a 200 glued on).
- */
-export async function openBlob(
-  client: RegistryClient,
-  repository: string,
-  blob: BlobTarget,
-  options: {signal?: AbortSignal; offset?: number} = {},
-): Promise<Readable> {
-  const what = `GET blob ${client.registry}/${repository}@${blob.digest}`
-  const offset = options.offset ?? 0
-  const response = await client.send({
-    method: 'GET',
-    path: `/v2/${repository}/blobs/${blob.digest}`,
-    scopes: [repositoryScope(repository, PULL)],
-    ...(offset > 0 ? {headers: {Range: `bytes=${offset}-`}} : {}),
-    responseType: 'stream',
-    expect: offset > 0 ? [200, 206] : [200],
-    idempotent: true,
-    what,
-    signal: options.signal,
-  })
-  const body = response.data as Readable
-  if (offset > 0 && (response.status !== 206 || !String(response.headers['content-range'] ?? '').startsWith(`bytes ${offset}-`))) {
-    body.destroy()
-    throw new FerryError('RANGE_UNSUPPORTED', `${what}: the registry did not answer a read from byte ${offset} with that range`)
-  }
-  return classifyFailures(body, what, options.signal)
+export interface OpenBlobOptions {
+  signal?: AbortSignal
+  /** The first byte to read; a source that cannot start there fails with RANGE_UNSUPPORTED. */
+  offset?: number
+  /** Large blobs over several connections (ranged-reader.ts); absent: one stream. */
+  ranged?: RangedSettings
 }
 
-function classifyFailures(body: Readable, what: string, signal?: AbortSignal): Readable {
-  const classified = new PassThrough()
-  body.once('error', (error) => classified.destroy(networkError(error, what, signal)))
-  // A reader that goes away (a failed write, an abort) releases the response.
-  classified.once('close', () => {
-    if (!body.readableEnded) body.destroy()
-  })
-  body.pipe(classified)
-  return classified
+/**
+ * The blob's bytes from `offset` to its end, as a stream; the caller verifies them. Every request
+ * goes through the client (limiter, auth, address guard); a redirect to storage is followed with
+ * the Range header. A cut in the middle of the body is continued with a Range request, a few times;
+ * what cannot be continued fails as a request does: a typed, retryable error.
+ */
+export async function openBlob(client: RegistryClient, repository: string, blob: BlobTarget, options: OpenBlobOptions = {}): Promise<Readable> {
+  const what = `GET blob ${client.registry}/${repository}@${blob.digest}`
+  const fetch: FetchRange = async ({start, end, ifRange}) => {
+    const headers: Record<string, string> = {}
+    if (start > 0 || end !== undefined) headers.Range = `bytes=${start}-${end ?? ''}`
+    if (ifRange && headers.Range) headers['If-Range'] = ifRange
+    const response = await client.send({
+      method: 'GET',
+      path: `/v2/${repository}/blobs/${blob.digest}`,
+      scopes: [repositoryScope(repository, PULL)],
+      headers,
+      responseType: 'stream',
+      expect: [200, 206],
+      idempotent: true,
+      what,
+      signal: options.signal,
+    })
+    return {status: response.status, headers: response.headers, body: response.data as Readable}
+  }
+  return readBlob(fetch, {size: blob.size, offset: options.offset, what, signal: options.signal, ranged: options.ranged})
 }
 
 export type MountOutcome = {mounted: true} | {mounted: false; location: string}

@@ -13,8 +13,11 @@ import {attemptOutcome, type AttemptObserver} from './layers/attempt.js'
 import {authorize, refusedWhat} from './layers/auth.js'
 import {compose, type Send} from './layers/exchange.js'
 import {rateLimit, RegistryPause} from './layers/rate-limit.js'
+import {pullQuota, stoppedRegistry, type RegistryRunState} from './layers/registry-state.js'
 import {retryRequests} from './layers/retry.js'
 import type {RequestLimiter} from './limiter.js'
+import {PullQuotas, type PullQuota} from './pull-quota.js'
+import {RegistryStops} from './registry-stops.js'
 import {plainHeaders, type RegistryRequest, type RegistryResponse} from './request.js'
 
 // Where they were declared before the layers moved out; callers keep importing them from here.
@@ -42,6 +45,12 @@ export interface RegistryAccess {
   ca?: string
   /** Where this access was written (a security file's key as written), for messages and as the client pool's key. */
   entry?: string
+  /**
+   * Where the user wrote these settings, in words they know ('security.yaml:4', 'docker
+   * config.json'), for messages that say what to fix. The client knows no files: without it
+   * messages speak of the credentials given for the registry.
+   */
+  writtenIn?: string
 }
 
 export interface ClientOptions {
@@ -61,12 +70,16 @@ export interface ClientOptions {
   /** Called with each bearer token obtained, so whatever prints messages can redact it. */
   onSecret?: (secret: string) => void
   observer?: RegistryObserver
+  /** The run's registry stops and pull quotas, shared by its clients; a client of its own keeps its own. */
+  state?: RegistryRunState
 }
 
 /** Watches a client's traffic (metrics); never changes it. */
 export interface RegistryObserver extends AttemptObserver {
   /** Time a request waited for the rate limit: --qps pacing and a 429's pause. */
   onRateLimitWait?(registry: string, ms: number): void
+  /** What a registry's answers said of its pull limit (the pulls left), as they said it. */
+  onPullQuota?(quota: PullQuota): void
 }
 
 const HEADERS_ONLY: BodyLimit = {bytes: HEADERS_ONLY_LIMIT, name: 'the limit for an answer read only for its headers'}
@@ -92,8 +105,12 @@ export class RegistryClient {
   private readonly requestRetries: number
   private readonly onSecret?: (secret: string) => void
   private readonly observer?: RegistryObserver
+  private readonly writtenIn?: string
   /** A 429 holds this registry's requests; other registries keep going. */
   private readonly pause = new RegistryPause()
+  private readonly state: RegistryRunState
+  /** The layers over the transport, composed once (`layers`). */
+  private readonly exchange: Send
 
   constructor(options: ClientOptions) {
     this.registry = options.registry
@@ -106,6 +123,8 @@ export class RegistryClient {
     this.maxManifestBytes = options.maxManifestBytes ?? MANIFEST_LIMIT
     this.onSecret = options.onSecret
     this.observer = options.observer
+    this.writtenIn = options.access.writtenIn
+    this.state = options.state ?? {stops: new RegistryStops(), quotas: new PullQuotas({whenSpent: 'stop'}), reserve: 0}
     const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
     this.origin = new URL(this.baseUrl).origin
     this.guard = new AddressGuard(new URL(this.baseUrl).hostname)
@@ -122,6 +141,7 @@ export class RegistryClient {
       `registry ${this.registry}`,
       new URL(this.baseUrl),
     )
+    this.exchange = this.layers()
   }
 
   /** A provider's temporary passwords are secrets too: each one reaches the redactor as it is issued. */
@@ -141,24 +161,28 @@ export class RegistryClient {
     const sameOrigin = url.startsWith(this.origin) && new URL(url).origin === this.origin
     // An upload Location the registry handed over may name any host: the guard sees it first.
     if (!sameOrigin) await this.checkHop(url, 'a URL')
-    const answer = await this.layers()({request, url, sameOrigin})
+    const answer = await this.exchange({request, url, sameOrigin})
     return {status: answer.status, headers: answer.headers, data: answer.body, url: answer.url}
   }
 
   /**
    * The one place the layers are composed, innermost first: every attempt waits out a 429's pause
-   * and passes the limiter, is counted and has its failure typed, carries the authorization of
-   * its scopes (renewed on a 401), has its status checked against what the request expects, and
-   * is retried when idempotent. Composed per request: the auth layer counts renewals per request.
+   * and passes the limiter, is counted and has its failure typed, spends (and reads) the pull
+   * quota, carries the authorization of its scopes (renewed on a 401), has its status checked
+   * against what the request expects, and is retried when idempotent; a registry the run stopped
+   * is refused before all of that. Composed once per client: no layer keeps state for one request
+   * in its closure (the auth layer counts renewals per exchange).
    */
   private layers(): Send {
     return compose(
       this.transport,
       rateLimit(this.limiter, this.pause, (ms) => this.observer?.onRateLimitWait?.(this.registry, ms)),
-      attemptOutcome(this.registry, this.observer),
-      authorize(this.auth, this.registry),
+      attemptOutcome(this.registry, this.observer, this.writtenIn),
+      pullQuota(this.state, this.registry),
+      authorize(this.auth, this.registry, this.writtenIn),
       expectedAnswers(),
       retryRequests(this.requestRetries),
+      stoppedRegistry(this.state, this.registry),
     )
   }
 
@@ -243,10 +267,14 @@ export class RegistryClient {
             }),
           )
         } catch (error) {
-          throw networkError(error, what, signal)
+          throw networkError(error, what, signal, this.writtenIn)
         }
         if (response.status === 401 || response.status === 403) {
-          throw new RegistryError('UNAUTHORIZED', `token server of registry ${this.registry} refused ${refusedWhat(this.auth)}`, {status: response.status})
+          throw new RegistryError(
+            'UNAUTHORIZED',
+            `token server of registry ${this.registry} refused ${refusedWhat(this.auth, this.registry, this.writtenIn)}`,
+            {status: response.status},
+          )
         }
         if (response.status !== 200) {
           throw registryErrorFromResponse(response.status, plainHeaders(response.headers), response.body as Buffer, what)

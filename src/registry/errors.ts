@@ -60,8 +60,11 @@ export function shortDetail(detail: string, max: number): string {
   return `${cut > 0 ? detail.slice(0, cut) : ''}…`
 }
 
-/** A failure below HTTP (reset, refused, timeout, abort) as a FerryError; resets are retryable. */
-export function networkError(error: unknown, what: string, signal?: AbortSignal): FerryError {
+/**
+ * A failure below HTTP (reset, refused, timeout, abort) as a FerryError; resets are retryable.
+ * `writtenIn` (RegistryAccess) says where the registry's TLS settings are written, when known.
+ */
+export function networkError(error: unknown, what: string, signal?: AbortSignal, writtenIn?: string): FerryError {
   if (FerryError.is(error)) return error
   if (signal?.aborted) return new FerryError('ABORTED', `${what}: aborted`, {cause: error})
   const code = (error as {code?: string}).code
@@ -72,9 +75,13 @@ export function networkError(error: unknown, what: string, signal?: AbortSignal)
   const detail = code ?? (error instanceof Error ? error.message : String(error))
   const certificate = typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)
   if (certificate) {
-    return new FerryError('TLS', `${what}: TLS certificate not trusted (${code}); set caFile for this registry in the security file, or skipTlsVerify: true`, {
-      cause: error,
-    })
+    return new FerryError(
+      'TLS',
+      `${what}: TLS certificate not trusted (${code}); set caFile for this registry${writtenIn ? ` (${writtenIn})` : ''}, or skipTlsVerify: true`,
+      {
+        cause: error,
+      },
+    )
   }
   return new FerryError('NETWORK', `${what}: ${detail}`, {retryable: true, cause: error})
 }

@@ -21,7 +21,8 @@ export interface RequestLimiter {
 /**
  * `qps` requests per second at most, in any sliding second, evenly paced: bottleneck's `minTime`
  * spaces starts 1000/qps ms apart. A reservoir refilled each second would allow a burst of 2×qps
- * across the refill boundary, which is exactly what rate-limited registries punish.
+ * across the refill boundary, which is exactly what rate-limited registries punish. A fraction
+ * (0.5: one request every 2 s, Docker Hub's pace) is paced the same way, its window stretched.
  */
 export function createLimiter(options: {qps?: number} = {}): RequestLimiter {
   const qps = options.qps
@@ -33,7 +34,8 @@ export function createLimiter(options: {qps?: number} = {}): RequestLimiter {
   // one second. Measured at the wire on a loaded 2-core machine (test/e2e/load.test.ts), requests
   // admitted a window apart arrived up to ~26 ms closer together; a 5 ms margin let 203 of
   // qps 200 through in one second. 50 ms costs under 5% of the rate.
-  const window = new SlidingWindow(qps, 1050)
+  const {slots, windowMs} = slidingWindow(qps, 50)
+  const window = new SlidingWindow(slots, windowMs)
   let started = 0
   return {
     schedule: (task) =>
@@ -66,6 +68,17 @@ function unlimited(): RequestLimiter {
 }
 
 /**
+ * The hard bound's shape for `qps`: at most `slots` starts in any `windowMs`. A whole qps is qps
+ * starts a second; a fraction is ceil(qps) starts in the time they take at that rate (1.5: 2 in
+ * 1333 ms, 0.5: 1 in 2 s), so the window never holds the pace below what was asked. `marginMs`
+ * widens it for what happens between admission and the wire. Pure.
+ */
+export function slidingWindow(qps: number, marginMs: number): {slots: number; windowMs: number} {
+  const slots = Math.max(1, Math.ceil(qps))
+  return {slots, windowMs: (slots * 1000) / qps + marginMs}
+}
+
+/**
  * The hard bound under bottleneck's pacing: bottleneck spaces starts on a millisecond clock, and
  * timer slack can put qps + 1 starts inside one second by a fraction of a millisecond. Starts are
  * admitted one at a time, each no sooner than one window after the start `limit` places before it.
@@ -76,10 +89,10 @@ class SlidingWindow {
   private gate: Promise<void> = Promise.resolve()
 
   constructor(
-    private readonly limit: number,
+    slots: number,
     private readonly windowMs: number,
   ) {
-    this.starts = new Array(Math.max(1, Math.floor(limit))).fill(-Infinity)
+    this.starts = new Array(slots).fill(-Infinity)
   }
 
   admit(): Promise<void> {

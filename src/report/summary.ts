@@ -1,3 +1,17 @@
+/** A registry's pull limit as the report shows it (the registry layer's PullQuota, by shape). */
+export interface PullQuota {
+  registry: string
+  /** Pulls per window, when the registry said. */
+  limit?: number
+  /** Pulls left at the registry's last answer. */
+  remaining: number
+  windowSeconds?: number
+  /** When pulls stopped: the pulls left reached --pull-reserve, or a 429 came with none left (ISO 8601). */
+  stoppedAt?: string
+  /** By when the window has passed since pulls stopped (ISO 8601). */
+  resetsBy?: string
+}
+
 /** What happened to one job, as the library returns it and the report prints it. */
 export interface JobResult {
   source: string
@@ -47,6 +61,11 @@ export interface TransferSummary {
   bytes: number
   requests: number
   durationMs: number
+  /**
+   * Registries that stated a pull limit (`ratelimit-remaining`): the pulls left at their last
+   * answer, and when a spent quota stopped pulls. Absent when none did.
+   */
+  pullQuotas?: PullQuota[]
 }
 
 /** A run's results, failures and summary, as the library returns them. */
@@ -85,7 +104,7 @@ export interface RunEnding {
 export function summarize(
   results: readonly JobResult[],
   generateFailures: readonly GenerateFailure[],
-  extra: {requests: number; durationMs: number; dryRun?: boolean; interrupted?: boolean},
+  extra: {requests: number; durationMs: number; dryRun?: boolean; interrupted?: boolean; pullQuotas?: readonly PullQuota[]},
 ): TransferSummary {
   const count = (status: JobResult['status']) => results.filter((result) => result.status === status).length
   return {
@@ -99,7 +118,18 @@ export function summarize(
     bytes: results.reduce((sum, result) => sum + result.bytes, 0),
     requests: extra.requests,
     durationMs: extra.durationMs,
+    ...(extra.pullQuotas && extra.pullQuotas.length > 0 ? {pullQuotas: extra.pullQuotas.map((quota) => ({...quota}))} : {}),
   }
+}
+
+/** One line per registry that stated a pull limit. Pure. */
+export function formatPullQuotas(quotas: readonly PullQuota[] = []): string[] {
+  return quotas.map((quota) => {
+    const of = quota.limit !== undefined ? ` of ${quota.limit}` : ''
+    const per = quota.windowSeconds ? ` per ${quota.windowSeconds} s` : ''
+    const stopped = quota.stoppedAt ? `; pulls stopped at ${quota.stoppedAt}, the window has passed by ${quota.resetsBy}` : ''
+    return `Pull limit of ${quota.registry}: ${quota.remaining}${of} pulls left${per}${stopped}`
+  })
 }
 
 /** The closing lines: every failure with its reason, then image-transfer's last line. Pure. */
@@ -123,6 +153,7 @@ export function formatReport(
     for (const result of failed) lines.push(`  ${result.source} → ${result.destination}: ${result.error?.message ?? 'unknown error'}`)
   }
   lines.push(...formatUnfinished(ending))
+  lines.push(...formatPullQuotas(summary.pullQuotas))
   if (summary.dryRun) {
     lines.push(
       `Dry run: nothing was written; ${summary.planned ?? 0} jobs would copy, ${summary.skipped} would be skipped, ${summary.failed} failed while planning`,

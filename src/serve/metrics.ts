@@ -7,6 +7,7 @@
 import {Counter, Gauge, Registry} from 'prom-client'
 
 import type {RegistryObserver} from '../registry/client.js'
+import type {PullQuota} from '../registry/pull-quota.js'
 import type {JobResult} from '../report/summary.js'
 
 export class SyncMetrics {
@@ -16,6 +17,8 @@ export class SyncMetrics {
   private readonly blobs: Counter<'sync' | 'outcome'>
   private readonly requests: Counter<'registry' | 'method' | 'status'>
   private readonly rateLimitWait: Counter<'registry'>
+  private readonly pullsRemaining: Gauge<'registry'>
+  private readonly pullLimit: Gauge<'registry'>
   private readonly runs: Counter<'sync' | 'trigger' | 'outcome'>
   private readonly ticksSkipped: Counter<'sync'>
   private readonly lastSuccess: Gauge<'sync'>
@@ -47,6 +50,18 @@ export class SyncMetrics {
     this.rateLimitWait = new Counter({
       name: 'ferry_rate_limit_wait_seconds_total',
       help: 'Time requests waited for the rate limit (--qps pacing and 429 pauses), by registry.',
+      labelNames: ['registry'],
+      registers,
+    })
+    this.pullsRemaining = new Gauge({
+      name: 'ferry_registry_pulls_remaining',
+      help: "Manifest pulls left under a registry's pull limit, as its last answer said (ratelimit-remaining), by registry.",
+      labelNames: ['registry'],
+      registers,
+    })
+    this.pullLimit = new Gauge({
+      name: 'ferry_registry_pull_limit',
+      help: "A registry's pull limit per window, as it states it (ratelimit-limit), by registry.",
       labelNames: ['registry'],
       registers,
     })
@@ -116,6 +131,12 @@ export class SyncMetrics {
 
   eventRequest(endpoint: string, code: number): void {
     this.eventRequests.inc({endpoint, code: String(code)})
+  }
+
+  /** What a registry's answers said of its pull limit. */
+  pullQuota(quota: PullQuota): void {
+    this.pullsRemaining.set({registry: quota.registry}, quota.remaining)
+    if (quota.limit !== undefined) this.pullLimit.set({registry: quota.registry}, quota.limit)
   }
 
   /** The engine's hook into the registry clients. */

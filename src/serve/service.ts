@@ -15,6 +15,7 @@ import {SyncMetrics} from './metrics.js'
 import {parseDistributionEnvelope, parseHarborPayload, SeenIds, type PushEvent} from './push-events.js'
 import {describeChanges, sourceChanges, syncedAfter} from './source-changes.js'
 import {StateStore} from './state-file.js'
+import {PullQuotas} from '../registry/pull-quota.js'
 import type {RunHooks, SyncJob} from './sync-job.js'
 import {TagQueue} from './tag-queue.js'
 import {describeTrigger, startTrigger, type Trigger} from './trigger.js'
@@ -68,6 +69,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   // One copy per destination tag at a time across every run and push event of the process.
   const locks = new KeyedLock()
   const slots = options.jobs.map((job): JobSlot => ({job, runs: 0}))
+  // A standing mirror waits for a spent pull limit's window rather than failing its jobs.
+  const pullQuotas = new PullQuotas({whenSpent: 'wait', onChange: (quota) => metrics.pullQuota(quota)})
   let stopping = false
   let abandoned = false
   let finish!: (outcome: ServiceOutcome) => void
@@ -77,6 +80,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     signal: abort.signal,
     drain: drain.signal,
     observer: metrics.observer,
+    pullQuotas,
     logger: prefixed(logger, slot.job.name),
     exclusive: async (job) => {
       // Every destination of a several-destination job, in one order, so two jobs cannot deadlock.

@@ -7,6 +7,7 @@ import type {CredentialStore} from '../config/security.js'
 import type {TransferInputs} from '../inputs.js'
 import type {RegistryObserver} from '../registry/client.js'
 import type {RequestLimiter} from '../registry/limiter.js'
+import type {PullQuotas} from '../registry/pull-quota.js'
 import type {Logger} from '../report/logger.js'
 import type {JobResult} from '../report/summary.js'
 import {runTransfer, type TransferReport} from '../engine/run.js'
@@ -26,6 +27,8 @@ export interface RunHooks {
   onResult: (result: JobResult) => void
   logger: Logger
   exclusive: (job: TransferJob) => Promise<() => void>
+  /** The service's pull quotas, kept across runs and jobs: a spent one waits for its window. */
+  pullQuotas: PullQuotas
 }
 
 export interface SyncJob {

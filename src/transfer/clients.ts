@@ -1,4 +1,5 @@
 import {RegistryClient, type RegistryAccess, type RegistryObserver} from '../registry/client.js'
+import type {RegistryRunState} from '../registry/layers/registry-state.js'
 import type {RequestLimiter} from '../registry/limiter.js'
 import {registryEndpoint} from '../reference.js'
 
@@ -27,6 +28,8 @@ export class ClientPool {
       userAgent?: string
       onSecret?: (secret: string) => void
       observer?: RegistryObserver
+      /** One per run: every client of a registry sees its stops and its pull quota. */
+      state?: RegistryRunState
     },
   ) {}
 
@@ -45,6 +48,7 @@ export class ClientPool {
         userAgent: this.options.userAgent,
         onSecret: this.options.onSecret,
         observer: this.options.observer,
+        state: this.options.state,
       })
       this.clients.set(key, client)
     }

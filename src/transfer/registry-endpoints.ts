@@ -6,6 +6,7 @@ import {blobExists, mountBlob, openBlob, uploadBlob} from '../registry/blobs.js'
 import {chunksRefused, uploadResumable} from '../registry/resumable-upload.js'
 import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
+import {DEFAULT_BLOB_CONNECTIONS, type RangedSettings} from '../registry/ranged-reader.js'
 import type {ClientPool, PooledClient} from './clients.js'
 import type {BlobBody, BlobReadOptions, BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource, MountResult} from './endpoints.js'
 
@@ -21,6 +22,8 @@ export class RegistryRepository implements ImageSource, ImageDestination {
     readonly repository: string,
     /** A destination asks for push access from its first request on, so HEAD and pushes share one token. */
     private readonly push: boolean,
+    /** How a large blob is read from this repository as a source. */
+    private readonly ranged?: RangedSettings,
   ) {
     this.name = `${pooled.client.registry}/${repository}`
     this.scope = pooled.key
@@ -41,7 +44,7 @@ export class RegistryRepository implements ImageSource, ImageDestination {
   }
 
   openBlob(descriptor: Descriptor, signal?: AbortSignal, options: BlobReadOptions = {}): Promise<Readable> {
-    return openBlob(this.client, this.repository, descriptor, {signal, offset: options.offset})
+    return openBlob(this.client, this.repository, descriptor, {signal, offset: options.offset, ranged: this.ranged})
   }
 
   hasBlob(digest: string, signal?: AbortSignal) {
@@ -82,8 +85,9 @@ export class RegistryRepository implements ImageSource, ImageDestination {
  * The engine's default: both ends of every job are registry repositories. `readOnly` (verify, dry
  * run) asks the destination for pull tokens only, so a read-only account can check a mirror.
  */
-export function registryEndpoints(clients: ClientPool, options: {readOnly?: boolean} = {}): EndpointResolver {
+export function registryEndpoints(clients: ClientPool, options: {readOnly?: boolean; blobConnections?: number} = {}): EndpointResolver {
+  const ranged: RangedSettings = {connections: options.blobConnections ?? DEFAULT_BLOB_CONNECTIONS}
   const open = (location: ImageReference, push: boolean) =>
-    new RegistryRepository(clients.get(location.registry, location.repository), location.repository, push)
+    new RegistryRepository(clients.get(location.registry, location.repository), location.repository, push, ranged)
   return {source: (location) => open(location, false), destination: (location) => open(location, !options.readOnly)}
 }

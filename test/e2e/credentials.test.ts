@@ -126,7 +126,7 @@ describe('credentials stay on the registry they are for', () => {
       assert.equal(run.code, 1, run.stdout + run.stderr)
       assert.match(
         run.stdout + run.stderr,
-        /credentials from the security file were not sent, as its token realm http:\/\/127\.0\.0\.1:\d+ is plain HTTP while the registry is HTTPS/,
+        /credentials given for \S+ \([^)]+\.yaml:\d+\) were not sent, as its token realm http:\/\/127\.0\.0\.1:\d+ is plain HTTP while the registry is HTTPS/,
       )
       assert.ok(!(run.stdout + run.stderr).includes('    at '), run.stderr)
     } finally {

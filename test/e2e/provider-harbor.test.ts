@@ -194,7 +194,10 @@ describe('harbor provider', () => {
       await assert.rejects(build(), (error: unknown) => {
         assert.ok(FerryError.is(error))
         assert.equal(error.code, 'AUTH_FAILED')
-        assert.match(error.message, /^harbor: 127\.0\.0\.1:\d+ refused the credentials from the security file \(check the account: 401 UNAUTHORIZED/)
+        assert.match(
+          error.message,
+          /^harbor: 127\.0\.0\.1:\d+ refused the credentials given for it \(check the account: 401 UNAUTHORIZED.*; check the username and password for 127\.0\.0\.1:\d+ \(security\.yaml:\d+\)$/,
+        )
         assert.ok(!error.message.includes('not-the-password') && !error.message.includes('\n'))
         return true
       })
@@ -216,7 +219,7 @@ describe('harbor provider', () => {
     await assert.rejects(harborProvider.source!(context(plain.host, {}, asHarbor)), /harbor: 127\.0\.0\.1:\d+ does not answer the Harbor v2\.0 API/)
     await assert.rejects(
       harborProvider.source!(context(`http://${source.host}`, {}, parseSecurity('{}', 's.yaml'))),
-      /says http:\/\/ but the security file does not say insecure: true/,
+      /says http:\/\/ but the access given for 127\.0\.0\.1:\d+ does not say insecure: true/,
     )
   })
 
@@ -269,7 +272,10 @@ describe('harbor provider', () => {
     const refused = await runCli(args.map((arg) => (arg === security ? wrong : arg)))
     assert.equal(refused.code, 2, refused.stdout + refused.stderr)
     assert.equal(lines(refused.stderr).length, 1, refused.stderr)
-    assert.match(refused.stderr, /^Error: harbor: 127\.0\.0\.1:\d+ refused the credentials from the security file/)
+    assert.match(
+      refused.stderr,
+      /^Error: harbor: 127\.0\.0\.1:\d+ refused the credentials given for it .*; check the username and password for 127\.0\.0\.1:\d+ \(\S*wrong\.yaml:\d+\)$/m,
+    )
     assert.ok(!(refused.stdout + refused.stderr).includes('not-the-password'))
   })
 })

@@ -86,7 +86,7 @@ describe('secrets never leak', () => {
         extra,
       )
       assert.equal(run.code, 1, run.stdout + run.stderr)
-      assert.match(run.stdout + run.stderr, /refused the credentials from the security file/)
+      assert.match(run.stdout + run.stderr, /refused the credentials given for \S+ \([^)]+\.yaml:\d+\)/)
     }
   })
 

@@ -132,14 +132,14 @@ describe('transfer: authentication and TLS', () => {
     await assert.rejects(skopeoTags(dst, 'anonymous/app'))
   })
 
-  test('a wrong password fails the job, names the security file credentials, and is never shown', async () => {
+  test('a wrong password fails the job, names the credentials and where they were written, and is never shown', async () => {
     const report = await run('wrong', securityYaml({username: 'reader', password: WRONG_PASSWORD, caFile: 'source-ca.crt'}), [
       [`${src.host}/secure/app:1.0`, `${dst.host}/wrong/app`],
     ])
     const job = resultFor(report, dst, 'wrong/app:1.0')
     assert.equal(job.status, 'failed', describeReport(report))
     assert.equal(job.error?.code, 'UNAUTHORIZED')
-    assert.match(job.error!.message, /credentials from the security file/)
+    assert.match(job.error!.message, /credentials given for \S+ \([^)]+\.yaml:\d+\)/)
     assertNoSecrets(JSON.stringify(report), 'the report')
     await assert.rejects(skopeoTags(dst, 'wrong/app'))
   })
@@ -152,7 +152,7 @@ describe('transfer: authentication and TLS', () => {
     assert.equal(job.status, 'failed', describeReport(report))
     assert.equal(job.error?.code, 'UNAUTHORIZED')
     assert.match(job.error!.message, /token server/)
-    assert.match(job.error!.message, /credentials from the security file/)
+    assert.match(job.error!.message, /credentials given for \S+ \([^)]+\.yaml:\d+\)/)
     assertNoSecrets(JSON.stringify(report), 'the report')
   })
 

@@ -82,15 +82,22 @@ test('a session a declined mount left open is used, and no other is started', as
   assert.deepEqual(requests, ['PUT /v2/app/blobs/uploads/mounted'])
 })
 
-test('openBlob: a reset in the middle of the body is a retryable NETWORK error', async () => {
-  const source = new Readable({read() {}})
+test('openBlob: a body cut every time is resumed a few times, then fails as a retryable NETWORK error', async () => {
+  const ranges: (string | undefined)[] = []
   const client = {
     registry: 'reg.io',
-    send: async () => ({status: 200, headers: {}, data: source, url: ''}),
+    send: async (request: {headers?: Record<string, string>}) => {
+      const range = request.headers?.Range
+      ranges.push(range)
+      const start = range ? Number(/bytes=(\d+)-/.exec(range)![1]) : 0
+      const source = new Readable({read() {}})
+      source.push(Buffer.from('part'))
+      setImmediate(() => source.destroy(Object.assign(new Error('aborted'), {code: 'ECONNRESET'})))
+      const headers: Record<string, string> = range ? {'content-range': `bytes ${start}-99/100`} : {}
+      return {status: range ? 206 : 200, headers, data: source, url: ''}
+    },
   } as unknown as RegistryClient
   const body = await openBlob(client, 'app', {digest: 'sha256:abc', size: 100})
-  source.push(Buffer.from('part'))
-  source.destroy(Object.assign(new Error('aborted'), {code: 'ECONNRESET'}))
   await assert.rejects(
     (async () => {
       for await (const _ of body) void _
@@ -98,4 +105,5 @@ test('openBlob: a reset in the middle of the body is a retryable NETWORK error',
     (error: Error & {code?: string; retryable?: boolean}) =>
       error.code === 'NETWORK' && error.retryable === true && error.message.includes('GET blob reg.io/app@sha256:abc'),
   )
+  assert.deepEqual(ranges, [undefined, 'bytes=4-', 'bytes=8-', 'bytes=12-', 'bytes=16-', 'bytes=20-'])
 })

@@ -42,13 +42,24 @@ test('authStep: a 401 from the registry is challenged until the renewals are spe
   for (const [name, status, state, expected] of cases) assert.equal(authStep(status, state), expected, name)
 })
 
-test('refusedWhat names what was refused', () => {
-  const cases: [Pick<AuthState, 'withheld' | 'anonymous'>, RegExp][] = [
-    [{anonymous: true}, /^anonymous access \(add credentials to the security file\)$/],
-    [{anonymous: false}, /^the credentials from the security file$/],
-    [{anonymous: false, withheld: 'the realm is plain HTTP'}, /^anonymous access: the credentials .* not sent, as the realm is plain HTTP$/],
+test('refusedWhat names what was refused, and where the credentials were written when known', () => {
+  const cases: [Pick<AuthState, 'withheld' | 'anonymous'>, string | undefined, RegExp][] = [
+    [{anonymous: true}, undefined, /^anonymous access \(add credentials for reg\.io\)$/],
+    [{anonymous: true}, 'security.yaml', /^anonymous access \(add credentials for reg\.io at security\.yaml\)$/],
+    [{anonymous: false}, undefined, /^the credentials given for reg\.io$/],
+    [{anonymous: false}, 'security.yaml:4', /^the credentials given for reg\.io \(security\.yaml:4\)$/],
+    [
+      {anonymous: false, withheld: 'the realm is plain HTTP'},
+      undefined,
+      /^anonymous access: the credentials given for reg\.io were not sent, as the realm is plain HTTP$/,
+    ],
+    [
+      {anonymous: false, withheld: 'the realm is plain HTTP'},
+      'security.yaml:4',
+      /^anonymous access: the credentials given for reg\.io \(security\.yaml:4\) were not sent, as the realm is plain HTTP$/,
+    ],
   ]
-  for (const [auth, expected] of cases) assert.match(refusedWhat(auth), expected)
+  for (const [auth, writtenIn, expected] of cases) assert.match(refusedWhat(auth, 'reg.io', writtenIn), expected)
 })
 
 test('retryableFailure: only an attempt failure that says so, of an idempotent request with a replayable body', () => {
@@ -142,6 +153,21 @@ test('layers: two renewals per request, counted across its retries', async () =>
   })
   assert.equal(registry.seen.length, 4)
   assert.equal(auth.renewed, 2)
+})
+
+test('layers composed once: each request has its own renewals', async () => {
+  const registry = scripted([401, 401, 401, 401, 200])
+  const auth = fakeAuth()
+  const send = layered(registry.send, auth)
+  await assert.rejects(
+    send({request: request(), url: 'https://r/v2/', sameOrigin: true}),
+    (error: unknown) => error instanceof RegistryError && error.status === 401,
+  )
+  assert.equal(auth.renewed, 2)
+  const answer = await send({request: request(), url: 'https://r/v2/', sameOrigin: true})
+  assert.equal(answer.status, 200)
+  assert.equal(auth.renewed, 3)
+  assert.equal(registry.seen.length, 5)
 })
 
 test('layers: a token that cannot be had is not retried by the request; another host gets no header', async () => {

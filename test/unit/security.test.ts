@@ -102,7 +102,7 @@ describe('parseSecurity fields', () => {
   }
 
   it('an entry with no fields is an anonymous entry', () => {
-    assert.deepEqual(parseSecurity('reg.io:\n', FILE).lookup('reg.io', 'a'), {insecure: false, skipTlsVerify: false, entry: 'reg.io'})
+    assert.deepEqual(parseSecurity('reg.io:\n', FILE).lookup('reg.io', 'a'), {insecure: false, skipTlsVerify: false, entry: 'reg.io', writtenIn: `${FILE}:1`})
   })
 
   it('reads JSON too', () => {

@@ -235,7 +235,7 @@ export function withDockerCredentials(primary: CredentialStore, docker: DockerCr
   return fallbackStore(primary, {
     lookup(registry: string): RegistryAccess {
       const login = docker.login(registry)
-      return {insecure: false, skipTlsVerify: false, ...(login ? {...login, entry: 'docker config'} : {})}
+      return {insecure: false, skipTlsVerify: false, ...(login ? {...login, entry: 'docker config', writtenIn: docker.config.file} : {})}
     },
     secrets: () => docker.secrets(),
   })

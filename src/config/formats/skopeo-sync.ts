@@ -10,7 +10,7 @@ import {resolve} from 'node:path'
 import {ConfigError} from '../../errors.js'
 import {parseRegistryHost, quote} from '../../reference.js'
 import {checkDefaults, parseRule, type ParsedRules, type Rule, type RuleDefaults} from '../rules.js'
-import {credentialStoreOf, type CredentialStore, type RegistryAccess} from '../security.js'
+import {credentialStoreOf, writtenAt, type CredentialStore, type RegistryAccess} from '../security.js'
 import {isPlainMap, kindOf, loadYaml, scanKeys, type KeyAt} from '../yaml.js'
 import {syncerEntry} from './syncer-rules.js'
 
@@ -95,7 +95,7 @@ export function parseSkopeoSync(text: string, file: string, defaults: RuleDefaul
       })
     }
 
-    const login = accessOf(section, registry, file, fail)
+    const login = accessOf(section, registry, file, writtenAt(file, at()), fail)
     if (login) logins.set(registry, login)
   }
   return {rules, errors, warnings: [], ...(logins.size > 0 ? {credentials: credentialStoreOf(logins)} : {})}
@@ -116,13 +116,14 @@ function accessOf(
   section: Record<string, unknown>,
   registry: string,
   file: string,
+  writtenIn: string,
   fail: (message: string, key?: string) => never,
 ): RegistryAccess | undefined {
   const credentials = section.credentials
   const tlsVerify = section['tls-verify']
   const certDir = section['cert-dir']
   if (credentials === undefined && tlsVerify === undefined && certDir === undefined) return undefined
-  const access: RegistryAccess = {insecure: false, skipTlsVerify: false, entry: `${registry} (skopeo sync file)`}
+  const access: RegistryAccess = {insecure: false, skipTlsVerify: false, entry: `${registry} (skopeo sync file)`, writtenIn}
   if (credentials !== undefined && credentials !== null) {
     const fields = isPlainMap(credentials)
       ? (credentials as Record<string, unknown>)

@@ -11,9 +11,9 @@ export interface AttemptObserver {
 /**
  * Around the rate-limited transport: each attempt is counted for the observer, and a failure
  * below HTTP (including an abort while paused) becomes a typed error that the retry layer may
- * try again.
+ * try again. `writtenIn` (RegistryAccess) says where to fix an untrusted certificate.
  */
-export function attemptOutcome(registry: string, observer?: AttemptObserver): Layer {
+export function attemptOutcome(registry: string, observer?: AttemptObserver, writtenIn?: string): Layer {
   return (next) => async (outgoing) => {
     const {request} = outgoing
     try {
@@ -22,7 +22,7 @@ export function attemptOutcome(registry: string, observer?: AttemptObserver): La
       return answer
     } catch (error) {
       observer?.onRequest?.(registry, request.method, 0)
-      throw attemptFailure(networkError(error, request.what, request.signal))
+      throw attemptFailure(networkError(error, request.what, request.signal, writtenIn))
     }
   }
 }

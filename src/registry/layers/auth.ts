@@ -1,6 +1,6 @@
 import {RegistryError} from '../../errors.js'
 import {replayable} from '../request.js'
-import {drain, type Layer} from './exchange.js'
+import {drain, type Layer, type Outgoing} from './exchange.js'
 
 /** The authenticator as the auth layer sees it (`Authenticator` in ../auth.ts). */
 export interface AuthState {
@@ -32,24 +32,31 @@ export function authStep(
   return !expected && withheld ? 'withheld' : 'pass'
 }
 
-/** What a refusal refused, and why credentials were kept back when they were. */
-export function refusedWhat(auth: Pick<AuthState, 'withheld' | 'anonymous'>): string {
-  if (auth.withheld) return `anonymous access: the credentials from the security file were not sent, as ${auth.withheld}`
-  return auth.anonymous ? 'anonymous access (add credentials to the security file)' : 'the credentials from the security file'
+/**
+ * What a refusal refused, and why credentials were kept back when they were; where they were
+ * written (RegistryAccess.writtenIn) when the caller said so. Pure.
+ */
+export function refusedWhat(auth: Pick<AuthState, 'withheld' | 'anonymous'>, registry: string, writtenIn?: string): string {
+  const given = `the credentials given for ${registry}${writtenIn ? ` (${writtenIn})` : ''}`
+  if (auth.withheld) return `anonymous access: ${given} were not sent, as ${auth.withheld}`
+  return auth.anonymous ? `anonymous access (add credentials for ${registry}${writtenIn ? ` at ${writtenIn}` : ''})` : given
 }
 
 /**
  * Between the rate limit and the retry: each attempt to the registry's own origin carries the
  * authorization for its scopes (never to another host), and a 401 renews it, a challenge new to
- * us or a stale token, up to RENEWALS times for the request (the client composes the layers per
- * request, so the count spans its retries). A renewal's second try passes the rate limit again.
- * A failure to get a token is the request's failure: the retry above does not repeat it.
+ * us or a stale token, up to RENEWALS times for the request: the count spans its retries, which
+ * the retry layer above sends as the same exchange (`outgoing`). A renewal's second try passes the
+ * rate limit again. A failure to get a token is the request's failure: the retry above does not
+ * repeat it.
  */
-export function authorize(auth: AuthState, registry: string): Layer {
+export function authorize(auth: AuthState, registry: string, writtenIn?: string): Layer {
   return (next) => {
-    let renewals = 0
+    // Per exchange, not per layer: the layers are composed once per client.
+    const renewalsOf = new WeakMap<Outgoing, number>()
     return async (outgoing) => {
       const {request} = outgoing
+      let renewals = renewalsOf.get(outgoing) ?? 0
       for (;;) {
         const authorization = outgoing.sameOrigin ? await auth.authorization(request.scopes, request.signal) : undefined
         const answer = await next({...outgoing, authorization})
@@ -63,7 +70,7 @@ export function authorize(auth: AuthState, registry: string): Layer {
         await drain(answer.body)
         if (step === 'withheld') {
           // An anonymous token that does not do: say why the credentials stayed home.
-          throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${registry} refused ${refusedWhat(auth)}`, {status: 401})
+          throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${registry} refused ${refusedWhat(auth, registry, writtenIn)}`, {status: 401})
         }
         const renewed = auth.unauthorized(answer.headers['www-authenticate'], request.scopes, authorization)
         if (renewed && !replayable(request)) {
@@ -72,11 +79,13 @@ export function authorize(auth: AuthState, registry: string): Layer {
           throw new RegistryError('UNAUTHORIZED', `${request.what}: token expired during the request`, {status: 401, retryable: true})
         }
         if (renewed) {
-          renewals++
+          renewalsOf.set(outgoing, ++renewals)
           continue
         }
         const refusal = auth.refusal ? ` (${auth.refusal})` : ''
-        throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${registry} refused ${refusedWhat(auth)}${refusal}`, {status: 401})
+        throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${registry} refused ${refusedWhat(auth, registry, writtenIn)}${refusal}`, {
+          status: 401,
+        })
       }
     }
   }

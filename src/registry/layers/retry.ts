@@ -28,7 +28,8 @@ export function retryableFailure(request: Pick<RegistryRequest, 'idempotent' | '
  * The outermost layer: an idempotent request that failed on the way (below HTTP, or with a 5xx
  * or 429) is sent again, up to `retries` more times, with backoff that honours Retry-After; a
  * Retry-After past the cap ends it. Each retry passes the layers below again: a fresh header
- * from auth, the pause and the limiter.
+ * from auth, the pause and the limiter; each is the same exchange (`outgoing`), so the auth layer
+ * counts its renewals across them.
  */
 export function retryRequests(retries: number): Layer {
   return (next) => (outgoing) =>
