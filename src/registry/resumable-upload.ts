@@ -39,8 +39,11 @@ export interface ResumableUploadOptions {
   chunkSize: number
   /** A session opened earlier (a declined mount, an earlier attempt or run) to go on with. */
   session?: string
-  /** Told of every chunk the registry accepted: the session can be resumed from there. */
-  onProgress?: (session: UploadSession) => void
+  /**
+   * Told of every chunk the registry accepted: the session can be resumed from there. Awaited
+   * before the next chunk, so a saved session is never more than a chunk behind the registry's.
+   */
+  onProgress?: (session: UploadSession) => void | Promise<void>
 }
 
 /**
@@ -155,7 +158,7 @@ async function sendChunks(
     })
     session.offset += length
     if (response.headers.location) session.location = client.resolve(response.headers.location)
-    options.onProgress?.({...session})
+    await options.onProgress?.({...session})
   }
   // The verifier releases its last bytes only after the digest checked out; the body must end there.
   await pieces.end()

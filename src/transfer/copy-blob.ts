@@ -163,7 +163,8 @@ async function uploadBlob(
     ? (progress: {location: string; offset: number}) => {
         resume.session = progress.location
         const state = resume.key && resume.verifier.savedState(progress.offset)
-        if (state && resume.key) void context.journal?.save(resume.key, {location: progress.location, offset: progress.offset, state}).catch(() => undefined)
+        // Saved before the next chunk goes out; a journal that cannot be written costs only the resume.
+        if (state && resume.key) return context.journal?.save(resume.key, {location: progress.location, offset: progress.offset, state}).catch(() => undefined)
       }
     : undefined
   let write: Promise<void> | undefined

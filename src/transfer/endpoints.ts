@@ -53,7 +53,7 @@ export interface BlobWriteOptions {
   /** Upload in parts of this many bytes, where the destination has parts (and resume after a cut). */
   chunkSize?: number
   /** Told after each part the destination accepted: where its upload session stands. */
-  onProgress?: (session: {location: string; offset: number}) => void
+  onProgress?: (session: {location: string; offset: number}) => void | Promise<void>
 }
 
 export interface ImageDestination extends Endpoint {

@@ -66,7 +66,7 @@ export class RegistryRepository implements ImageSource, ImageDestination {
     let accepted = false
     const onProgress: BlobWriteOptions['onProgress'] = (session) => {
       accepted = true
-      options.onProgress?.(session)
+      return options.onProgress?.(session)
     }
     try {
       await uploadResumable(this.client, this.repository, descriptor, body, {...options, onProgress})

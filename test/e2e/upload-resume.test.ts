@@ -193,8 +193,9 @@ describe('upload resume across runs', () => {
     const [file] = (await readdir(resumeDir)).filter((f) => f.endsWith('.json'))
     assert.ok(file, 'the upload in progress is kept')
     const {location} = JSON.parse(await readFile(path.join(resumeDir, file), 'utf8')) as {location: string}
+    // Gone either way: cancelled now, or (a kill between a chunk's answer and its entry) by Distribution already.
     const cancelled = await fetch(location, {method: 'DELETE'})
-    assert.equal(cancelled.status, 204)
+    assert.ok([204, 404].includes(cancelled.status), String(cancelled.status))
     const before = sessionsStarted(proxy, 'stale')
 
     const second = run('stale', resumeDir)
