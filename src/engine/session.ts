@@ -117,7 +117,9 @@ export class EngineSession {
       flights: options.shared?.flights ?? new BlobFlights(),
       homes: new BlobHomes(),
       chunkSize: options.limits?.chunkSize,
-      ...(this.mode === 'copy' && options.shared?.resumeDir !== false ? {journal: new UploadJournal(options.shared?.resumeDir ?? defaultResumeDir())} : {}),
+      ...(this.mode === 'copy' && options.shared?.resumeDir !== false
+        ? {journal: new UploadJournal(options.shared?.resumeDir ?? defaultResumeDir(), (line) => this.logger.info(line))}
+        : {}),
       ...(options.limits?.bytesPerSecond ? {byteRate: new ByteRate(options.limits.bytesPerSecond)} : {}),
       overwriteTags: selection.overwriteTags ?? true,
       signal: this.signal,
