@@ -45,6 +45,12 @@ export interface Shared {
    * keep from copying the same tag at the same time. Resolves with the release function.
    */
   exclusive?: (job: TransferJob) => Promise<() => void>
+  /**
+   * Folder where large uploads in progress are kept, so that the next run goes on with them
+   * (transfer/upload-journal.ts); default FERRY_RESUME_DIR or $XDG_CACHE_HOME/ferry/uploads;
+   * `false`: not kept.
+   */
+  resumeDir?: string | false
 }
 
 /** `copy` writes; `dry run` plans every job and writes nothing; `verify` checks every destination. */
@@ -125,7 +131,7 @@ export function sessionOptions(flat: EngineSettings): SessionOptions {
     },
     retry: {retries: flat.retry, baseMs: flat.retryBaseMs},
     output: {logger: flat.logger, observer: flat.observer, onResult: flat.onResult},
-    shared: {limiter: flat.limiter, flights: flat.flights, exclusive: flat.exclusive, pullQuotas: flat.pullQuotas},
+    shared: {limiter: flat.limiter, flights: flat.flights, exclusive: flat.exclusive, pullQuotas: flat.pullQuotas, resumeDir: flat.resumeDir},
     signal: flat.signal,
     drain: flat.drain,
     prepareDestination: flat.prepareDestination,

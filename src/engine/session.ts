@@ -24,6 +24,7 @@ import {BlobFlights, BlobHomes} from '../transfer/blob-flight.js'
 import {ByteRate} from '../transfer/byte-rate.js'
 import {ClientPool} from '../transfer/clients.js'
 import {copyImage, type CopyContext, type CopyEvent} from '../transfer/copy-image.js'
+import {defaultResumeDir, UploadJournal} from '../transfer/upload-journal.js'
 import type {EndpointResolver} from '../transfer/endpoints.js'
 import {readOnlyEndpoints} from '../transfer/read-only.js'
 import {registryEndpoints} from '../transfer/registry-endpoints.js'
@@ -116,6 +117,9 @@ export class EngineSession {
       flights: options.shared?.flights ?? new BlobFlights(),
       homes: new BlobHomes(),
       chunkSize: options.limits?.chunkSize,
+      ...(this.mode === 'copy' && options.shared?.resumeDir !== false
+        ? {journal: new UploadJournal(options.shared?.resumeDir ?? defaultResumeDir(), (line) => this.logger.info(line))}
+        : {}),
       ...(options.limits?.bytesPerSecond ? {byteRate: new ByteRate(options.limits.bytesPerSecond)} : {}),
       overwriteTags: selection.overwriteTags ?? true,
       signal: this.signal,

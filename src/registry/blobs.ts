@@ -266,7 +266,7 @@ function uploadLocation(client: RegistryClient, headers: Record<string, string>,
   return client.resolve(location)
 }
 
-function withDigest(location: string, digest: string): string {
+export function withDigest(location: string, digest: string): string {
   const url = new URL(location)
   url.searchParams.set('digest', digest)
   return url.toString()

@@ -94,6 +94,8 @@ export class RegistryClient {
   readonly registry: string
   readonly baseUrl: string
   readonly maxManifestBytes: number
+  /** Who the client is at the registry (the account name; empty without one), never a secret. */
+  readonly identity: string
   private readonly http: HttpTransport
   private readonly origin: string
   private readonly auth: Authenticator
@@ -112,6 +114,7 @@ export class RegistryClient {
 
   constructor(options: ClientOptions) {
     this.registry = options.registry
+    this.identity = options.access.username ?? ''
     const scheme = options.access.insecure ? 'http' : 'https'
     this.baseUrl = `${scheme}://${options.endpoint}`
     this.limiter = options.limiter

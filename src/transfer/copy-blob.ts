@@ -1,13 +1,16 @@
-import {pipeline, type Readable} from 'node:stream'
+import {pipeline, type Readable, type Transform} from 'node:stream'
 
 import {FerryError} from '../errors.js'
 import {DigestVerifier} from '../registry/digest-verifier.js'
 import type {Descriptor} from '../registry/media-types.js'
+import {RESUMABLE_CHUNK, RESUMABLE_THRESHOLD} from '../registry/resumable-upload.js'
+import {ResumableVerifier} from '../registry/resumable-verifier.js'
 import {withRetry} from '../retry.js'
 import type {Limits} from '../settings.js'
 import type {BlobHomes, FlightLock} from './blob-flight.js'
 import type {ByteRate} from './byte-rate.js'
 import type {ImageDestination, ImageSource} from './endpoints.js'
+import type {UploadJournal, UploadKey} from './upload-journal.js'
 
 /** Tries of one blob upload before the job fails (and the pipeline may retry the job). */
 const BLOB_ATTEMPTS = 3
@@ -26,6 +29,8 @@ export interface BlobContext extends Pick<Limits, 'chunkSize'> {
   onEvent?: (event: CopyEvent) => void
   /** --limitRate (`Limits.bytesPerSecond`) as the one rate all of the run's streams share. */
   byteRate?: ByteRate
+  /** Where uploads in progress are kept for a later run (resume across runs); none: not kept. */
+  journal?: UploadJournal
 }
 
 export type BlobResult = {kind: 'uploaded' | 'mounted' | 'existing'; bytes: number}
@@ -54,21 +59,62 @@ export async function ensureBlob(descriptor: Descriptor, source: ImageSource, de
         // A registry that refuses mounts (or lost the home repository) still takes an upload.
       }
     }
-    const bytes = await withRetry(
-      // The session a declined mount opened died with a failed upload.
-      (attempt) => uploadBlob(descriptor, source, destination, attempt === 1 ? session : undefined, context),
-      {
-        retries: BLOB_ATTEMPTS - 1,
-        backoff: {baseMs: 200},
-        // A reset or an expired token in the middle of one layer costs that layer, not the whole job.
-        retryable: (error) => FerryError.is(error) && error.retryable,
-        signal: context.signal,
-        onRetry: (error, attempt, delayMs) => context.onEvent?.({type: 'blob-retry', digest, attempt, delayMs, error}),
-      },
-    )
+    const resume = await resumeState(descriptor, source, destination, context)
+    let bytes: number
+    try {
+      bytes = await withRetry(
+        // The session a declined mount opened died with a failed upload; a resumable one is gone on with.
+        (attempt) => uploadBlob(descriptor, source, destination, resume?.session ?? (attempt === 1 ? session : undefined), context, resume),
+        {
+          retries: BLOB_ATTEMPTS - 1,
+          backoff: {baseMs: 200},
+          // A reset or an expired token in the middle of one layer costs that layer, not the whole job.
+          retryable: (error) => FerryError.is(error) && error.retryable,
+          signal: context.signal,
+          onRetry: (error, attempt, delayMs) => context.onEvent?.({type: 'blob-retry', digest, attempt, delayMs, error}),
+        },
+      )
+    } catch (error) {
+      // Bytes that did not check out are not worth going on with.
+      if (resume?.key && FerryError.is(error) && (error.code === 'DIGEST_MISMATCH' || error.code === 'SIZE_MISMATCH')) await context.journal?.remove(resume.key)
+      throw error
+    }
+    if (resume?.key) await context.journal?.remove(resume.key).catch(() => undefined)
     context.homes.remember(destination.scope, digest, destination.repository)
     return {kind: 'uploaded', bytes}
   })
+}
+
+/**
+ * What an upload that can be resumed carries from one attempt (or run) to the next: the verifier
+ * with its checkpoints, the session to go on with, the journal entry's key.
+ */
+interface ResumeState {
+  verifier: ResumableVerifier
+  chunkSize: number
+  session?: string
+  key?: UploadKey
+}
+
+/**
+ * Blobs from RESUMABLE_THRESHOLD on (or all, with --chunkSize) go to a registry in chunks that a cut
+ * does not lose; with a journal, a saved session of an earlier run is picked up.
+ */
+async function resumeState(descriptor: Descriptor, source: ImageSource, destination: ImageDestination, context: BlobContext): Promise<ResumeState | undefined> {
+  if (destination.uploadIdentity === undefined) return undefined
+  if (context.chunkSize === undefined && descriptor.size < RESUMABLE_THRESHOLD) return undefined
+  const chunkSize = context.chunkSize ?? RESUMABLE_CHUNK
+  const what = `blob ${descriptor.digest} of ${source.name}`
+  const journal = context.journal
+  if (!journal) return {verifier: await ResumableVerifier.create(descriptor, what, {interval: chunkSize}), chunkSize}
+  const key: UploadKey = {registry: destination.flightKey, repository: destination.repository, digest: descriptor.digest, identity: destination.uploadIdentity}
+  const saved = await journal.load(key, descriptor.size).catch(() => undefined)
+  const verifier = await ResumableVerifier.create(descriptor, what, {
+    interval: chunkSize,
+    savable: true,
+    ...(saved ? {start: {offset: saved.offset, state: saved.state}} : {}),
+  })
+  return {verifier, chunkSize, key, session: saved?.location}
 }
 
 /**
@@ -82,6 +128,7 @@ async function uploadBlob(
   destination: ImageDestination,
   session: string | undefined,
   context: BlobContext,
+  resume?: ResumeState,
 ): Promise<number> {
   const what = `blob ${descriptor.digest} of ${source.name}`
   const local = new AbortController()
@@ -90,13 +137,15 @@ async function uploadBlob(
   let failed: (error: unknown) => void = () => undefined
   const streamFailed = new Promise<never>((_, reject) => (failed = reject))
   streamFailed.catch(() => undefined)
-  let verifier: DigestVerifier | undefined
-  // The destination opens the bytes when it is ready for them, again if it needs them twice.
-  const open = async (): Promise<Readable> => {
-    const body = await source.openBlob(descriptor, signal)
-    const onChunk = context.onEvent && ((bytes: number) => context.onEvent!({type: 'bytes', bytes}))
-    const checked = new DigestVerifier(descriptor, what, onChunk)
-    verifier = checked
+  let sent = 0
+  const onChunk = (bytes: number) => {
+    sent += bytes
+    context.onEvent?.({type: 'bytes', bytes})
+  }
+  // The destination opens the bytes when it is ready for them, again (from the offset its
+  // session holds) if it needs them twice.
+  const open = async (offset = 0): Promise<Readable> => {
+    const {body, checked} = await verifiedSource(descriptor, source, offset, signal, what, onChunk, resume?.verifier)
     // The cap sits after the verifier, so the held-back last chunk is still released only once the
     // digest is known to be right.
     const throttle = context.byteRate?.throttle()
@@ -110,11 +159,19 @@ async function uploadBlob(
     })
     return throttle ?? checked
   }
+  const onProgress = resume
+    ? (progress: {location: string; offset: number}) => {
+        resume.session = progress.location
+        const state = resume.key && resume.verifier.savedState(progress.offset)
+        // Saved before the next chunk goes out; a journal that cannot be written costs only the resume.
+        if (state && resume.key) return context.journal?.save(resume.key, {location: progress.location, offset: progress.offset, state}).catch(() => undefined)
+      }
+    : undefined
   let write: Promise<void> | undefined
   try {
-    write = destination.writeBlob(descriptor, open, {signal, session, chunkSize: context.chunkSize})
+    write = destination.writeBlob(descriptor, open, {signal, session, chunkSize: resume?.chunkSize ?? context.chunkSize, onProgress})
     await Promise.race([write, streamFailed])
-    return verifier?.bytes ?? 0
+    return sent
   } catch (error) {
     local.abort()
     // The destination cleans up its half-written blob (an upload session, a temporary file).
@@ -123,6 +180,35 @@ async function uploadBlob(
     // aborted write it caused.
     throw streamError ?? error
   }
+}
+
+/**
+ * The source's bytes from `offset` on, and the verifier they pass. With a resumable verifier the
+ * source is read from its last checkpoint at or below `offset` (from 0 when the source cannot start
+ * elsewhere), so every byte passed on is hashed in the reading that passes it. Without one (a
+ * small blob, a layout or a fan-out), a fresh verifier per opening.
+ */
+async function verifiedSource(
+  descriptor: Descriptor,
+  source: ImageSource,
+  offset: number,
+  signal: AbortSignal,
+  what: string,
+  onChunk: (bytes: number) => void,
+  shared?: ResumableVerifier,
+): Promise<{body: Readable; checked: Transform}> {
+  if (offset === 0 && !shared) return {body: await source.openBlob(descriptor, signal), checked: new DigestVerifier(descriptor, what, onChunk)}
+  const verifier = shared ?? (await ResumableVerifier.create(descriptor, what, {interval: descriptor.size}))
+  let from = verifier.rewind(offset)
+  let body: Readable
+  try {
+    body = await source.openBlob(descriptor, signal, from > 0 ? {offset: from} : undefined)
+  } catch (error) {
+    if (!(from > 0 && FerryError.is(error) && error.code === 'RANGE_UNSUPPORTED')) throw error
+    from = verifier.rewind(0)
+    body = await source.openBlob(descriptor, signal)
+  }
+  return {body, checked: verifier.stream(offset, onChunk)}
 }
 
 /** The errors a stream reports when its reader went away or aborted it, rather than the source failing. */

@@ -40,22 +40,30 @@ export interface ImageSource extends Endpoint {
 export type MountResult = {mounted: true} | {mounted: false; session?: string}
 
 /**
- * Opens a blob's bytes, verified on their way. A destination may open them more than once (a
- * registry that refused them whole takes them in parts): each opening reads the source afresh.
+ * Opens a blob's bytes from `offset` (default 0) on, verified on their way. A destination may open
+ * them more than once (a registry that refused them whole takes them in parts; an upload cut in
+ * the middle goes on from the offset its session holds): each opening reads the source afresh.
  */
-export type BlobBody = () => Promise<Readable>
+export type BlobBody = (offset?: number) => Promise<Readable>
 
 export interface BlobWriteOptions {
   signal: AbortSignal
-  /** An upload session opened by a mount the destination declined. */
+  /** An upload session to go on with: one a declined mount opened, or one an earlier attempt or run left. */
   session?: string
-  /** Upload in parts of this many bytes, where the destination has parts. */
+  /** Upload in parts of this many bytes, where the destination has parts (and resume after a cut). */
   chunkSize?: number
+  /** Told after each part the destination accepted: where its upload session stands. */
+  onProgress?: (session: {location: string; offset: number}) => void | Promise<void>
 }
 
 export interface ImageDestination extends Endpoint {
   /** Blob uploads to one `flightKey` and digest run one at a time (see BlobFlights). */
   readonly flightKey: string
+  /**
+   * Present where an upload session can be resumed (a registry repository): who uploads, as a
+   * hash of the credentials' identity, so that a saved session of other credentials is not used.
+   */
+  readonly uploadIdentity?: string
   hasBlob(digest: string, signal?: AbortSignal): Promise<boolean>
   /** Makes a blob that lives in another repository of the same scope present here, if the store can. */
   mountBlob?(digest: string, from: string, signal?: AbortSignal): Promise<MountResult>

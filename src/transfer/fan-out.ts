@@ -89,9 +89,10 @@ export class FanOutDestination implements ImageDestination {
     const branches = targets.map(() => new PassThrough({highWaterMark: 1024 * 1024}))
     const writes = targets.map((member, index) => {
       const branch = branches[index]!
-      // A member opening the bytes again (its registry refused them whole) reads the source on its own.
+      // A member opening the bytes again (its registry refused them whole, or takes them from where
+      // a cut left its session) reads the source on its own.
       let opened = false
-      const share: BlobBody = async () => (opened ? body() : ((opened = true), branch))
+      const share: BlobBody = async (offset = 0) => (opened || offset > 0 ? body(offset) : ((opened = true), branch))
       return member.writeBlob(descriptor, share, {signal: options.signal, chunkSize: options.chunkSize}).catch((error: unknown) => {
         // This member stops taking data; the others keep the stream going.
         branch.destroy()

@@ -1,7 +1,9 @@
+import {createHash} from 'node:crypto'
 import type {Readable} from 'node:stream'
 
 import type {ImageReference} from '../reference.js'
 import {blobExists, mountBlob, openBlob, uploadBlob} from '../registry/blobs.js'
+import {chunksRefused, uploadResumable} from '../registry/resumable-upload.js'
 import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
 import {DEFAULT_BLOB_CONNECTIONS, PartSlots, type RangedSettings} from '../registry/ranged-reader.js'
@@ -13,6 +15,7 @@ export class RegistryRepository implements ImageSource, ImageDestination {
   readonly name: string
   readonly scope: string
   readonly flightKey: string
+  readonly uploadIdentity: string
 
   constructor(
     private readonly pooled: PooledClient,
@@ -25,6 +28,7 @@ export class RegistryRepository implements ImageSource, ImageDestination {
     this.name = `${pooled.client.registry}/${repository}`
     this.scope = pooled.key
     this.flightKey = pooled.client.registry
+    this.uploadIdentity = createHash('sha256').update(`${pooled.key}\u0000${pooled.client.identity}`).digest('hex').slice(0, 32)
   }
 
   private get client() {
@@ -53,7 +57,23 @@ export class RegistryRepository implements ImageSource, ImageDestination {
   }
 
   writeBlob(descriptor: Descriptor, body: BlobBody, options: BlobWriteOptions): Promise<void> {
-    return uploadBlob(this.client, this.repository, descriptor, body, options)
+    if (options.chunkSize) return this.writeChunks(descriptor, body, {...options, chunkSize: options.chunkSize})
+    return uploadBlob(this.client, this.repository, descriptor, () => body(0), options)
+  }
+
+  /** In chunks: resumable after a cut, from the offset the session holds; one PUT where chunks are refused. */
+  private async writeChunks(descriptor: Descriptor, body: BlobBody, options: BlobWriteOptions & {chunkSize: number}): Promise<void> {
+    let accepted = false
+    const onProgress: BlobWriteOptions['onProgress'] = (session) => {
+      accepted = true
+      return options.onProgress?.(session)
+    }
+    try {
+      await uploadResumable(this.client, this.repository, descriptor, body, {...options, onProgress})
+    } catch (error) {
+      if (accepted || options.signal.aborted || !chunksRefused(error)) throw error
+      await uploadBlob(this.client, this.repository, descriptor, () => body(0), {signal: options.signal})
+    }
   }
 
   putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<string> {

@@ -20,6 +20,13 @@ import {makeServerCertificates} from './tls.js'
 export type Fault =
   /** Forward; send the headers and `afterBytes` bytes of the body, then reset the TCP connection (RST). */
   | {kind: 'reset'; afterBytes: number}
+  /**
+   * Take `afterBytes` bytes of the request body (an upload), then reset the client's connection.
+   * The registry gets those bytes and then the cut, as over a direct link; with `buffered`, nothing
+   * of that request, as behind a front that buffers request bodies before passing them on (nginx's
+   * default, `proxy_request_buffering on`). A body shorter than `afterBytes` goes through whole.
+   */
+  | {kind: 'reset-request'; afterBytes: number; buffered?: boolean}
   /** Answer this status without asking the registry (a request body is read and dropped first). */
   | {kind: 'status'; status: number; retryAfter?: string | number; body?: string}
   /**
@@ -99,6 +106,8 @@ export interface ProxyRequest {
   status?: number
   /** The kind of fault applied, if any. */
   fault?: Fault['kind']
+  /** Bytes of the request body received from the client (uploads). */
+  bodyBytes: number
   /** Request headers as received (lower-case names). */
   headers: http.IncomingHttpHeaders
   /** Arrived over TLS (only a `tls` proxy serves both). */
@@ -112,6 +121,12 @@ export interface FaultProxyOptions {
    * port reaches this proxy too, and each request's `secure` tells which one it came by.
    */
   tls?: boolean
+  /**
+   * Hold every request body (PATCH, PUT, POST) until it is complete before passing it on, as a
+   * front with nginx's default `proxy_request_buffering on` does: a body cut short never reaches
+   * the registry.
+   */
+  bufferRequests?: boolean
 }
 
 export interface FaultProxy {
@@ -228,10 +243,12 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>,
     timers.add(timer)
   }
 
-  function rewriteLocation(headers: http.OutgoingHttpHeaders): void {
+  /** Back to the host the client asked (this proxy, or a link emulator in front of it). */
+  function rewriteLocation(headers: http.OutgoingHttpHeaders, asked?: string): void {
     const location = headers.location
     if (typeof location === 'string' && location.startsWith(upstreamOrigin)) {
-      headers.location = origin + location.slice(upstreamOrigin.length)
+      const base = asked ? `${new URL(origin).protocol}//${asked}` : origin
+      headers.location = base + location.slice(upstreamOrigin.length)
     }
   }
 
@@ -257,7 +274,8 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>,
   function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const method = req.method ?? 'GET'
     const path = req.url ?? '/'
-    const record: ProxyRequest = {method, path, at: now(), headers: req.headers, secure: (req.socket as TLSSocket).encrypted === true}
+    const record: ProxyRequest = {method, path, at: now(), headers: req.headers, secure: (req.socket as TLSSocket).encrypted === true, bodyBytes: 0}
+    req.on('data', (chunk: Buffer) => (record.bodyBytes += chunk.length))
     requests.push(record)
     const socket = req.socket
     res.on('close', () => {
@@ -333,13 +351,40 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>,
     const target = new URL(path, upstreamOrigin)
     const headers = forwardHeaders(req.headers)
     headers.host = upstreamUrl.host
+    const withBody = method === 'PATCH' || method === 'PUT' || method === 'POST'
+    if ((fault?.kind === 'reset-request' && fault.buffered) || (options.bufferRequests && withBody)) {
+      // Held until the whole body is here; a body cut short never reaches the registry.
+      const held: Buffer[] = []
+      let cut = false
+      req.on('data', (chunk: Buffer) => {
+        if (cut) return
+        held.push(chunk)
+        if (fault?.kind === 'reset-request' && record.bodyBytes >= fault.afterBytes) {
+          cut = true
+          socket.resetAndDestroy()
+        }
+      })
+      req.on('end', () => {
+        if (cut) return
+        const upstreamReq = transport.request(target, {method, headers, agent}, (upstreamRes) => {
+          record.status = upstreamRes.statusCode ?? 502
+          const responseHeaders = forwardHeaders(upstreamRes.headers)
+          rewriteLocation(responseHeaders, req.headers.host)
+          res.writeHead(record.status, responseHeaders)
+          upstreamRes.pipe(res)
+        })
+        upstreamReq.on('error', () => socket.destroy())
+        upstreamReq.end(Buffer.concat(held))
+      })
+      return
+    }
     const upstreamReq = transport.request(target, {method, headers, agent}, (upstreamRes) => {
       const status = upstreamRes.statusCode ?? 502
       const responseHeaders = forwardHeaders(upstreamRes.headers)
-      rewriteLocation(responseHeaders)
+      rewriteLocation(responseHeaders, req.headers.host)
       record.status = status
       const hasBody = method !== 'HEAD' && status !== 204 && status !== 304
-      if (!fault || !hasBody) {
+      if (!fault || !hasBody || fault.kind === 'reset-request') {
         res.writeHead(status, responseHeaders)
         upstreamRes.pipe(res)
         return
@@ -418,6 +463,14 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>,
     res.on('close', () => {
       if (!res.writableFinished) upstreamReq.destroy()
     })
+    if (fault?.kind === 'reset-request') {
+      const limit = new Limit(fault.afterBytes, () => {
+        upstreamReq.destroy()
+        socket.resetAndDestroy()
+      })
+      req.pipe(limit).pipe(upstreamReq)
+      return
+    }
     req.pipe(upstreamReq)
   }
 
