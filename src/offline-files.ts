@@ -16,7 +16,7 @@ import {outputTarget} from './offline/output.js'
 import type {Plan} from './offline/plan.js'
 import {IGNORED_DESTINATION, planSaveLayout, saveLayout, type OfflineSettings} from './offline/save.js'
 import type {TransferReport} from './report/summary.js'
-import {parsePlatform} from './select/platforms.js'
+import {parsePlatforms} from './select/platforms.js'
 
 export interface SaveOptions extends OfflineSettings {
   ruleFile: string
@@ -24,8 +24,11 @@ export interface SaveOptions extends OfflineSettings {
   /** A folder, or FILE.tar (FILE.tar.gz, FILE.tar.zst). */
   output: string
   compress?: Compression
-  /** `os/architecture[/variant]`: of a multi-arch image, only that platform's manifest. */
-  platform?: string
+  /**
+   * `os/architecture[/variant]` (each value may list several, comma-separated): of a multi-arch
+   * image, one platform is saved as its plain image, several as a new index of just them.
+   */
+  platform?: string | readonly string[]
 }
 
 export interface LoadOptions extends OfflineSettings {
@@ -51,8 +54,10 @@ export interface BackupOptions extends OfflineSettings {
 export async function save(options: SaveOptions): Promise<TransferReport> {
   const {ruleFile, securityFile, output, compress, platform, ...settings} = options
   const target = outputTarget(output, compress)
-  const parsed = platform === undefined ? undefined : parsePlatform(platform)
-  return saveLayout({...settings, ...(await saveInputs(options)), target, platform: parsed})
+  const platforms = platform === undefined ? undefined : parsePlatforms(typeof platform === 'string' ? [platform] : platform)
+  if (platforms?.length === 0) throw new ConfigError('--platform lists no platform')
+  const chosen = platforms?.length === 1 ? {platform: platforms[0]} : platforms ? {platforms} : {}
+  return saveLayout({...settings, ...(await saveInputs(options)), target, ...chosen})
 }
 
 /** `save --dryRun`: the images the rules name (tags listed at the sources), nothing written. */

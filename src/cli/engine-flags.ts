@@ -60,17 +60,19 @@ export const engineFlags = {
     min: 0,
   }),
   'tag-exist-overridden': Flags.boolean({
-    description: 'move a destination tag that already exists to the new digest (--tag-exist-overridden=false: never; such jobs are skipped as "tag exists")',
+    description:
+      'move a destination tag (for save and backup: a ref in the layout) that already exists to the new digest (--tag-exist-overridden=false: never; such jobs are skipped as "tag exists")',
     default: true,
     allowNo: true,
     helpGroup: IMAGE_TRANSFER,
   }),
-  includeTags: Flags.string({
-    description: 'copy only listed tags matching this regular expression (searched, as RegExp.test; repeatable)',
+  'include-tags': Flags.string({
+    description: 'only the listed tags matching this regular expression (searched, as RegExp.test; repeatable)',
+    aliases: ['includeTags'],
     multiple: true,
   }),
-  excludeTags: Flags.string({description: 'leave out listed tags matching this regular expression (repeatable)', multiple: true}),
-  chunkSize: Flags.string({description: 'upload blobs in chunks of this size (e.g. 16MiB) instead of one streamed PUT'}),
+  'exclude-tags': Flags.string({description: 'leave out listed tags matching this regular expression (repeatable)', aliases: ['excludeTags'], multiple: true}),
+  'chunk-size': Flags.string({description: 'upload blobs in chunks of this size (e.g. 16MiB) instead of one streamed PUT', aliases: ['chunkSize']}),
   'blob-connections': Flags.integer({
     description: `read a blob of ${RANGED_THRESHOLD / MiB} MiB or more from a registry over this many connections at once (Range requests on ${PART_SIZE / MiB} MiB parts, in order; memory: N × ${PART_SIZE / MiB} MiB per blob, and ${RUN_PART_SLOTS} parts beyond each blob's first over the whole run); 1 = one stream per blob`,
     aliases: ['blobConnections'],
@@ -78,7 +80,10 @@ export const engineFlags = {
     min: 1,
     max: 32,
   }),
-  limitRate: Flags.string({description: 'at most this many blob bytes per second for the whole run, all streams together (e.g. 50MiB), like rsync --bwlimit'}),
+  'limit-rate': Flags.string({
+    description: 'at most this many blob bytes per second for the whole run, all streams together (e.g. 50MiB), like rsync --bwlimit',
+    aliases: ['limitRate'],
+  }),
   log: Flags.string({description: 'also append every line to this log file'}),
   quiet: Flags.boolean({description: 'no progress lines; failures and the summary only', default: false, exclusive: ['verbose']}),
   verbose: Flags.boolean({description: 'also a line per blob (uploaded, mounted or present) and per retry, and every job line on a terminal', default: false}),
@@ -87,26 +92,23 @@ export const engineFlags = {
   }),
 }
 
-/** Boolean flags that image-transfer users may write Go's way (`--name=false`). */
-export const GO_BOOLEANS = ['tag-exist-overridden', 'ccrToTcr', 'quiet', 'verbose']
-
 type EngineFlagsParsed = Interfaces.InferredFlags<typeof engineFlags>
 
 /** The parsed values of `engineFlags` that `engineSettings` reads (a command may leave out those without a default). */
 export type EngineFlagValues = Pick<EngineFlagsParsed, 'routines' | 'retry' | 'qps' | 'tag-exist-overridden'> &
-  Partial<Pick<EngineFlagsParsed, 'chunkSize' | 'limitRate' | 'includeTags' | 'excludeTags' | 'pull-reserve' | 'blob-connections'>>
+  Partial<Pick<EngineFlagsParsed, 'chunk-size' | 'limit-rate' | 'include-tags' | 'exclude-tags' | 'pull-reserve' | 'blob-connections'>>
 
 /** The settings of the parsed flags (src/settings.ts documents each); a bad size is a ConfigError naming its flag. */
 export function engineSettings(
   flags: EngineFlagValues,
 ): Pick<UserSettings, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'tagFilter' | 'pullReserve' | 'blobConnections'> {
   return {
-    tagFilter: tagFilter({include: flags.includeTags, exclude: flags.excludeTags}),
+    tagFilter: tagFilter({include: flags['include-tags'], exclude: flags['exclude-tags']}),
     routines: flags.routines,
     retry: flags.retry,
     qps: flagQps(flags.qps),
-    chunkSize: flags.chunkSize ? parseSize(flags.chunkSize, '--chunkSize') : undefined,
-    bytesPerSecond: flags.limitRate ? parseSize(flags.limitRate, '--limitRate') : undefined,
+    chunkSize: flags['chunk-size'] ? parseSize(flags['chunk-size'], '--chunk-size') : undefined,
+    bytesPerSecond: flags['limit-rate'] ? parseSize(flags['limit-rate'], '--limit-rate') : undefined,
     overwriteTags: flags['tag-exist-overridden'],
     ...(flags['pull-reserve'] ? {pullReserve: flags['pull-reserve']} : {}),
     blobConnections: flags['blob-connections'],

@@ -13,7 +13,7 @@ import {abortOnStopSignals} from './stop-signals.js'
 
 export interface EnqueueFlags extends EngineFlagValues, SelectionFlagValues {
   queue: string
-  queueName: string
+  'queue-name': string
   standing: boolean
   ruleFile?: string
   images?: string
@@ -23,7 +23,7 @@ export interface EnqueueFlags extends EngineFlagValues, SelectionFlagValues {
   registry?: string
   ns?: string
   ccrToTcr?: boolean
-  dryRun?: boolean
+  'dry-run'?: boolean
   deep?: boolean
   report?: string
   log?: string
@@ -31,7 +31,7 @@ export interface EnqueueFlags extends EngineFlagValues, SelectionFlagValues {
 }
 
 /** Settings the workers own or that need a run of their own: refused with --queue rather than ignored. */
-const NOT_WITH_QUEUE = ['ccrToTcr', 'dryRun', 'deep', 'report', 'chunkSize', 'limitRate'] as const
+const NOT_WITH_QUEUE = ['ccrToTcr', 'dry-run', 'deep', 'report', 'chunk-size', 'limit-rate'] as const
 
 /**
  * `ferry transfer --queue`: the generator's jobs into the fleet's queue. Prints the number added
@@ -47,7 +47,7 @@ export async function runEnqueue(command: Command, flags: EnqueueFlags): Promise
         `--queue only enqueues; it does not take ${refused.map((name) => (name.startsWith('-') ? name : `--${name}`)).join(', ')} (workers copy with their own settings)`,
       )
     }
-    const queue = parseQueueAddress(flags.queue, flags.queueName)
+    const queue = parseQueueAddress(flags.queue, flags['queue-name'])
     const {flatten, ...selection} = selectionSettings(flags)
     const inputs = await loadTransferInputs({
       ruleFile: flags.ruleFile,

@@ -16,7 +16,8 @@ export function queueFlags(required: boolean) {
       required,
       helpGroup: FLEET,
     }),
-    queueName: Flags.string({
+    'queue-name': Flags.string({
+      aliases: ['queueName'],
       description: 'queue name, so several fleets can share one Redis; every ferry of one fleet gives the same',
       default: DEFAULT_QUEUE_NAME,
       helpGroup: FLEET,

@@ -31,13 +31,18 @@ export const selectionFlags = {
     default: false,
     helpGroup: SELECTION,
   }),
-  flattenSeparator: Flags.string({description: 'what --flatten joins path components with', default: '-', helpGroup: SELECTION}),
+  'flatten-separator': Flags.string({
+    description: 'what --flatten joins path components with',
+    aliases: ['flattenSeparator'],
+    default: '-',
+    helpGroup: SELECTION,
+  }),
 }
 
 /** Flags that change what a run does to the destination (transfer only). */
 export const planFlags = {
-  dryRun: Flags.boolean({
-    aliases: ['dry-run'],
+  'dry-run': Flags.boolean({
+    aliases: ['dryRun'],
     description: 'list every job that would run (source digest → destination, or why it is skipped) and write nothing to any destination',
     default: false,
   }),
@@ -52,7 +57,7 @@ export interface SelectionFlagValues {
   latest?: number
   platform?: string[]
   flatten: boolean
-  flattenSeparator: string
+  'flatten-separator': string
 }
 
 /** Engine and rule-loading settings from the flags; a bad value is a ConfigError naming its flag. */
@@ -66,6 +71,6 @@ export function selectionSettings(flags: SelectionFlagValues): Pick<Selection, '
   return {
     ...(Object.keys(tagSelection).length > 0 ? {tagSelection} : {}),
     ...(platforms ? {platforms} : {}),
-    ...(flags.flatten ? {flatten: flags.flattenSeparator} : {}),
+    ...(flags.flatten ? {flatten: flags['flatten-separator']} : {}),
   }
 }

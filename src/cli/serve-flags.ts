@@ -9,12 +9,14 @@ export const STANDING = 'STANDING MIRROR (scheduled and event-driven sync)'
 
 /** What `ferry schedule` shares with `transfer`/`migrate` in the long-running mode. */
 export const serviceFlags = {
-  stateFile: Flags.string({
+  'state-file': Flags.string({
+    aliases: ['stateFile'],
     description:
       'JSON file remembering, per job, the source digest last synced and when; each run reports tags new, updated or deleted at the source since the last one',
     helpGroup: STANDING,
   }),
-  gracePeriod: Flags.string({
+  'grace-period': Flags.string({
+    aliases: ['gracePeriod'],
     description: 'on SIGINT/SIGTERM no new copy starts; copies in flight get this long to finish (then they are abandoned, no manifest pushed)',
     default: '30s',
     helpGroup: STANDING,
@@ -23,7 +25,8 @@ export const serviceFlags = {
     description: 'serve HOST:PORT: POST /events/registry (Distribution notifications), POST /events/harbor (Harbor PUSH_ARTIFACT), GET /metrics, GET /healthz',
     helpGroup: STANDING,
   }),
-  eventToken: Flags.string({
+  'event-token': Flags.string({
+    aliases: ['eventToken'],
     description: 'shared secret the event endpoints require (Authorization: Bearer TOKEN, or Harbor auth header TOKEN)',
     env: 'FERRY_EVENT_TOKEN',
     helpGroup: STANDING,
@@ -47,10 +50,10 @@ export const standingFlags = {
 }
 
 export interface ServiceFlagValues {
-  stateFile?: string
-  gracePeriod: string
+  'state-file'?: string
+  'grace-period': string
   listen?: string
-  eventToken?: string
+  'event-token'?: string
 }
 
 export interface StandingFlagValues extends ServiceFlagValues {
@@ -61,7 +64,7 @@ export interface StandingFlagValues extends ServiceFlagValues {
 
 /** True when the flags ask for more than one run, a listener, or a state file. */
 export function isStanding(flags: StandingFlagValues): boolean {
-  return Boolean(flags.schedule || flags.interval || flags.listen || flags.stateFile)
+  return Boolean(flags.schedule || flags.interval || flags.listen || flags['state-file'])
 }
 
 /** The trigger the flags ask for: cron, interval, or a single run. Throws a ConfigError. */
@@ -78,9 +81,9 @@ export function serviceSettings(flags: ServiceFlagValues): {
   gracePeriodMs: number
 } {
   return {
-    ...(flags.stateFile ? {stateFile: flags.stateFile} : {}),
+    ...(flags['state-file'] ? {stateFile: flags['state-file']} : {}),
     ...(flags.listen ? {listen: parseListenAddress(flags.listen)} : {}),
-    ...(flags.eventToken ? {eventToken: flags.eventToken} : {}),
-    gracePeriodMs: flags.gracePeriod.trim() === '0' ? 0 : parseInterval(flags.gracePeriod, '--gracePeriod'),
+    ...(flags['event-token'] ? {eventToken: flags['event-token']} : {}),
+    gracePeriodMs: flags['grace-period'].trim() === '0' ? 0 : parseInterval(flags['grace-period'], '--grace-period'),
   }
 }

@@ -1,12 +1,15 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
-import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
-import {goStyleBooleans} from '../cli/go-booleans.js'
+import {engineFlags, engineSettings} from '../cli/engine-flags.js'
+import {FerryCommand} from '../cli/ferry-command.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {backup} from '../offline-files.js'
+
+// Writes a layout, not a registry: nothing is uploaded, in chunks or otherwise.
+const {'chunk-size': _chunkSize, ...layoutFlags} = engineFlags
 import type {TransferReport} from '../report/summary.js'
 
-export default class Backup extends Command {
+export default class Backup extends FerryCommand {
   static override summary = 'Back up every repository and tag of a registry into one OCI image layout.'
 
   static override description = `Lists the registry's repositories through /v2/_catalog (following Link pages), keeps those
@@ -24,11 +27,11 @@ its size. Run again to add what changed; "ferry load DIR --registry HOST" restor
   static override flags = {
     source: Flags.string({description: 'registry to back up: HOST, or HOST/namespace for one namespace', required: true}),
     output: Flags.string({description: 'layout folder (or FILE.tar)', required: true}),
-    ...engineFlags,
+    ...layoutFlags,
   }
 
   async run(): Promise<TransferReport> {
-    const {flags} = await this.parse(Backup, goStyleBooleans(this.argv, GO_BOOLEANS))
+    const {flags} = await this.parse(Backup)
     return runEngineCommand(this, flags, ({logger, signal}) =>
       backup({...engineSettings(flags), source: flags.source, securityFile: flags.securityFile, output: flags.output, logger, signal}),
     )

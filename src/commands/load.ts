@@ -1,12 +1,12 @@
-import {Args, Command, Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 
-import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
-import {goStyleBooleans} from '../cli/go-booleans.js'
+import {engineFlags, engineSettings} from '../cli/engine-flags.js'
+import {FerryCommand} from '../cli/ferry-command.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {load} from '../offline-files.js'
 import type {TransferReport} from '../report/summary.js'
 
-export default class Load extends Command {
+export default class Load extends FerryCommand {
   static override summary = 'Load every image of an OCI image layout (folder or tar) into a registry.'
 
   static override description = `Reads a layout written by "ferry save", "ferry backup" or "skopeo copy … oci:DIR:REF" (a
@@ -31,14 +31,18 @@ without a tag keeps the saved tag. A damaged blob fails the images that use it, 
 
   static override flags = {
     registry: Flags.string({description: 'destination registry host', exactlyOne: ['registry', 'ruleFile']}),
-    ns: Flags.string({description: 'destination namespace: each image goes to REGISTRY/NS/<last path component>:<tag>', dependsOn: ['registry']}),
+    ns: Flags.string({
+      description: 'destination namespace (registry path): each image goes to REGISTRY/NS/<last path component>:<tag>; --namespace is the same flag',
+      aliases: ['namespace'],
+      dependsOn: ['registry'],
+    }),
     ruleFile: Flags.string({description: 'rule file from saved references (registry/repo[:tag]) to destinations', exactlyOne: ['registry', 'ruleFile']}),
     repository: Flags.string({description: 'repository for entries whose ref name is a bare tag (as `skopeo copy … oci:DIR:TAG` writes)'}),
     ...engineFlags,
   }
 
   async run(): Promise<TransferReport> {
-    const {args, flags} = await this.parse(Load, goStyleBooleans(this.argv, GO_BOOLEANS))
+    const {args, flags} = await this.parse(Load)
     return runEngineCommand(this, flags, ({logger, signal}) =>
       load({
         ...engineSettings(flags),

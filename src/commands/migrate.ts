@@ -1,7 +1,7 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
-import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
-import {goStyleBooleans} from '../cli/go-booleans.js'
+import {engineFlags, engineSettings} from '../cli/engine-flags.js'
+import {FerryCommand} from '../cli/ferry-command.js'
 import {runMigration, type MigrationRequest} from '../cli/migration.js'
 import type {Logger} from '../report/logger.js'
 import {runEngineCommand} from '../cli/run-command.js'
@@ -13,7 +13,7 @@ import {runnerSyncJob} from '../serve/sync-job.js'
 import {providerNames} from '../providers/index.js'
 import type {TransferReport} from '../report/summary.js'
 
-export default class Migrate extends Command {
+export default class Migrate extends FerryCommand {
   static override summary = 'One-click migration of a whole registry: a source provider enumerates, a destination provider prepares.'
 
   static override description = `Every repository and tag the source provider finds is copied to the destination registry by
@@ -21,9 +21,9 @@ the same engine as "transfer"; the destination provider creates namespaces, proj
 repositories where its registry needs them before a push. Providers: ${providerNames().join(', ')}.`
 
   static override examples = [
-    '<%= config.bin %> migrate --from registry --fromRegistry old.example.com --to registry --toRegistry new.example.com --securityFile security.yaml',
-    '<%= config.bin %> migrate --from registry --fromRegistry old.example.com --fromNamespace team --to registry --toRegistry new.example.com --toNamespace mirror',
-    '<%= config.bin %> migrate --from ecr --fromRegion us-east-1 --to registry --toRegistry new.example.com --latest 3 --platform linux/amd64 --dryRun',
+    '<%= config.bin %> migrate --from registry --from-registry old.example.com --to registry --to-registry new.example.com --securityFile security.yaml',
+    '<%= config.bin %> migrate --from registry --from-registry old.example.com --from-namespace team --to registry --to-registry new.example.com --to-namespace mirror',
+    '<%= config.bin %> migrate --from ecr --from-region us-east-1 --to registry --to-registry new.example.com --latest 3 --platform linux/amd64 --dry-run',
   ]
 
   static override enableJsonFlag = true
@@ -31,14 +31,38 @@ repositories where its registry needs them before a push. Providers: ${providerN
   static override flags = {
     from: Flags.string({description: 'source provider', required: true}),
     to: Flags.string({description: 'destination provider', required: true}),
-    fromRegistry: Flags.string({description: 'source registry host (registry, harbor)'}),
-    toRegistry: Flags.string({description: 'destination registry host (registry, harbor)'}),
-    fromNamespace: Flags.string({description: 'only repositories under this namespace (or project)'}),
-    toNamespace: Flags.string({description: "put every repository under this namespace at the destination (replaces the source's first path component)"}),
-    fromRegion: Flags.string({description: 'source cloud region'}),
-    toRegion: Flags.string({description: 'destination cloud region'}),
-    fromInstance: Flags.string({description: 'source instance (name or id) for enterprise registries'}),
-    toInstance: Flags.string({description: 'destination instance (name or id) for enterprise registries'}),
+    'from-registry': Flags.string({
+      aliases: ['fromRegistry'],
+      description: 'source registry host (registry, harbor)',
+    }),
+    'to-registry': Flags.string({
+      aliases: ['toRegistry'],
+      description: 'destination registry host (registry, harbor)',
+    }),
+    'from-namespace': Flags.string({
+      aliases: ['fromNamespace'],
+      description: 'only repositories under this namespace (or project)',
+    }),
+    'to-namespace': Flags.string({
+      aliases: ['toNamespace'],
+      description: "put every repository under this namespace at the destination (replaces the source's first path component)",
+    }),
+    'from-region': Flags.string({
+      aliases: ['fromRegion'],
+      description: 'source cloud region',
+    }),
+    'to-region': Flags.string({
+      aliases: ['toRegion'],
+      description: 'destination cloud region',
+    }),
+    'from-instance': Flags.string({
+      aliases: ['fromInstance'],
+      description: 'source instance (name or id) for enterprise registries',
+    }),
+    'to-instance': Flags.string({
+      aliases: ['toInstance'],
+      description: 'destination instance (name or id) for enterprise registries',
+    }),
     secretFile: Flags.string({description: 'cloud API keys per provider (image-transfer secret.yaml: ccr/tcr secretId and secretKey)'}),
     repositories: Flags.string({
       description: 'only source repositories matching this glob (`*` within a path component, `**` across; repeatable)',
@@ -55,27 +79,27 @@ repositories where its registry needs them before a push. Providers: ${providerN
   }
 
   async run(): Promise<TransferReport | undefined> {
-    const {flags} = await this.parse(Migrate, goStyleBooleans(this.argv, GO_BOOLEANS))
+    const {flags} = await this.parse(Migrate)
     // Called inside the command runners, so a bad --semver or --platform is their one-line error.
-    const selection = () => selectionSettings({...flags, flatten: false, flattenSeparator: '-'})
+    const selection = () => selectionSettings({...flags, flatten: false, 'flatten-separator': '-'})
     const request = (logger: Logger, signal: AbortSignal, hooks?: MigrationRequest['hooks']): MigrationRequest => {
       const {tagSelection, platforms} = selection()
       return {
         from: flags.from,
         to: flags.to,
         fromSettings: {
-          registry: flags.fromRegistry,
-          namespace: flags.fromNamespace,
-          region: flags.fromRegion,
-          instance: flags.fromInstance,
+          registry: flags['from-registry'],
+          namespace: flags['from-namespace'],
+          region: flags['from-region'],
+          instance: flags['from-instance'],
           tagNums: flags.ccrTagNums === undefined ? undefined : String(flags.ccrTagNums),
         },
-        toSettings: {registry: flags.toRegistry, namespace: flags.toNamespace, region: flags.toRegion, instance: flags.toInstance},
-        toNamespace: flags.toNamespace,
+        toSettings: {registry: flags['to-registry'], namespace: flags['to-namespace'], region: flags['to-region'], instance: flags['to-instance']},
+        toNamespace: flags['to-namespace'],
         repositories: flags.repositories,
         securityFile: flags.securityFile,
         secretFile: flags.secretFile,
-        engine: {...engineSettings(flags), tagSelection, platforms, dryRun: flags.dryRun, deep: flags.deep},
+        engine: {...engineSettings(flags), tagSelection, platforms, dryRun: flags['dry-run'], deep: flags.deep},
         logger,
         signal,
         hooks,
@@ -84,7 +108,7 @@ repositories where its registry needs them before a push. Providers: ${providerN
     if (isStanding(flags)) {
       // A provider enumerates its rules afresh each run, so pushes are not matched: schedule only.
       return runServiceCommand(this, flags, async () => {
-        if (flags.dryRun) throw new ConfigError('--dryRun runs once; drop --schedule and --interval to see the plan')
+        if (flags['dry-run']) throw new ConfigError('--dryRun runs once; drop --schedule and --interval to see the plan')
         selection() // a bad selection flag stops the start, not the first tick
         return [runnerSyncJob({name: 'migrate', trigger: triggerFromFlags(flags), run: (hooks) => runMigration(request(hooks.logger, hooks.signal, hooks))})]
       })

@@ -1,7 +1,7 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import {Flags, type Interfaces} from '@oclif/core'
 
-import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
-import {goStyleBooleans} from '../cli/go-booleans.js'
+import {engineFlags, engineSettings} from '../cli/engine-flags.js'
+import {FerryCommand} from '../cli/ferry-command.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {exitWithUserError} from '../cli/user-error.js'
 import {FerryError} from '../errors.js'
@@ -9,7 +9,10 @@ import {planSave, save} from '../offline-files.js'
 import type {Plan} from '../offline/plan.js'
 import type {TransferReport} from '../report/summary.js'
 
-export default class Save extends Command {
+// Writes a layout, not a registry: nothing is uploaded, in chunks or otherwise.
+const {'chunk-size': _chunkSize, ...layoutFlags} = engineFlags
+
+export default class Save extends FerryCommand {
   static override summary = 'Save the source images of a rule file into one OCI image layout (a folder or a tar).'
 
   static override description = `Every image the rule file's sources name (all rule forms and tag filters of "transfer"; the
@@ -23,7 +26,7 @@ atomically, so a run killed at any point and run again finishes the layout.`
   static override examples = [
     '<%= config.bin %> save --securityFile security.yaml --ruleFile rules.yaml --output images/',
     '<%= config.bin %> save --ruleFile rules.yaml --output images.tar --compress zstd',
-    '<%= config.bin %> save --ruleFile rules.yaml --output images/ --dryRun',
+    '<%= config.bin %> save --ruleFile rules.yaml --output images/ --dry-run',
   ]
 
   static override enableJsonFlag = true
@@ -33,16 +36,22 @@ atomically, so a run killed at any point and run again finishes the layout.`
     output: Flags.string({description: 'layout folder, or FILE.tar (.tar.gz, .tar.zst) for a tar with the layout at its root', required: true}),
     compress: Flags.string({description: 'compress the tar (gzip through zlib, zstd through the zstd program)', options: ['gzip', 'zstd']}),
     platform: Flags.string({
-      description: 'of a multi-arch image, save only this platform (os/architecture[/variant], e.g. linux/arm64); default: every platform',
+      description:
+        'of a multi-arch image, save only these platforms (os/architecture[/variant]: linux/arm64; repeatable or comma-separated): one is saved as that plain image, several as a new index of just them; default: every platform',
+      multiple: true,
     }),
-    dryRun: Flags.boolean({description: 'list the images that would be saved (tags listed at the sources); write nothing', default: false}),
-    ...engineFlags,
+    'dry-run': Flags.boolean({
+      description: 'list the images that would be saved (tags listed at the sources); write nothing',
+      aliases: ['dryRun'],
+      default: false,
+    }),
+    ...layoutFlags,
   }
 
   async run(): Promise<TransferReport | Plan> {
-    const {flags} = await this.parse(Save, goStyleBooleans(this.argv, GO_BOOLEANS))
+    const {flags} = await this.parse(Save)
     const compress = flags.compress as 'gzip' | 'zstd' | undefined
-    if (flags.dryRun) return this.dryRun(flags)
+    if (flags['dry-run']) return this.dryRun(flags)
     return runEngineCommand(this, flags, ({logger, signal}) =>
       save({
         ...engineSettings(flags),

@@ -1,12 +1,13 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
+import {FerryCommand} from '../cli/ferry-command.js'
 import {runServiceCommand} from '../cli/run-service.js'
 import {serviceFlags} from '../cli/serve-flags.js'
 import {loadScheduleFile} from '../config/schedule.js'
 import {transferSyncJob} from '../from-files.js'
 import type {TransferReport} from '../report/summary.js'
 
-export default class Schedule extends Command {
+export default class Schedule extends FerryCommand {
   static override summary = 'Run several named sync jobs in one long-running process, each on its own schedule.'
 
   static override description = `schedule.yaml names the jobs; each has its own rule file, security file, cron expression
@@ -18,7 +19,7 @@ Exits on SIGINT/SIGTERM: 0 when every job's last run was complete, 1 otherwise, 
 
   static override examples = [
     '<%= config.bin %> schedule --config schedule.yaml',
-    '<%= config.bin %> schedule --config schedule.yaml --stateFile /var/lib/ferry/state.json --listen 0.0.0.0:9090',
+    '<%= config.bin %> schedule --config schedule.yaml --state-file /var/lib/ferry/state.json --listen 0.0.0.0:9090',
   ]
 
   static override enableJsonFlag = true

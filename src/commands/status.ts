@@ -1,11 +1,12 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
+import {FerryCommand} from '../cli/ferry-command.js'
 import {queueFlags, runQueueCommand} from '../cli/queue-flags.js'
 import {abortOnStopSignals} from '../cli/stop-signals.js'
 import {parseQueueAddress} from '../fleet/connection.js'
 import {queueStatus, waitForQueue, type QueueStatus} from '../fleet/status.js'
 
-export default class Status extends Command {
+export default class Status extends FerryCommand {
   static override summary = "How far a fleet's queue is: jobs waiting, active, done and failed, and bytes copied."
 
   static override description = `One line each: waiting (delayed and retrying included), active, done (earlier enqueues
@@ -24,7 +25,7 @@ waiting or active, then prints the same and exits 1 if any job failed.`
   async run(): Promise<QueueStatus> {
     const {flags} = await this.parse(Status)
     return runQueueCommand(this, async () => {
-      const queue = parseQueueAddress(flags.queue!, flags.queueName)
+      const queue = parseQueueAddress(flags.queue!, flags['queue-name'])
       // Ctrl-C ends --wait with the counts so far; SIGTERM keeps Node's default.
       const stop = abortOnStopSignals({signals: ['SIGINT']})
       const status = flags.wait ? await waitForQueue(queue, {signal: stop.signal}) : await queueStatus(queue)

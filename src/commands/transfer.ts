@@ -1,7 +1,7 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
-import {engineFlags, engineSettings, GO_BOOLEANS, IMAGE_TRANSFER} from '../cli/engine-flags.js'
-import {goStyleBooleans} from '../cli/go-booleans.js'
+import {engineFlags, engineSettings, IMAGE_TRANSFER} from '../cli/engine-flags.js'
+import {FerryCommand} from '../cli/ferry-command.js'
 import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-flags.js'
@@ -16,7 +16,7 @@ const IMAGE_SYNCER = 'IMAGE-SYNCER / IMAGE-MIGRATOR'
 import {isStanding, standingFlags, triggerFromFlags} from '../cli/serve-flags.js'
 import {queueFlags} from '../cli/queue-flags.js'
 
-export default class Transfer extends Command {
+export default class Transfer extends FerryCommand {
   static override summary = 'Copy images between registries by rules (image-transfer compatible).'
 
   static override description = `Reads a rule file (source → destination, image-transfer's format) and a security file
@@ -35,9 +35,9 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
     '<%= config.bin %> transfer --auth auth.json --images images.json --proc 6 --retries 3',
     '<%= config.bin %> transfer --images rules/images.list --registry registry.example.com --ns mirror',
     '<%= config.bin %> transfer --config config.yaml',
-    '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml --interval 15m --stateFile state.json --listen 0.0.0.0:9090',
+    '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml --interval 15m --state-file state.json --listen 0.0.0.0:9090',
     'DEFAULT_REGISTRY=registry.example.com DEFAULT_NAMESPACE=mirror <%= config.bin %> transfer --ruleFile images.yaml',
-    '<%= config.bin %> transfer --ruleFile rules/selection.yaml --semver ">=1.2 <2" --latest 3 --platform linux/amd64,linux/arm64 --dryRun',
+    '<%= config.bin %> transfer --ruleFile rules/selection.yaml --semver ">=1.2 <2" --latest 3 --platform linux/amd64,linux/arm64 --dry-run',
     '<%= config.bin %> transfer --securityFile security.yaml --ruleFile rules/rule.yaml --queue redis://redis:6379/0',
   ]
 
@@ -62,7 +62,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
     }),
     format: Flags.string({
       description:
-        'how to read --ruleFile/--images instead of detecting it: image-transfer (its rule forms only), image-syncer (plus regex tags, renamed tags, lists of destinations), image-list',
+        "how to read --ruleFile/--images instead of detecting it: image-transfer (its rule forms only), image-syncer (plus regex tags, renamed tags, lists of destinations), image-list (one image a line), skopeo-sync (skopeo sync's --src yaml file)",
       options: [...RULE_FORMATS],
     }),
     registry: Flags.string({
@@ -71,7 +71,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
     }),
     ns: Flags.string({
       description:
-        'default destination namespace for rules with an empty destination (env DEFAULT_NAMESPACE; image-transfer never read --ns); --namespace is the same flag',
+        "default destination namespace (registry path) for rules with an empty destination (env DEFAULT_NAMESPACE; image-transfer never read --ns); --namespace, image-syncer's name, is the same flag",
       aliases: ['namespace'],
       helpGroup: IMAGE_TRANSFER,
     }),
@@ -101,7 +101,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
   }
 
   async run(): Promise<TransferReport | undefined> {
-    const {flags} = await this.parse(Transfer, goStyleBooleans(this.argv, GO_BOOLEANS))
+    const {flags} = await this.parse(Transfer)
     if (flags.queue) {
       // Loaded only here: the fleet's modules bring BullMQ and a Redis client.
       const {runEnqueue} = await import('../cli/enqueue-command.js')
@@ -142,7 +142,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
             }),
           ]
         }
-        if (flags.dryRun) throw new ConfigError('--dryRun runs once; drop --schedule, --interval and --listen to see the plan')
+        if (flags['dry-run']) throw new ConfigError('--dryRun runs once; drop --schedule, --interval and --listen to see the plan')
         const {flatten, ...selection} = selectionSettings(flags)
         const job = transferSyncJob({
           name: 'transfer',
@@ -157,7 +157,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
     }
     if (flags.ccrToTcr) {
       return runEngineCommand(this, flags, ({logger, signal}) => {
-        const unused = ['semver', 'latest', 'platform', 'flatten', 'dryRun', 'deep'].filter((name) => Boolean(flags[name as keyof typeof flags]))
+        const unused = ['semver', 'latest', 'platform', 'flatten', 'dry-run', 'deep'].filter((name) => Boolean(flags[name as keyof typeof flags]))
         if (unused.length > 0) throw new ConfigError(`--ccrToTcr does not take ${unused.map((name) => `--${name}`).join(', ')}; use them with --ruleFile`)
         return ccrToTcr({logger, signal})
       })
@@ -166,7 +166,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
       transfer({
         ...engineSettings(flags),
         ...selectionSettings(flags),
-        dryRun: flags.dryRun,
+        dryRun: flags['dry-run'],
         deep: flags.deep,
         ...files,
         logger,

@@ -1,17 +1,17 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
-import {engineFlags, engineSettings, GO_BOOLEANS, IMAGE_TRANSFER} from '../cli/engine-flags.js'
-import {goStyleBooleans} from '../cli/go-booleans.js'
+import {engineFlags, engineSettings, IMAGE_TRANSFER} from '../cli/engine-flags.js'
+import {FerryCommand} from '../cli/ferry-command.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {selectionFlags, selectionSettings} from '../cli/selection-flags.js'
 import type {TransferReport} from '../report/summary.js'
 import {verify} from '../from-files.js'
 import {formatVerifyReport} from '../verify.js'
 
-// Copy-only settings have no meaning for a check that writes nothing.
-const {chunkSize: _chunkSize, 'tag-exist-overridden': _overwrite, ...checkFlags} = engineFlags
+// Copy-only settings have no meaning for a check that writes nothing and reads no blob.
+const {'chunk-size': _chunkSize, 'tag-exist-overridden': _overwrite, 'limit-rate': _limitRate, ...checkFlags} = engineFlags
 
-export default class Verify extends Command {
+export default class Verify extends FerryCommand {
   static override summary = 'Check that every image the rules name is complete at its destination, without copying.'
 
   static override description = `Takes the same files and filters as transfer. For every source tag: the destination tag
@@ -31,13 +31,17 @@ Repair with: ferry transfer --deep (same files and filters).`
   static override flags = {
     ruleFile: Flags.string({description: 'rule file, as for transfer', required: true, helpGroup: IMAGE_TRANSFER}),
     registry: Flags.string({description: 'default destination registry for rules with an empty destination (env DEFAULT_REGISTRY)', helpGroup: IMAGE_TRANSFER}),
-    ns: Flags.string({description: 'default destination namespace for rules with an empty destination (env DEFAULT_NAMESPACE)', helpGroup: IMAGE_TRANSFER}),
+    ns: Flags.string({
+      description: 'default destination namespace (registry path) for rules with an empty destination (env DEFAULT_NAMESPACE); --namespace is the same flag',
+      aliases: ['namespace'],
+      helpGroup: IMAGE_TRANSFER,
+    }),
     ...checkFlags,
     ...selectionFlags,
   }
 
   async run(): Promise<TransferReport> {
-    const {flags} = await this.parse(Verify, goStyleBooleans(this.argv, GO_BOOLEANS))
+    const {flags} = await this.parse(Verify)
     return runEngineCommand(
       this,
       flags,

@@ -1,4 +1,6 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
+
+import {FerryCommand} from '../cli/ferry-command.js'
 
 import {engineFlags, flagQps, qpsFlag} from '../cli/engine-flags.js'
 import {queueFlags, runQueueCommand} from '../cli/queue-flags.js'
@@ -9,9 +11,9 @@ import {loadWorkerCredentials} from '../fleet/credentials.js'
 import {runWorker} from '../fleet/worker.js'
 import {createLogger} from '../report/logger.js'
 
-const {securityFile, routines, retry, chunkSize, limitRate, log, quiet, verbose} = engineFlags
+const {securityFile, routines, retry, 'chunk-size': chunkSize, 'limit-rate': limitRate, log, quiet, verbose} = engineFlags
 
-export default class Worker extends Command {
+export default class Worker extends FerryCommand {
   static override summary = 'Copy the jobs of a Redis queue, as one of a fleet of workers on any number of machines.'
 
   static override description = `Takes jobs that \`ferry transfer --queue\` enqueued and copies them with the same engine and
@@ -19,7 +21,7 @@ retry policy as transfer. Credentials come only from this worker's --securityFil
 image references only. --qps is the budget of the whole fleet: every worker of the queue shares it
 through Redis (give every worker the same value). Runs until SIGTERM or SIGINT, then takes no
 more jobs, finishes those in flight and exits 0; a worker killed outright has its jobs handed to
-another worker after --lockDuration.`
+another worker after --lock-duration.`
 
   static override examples = ['<%= config.bin %> worker --queue redis://redis:6379/0 --securityFile security.yaml --routines 10 --qps 100']
 
@@ -32,9 +34,10 @@ another worker after --lockDuration.`
       description:
         'at most this many requests per second to all registries, across every worker of the queue together, evenly paced; fractions too (0.5: one every 2 s); 0 = unlimited',
     }),
-    chunkSize,
-    limitRate,
-    lockDuration: Flags.integer({
+    'chunk-size': chunkSize,
+    'limit-rate': limitRate,
+    'lock-duration': Flags.integer({
+      aliases: ['lockDuration'],
       description: "seconds a job stays claimed by a worker that stops renewing the claim; a killed worker's jobs go to others after about this long",
       default: 30,
       min: 2,
@@ -49,7 +52,7 @@ another worker after --lockDuration.`
     const {flags} = await this.parse(Worker)
     const stop = abortOnStopSignals()
     await runQueueCommand(this, async () => {
-      const queue = parseQueueAddress(flags.queue!, flags.queueName)
+      const queue = parseQueueAddress(flags.queue!, flags['queue-name'])
       const credentials = await loadWorkerCredentials(flags.securityFile)
       const logger = createLogger({logFile: flags.log, quiet: flags.quiet, verbose: flags.verbose})
       const report = await runWorker({
@@ -58,9 +61,9 @@ another worker after --lockDuration.`
         routines: flags.routines,
         retry: flags.retry,
         qps: flagQps(flags.qps),
-        chunkSize: flags.chunkSize ? parseSize(flags.chunkSize, '--chunkSize') : undefined,
-        bytesPerSecond: flags.limitRate ? parseSize(flags.limitRate, '--limitRate') : undefined,
-        lockDurationMs: flags.lockDuration * 1000,
+        chunkSize: flags['chunk-size'] ? parseSize(flags['chunk-size'], '--chunk-size') : undefined,
+        bytesPerSecond: flags['limit-rate'] ? parseSize(flags['limit-rate'], '--limit-rate') : undefined,
+        lockDurationMs: flags['lock-duration'] * 1000,
         logger,
         stop: stop.signal,
       })

@@ -36,6 +36,8 @@ export interface SaveLayoutOptions extends OfflineSettings, TransferInputs {
   target: OutputTarget
   /** Of a multi-arch image, only this platform's manifest. */
   platform?: Platform
+  /** Of a multi-arch image, a new index of only these platforms (the engine's subset index, as transfer --platform). */
+  platforms?: EngineSettings['platforms']
 }
 
 /** A rule whose destination is the layout, under the source's own registry and repository. */

@@ -173,7 +173,7 @@ describe('cli: bad input', () => {
     const ruleFile = await work.file('fine2.yaml', 'registry.example.com/a/b:1: registry.example.com/c/d\n')
     const run = await runCli(['transfer', '--ruleFile', ruleFile, '--chunkSize', 'lots'])
     assert.equal(run.code, 2, run.stdout + run.stderr)
-    assert.match(run.stderr, /--chunkSize/)
+    assert.match(run.stderr, /--chunk-size/)
     assert.ok(!run.stderr.includes('    at '), run.stderr)
   })
 

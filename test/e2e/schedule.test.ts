@@ -388,7 +388,7 @@ test('bad standing-mode flags are one line each and exit 2 before anything runs'
     [['--schedule', '* * *'], 'Error: --schedule "* * *" has 3 fields; a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)'],
     [['--schedule', '0 3 * * *', '--timezone', 'Nowhere/Town'], 'Error: --timezone "Nowhere/Town" is not an IANA time zone (e.g. Europe/Berlin, UTC)'],
     [['--interval', '1s', '--listen', 'nope'], 'Error: --listen "nope" is not HOST:PORT (e.g. 127.0.0.1:9090, 0.0.0.0:9090)'],
-    [['--interval', '1s', '--gracePeriod', 'soon'], 'Error: --gracePeriod "soon" is not a duration; write a number with a unit: 500ms, 30s, 15m, 1h30m, 1d'],
+    [['--interval', '1s', '--gracePeriod', 'soon'], 'Error: --grace-period "soon" is not a duration; write a number with a unit: 500ms, 30s, 15m, 1h30m, 1d'],
     [
       ['--stateFile', path.join(work.dir, 'missing-dir', 'state.json')],
       `Error: ${path.join(work.dir, 'missing-dir', 'state.json')}: the state file's directory does not exist`,

@@ -100,11 +100,11 @@ test('deploy/deployment.yaml: ferry schedule with a state volume, a Service, and
     container.env.some((e: Doc) => e.name === 'FERRY_EVENT_TOKEN'),
     'the event endpoints require a token',
   )
-  const stateDir = path.dirname(flags.get('stateFile')!)
+  const stateDir = path.dirname(flags.get('state-file')!)
   const stateMount = (container.volumeMounts as Doc[]).find((m) => m.mountPath === stateDir)!
   const claim = (pod.volumes as Doc[]).find((v) => v.name === stateMount.name)!.persistentVolumeClaim.claimName
   find('PersistentVolumeClaim', claim)
-  const grace = flags.get('gracePeriod')!
+  const grace = flags.get('grace-period')!
   assert.ok(pod.terminationGracePeriodSeconds > Number.parseInt(grace, 10), "Kubernetes waits longer than ferry's grace period")
   const service = find('Service', 'ferry')
   assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels)

@@ -1,13 +1,14 @@
 import {writeFile} from 'node:fs/promises'
 
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
 import {collectImages, k8sRuleFile, parseTarget, type Workload} from '../../config/formats/k8s.js'
 import {listWorkloads, loadKubeConfig} from '../../config/formats/k8s-cluster.js'
+import {FerryCommand} from '../../cli/ferry-command.js'
 import {exitWithUserError} from '../../cli/user-error.js'
 import {ConfigError, FerryError} from '../../errors.js'
 
-export default class ConfigK8s extends Command {
+export default class ConfigK8s extends FerryCommand {
   static override summary = "Write a rule file of the images a Kubernetes cluster's workloads use (image-migrator's config)."
 
   static override description = `Lists pods, deployments, statefulsets, daemonsets, jobs and cronjobs (containers, init and
@@ -18,13 +19,18 @@ or the service account when run inside a cluster.`
 
   static override examples = [
     '<%= config.bin %> config k8s -t registry.example.com/mirror -o rules.yaml',
-    '<%= config.bin %> config k8s --kubeconfig ~/.kube/prod -n default,payments -t registry.example.com/mirror',
+    '<%= config.bin %> config k8s --kubeconfig ~/.kube/prod --k8s-namespace default,payments -t registry.example.com/mirror',
   ]
 
   static override flags = {
     target: Flags.string({char: 't', description: 'destination registry/namespace for every image', required: true}),
     output: Flags.string({char: 'o', description: 'write the rule file here (default: standard output)'}),
-    namespace: Flags.string({char: 'n', description: 'only these namespaces, comma-separated (default: all)'}),
+    // Elsewhere --namespace is a registry path (image-syncer's); here it is kubectl's, kept as an alias so command lines still work.
+    'k8s-namespace': Flags.string({
+      char: 'n',
+      description: 'only these Kubernetes namespaces, comma-separated (default: all); -n as in kubectl',
+      aliases: ['k8sNamespace', 'namespace'],
+    }),
     kubeconfig: Flags.string({char: 'k', description: 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)'}),
     context: Flags.string({description: 'kubeconfig context (default: its current context)'}),
   }
@@ -33,7 +39,7 @@ or the service account when run inside a cluster.`
     const {flags} = await this.parse(ConfigK8s)
     try {
       const target = parseTarget(flags.target)
-      const namespaces = (flags.namespace ?? '')
+      const namespaces = (flags['k8s-namespace'] ?? '')
         .split(',')
         .map((n) => n.trim())
         .filter((n) => n !== '')
