@@ -4,7 +4,7 @@ import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {backup} from '../offline-files.js'
-import type {TransferReport} from '../report/summary.js'
+import type {RunReport} from '../report/run-report.js'
 
 export default class Backup extends Command {
   static override summary = 'Back up every repository and tag of a registry into one OCI image layout.'
@@ -27,10 +27,10 @@ its size. Run again to add what changed; "ferry load DIR --registry HOST" restor
     ...engineFlags,
   }
 
-  async run(): Promise<TransferReport> {
+  async run(): Promise<RunReport> {
     const {flags} = await this.parse(Backup, goStyleBooleans(this.argv, GO_BOOLEANS))
-    return runEngineCommand(this, flags, ({logger, signal}) =>
-      backup({...engineSettings(flags), source: flags.source, securityFile: flags.securityFile, output: flags.output, logger, signal}),
+    return runEngineCommand(this, flags, ({logger, signal, observer}) =>
+      backup({...engineSettings(flags), source: flags.source, securityFile: flags.securityFile, output: flags.output, logger, signal, observer}),
     )
   }
 }

@@ -4,7 +4,7 @@ import {engineFlags, engineSettings, GO_BOOLEANS} from '../cli/engine-flags.js'
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {load} from '../offline-files.js'
-import type {TransferReport} from '../report/summary.js'
+import type {RunReport} from '../report/run-report.js'
 
 export default class Load extends Command {
   static override summary = 'Load every image of an OCI image layout (folder or tar) into a registry.'
@@ -37,9 +37,9 @@ without a tag keeps the saved tag. A damaged blob fails the images that use it, 
     ...engineFlags,
   }
 
-  async run(): Promise<TransferReport> {
+  async run(): Promise<RunReport> {
     const {args, flags} = await this.parse(Load, goStyleBooleans(this.argv, GO_BOOLEANS))
-    return runEngineCommand(this, flags, ({logger, signal}) =>
+    return runEngineCommand(this, flags, ({logger, signal, observer}) =>
       load({
         ...engineSettings(flags),
         input: args.layout,
@@ -50,6 +50,7 @@ without a tag keeps the saved tag. A damaged blob fails the images that use it, 
         repository: flags.repository,
         logger,
         signal,
+        observer,
       }),
     )
   }

@@ -7,7 +7,7 @@ import {exitWithUserError} from '../cli/user-error.js'
 import {FerryError} from '../errors.js'
 import {planSave, save} from '../offline-files.js'
 import type {Plan} from '../offline/plan.js'
-import type {TransferReport} from '../report/summary.js'
+import type {RunReport} from '../report/run-report.js'
 
 export default class Save extends Command {
   static override summary = 'Save the source images of a rule file into one OCI image layout (a folder or a tar).'
@@ -39,11 +39,11 @@ atomically, so a run killed at any point and run again finishes the layout.`
     ...engineFlags,
   }
 
-  async run(): Promise<TransferReport | Plan> {
+  async run(): Promise<RunReport | Plan> {
     const {flags} = await this.parse(Save, goStyleBooleans(this.argv, GO_BOOLEANS))
     const compress = flags.compress as 'gzip' | 'zstd' | undefined
     if (flags.dryRun) return this.dryRun(flags)
-    return runEngineCommand(this, flags, ({logger, signal}) =>
+    return runEngineCommand(this, flags, ({logger, signal, observer}) =>
       save({
         ...engineSettings(flags),
         ruleFile: flags.ruleFile,
@@ -53,6 +53,7 @@ atomically, so a run killed at any point and run again finishes the layout.`
         platform: flags.platform,
         logger,
         signal,
+        observer,
       }),
     )
   }

@@ -4,7 +4,7 @@ import {engineFlags, engineSettings, GO_BOOLEANS, IMAGE_TRANSFER} from '../cli/e
 import {goStyleBooleans} from '../cli/go-booleans.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {selectionFlags, selectionSettings} from '../cli/selection-flags.js'
-import type {TransferReport} from '../report/summary.js'
+import type {RunReport} from '../report/run-report.js'
 import {verify} from '../from-files.js'
 import {formatVerifyReport} from '../verify.js'
 
@@ -36,12 +36,12 @@ Repair with: ferry transfer --deep (same files and filters).`
     ...selectionFlags,
   }
 
-  async run(): Promise<TransferReport> {
+  async run(): Promise<RunReport> {
     const {flags} = await this.parse(Verify, goStyleBooleans(this.argv, GO_BOOLEANS))
     return runEngineCommand(
       this,
       flags,
-      ({logger, signal}) =>
+      ({logger, signal, observer}) =>
         verify({
           ...engineSettings({...flags, 'tag-exist-overridden': true}),
           ...selectionSettings(flags),
@@ -51,6 +51,7 @@ Repair with: ferry transfer --deep (same files and filters).`
           ns: flags.ns,
           logger,
           signal,
+          observer,
         }),
       (report) => formatVerifyReport(report.results, report.generateFailures, report),
     )

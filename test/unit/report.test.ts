@@ -92,7 +92,7 @@ test('buildRunReport: engine times win over the fallback; messages are redacted 
     },
     {startedAt: at(-50), finishedAt: at(2000)},
   )
-  assert.deepEqual([report.startedAt, report.finishedAt, report.ferryReport], [at(0), at(1000), 1])
+  assert.deepEqual([report.startedAt, report.finishedAt, report.schemaVersion], [at(0), at(1000), 2])
   const text = JSON.stringify(report)
   assert.ok(!text.includes(token) && !text.includes('dXNlcjpwYXNzd29yZA=='), text)
   assert.equal(report.jobs[0]!.error!.message, 'denied with Bearer [redacted]')
