@@ -84,16 +84,19 @@ export const engineFlags = {
   quiet: Flags.boolean({description: 'no progress lines; failures and the summary only', default: false, exclusive: ['verbose']}),
   verbose: Flags.boolean({description: 'also a line per blob (uploaded, mounted or present) and per retry, and every job line on a terminal', default: false}),
   report: Flags.string({
-    description:
-      'write a report of every job to this file when the run ends: FILE.json (the document --json prints) or FILE.html (one self-contained page)',
+    description: 'write a report of every job to this file when the run ends: FILE.json (the document --json prints) or FILE.html (one self-contained page)',
   }),
   'log-format': Flags.string({
-    description: 'text, or json: every log line (stderr and --log) one JSON object with time, level, message and the registry, repository, tag, digest, code it is about',
+    description:
+      'text, or json: every log line (stderr and --log) one JSON object with time, level, message and the registry, repository, tag, digest, code it is about',
     aliases: ['logFormat'],
     options: [...LOG_FORMATS],
     default: 'text',
   }),
-  debug: Flags.boolean({description: 'also a line per registry request: method, URL, status, time (credentials and signed URL values blanked)', default: false}),
+  debug: Flags.boolean({
+    description: 'also a line per registry request: method, URL, status, time (credentials and signed URL values blanked)',
+    default: false,
+  }),
 }
 
 /** Boolean flags that image-transfer users may write Go's way (`--name=false`). */
