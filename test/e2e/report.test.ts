@@ -171,7 +171,9 @@ describe('--report and terminal output', () => {
     assert.equal(rows[0]![1], 'failed', 'the failed job is the first row')
     // Per repository: jobs, failures and bytes by how they got there; app's 1.0 and 2.0 share their base layer.
     const repositories = /<table id="repositories">([\s\S]*?)<\/table>/.exec(dom)![1]!
-    const appRow = new RegExp(`<tr><td><code>${escapeRegExp(dst.host)}/html/app</code></td><td class="num">3</td><td class="num">1</td><td class="num uploaded">[\\d.]+ KiB</td><td class="num mounted">([\\d.]+ (?:B|KiB))</td><td class="num existing">([\\d.]+ (?:B|KiB))</td>`).exec(repositories)
+    const appRow = new RegExp(
+      `<tr><td><code>${escapeRegExp(dst.host)}/html/app</code></td><td class="num">3</td><td class="num">1</td><td class="num uploaded">[\\d.]+ KiB</td><td class="num mounted">([\\d.]+ (?:B|KiB))</td><td class="num existing">([\\d.]+ (?:B|KiB))</td>`,
+    ).exec(repositories)
     assert.ok(appRow, repositories)
     assert.ok(appRow[1] !== '0 B' || appRow[2] !== '0 B', `the shared layer counts as mounted or present: ${appRow[0]}`)
     assert.match(repositories, new RegExp(`<code>${escapeRegExp(dst.host)}/html/multi</code></td><td class="num">1</td><td class="num">0</td>`))

@@ -203,12 +203,10 @@ describe('what a run tells: --json, --log-format json, --debug', () => {
       assert.doesNotMatch(text, /_state=(?!\[redacted\])/, `${format}: an upload URL's state was printed`)
       const requests =
         format === 'text'
-          ? run.stderr
-              .split('\n')
-              .flatMap((line) => {
-                const match = /^debug: ([A-Z]+) (\S+) → (\d+|no answer) \((\d+) ms\)$/.exec(line)
-                return match ? [{method: match[1]!, url: match[2]!, httpStatus: Number(match[3])}] : []
-              })
+          ? run.stderr.split('\n').flatMap((line) => {
+              const match = /^debug: ([A-Z]+) (\S+) → (\d+|no answer) \((\d+) ms\)$/.exec(line)
+              return match ? [{method: match[1]!, url: match[2]!, httpStatus: Number(match[3])}] : []
+            })
           : run.stderr
               .trim()
               .split('\n')
@@ -233,4 +231,3 @@ describe('what a run tells: --json, --log-format json, --debug', () => {
     }
   })
 })
-
