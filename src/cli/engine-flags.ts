@@ -2,6 +2,7 @@ import {Flags, type Interfaces} from '@oclif/core'
 
 import {parseQps} from '../config/qps.js'
 import {parseSize} from '../config/size.js'
+import {LOG_FORMATS} from '../report/log-line.js'
 import {DEFAULT_BLOB_CONNECTIONS, PART_SIZE, RANGED_THRESHOLD, RUN_PART_SLOTS} from '../registry/ranged-reader.js'
 import {tagFilter} from '../select/filters.js'
 import type {UserSettings} from '../settings.js'
@@ -88,7 +89,18 @@ export const engineFlags = {
   quiet: Flags.boolean({description: 'no progress lines; failures and the summary only', default: false, exclusive: ['verbose']}),
   verbose: Flags.boolean({description: 'also a line per blob (uploaded, mounted or present) and per retry, and every job line on a terminal', default: false}),
   report: Flags.string({
-    description: 'write a report of every job to this file when the run ends: FILE.json (machine-readable) or FILE.html (one self-contained page)',
+    description: 'write a report of every job to this file when the run ends: FILE.json (the document --json prints) or FILE.html (one self-contained page)',
+  }),
+  'log-format': Flags.string({
+    description:
+      'text, or json: every log line (stderr and --log) one JSON object with time, level, message and the registry, repository, tag, digest, code it is about',
+    aliases: ['logFormat'],
+    options: [...LOG_FORMATS],
+    default: 'text',
+  }),
+  debug: Flags.boolean({
+    description: 'also a line per registry request: method, URL, status, time (credentials and signed URL values blanked)',
+    default: false,
   }),
 }
 

@@ -4,7 +4,9 @@ import {FerryError} from '../errors.js'
 import {createLogger, type Logger} from '../report/logger.js'
 import {startService} from '../serve/service.js'
 import type {SyncJob} from '../serve/sync-job.js'
-import type {TransferReport} from '../report/summary.js'
+import type {LogFormat} from '../report/log-line.js'
+import {redactCommandLine} from '../report/redactor.js'
+import {buildRunReport, type RunReport} from '../report/run-report.js'
 import {serviceSettings, type ServiceFlagValues} from './serve-flags.js'
 import {onStopSignals} from './stop-signals.js'
 import {exitWithUserError} from './user-error.js'
@@ -16,11 +18,12 @@ import {exitWithUserError} from './user-error.js'
  */
 export async function runServiceCommand(
   command: Command & {jsonEnabled(): boolean},
-  flags: ServiceFlagValues & {log?: string; quiet: boolean},
+  flags: ServiceFlagValues & {log?: string; quiet: boolean; 'log-format'?: string},
   buildJobs: (logger: Logger) => Promise<SyncJob[]>,
-): Promise<TransferReport | undefined> {
+): Promise<RunReport | undefined> {
   const json = command.jsonEnabled()
-  const logger = createLogger({logFile: flags.log, quiet: flags.quiet, json})
+  const startedAt = new Date().toISOString()
+  const logger = createLogger({logFile: flags.log, quiet: flags.quiet, json, format: (flags['log-format'] ?? 'text') as LogFormat})
   // A signal while the inputs are still being read stops the service as soon as it exists.
   let stopRequested = false
   let stop = () => {
@@ -41,7 +44,17 @@ export async function runServiceCommand(
     if (stopRequested) service.stop()
     const outcome = await service.done
     process.exitCode = outcome.complete ? 0 : 1
-    return outcome.reports.values().next().value
+    const report = outcome.reports.values().next().value
+    // --json prints the document of the last run, as a one-shot run prints its own.
+    return (
+      report &&
+      buildRunReport(report, {
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        ferryVersion: command.config.version,
+        command: redactCommandLine(['ferry', ...process.argv.slice(2)]),
+      })
+    )
   } finally {
     release()
   }

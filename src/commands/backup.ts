@@ -7,7 +7,7 @@ import {backup} from '../offline-files.js'
 
 // Writes a layout, not a registry: nothing is uploaded, in chunks or otherwise.
 const {'chunk-size': _chunkSize, ...layoutFlags} = engineFlags
-import type {TransferReport} from '../report/summary.js'
+import type {RunReport} from '../report/run-report.js'
 
 export default class Backup extends FerryCommand {
   static override summary = 'Back up every repository and tag of a registry into one OCI image layout.'
@@ -30,10 +30,10 @@ its size. Run again to add what changed; "ferry load DIR --registry HOST" restor
     ...layoutFlags,
   }
 
-  async run(): Promise<TransferReport> {
+  async run(): Promise<RunReport> {
     const {flags} = await this.parse(Backup)
-    return runEngineCommand(this, flags, ({logger, signal}) =>
-      backup({...engineSettings(flags), source: flags.source, securityFile: flags.securityFile, output: flags.output, logger, signal}),
+    return runEngineCommand(this, flags, ({logger, signal, observer}) =>
+      backup({...engineSettings(flags), source: flags.source, securityFile: flags.securityFile, output: flags.output, logger, signal, observer}),
     )
   }
 }

@@ -4,7 +4,7 @@ import {engineFlags, engineSettings} from '../cli/engine-flags.js'
 import {FerryCommand} from '../cli/ferry-command.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {load} from '../offline-files.js'
-import type {TransferReport} from '../report/summary.js'
+import type {RunReport} from '../report/run-report.js'
 
 export default class Load extends FerryCommand {
   static override summary = 'Load every image of an OCI image layout (folder or tar) into a registry.'
@@ -41,9 +41,9 @@ without a tag keeps the saved tag. A damaged blob fails the images that use it, 
     ...engineFlags,
   }
 
-  async run(): Promise<TransferReport> {
+  async run(): Promise<RunReport> {
     const {args, flags} = await this.parse(Load)
-    return runEngineCommand(this, flags, ({logger, signal}) =>
+    return runEngineCommand(this, flags, ({logger, signal, observer}) =>
       load({
         ...engineSettings(flags),
         input: args.layout,
@@ -54,6 +54,7 @@ without a tag keeps the saved tag. A damaged blob fails the images that use it, 
         repository: flags.repository,
         logger,
         signal,
+        observer,
       }),
     )
   }

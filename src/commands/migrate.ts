@@ -11,7 +11,7 @@ import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-fla
 import {ConfigError} from '../errors.js'
 import {runnerSyncJob} from '../serve/sync-job.js'
 import {providerNames} from '../providers/index.js'
-import type {TransferReport} from '../report/summary.js'
+import type {RunReport} from '../report/run-report.js'
 
 export default class Migrate extends FerryCommand {
   static override summary = 'One-click migration of a whole registry: a source provider enumerates, a destination provider prepares.'
@@ -78,7 +78,7 @@ repositories where its registry needs them before a push. Providers: ${providerN
     ...standingFlags,
   }
 
-  async run(): Promise<TransferReport | undefined> {
+  async run(): Promise<RunReport | undefined> {
     const {flags} = await this.parse(Migrate)
     // Called inside the command runners, so a bad --semver or --platform is their one-line error.
     const selection = () => selectionSettings({...flags, flatten: false, 'flatten-separator': '-'})
@@ -113,6 +113,6 @@ repositories where its registry needs them before a push. Providers: ${providerN
         return [runnerSyncJob({name: 'migrate', trigger: triggerFromFlags(flags), run: (hooks) => runMigration(request(hooks.logger, hooks.signal, hooks))})]
       })
     }
-    return runEngineCommand(this, flags, ({logger, signal}) => runMigration(request(logger, signal)))
+    return runEngineCommand(this, flags, ({logger, signal, observer}) => runMigration(request(logger, signal, observer ? {observer} : undefined)))
   }
 }

@@ -7,7 +7,7 @@ import {exitWithUserError} from '../cli/user-error.js'
 import {FerryError} from '../errors.js'
 import {planSave, save} from '../offline-files.js'
 import type {Plan} from '../offline/plan.js'
-import type {TransferReport} from '../report/summary.js'
+import type {RunReport} from '../report/run-report.js'
 
 // Writes a layout, not a registry: nothing is uploaded, in chunks or otherwise.
 const {'chunk-size': _chunkSize, ...layoutFlags} = engineFlags
@@ -48,11 +48,11 @@ atomically, so a run killed at any point and run again finishes the layout.`
     ...layoutFlags,
   }
 
-  async run(): Promise<TransferReport | Plan> {
+  async run(): Promise<RunReport | Plan> {
     const {flags} = await this.parse(Save)
     const compress = flags.compress as 'gzip' | 'zstd' | undefined
     if (flags['dry-run']) return this.dryRun(flags)
-    return runEngineCommand(this, flags, ({logger, signal}) =>
+    return runEngineCommand(this, flags, ({logger, signal, observer}) =>
       save({
         ...engineSettings(flags),
         ruleFile: flags.ruleFile,
@@ -62,6 +62,7 @@ atomically, so a run killed at any point and run again finishes the layout.`
         platform: flags.platform,
         logger,
         signal,
+        observer,
       }),
     )
   }

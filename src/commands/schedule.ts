@@ -5,7 +5,7 @@ import {runServiceCommand} from '../cli/run-service.js'
 import {serviceFlags} from '../cli/serve-flags.js'
 import {loadScheduleFile} from '../config/schedule.js'
 import {transferSyncJob} from '../from-files.js'
-import type {TransferReport} from '../report/summary.js'
+import type {RunReport} from '../report/run-report.js'
 
 export default class Schedule extends FerryCommand {
   static override summary = 'Run several named sync jobs in one long-running process, each on its own schedule.'
@@ -34,7 +34,7 @@ Exits on SIGINT/SIGTERM: 0 when every job's last run was complete, 1 otherwise, 
     quiet: Flags.boolean({description: 'no progress lines; failures and the run reports only', default: false}),
   }
 
-  async run(): Promise<TransferReport | undefined> {
+  async run(): Promise<RunReport | undefined> {
     const {flags} = await this.parse(Schedule)
     return runServiceCommand(this, flags, async () => {
       const configs = await loadScheduleFile(flags.config)

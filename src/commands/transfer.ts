@@ -7,7 +7,7 @@ import {runEngineCommand} from '../cli/run-command.js'
 import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-flags.js'
 import {ConfigError} from '../errors.js'
 import {transfer, transferSyncJob} from '../from-files.js'
-import type {TransferReport} from '../report/summary.js'
+import type {RunReport} from '../report/run-report.js'
 import {RULE_FORMATS} from '../inputs.js'
 
 const INPUTS = ['ruleFile', 'ccrToTcr', 'images', 'config']
@@ -100,7 +100,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
     ...queueFlags(false),
   }
 
-  async run(): Promise<TransferReport | undefined> {
+  async run(): Promise<RunReport | undefined> {
     const {flags} = await this.parse(Transfer)
     if (flags.queue) {
       // Loaded only here: the fleet's modules bring BullMQ and a Redis client.
@@ -156,13 +156,13 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
       })
     }
     if (flags.ccrToTcr) {
-      return runEngineCommand(this, flags, ({logger, signal}) => {
+      return runEngineCommand(this, flags, ({logger, signal, observer}) => {
         const unused = ['semver', 'latest', 'platform', 'flatten', 'dry-run', 'deep'].filter((name) => Boolean(flags[name as keyof typeof flags]))
         if (unused.length > 0) throw new ConfigError(`--ccrToTcr does not take ${unused.map((name) => `--${name}`).join(', ')}; use them with --ruleFile`)
-        return ccrToTcr({logger, signal})
+        return ccrToTcr({logger, signal, ...(observer ? {hooks: {observer}} : {})})
       })
     }
-    return runEngineCommand(this, flags, ({logger, signal}) =>
+    return runEngineCommand(this, flags, ({logger, signal, observer}) =>
       transfer({
         ...engineSettings(flags),
         ...selectionSettings(flags),
@@ -171,6 +171,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
         ...files,
         logger,
         signal,
+        observer,
       }),
     )
   }

@@ -4,7 +4,7 @@ import {engineFlags, engineSettings, IMAGE_TRANSFER} from '../cli/engine-flags.j
 import {FerryCommand} from '../cli/ferry-command.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {selectionFlags, selectionSettings} from '../cli/selection-flags.js'
-import type {TransferReport} from '../report/summary.js'
+import type {RunReport} from '../report/run-report.js'
 import {verify} from '../from-files.js'
 import {formatVerifyReport} from '../verify.js'
 
@@ -40,12 +40,12 @@ Repair with: ferry transfer --deep (same files and filters).`
     ...selectionFlags,
   }
 
-  async run(): Promise<TransferReport> {
+  async run(): Promise<RunReport> {
     const {flags} = await this.parse(Verify)
     return runEngineCommand(
       this,
       flags,
-      ({logger, signal}) =>
+      ({logger, signal, observer}) =>
         verify({
           ...engineSettings({...flags, 'tag-exist-overridden': true}),
           ...selectionSettings(flags),
@@ -55,6 +55,7 @@ Repair with: ferry transfer --deep (same files and filters).`
           ns: flags.ns,
           logger,
           signal,
+          observer,
         }),
       (report) => formatVerifyReport(report.results, report.generateFailures, report),
     )

@@ -30,7 +30,8 @@ export function failedResult(job: TransferJob, destination: ImageReference, erro
     bytes: 0,
     blobs: {uploaded: 0, mounted: 0, existing: 0},
     attempts,
-    durationMs: 0,
+    // The time spent on it all the same: a failure that took minutes is worth seeing.
+    durationMs: Math.max(0, Date.parse(span.finishedAt) - Date.parse(span.startedAt)),
     error,
     ...span,
   }
@@ -52,6 +53,7 @@ export function copiedResult(
     ...(outcome.note ? {note: outcome.note} : {}),
     bytes: outcome.bytes,
     blobs: outcome.blobs,
+    blobBytes: outcome.blobBytes,
     attempts: attempt.attempts,
     durationMs: attempt.durationMs,
     ...attempt.span,

@@ -70,6 +70,7 @@ export class RunTally {
         requests: this.session.requests,
         durationMs: finished - this.started,
         dryRun: this.session.mode === 'dry run',
+        verify: this.session.mode === 'verify',
         interrupted,
         pullQuotas: this.session.pullQuotas,
       }),

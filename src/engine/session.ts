@@ -18,6 +18,7 @@ import {PullQuotas, type PullQuota} from '../registry/pull-quota.js'
 import {RegistryStops} from '../registry/registry-stops.js'
 import type {EngineEvent} from '../report/events.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
+import {redactingObserver} from './redacting-observer.js'
 import type {JobResult} from '../report/summary.js'
 import {compileSelection} from '../select/tags.js'
 import {BlobFlights, BlobHomes} from '../transfer/blob-flight.js'
@@ -82,7 +83,7 @@ export class EngineSession {
     this.ownsLimiter = !options.shared?.limiter
     this.limiter = options.shared?.limiter ?? requestLimiter(options.limits)
     this.requestsBefore = this.limiter.started
-    const observer = options.output?.observer
+    const observer = redactingObserver(options.output?.observer, this.redactor)
     this.registries = {
       // Said once, where the run's warnings go; each job it ends says it again as its reason.
       stops: new RegistryStops((stop) => this.logger.warn(this.redactor.redact(stop.error.message))),

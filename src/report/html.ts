@@ -1,5 +1,6 @@
 import {escapeControl} from '../control-chars.js'
-import type {ReportJob, RunReport} from './run-report.js'
+import {failuresByReason, registryFigures, repositoryFigures, type GroupFigures} from './figures.js'
+import type {ReportJob, ReportMode, RunReport} from './run-report.js'
 import {formatBytes} from './summary.js'
 import {throughputSeries, type ThroughputSeries} from './throughput.js'
 
@@ -8,7 +9,29 @@ export function escapeHtml(text: string): string {
   return escapeControl(text).replace(/[&<>"'`]/g, (char) => `&#${char.charCodeAt(0)};`)
 }
 
-const STATUSES: ReadonlyArray<ReportJob['status']> = ['copied', 'skipped', 'failed']
+const STATUSES: ReadonlyArray<ReportJob['status']> = ['copied', 'skipped', 'failed', 'planned', 'verified']
+
+/** What the page calls the run: a dry run planned, a verify checked; neither copied. */
+const MODE_TITLE: Record<ReportMode, string> = {copy: 'copy report', 'dry run': 'dry-run plan', verify: 'verify report'}
+
+/** The page's title: what ran, between which registries, when. Pure. */
+export function reportTitle(report: RunReport): string {
+  const shown = report.registries.slice(0, 3).join(', ')
+  const more = report.registries.length > 3 ? ` and ${report.registries.length - 3} more` : ''
+  return `ferry ${MODE_TITLE[report.mode]}${shown ? `: ${shown}${more}` : ''}, ${report.startedAt}`
+}
+
+/** The jobs line in the words of the run's mode: a dry run's jobs are planned, a verify's verified. Pure. */
+export function jobsLine(report: RunReport): string {
+  const s = report.summary
+  if (report.mode === 'dry run') {
+    return `${s.jobs} jobs planned, nothing written: ${s.planned} would be copied, ${s.skipped} would be skipped, ${s.failed} failed while planning`
+  }
+  if (report.mode === 'verify') {
+    return `${s.jobs} destinations checked, nothing written: ${s.verified} verified complete, ${s.failed} incomplete or failed, ${s.skipped} skipped`
+  }
+  return `${s.jobs} jobs: ${s.copied} copied, ${s.skipped} skipped, ${s.failed} failed`
+}
 
 /**
  * The report as one page that needs nothing else: styles and the filter script are inline, the
@@ -17,7 +40,9 @@ const STATUSES: ReadonlyArray<ReportJob['status']> = ['copied', 'skipped', 'fail
 export function renderHtmlReport(report: RunReport): string {
   const series = throughputSeries(report.jobs, {startMs: Date.parse(report.startedAt), endMs: Date.parse(report.finishedAt)})
   const s = report.summary
-  const title = `ferry report ${report.startedAt}`
+  const title = reportTitle(report)
+  // Failures first: they are what a reader opens the page for.
+  const jobs = [...report.jobs.filter((job) => job.status === 'failed'), ...report.jobs.filter((job) => job.status !== 'failed')]
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -34,25 +59,34 @@ table{border-collapse:collapse;width:100%;margin-top:1em}
 th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
 td.num{text-align:right;white-space:nowrap}
 code{font-size:12px;word-break:break-all}
-tr.failed td.status{color:#b00020;font-weight:600}
+tr.failed td.status,#failures h3{color:#b00020;font-weight:600}
 tr.skipped td.status{color:#666}
-tr.copied td.status{color:#1b5e20}
+tr.copied td.status,tr.verified td.status{color:#1b5e20}
 .filters{display:flex;gap:1em;align-items:center;margin-top:1em}
 svg text{font-size:11px;fill:#444}
 </style>
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<dl id="summary">
+<dl id="context">
+<dt>Command</dt><dd><code>${escapeHtml(report.command ?? 'unknown')}</code></dd>
+<dt>ferry</dt><dd>${escapeHtml(report.ferryVersion ?? 'unknown')}</dd>
+<dt>Registries</dt><dd>${report.registries.map((registry) => `<code>${escapeHtml(registry)}</code>`).join(', ') || 'none'}</dd>
 <dt>Started</dt><dd>${escapeHtml(report.startedAt)}</dd>
 <dt>Finished</dt><dd>${escapeHtml(report.finishedAt)} (${(s.durationMs / 1000).toFixed(1)}s)</dd>
-<dt>Jobs</dt><dd>${s.jobs}: ${s.copied} copied, ${s.skipped} skipped, ${s.failed} failed</dd>
+</dl>
+<dl id="summary">
+<dt>Jobs</dt><dd>${escapeHtml(jobsLine(report))}</dd>
 <dt>Rules that generated no jobs</dt><dd>${s.generateFailed}</dd>
 ${report.interrupted ? `<dt>Interrupted</dt><dd>${report.unfinishedRules.length} rules did not finish${report.allRulesRead ? '' : ', and the rules were not read to the end'}</dd>` : ''}
-<dt>Moved</dt><dd>${escapeHtml(formatBytes(s.bytes))} in ${s.requests} requests</dd>
+<dt>Requests</dt><dd>${s.requests}</dd>
 </dl>
+${renderFailures(report)}
 ${renderGenerateFailures(report)}
 ${renderUnfinished(report)}
+${report.mode === 'copy' ? renderBytes(report) : ''}
+${renderFigures('By registry', 'registries', 'Registry', registryFigures(report.jobs))}
+${renderFigures('By destination repository', 'repositories', 'Repository', repositoryFigures(report.jobs))}
 <h2>Throughput</h2>
 ${throughputSvg(series)}
 <h2>Jobs</h2>
@@ -64,7 +98,7 @@ ${throughputSvg(series)}
 <table id="jobs">
 <thead><tr><th>Status</th><th>Source</th><th>Destination</th><th>Digests</th><th>Bytes</th><th>Duration</th><th>Retries</th><th>Detail</th></tr></thead>
 <tbody>
-${report.jobs.map(renderJobRow).join('\n')}
+${jobs.map(renderJobRow).join('\n')}
 </tbody>
 </table>
 <script>
@@ -107,8 +141,12 @@ function renderJobRow(job: ReportJob): string {
   const detail = job.error
     ? `${escapeHtml(job.error.code)}: ${escapeHtml(job.error.message)}`
     : job.skipReason
-      ? escapeHtml(job.skipReason)
-      : `blobs: ${job.blobs.uploaded} uploaded, ${job.blobs.mounted} mounted, ${job.blobs.existing} present`
+      ? escapeHtml(job.note ? `${job.skipReason}: ${job.note}` : job.skipReason)
+      : job.status === 'planned'
+        ? escapeHtml(job.note ?? 'would be copied')
+        : job.status === 'verified'
+          ? 'complete at the destination'
+          : `blobs: ${job.blobs.uploaded} uploaded, ${job.blobs.mounted} mounted, ${job.blobs.existing} present`
   return (
     `<tr class="${escapeHtml(job.status)}" data-status="${escapeHtml(job.status)}">` +
     `<td class="status">${escapeHtml(job.status)}</td>` +
@@ -120,6 +158,54 @@ function renderJobRow(job: ReportJob): string {
     `<td class="num">${job.retries}</td>` +
     `<td>${detail}</td></tr>`
   )
+}
+
+/** Failed jobs by reason (error code), the largest group first, each job with its own message. */
+function renderFailures(report: RunReport): string {
+  const groups = failuresByReason(report.jobs)
+  if (groups.length === 0) return ''
+  const sections = groups.map(
+    (group) =>
+      `<section class="reason" data-code="${escapeHtml(group.code)}"><h3>${escapeHtml(group.code)} (${group.jobs.length})</h3><ul>` +
+      group.jobs
+        .map((job) => `<li><code>${escapeHtml(job.source)}</code> → <code>${escapeHtml(job.destination)}</code>: ${escapeHtml(job.error?.message ?? '')}</li>`)
+        .join('') +
+      '</ul></section>',
+  )
+  return `<div id="failures"><h2>Failed jobs by reason (${report.summary.failed})</h2>\n${sections.join('\n')}</div>`
+}
+
+/** The blob bytes by how they got there: uploads cost the link, mounts and blobs already present did not. */
+function renderBytes(report: RunReport): string {
+  const s = report.summary
+  const count = (kind: keyof ReportJob['blobs']) => report.jobs.reduce((total, job) => total + job.blobs[kind], 0)
+  const row = (label: string, bytes: number, blobs: number) => `<dt>${label}</dt><dd>${escapeHtml(formatBytes(bytes))} (${blobs} blobs)</dd>`
+  return `<h2>Bytes</h2>
+<dl id="bytes">
+${row('Uploaded', s.blobBytes.uploaded, count('uploaded'))}
+${row('Mounted', s.blobBytes.mounted, count('mounted'))}
+${row('Already present', s.blobBytes.existing, count('existing'))}
+<dt>Skipped</dt><dd>${s.skipped} images already at the destination (not read: a skip costs one HEAD at each side)</dd>
+<dt>Saved</dt><dd>${escapeHtml(formatBytes(s.blobBytes.mounted + s.blobBytes.existing))} not uploaded</dd>
+</dl>`
+}
+
+function renderFigures(heading: string, id: string, label: string, rows: readonly GroupFigures[]): string {
+  if (rows.length === 0) return ''
+  const cells = rows.map(
+    (row) =>
+      `<tr><td><code>${escapeHtml(row.name)}</code></td><td class="num">${row.jobs}</td><td class="num">${row.failed}</td>` +
+      `<td class="num uploaded">${escapeHtml(formatBytes(row.uploaded))}</td><td class="num mounted">${escapeHtml(formatBytes(row.mounted))}</td>` +
+      `<td class="num existing">${escapeHtml(formatBytes(row.existing))}</td><td class="num">${(row.busyMs / 1000).toFixed(1)}s</td>` +
+      `<td class="num rate">${escapeHtml(formatBytes(row.bytesPerSecond))}/s</td></tr>`,
+  )
+  return `<h2>${heading}</h2>
+<table id="${id}">
+<thead><tr><th>${label}</th><th>Jobs</th><th>Failed</th><th>Uploaded</th><th>Mounted</th><th>Already present</th><th>Busy</th><th>Throughput</th></tr></thead>
+<tbody>
+${cells.join('\n')}
+</tbody>
+</table>`
 }
 
 function renderGenerateFailures(report: RunReport): string {

@@ -67,3 +67,67 @@ export function encodings(secret: string): string[] {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
+
+/**
+ * Query parameters whose values are safe to print: the distribution API's own (a digest, a mount's
+ * source, paging) and a token request's scope. Every other value is blanked, whatever its name:
+ * a blob redirect to storage signs its URL (X-Amz-Signature, sig, se, token, …) under names no
+ * list can keep up with, and an upload Location may carry a registry's session secret.
+ */
+const PLAIN_QUERY = new Set(['digest', 'mount', 'from', 'n', 'last', 'service', 'scope'])
+
+/** A URL fit to print: its user info and every query value but the known-harmless ones blanked. Pure. */
+export function redactUrl(text: string, redactor?: Redactor): string {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return redactor ? redactor.redact(text) : text
+  }
+  if (url.username) url.username = 'redacted'
+  if (url.password) url.password = 'redacted'
+  // Rebuilt by hand: URLSearchParams would turn the marker's brackets into %5B…%5D.
+  const query = [...url.searchParams].map(([name, value]) =>
+    PLAIN_QUERY.has(name.toLowerCase()) ? `${encodeURIComponent(name)}=${encodeURIComponent(value)}` : `${encodeURIComponent(name)}=[redacted]`,
+  )
+  url.search = ''
+  const printed = `${url.toString()}${query.length > 0 ? `?${query.join('&')}` : ''}`
+  return redactor ? redactor.redact(printed) : printed
+}
+
+/** Flags whose value is a credential itself rather than a file holding one. */
+const SECRET_FLAG = /(password|passwd|secret(?!file)|token|api-?key|credential)/i
+
+/**
+ * The command line as a report prints it: values of flags named like a credential blanked, user
+ * info and signed query values of URL arguments (a Redis URL with a password) blanked, and then
+ * whatever the redactor knows. Pure.
+ */
+export function redactCommandLine(argv: readonly string[], redactor = new Redactor()): string {
+  const words: string[] = []
+  let hideNext = false
+  for (const arg of argv) {
+    if (hideNext) {
+      words.push('[redacted]')
+      hideNext = false
+      continue
+    }
+    const flag = /^--?([^=\s]+)(=)?/.exec(arg)
+    if (flag && SECRET_FLAG.test(flag[1]!)) {
+      if (flag[2]) words.push(`${arg.slice(0, arg.indexOf('=') + 1)}[redacted]`)
+      else {
+        words.push(arg)
+        hideNext = true
+      }
+      continue
+    }
+    const printed = /^[a-z][a-z0-9+.-]*:\/\//i.test(arg) ? redactUrl(arg) : arg
+    words.push(quoteWord(redactor.redact(printed)))
+  }
+  return words.join(' ')
+}
+
+/** A word as a POSIX shell would read it back. Pure. */
+function quoteWord(word: string): string {
+  return /^[\w@%+=:,./[\]-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}

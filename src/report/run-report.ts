@@ -1,19 +1,32 @@
-import {Redactor} from './logger.js'
-import type {GenerateFailure, JobResult, TransferReport, TransferSummary} from './summary.js'
+import {registryOf} from './reference-parts.js'
+import {Redactor} from './redactor.js'
+import type {GenerateFailure, JobResult, PullQuota, TransferReport, TransferSummary} from './summary.js'
 
-/** One job in a --report file. Every key is always present (null when unknown) for easy querying. */
+/** The shape's version: bumped when a key is renamed or removed (new keys keep it). 1 was `ferryReport: 1` of --report files. */
+export const SCHEMA_VERSION = 2
+
+type BlobCounts = JobResult['blobs']
+
+/** One job in the document. Every key is always present (null when unknown) for easy querying. */
 export interface ReportJob {
   source: string
   destination: string
   rule: string
   status: JobResult['status']
-  skipReason: string | null
+  skipReason: NonNullable<JobResult['reason']> | null
+  /** A reduced index, a platform left out, what a dry run would do. */
+  note: string | null
+  /** `ferry verify`: what the destination lacks or holds differently. */
+  missing: string[] | null
   /** Digest of the source manifest, when it was read. */
   sourceDigest: string | null
   /** Digest the destination reference points at after the run (equal to the source's unless a platform subset was pushed). */
   destinationDigest: string | null
+  /** Blob bytes uploaded. */
   bytes: number
-  blobs: JobResult['blobs']
+  blobs: BlobCounts
+  /** The blobs' sizes by how they came to be there: uploaded, mounted from another repository, already present. */
+  blobBytes: BlobCounts
   /** From the first attempt's start to the last attempt's end. */
   durationMs: number
   startedAt: string | null
@@ -23,13 +36,50 @@ export interface ReportJob {
   error: {code: string; message: string} | null
 }
 
-/** The document behind both --report formats. */
+export interface ReportPullQuota {
+  registry: string
+  limit: number | null
+  remaining: number
+  windowSeconds: number | null
+  stoppedAt: string | null
+  resetsBy: string | null
+}
+
+/** The run's counts, every key present whatever the mode. */
+export interface ReportSummary {
+  jobs: number
+  copied: number
+  skipped: number
+  failed: number
+  /** Jobs a dry run would copy (0 otherwise). */
+  planned: number
+  /** Destinations `ferry verify` found complete (0 otherwise). */
+  verified: number
+  generateFailed: number
+  dryRun: boolean
+  interrupted: boolean
+  /** Blob bytes uploaded. */
+  bytes: number
+  blobBytes: BlobCounts
+  requests: number
+  durationMs: number
+  pullQuotas: ReportPullQuota[]
+}
+
+export type ReportMode = 'copy' | 'dry run' | 'verify'
+
+/** The one document of a run: printed by --json and written by --report FILE.json (and drawn by FILE.html). */
 export interface RunReport {
-  /** Version of this document's shape. */
-  ferryReport: 1
+  schemaVersion: typeof SCHEMA_VERSION
+  ferryVersion: string | null
+  /** The command line, credentials blanked. */
+  command: string | null
+  mode: ReportMode
+  /** Every registry a job read from or wrote to, sorted. */
+  registries: string[]
   startedAt: string
   finishedAt: string
-  summary: TransferSummary
+  summary: ReportSummary
   jobs: ReportJob[]
   generateFailures: GenerateFailure[]
   omittedTags: {repository: string; count: number}[]
@@ -41,17 +91,31 @@ export interface RunReport {
   allRulesRead: boolean
 }
 
+/** What the document says besides the engine's report: when, and who ran what. */
+export interface RunContext {
+  startedAt: string
+  finishedAt: string
+  ferryVersion?: string
+  /** Already redacted (`redactCommandLine`). */
+  command?: string
+}
+
 /**
- * The report of a run. Pure. Messages pass a redactor once more: the engine has already removed
- * credentials, and a report file outlives the terminal, so tokens that look like one go too.
+ * The document of a run. Pure. Messages pass a redactor once more: the engine has already removed
+ * credentials, and a report outlives the terminal, so tokens that look like one go too.
  */
-export function buildRunReport(report: TransferReport, fallback: {startedAt: string; finishedAt: string}, redactor = new Redactor()): RunReport {
+export function buildRunReport(report: TransferReport, context: RunContext, redactor = new Redactor()): RunReport {
+  const jobs = report.results.map((result) => reportJob(result, redactor))
   return {
-    ferryReport: 1,
-    startedAt: report.startedAt ?? fallback.startedAt,
-    finishedAt: report.finishedAt ?? fallback.finishedAt,
-    summary: report.summary,
-    jobs: report.results.map((result) => reportJob(result, redactor)),
+    schemaVersion: SCHEMA_VERSION,
+    ferryVersion: context.ferryVersion ?? null,
+    command: context.command ?? null,
+    mode: report.summary.verify ? 'verify' : report.summary.dryRun ? 'dry run' : 'copy',
+    registries: [...new Set(jobs.flatMap((job) => [registryOf(job.source), registryOf(job.destination)]))].sort(),
+    startedAt: report.startedAt ?? context.startedAt,
+    finishedAt: report.finishedAt ?? context.finishedAt,
+    summary: reportSummary(report.summary, jobs),
+    jobs,
     generateFailures: report.generateFailures.map((failure) => ({...failure, message: redactor.redact(failure.message)})),
     omittedTags: report.omittedTags ?? [],
     interrupted: report.interrupted ?? false,
@@ -68,15 +132,49 @@ export function reportJob(result: JobResult, redactor = new Redactor()): ReportJ
     rule: result.rule,
     status: result.status,
     skipReason: result.reason ?? null,
+    note: result.note ?? null,
+    missing: result.missing ?? null,
     sourceDigest: result.digest || null,
     destinationDigest: result.destinationDigest ?? null,
     bytes: result.bytes,
-    blobs: result.blobs,
+    blobs: {...result.blobs},
+    blobBytes: result.blobBytes ? {...result.blobBytes} : {uploaded: result.bytes, mounted: 0, existing: 0},
     durationMs: spanMs ?? result.durationMs,
     startedAt: result.startedAt ?? null,
     finishedAt: result.finishedAt ?? null,
     attempts: result.attempts,
     retries: Math.max(0, result.attempts - 1),
     error: result.error ? {code: result.error.code, message: redactor.redact(result.error.message)} : null,
+  }
+}
+
+function reportSummary(summary: TransferSummary, jobs: readonly ReportJob[]): ReportSummary {
+  const sum = (kind: keyof BlobCounts) => jobs.reduce((total, job) => total + job.blobBytes[kind], 0)
+  return {
+    jobs: summary.jobs,
+    copied: summary.copied,
+    skipped: summary.skipped,
+    failed: summary.failed,
+    planned: summary.planned ?? 0,
+    verified: summary.verified ?? 0,
+    generateFailed: summary.generateFailed,
+    dryRun: summary.dryRun ?? false,
+    interrupted: summary.interrupted ?? false,
+    bytes: summary.bytes,
+    blobBytes: {uploaded: sum('uploaded'), mounted: sum('mounted'), existing: sum('existing')},
+    requests: summary.requests,
+    durationMs: summary.durationMs,
+    pullQuotas: (summary.pullQuotas ?? []).map(reportPullQuota),
+  }
+}
+
+function reportPullQuota(quota: PullQuota): ReportPullQuota {
+  return {
+    registry: quota.registry,
+    limit: quota.limit ?? null,
+    remaining: quota.remaining,
+    windowSeconds: quota.windowSeconds ?? null,
+    stoppedAt: quota.stoppedAt ?? null,
+    resetsBy: quota.resetsBy ?? null,
   }
 }

@@ -22,6 +22,8 @@ export interface JobResult {
   /** Blob bytes uploaded. */
   bytes: number
   blobs: {uploaded: number; mounted: number; existing: number}
+  /** The blobs' sizes by how they came to be at the destination: what a mount or a blob already there saved. */
+  blobBytes?: {uploaded: number; mounted: number; existing: number}
   attempts: number
   durationMs: number
   error?: {code: string; message: string}
@@ -46,6 +48,10 @@ export interface TransferSummary {
   planned?: number
   /** A dry run: nothing was written. */
   dryRun?: boolean
+  /** `ferry verify`: destinations found complete (present only for a verify run). */
+  verified?: number
+  /** A verify run: nothing was written. */
+  verify?: boolean
   /** A stop (or a failure of the listing itself) left work undone: rules not listed to the end, or jobs that never ran. */
   interrupted?: boolean
   bytes: number
@@ -94,11 +100,12 @@ export interface RunEnding {
 export function summarize(
   results: readonly JobResult[],
   generateFailures: readonly GenerateFailure[],
-  extra: {requests: number; durationMs: number; dryRun?: boolean; interrupted?: boolean; pullQuotas?: readonly PullQuota[]},
+  extra: {requests: number; durationMs: number; dryRun?: boolean; verify?: boolean; interrupted?: boolean; pullQuotas?: readonly PullQuota[]},
 ): TransferSummary {
   const count = (status: JobResult['status']) => results.filter((result) => result.status === status).length
   return {
     ...(extra.dryRun ? {dryRun: true, planned: count('planned')} : {}),
+    ...(extra.verify ? {verify: true, verified: count('verified')} : {}),
     ...(extra.interrupted ? {interrupted: true} : {}),
     jobs: results.length,
     copied: count('copied'),

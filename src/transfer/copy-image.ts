@@ -49,6 +49,8 @@ export interface CopyOutcome {
   /** Blob bytes uploaded to the destination by this job. */
   bytes: number
   blobs: {uploaded: number; mounted: number; existing: number}
+  /** The blobs' sizes, by the same three ways: what mounts and blobs already present saved. */
+  blobBytes: {uploaded: number; mounted: number; existing: number}
   manifests: number
 }
 
@@ -159,7 +161,7 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   copy.forEach(({index, note}, member) => {
     const tally = fan?.tallies[member] ?? shared
     const push = pushes[member]!
-    const common = {digest: sourceDigest, bytes: tally.bytes, blobs: {...tally.blobs}, ...(note ? {note} : {})}
+    const common = {digest: sourceDigest, bytes: tally.bytes, blobs: {...tally.blobs}, blobBytes: {...tally.blobBytes}, ...(note ? {note} : {})}
     outcomes[index] =
       push.status === 'rejected'
         ? {...common, status: 'failed', error: push.reason, manifests: 0}
@@ -184,7 +186,7 @@ function settled(decision: Settled): CopyOutcome {
 }
 
 function nothingWritten() {
-  return {bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, manifests: 0}
+  return {bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, blobBytes: {uploaded: 0, mounted: 0, existing: 0}, manifests: 0}
 }
 
 /** Everything a manifest references, children of an index first pushed by digest. */
@@ -220,9 +222,11 @@ async function copyReferenced(
     return
   }
   const blobs = copiedBlobs(parsed)
+  if (destination instanceof FanOutDestination) destination.learnSizes(blobs)
   await mapLimit(blobs, context.blobConcurrency ?? 3, async (descriptor) => {
     const how = await ensureBlob(descriptor, source, destination, context)
     outcome.blobs[how.kind]++
+    outcome.blobBytes[how.kind] += descriptor.size
     outcome.bytes += how.bytes
     context.onEvent?.({type: 'blob', digest: descriptor.digest, outcome: how.kind, bytes: how.bytes})
   })

@@ -8,6 +8,7 @@ import type {BlobBody, BlobWriteOptions, ImageDestination} from './endpoints.js'
 export interface MemberTally {
   bytes: number
   blobs: {uploaded: number; mounted: number; existing: number}
+  blobBytes: {uploaded: number; mounted: number; existing: number}
 }
 
 /**
@@ -29,6 +30,8 @@ export class FanOutDestination implements ImageDestination {
   readonly failures = new Map<ImageDestination, unknown>()
   /** Per digest, the members that still lack it after the last presence check. */
   private readonly lacking = new Map<string, ImageDestination[]>()
+  /** Blob sizes by digest, for the tallies: a presence check is asked by digest only. */
+  private readonly sizes = new Map<string, number>()
 
   constructor(
     private readonly members: readonly ImageDestination[],
@@ -39,7 +42,12 @@ export class FanOutDestination implements ImageDestination {
     // Unique per combination, so no mount decision of the copier applies to the group as a whole.
     this.scope = `fan-out\u0000${members.map((member) => member.scope).join('\u0000')}`
     this.flightKey = `fan-out\u0000${members.map((member) => member.flightKey).join('\u0000')}`
-    this.tallies = members.map(() => ({bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}}))
+    this.tallies = members.map(() => ({bytes: 0, blobs: {uploaded: 0, mounted: 0, existing: 0}, blobBytes: {uploaded: 0, mounted: 0, existing: 0}}))
+  }
+
+  /** The sizes of blobs about to be checked, so a blob found present or mounted counts its bytes. */
+  learnSizes(descriptors: readonly Descriptor[]): void {
+    for (const descriptor of descriptors) this.sizes.set(descriptor.digest, descriptor.size)
   }
 
   /** The members still in the copy. */
@@ -61,6 +69,7 @@ export class FanOutDestination implements ImageDestination {
       const tally = this.tallies[this.members.indexOf(member)]!
       if (await member.hasBlob(digest, signal)) {
         tally.blobs.existing++
+        tally.blobBytes.existing += this.sizes.get(digest) ?? 0
         this.homes.remember(member.scope, digest, member.repository)
         return
       }
@@ -69,6 +78,7 @@ export class FanOutDestination implements ImageDestination {
         const mount = await member.mountBlob(digest, home, signal).catch(() => ({mounted: false as const}))
         if (mount.mounted) {
           tally.blobs.mounted++
+          tally.blobBytes.mounted += this.sizes.get(digest) ?? 0
           this.homes.remember(member.scope, digest, member.repository)
           return
         }
@@ -110,6 +120,7 @@ export class FanOutDestination implements ImageDestination {
       const tally = this.tallies[this.members.indexOf(member)]!
       tally.blobs.uploaded++
       tally.bytes += descriptor.size
+      tally.blobBytes.uploaded += descriptor.size
       this.homes.remember(member.scope, descriptor.digest, member.repository)
     }
     this.lacking.delete(descriptor.digest)

@@ -183,7 +183,7 @@ test('--dryRun shows the clash and writes nothing', async () => {
     const report = JSON.parse(run.stdout)
     const clashes = report.generateFailures.filter((failure: {code: string}) => failure.code === 'DESTINATION_CLASH')
     assert.equal(clashes.length, 2, JSON.stringify(report.generateFailures))
-    const planned = report.results.filter((result: {status: string}) => result.status === 'planned').map((result: {destination: string}) => result.destination)
+    const planned = report.jobs.filter((result: {status: string}) => result.status === 'planned').map((result: {destination: string}) => result.destination)
     assert.deepEqual(planned.sort(), [`${dst.host}/both/app:v2`, `${dst.host}/both/app:v3`, `${dst.host}/other/lib:v3`])
     assert.equal(await absent(dst, 'both/app'), true)
   } finally {

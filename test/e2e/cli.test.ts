@@ -8,7 +8,7 @@ import path from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import {promisify} from 'node:util'
 import {pushImage, randomLayer, skopeoDigest, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
-import type {TransferReport} from '../../src/index.js'
+import type {RunReport} from '../../src/index.js'
 import {lines, plainEntries, ROOT, ruleYaml, runCli, workDir} from './support.js'
 
 const FINISHED = /^Finished, (\d+) transfer jobs failed, (\d+) jobs generate failed/
@@ -103,31 +103,31 @@ describe('cli: transfer against real registries', () => {
     )
     const run = await runCli(['transfer', '--ruleFile', ruleFile, '--securityFile', security, '--retry', '0', '--json'])
     assert.equal(run.code, 1, run.stdout + run.stderr)
-    const report = JSON.parse(run.stdout) as TransferReport
-    const count = (status: string) => report.results.filter((r) => r.status === status).length
-    assert.equal(report.summary.jobs, report.results.length)
+    const report = JSON.parse(run.stdout) as RunReport
+    const count = (status: string) => report.jobs.filter((r) => r.status === status).length
+    assert.equal(report.summary.jobs, report.jobs.length)
     assert.equal(report.summary.copied, count('copied'))
     assert.equal(report.summary.skipped, count('skipped'))
     assert.equal(report.summary.failed, count('failed'))
     assert.equal(report.summary.generateFailed, report.generateFailures.length)
     assert.equal(
       report.summary.bytes,
-      report.results.reduce((n, r) => n + r.bytes, 0),
+      report.jobs.reduce((n, r) => n + r.bytes, 0),
     )
     // And the numbers are the true ones.
     assert.deepEqual(
       {jobs: report.summary.jobs, copied: report.summary.copied, failed: report.summary.failed, generateFailed: report.summary.generateFailed},
       {jobs: 4, copied: 3, failed: 1, generateFailed: 1},
     )
-    const failed = report.results.find((r) => r.status === 'failed')
+    const failed = report.jobs.find((r) => r.status === 'failed')
     assert.equal(failed?.destination, `${dst.host}/json/gone:gone`)
     assert.equal(failed?.error?.code, 'MANIFEST_UNKNOWN')
     assert.ok(report.generateFailures[0]!.message.includes('BAD/Name:1'), report.generateFailures[0]!.message)
-    for (const result of report.results.filter((r) => r.status === 'copied')) {
+    for (const result of report.jobs.filter((r) => r.status === 'copied')) {
       const reference = result.destination.slice(dst.host.length + 1)
-      assert.equal(await skopeoDigest(dst, reference), result.digest, reference)
+      assert.equal(await skopeoDigest(dst, reference), result.sourceDigest, reference)
     }
-    assert.ok(report.results.some((r) => r.destination === `${dst.host}/json/app:1.0-renamed`))
+    assert.ok(report.jobs.some((r) => r.destination === `${dst.host}/json/app:1.0-renamed`))
   })
 })
 

@@ -9,7 +9,7 @@ import {after, before, describe, test} from 'node:test'
 import {pushImage, randomLayer, startRegistry, type TestRegistry} from '../harness/index.js'
 import {startHostileRegistry, type HostileRegistry} from '../harness/hostile-registry.js'
 import type {ProxyRequest, UpstreamAnswer} from '../harness/fault-proxy.js'
-import type {TransferReport} from '../../src/index.js'
+import type {RunReport} from '../../src/index.js'
 import {startFerry} from './serve-support.js'
 import {ruleYaml, runCli, workDir} from './support.js'
 
@@ -146,9 +146,9 @@ describe('credentials stay on the registry they are for', () => {
       ])
       const run = await runCli(['transfer', '--ruleFile', ruleFile, '--securityFile', securityFile, '--retry', '0', '--json'])
       assert.equal(run.code, 1, run.stdout + run.stderr)
-      const report = JSON.parse(run.stdout) as TransferReport
-      const failed = report.results.find((r) => r.status === 'failed')
-      assert.equal(failed?.error?.code, 'UNSAFE_REDIRECT', JSON.stringify(report.results))
+      const report = JSON.parse(run.stdout) as RunReport
+      const failed = report.jobs.find((r) => r.status === 'failed')
+      assert.equal(failed?.error?.code, 'UNSAFE_REDIRECT', JSON.stringify(report.jobs))
       assert.match(failed?.error?.message ?? '', /its token realm on a link-local address \(169\.254\.169\.254\) that the registry itself is not on; refused/)
     } finally {
       fault.remove()

@@ -132,7 +132,7 @@ test('a manifest whose layer digest is sha256:../../x (or md5:…) fails its job
   hostile.clearFaults()
   assert.equal(run.code, 1, run.stderr)
   const report = JSON.parse(run.stdout)
-  const byRepo = (repository: string) => report.results.find((r: {source: string}) => r.source.includes(`/${repository}:`))
+  const byRepo = (repository: string) => report.jobs.find((r: {source: string}) => r.source.includes(`/${repository}:`))
   assert.equal(byRepo('bad/dots').status, 'failed')
   assert.equal(byRepo('bad/dots').error.code, 'INVALID_DIGEST')
   assert.match(byRepo('bad/dots').error.message, /layers\[0\] digest: "sha256:\.\.\/\.\.\/x" is not a valid digest/)

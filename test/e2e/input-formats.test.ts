@@ -236,7 +236,7 @@ test('ferry config k8s writes the rule file that transfer copies', async () => {
     await assertCopied('k8s/cli:3', 'tools/cli:3')
     await assertCopied(`k8s/app@${pushed.get('team/app:v1.0.0')!.digest}`, 'team/app:v1.0.0')
     // The digest-pinned image is pushed by digest: no tag appears at the destination.
-    const destinations = JSON.parse(run.stdout).results.map((r: {destination: string}) => r.destination.replace(`${destination.host}/`, ''))
+    const destinations = JSON.parse(run.stdout).jobs.map((r: {destination: string}) => r.destination.replace(`${destination.host}/`, ''))
     assert.deepEqual(destinations.sort(), [`k8s/app@${pushed.get('team/app:v1.0.0')!.digest}`, 'k8s/cli:3', 'k8s/web:2.0'])
   } finally {
     await fake.stop()

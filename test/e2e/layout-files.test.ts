@@ -109,7 +109,7 @@ async function assertAbsent(repository: string, image: PushedImage): Promise<voi
 }
 
 function failures(run: BoundedRun): Array<{destination: string; error: {code: string; message: string}}> {
-  return JSON.parse(run.stdout).results.filter((r: {status: string}) => r.status === 'failed')
+  return JSON.parse(run.stdout).jobs.filter((r: {status: string}) => r.status === 'failed')
 }
 
 before(async () => {

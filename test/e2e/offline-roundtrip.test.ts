@@ -126,13 +126,13 @@ test('load by rule file (a destination without a tag keeps the saved tag); tag f
   const run = await runCli(['load', layout, '--ruleFile', map, '--securityFile', security, '--quiet', '--json'])
   assert.equal(run.code, 0, run.stdout + run.stderr)
   const report = JSON.parse(run.stdout)
-  assert.deepEqual(report.results.map((r: {destination: string}) => r.destination.replace(`${dst.host}/`, '')).sort(), [
+  assert.deepEqual(report.jobs.map((r: {destination: string}) => r.destination.replace(`${dst.host}/`, '')).sort(), [
     'mapped/application:v2',
     'mapped/multi:renamed',
   ])
   // The base layer both images share is uploaded once and mounted into the other repository.
   assert.equal(
-    report.results.reduce((sum: number, r: {blobs: {mounted: number}}) => sum + r.blobs.mounted, 0),
+    report.jobs.reduce((sum: number, r: {blobs: {mounted: number}}) => sum + r.blobs.mounted, 0),
     1,
     run.stdout,
   )
@@ -157,7 +157,7 @@ test('load by rule file (a destination without a tag keeps the saved tag); tag f
   ])
   assert.equal(filtered.code, 0, filtered.stdout + filtered.stderr)
   assert.deepEqual(
-    JSON.parse(filtered.stdout).results.map((r: {destination: string}) => r.destination),
+    JSON.parse(filtered.stdout).jobs.map((r: {destination: string}) => r.destination),
     [`${dst.host}/filtered/app:v2`],
   )
 
@@ -244,7 +244,7 @@ test('a blob that does not match its digest fails the images using it, named; th
   const run = await runCli(['load', layout, '--registry', dst.host, '--ns', 'damaged', '--securityFile', security, '--retry', '0', '--json'])
   assert.equal(run.code, 1, run.stdout + run.stderr)
   const report = JSON.parse(run.stdout)
-  const failed = report.results.filter((r: {status: string}) => r.status === 'failed')
+  const failed = report.jobs.filter((r: {status: string}) => r.status === 'failed')
   assert.equal(failed.length, 1, run.stdout)
   assert.equal(failed[0].destination, `${dst.host}/damaged/app:v1`)
   assert.equal(failed[0].error.code, 'DIGEST_MISMATCH')

@@ -92,7 +92,7 @@ test('migrate takes transfer’s selection and plan flags: --latest, --platform,
     assert.equal(planned.code, 0, planned.stderr)
     const plan = JSON.parse(planned.stdout)
     assert.deepEqual(
-      plan.results.map((r: {status: string}) => r.status),
+      plan.jobs.map((r: {status: string}) => r.status),
       ['planned', 'planned', 'planned'],
     )
     await target.requestLog.settle()

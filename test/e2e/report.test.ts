@@ -154,10 +154,63 @@ describe('--report and terminal output', () => {
     assert.match(dom, /<span id="shown">4 of 4 jobs<\/span>/)
     assert.match(dom, /<svg id="throughput"[^>]*>[\s\S]*<polyline/)
 
+    // The header: what ran, with which ferry, between which registries, when; the title says it too.
+    const version = (JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
+    const title = /<title>([^<]*)<\/title>/.exec(dom)![1]!
+    assert.match(title, new RegExp(`^ferry copy report: .*${escapeRegExp(dst.host)}.*, \\d{4}-\\d\\d-\\d\\dT`))
+    const context = /<dl id="context">([\s\S]*?)<\/dl>/.exec(dom)![1]!
+    assert.match(context, /<dt>Command<\/dt><dd><code>ferry transfer --ruleFile \S+html\.yaml --securityFile \S+ --retry 0 --report \S+r\.html<\/code>/)
+    assert.match(context, new RegExp(`<dt>ferry</dt><dd>${escapeRegExp(version)}</dd>`))
+    assert.ok(context.includes(`<code>${src.host}</code>`) && context.includes(`<code>${dst.host}</code>`), context)
+    assert.match(context, /<dt>Started<\/dt><dd>\d{4}-\d\d-\d\dT[\d:.]+Z<\/dd>/)
+    assert.ok(!html.includes(PASSWORD), 'no credential in the page')
+    // Failures first, grouped by reason: before the figures and the jobs table, and the first row of the table.
+    const failures = dom.indexOf('<div id="failures">')
+    assert.ok(failures > 0 && failures < dom.indexOf('<table id="repositories"') && failures < dom.indexOf('<table id="jobs"'), 'failures come first')
+    assert.match(dom, /<section class="reason" data-code="MANIFEST_UNKNOWN"><h3>MANIFEST_UNKNOWN \(1\)<\/h3><ul><li>[^<]*<code>[^<]*9\.9-missing<\/code>/)
+    assert.equal(rows[0]![1], 'failed', 'the failed job is the first row')
+    // Per repository: jobs, failures and bytes by how they got there; app's 1.0 and 2.0 share their base layer.
+    const repositories = /<table id="repositories">([\s\S]*?)<\/table>/.exec(dom)![1]!
+    const appRow = new RegExp(
+      `<tr><td><code>${escapeRegExp(dst.host)}/html/app</code></td><td class="num">3</td><td class="num">1</td><td class="num uploaded">[\\d.]+ KiB</td><td class="num mounted">([\\d.]+ (?:B|KiB))</td><td class="num existing">([\\d.]+ (?:B|KiB))</td>`,
+    ).exec(repositories)
+    assert.ok(appRow, repositories)
+    assert.ok(appRow[1] !== '0 B' || appRow[2] !== '0 B', `the shared layer counts as mounted or present: ${appRow[0]}`)
+    assert.match(repositories, new RegExp(`<code>${escapeRegExp(dst.host)}/html/multi</code></td><td class="num">1</td><td class="num">0</td>`))
+    assert.match(dom, /<table id="registries">[\s\S]*<td class="num rate">[\d.]+ (B|KiB|MiB)\/s<\/td>/)
+    assert.match(dom, /<dl id="bytes">[\s\S]*<dt>Saved<\/dt><dd>(?!0 B)[\d.]+ (B|KiB) not uploaded<\/dd>/)
+
     const failedOnly = await dumpDom(reportFile, '#status=failed')
     assert.match(failedOnly, /<span id="shown">1 of 4 jobs<\/span>/)
     const hidden = [...failedOnly.matchAll(/<tr class="[a-z]+" data-status="([a-z]+)"( hidden="")?/g)]
     assert.deepEqual(hidden.map((match) => `${match[1]}${match[2] ? ' hidden' : ''}`).sort(), ['copied hidden', 'copied hidden', 'copied hidden', 'failed'])
+  })
+
+  test('HTML of a dry run: a plan, in planned words, never "0 copied"', async (t) => {
+    if (!existsSync(CHROMIUM)) {
+      t.skip(`${CHROMIUM} is not installed (apt-get install chromium): the HTML report was not rendered`)
+      return
+    }
+    const reportFile = path.join(work.dir, 'plan.html')
+    const run = await runCli([
+      'transfer',
+      '--ruleFile',
+      await work.file('plan.yaml', ruleYaml(rules('plan').slice(0, 3))),
+      '--securityFile',
+      security,
+      '--dryRun',
+      '--report',
+      reportFile,
+    ])
+    assert.equal(run.code, 0, run.stderr)
+    const dom = await dumpDom(reportFile)
+    assert.match(/<title>([^<]*)<\/title>/.exec(dom)![1]!, /^ferry dry-run plan: /)
+    assert.match(dom, /<dt>Jobs<\/dt><dd>3 jobs planned, nothing written: 3 would be copied, 0 would be skipped, 0 failed while planning<\/dd>/)
+    assert.doesNotMatch(dom, /\d+ copied/)
+    assert.doesNotMatch(dom, /<dl id="bytes">/, 'a plan moved no bytes to show')
+    const rows = [...dom.matchAll(/<tr class="planned" data-status="planned"/g)]
+    assert.equal(rows.length, 3, dom)
+    assert.deepEqual(await skopeoTags(dst, 'plan/app').catch(() => []), [], 'nothing was written')
   })
 
   test('a --report name that is neither .json nor .html is a one-line error before any copying', async () => {
@@ -263,6 +316,10 @@ describe('--report and terminal output', () => {
     assert.equal(await skopeoDigest(dst, 'tty/app:2.0'), await skopeoDigest(src, 'team/app:2.0'))
   })
 })
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
 
 /** The DOM of a file after its scripts ran, from headless Chromium with a throwaway profile. */
 async function dumpDom(file: string, hash = ''): Promise<string> {

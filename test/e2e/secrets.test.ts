@@ -8,7 +8,7 @@ import path from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import {pushImage, randomLayer, skopeoDigest, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
 import {startFaultProxy, type FaultProxy} from '../harness/fault-proxy.js'
-import type {TransferReport} from '../../src/index.js'
+import type {RunReport} from '../../src/index.js'
 import {ruleYaml, runCli, workDir, type CliRun} from './support.js'
 
 const SRC_USER = 'reader'
@@ -50,7 +50,7 @@ function security(options: {srcPassword?: string; dstPassword?: string; viaProxy
 }
 
 /** Runs the CLI with --log; keeps stdout, stderr and (with --json) the parsed report for the final sweep. */
-async function cli(name: string, securityText: string, rules: Array<[string, string]>, extra: string[] = []): Promise<CliRun & {report?: TransferReport}> {
+async function cli(name: string, securityText: string, rules: Array<[string, string]>, extra: string[] = []): Promise<CliRun & {report?: RunReport}> {
   const securityFile = await work.file(`${name}.security.yaml`, securityText)
   const ruleFile = await work.file(`${name}.rules.yaml`, ruleYaml(rules))
   const logFile = path.join(work.dir, `${name}.log`)
@@ -59,7 +59,7 @@ async function cli(name: string, securityText: string, rules: Array<[string, str
   outputs.push({where: `${name}: --log file`, text: await readFile(logFile, 'utf8').catch(() => '')})
   assert.ok(!(run.stdout + run.stderr).includes('    at '), `${name}: stack trace\n${run.stderr}`)
   if (extra.includes('--json')) {
-    const report = JSON.parse(run.stdout) as TransferReport
+    const report = JSON.parse(run.stdout) as RunReport
     outputs.push({where: `${name}: --json report`, text: JSON.stringify(report)})
     return {...run, report}
   }
@@ -120,7 +120,7 @@ describe('secrets never leak', () => {
         const run = await cli(c.name, security({viaProxy: true}), [[`${srcProxy.host}/secret/app:1.0`, `${dstProxy.host}/echo/${c.name}`]], ['--json'])
         assert.ok(fault.hits > 0, `${c.name}: the fault was never hit`)
         assert.equal(run.code, 1, run.stdout + run.stderr)
-        const failed = run.report!.results.find((r) => r.status === 'failed')
+        const failed = run.report!.jobs.find((r) => r.status === 'failed')
         assert.match(failed?.error?.message ?? '', /you sent/, `${c.name}: the registry's message is reported (redacted): ${JSON.stringify(failed)}`)
       } finally {
         fault.remove()

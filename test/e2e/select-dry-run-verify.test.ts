@@ -61,16 +61,16 @@ test('--dryRun lists every job and leaves catalog, tags, storage and the access 
     assert.equal(run.code, 0, run.stderr)
     const report = JSON.parse(run.stdout)
     const plan = Object.fromEntries(
-      report.results.map((r: {destination: string; status: string; digest: string}) => [r.destination.replace(`${destination.host}/`, ''), r]),
+      report.jobs.map((r: {destination: string; status: string; sourceDigest: string}) => [r.destination.replace(`${destination.host}/`, ''), r]),
     )
     assert.deepEqual(Object.keys(plan).sort(), ['copy/app:1.0.0', 'copy/app:1.1.0', 'copy/app:edge', 'copy/multi:v1'])
     assert.equal(plan['copy/app:1.0.0'].status, 'skipped')
-    assert.equal(plan['copy/app:1.0.0'].reason, 'same digest')
+    assert.equal(plan['copy/app:1.0.0'].skipReason, 'same digest')
     for (const name of ['copy/app:1.1.0', 'copy/app:edge', 'copy/multi:v1']) {
       assert.equal(plan[name].status, 'planned', name)
-      assert.match(plan[name].digest, /^sha256:[0-9a-f]{64}$/)
+      assert.match(plan[name].sourceDigest, /^sha256:[0-9a-f]{64}$/)
     }
-    assert.equal(plan['copy/multi:v1'].digest, index.digest)
+    assert.equal(plan['copy/multi:v1'].sourceDigest, index.digest)
     assert.equal(report.summary.dryRun, true)
     assert.equal(report.summary.planned, 3)
   }
@@ -123,14 +123,14 @@ test('verify names a blob lost from a child manifest; only --deep repairs it', a
   const shallow = await cli('transfer', '--json')
   assert.equal(shallow.code, 0)
   assert.ok(
-    JSON.parse(shallow.stdout).results.every((r: {status: string}) => r.status === 'skipped'),
+    JSON.parse(shallow.stdout).jobs.every((r: {status: string}) => r.status === 'skipped'),
     'the tag digest matches, so a plain re-run skips',
   )
   assert.equal((await cli('verify')).code, 1)
 
   const deep = await cli('transfer', '--deep', '--json')
   assert.equal(deep.code, 0, deep.stderr)
-  const repaired = JSON.parse(deep.stdout).results.filter((r: {status: string}) => r.status === 'copied')
+  const repaired = JSON.parse(deep.stdout).jobs.filter((r: {status: string}) => r.status === 'copied')
   assert.deepEqual(
     repaired.map((r: {destination: string; blobs: {uploaded: number}}) => [r.destination, r.blobs.uploaded]),
     [[`${destination.host}/copy/multi:v1`, 1]],

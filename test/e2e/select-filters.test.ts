@@ -87,7 +87,7 @@ test('--flatten: rule case 6 joins the whole source path; an explicit destinatio
 test('a namespace pattern maps every repository under team/ (from the catalog) to mirror/, keeping the rest of the path', async () => {
   const run = await transfer(`${source.host}/team/**: {target: ${destination.host}/mirror, latest: 1}\n`, '--json')
   const report = JSON.parse(run.stdout)
-  assert.deepEqual(report.results.map((r: {destination: string}) => r.destination.replace(`${destination.host}/`, '')).sort(), [
+  assert.deepEqual(report.jobs.map((r: {destination: string}) => r.destination.replace(`${destination.host}/`, '')).sort(), [
     'mirror/app:v2.0.0-rc.1',
     'mirror/sub/tool:2.0.0',
   ])

@@ -39,9 +39,9 @@ async function transfer(rules: string, ...flags: string[]) {
 
 test('--platform pushes an index of just those children, each byte-identical; the report gives the new digest; a re-run skips', async () => {
   const {file, report} = await transfer(`${source.host}/multi/app:v1: ${destination.host}/sub/app:v1\n`, '--platform', 'linux/amd64,linux/arm64')
-  const [result] = report.results
+  const [result] = report.jobs
   assert.equal(result.status, 'copied')
-  assert.equal(result.digest, oci.digest)
+  assert.equal(result.sourceDigest, oci.digest)
   const served = await skopeoRawManifest(destination, 'sub/app:v1')
   assert.equal(result.destinationDigest, await skopeoDigest(destination, 'sub/app:v1'))
   assert.notEqual(result.destinationDigest, oci.digest)
@@ -62,9 +62,9 @@ test('--platform pushes an index of just those children, each byte-identical; th
   destination.requestLog.clear()
   const again = await runCli(['transfer', '--ruleFile', file, '--securityFile', security, '--json', '--platform', 'linux/arm64,linux/amd64'])
   assert.equal(again.code, 0, again.stderr)
-  const rerun = JSON.parse(again.stdout).results[0]
+  const rerun = JSON.parse(again.stdout).jobs[0]
   assert.equal(rerun.status, 'skipped')
-  assert.equal(rerun.reason, 'same digest')
+  assert.equal(rerun.skipReason, 'same digest')
   assert.equal(rerun.destinationDigest, result.destinationDigest)
   await destination.requestLog.settle()
   assert.deepEqual(
@@ -89,7 +89,7 @@ test("a rule's platform (linux/arm: every variant) on a Docker manifest list kee
     '--platform',
     'linux/amd64',
   )
-  assert.equal(report.results[0].status, 'copied')
+  assert.equal(report.jobs[0].status, 'copied')
   const served = await skopeoRawManifest(destination, 'arm/docker:v1')
   const doc = JSON.parse(served.toString())
   assert.equal(doc.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json')
@@ -110,9 +110,9 @@ test('single-platform images that do not match are skipped with a reason', async
     '--platform',
     'linux/amd64',
   )
-  const byImage = Object.fromEntries(report.results.map((r: {source: string}) => [r.source.replace(`${source.host}/`, ''), r]))
+  const byImage = Object.fromEntries(report.jobs.map((r: {source: string}) => [r.source.replace(`${source.host}/`, ''), r]))
   assert.equal(byImage['single/arm:1.0'].status, 'skipped')
-  assert.equal(byImage['single/arm:1.0'].reason, 'platform not selected')
+  assert.equal(byImage['single/arm:1.0'].skipReason, 'platform not selected')
   assert.match(byImage['single/arm:1.0'].note, /the image is linux\/arm64, not linux\/amd64/)
   assert.equal(byImage['single/amd:1.0'].status, 'copied')
   assert.equal(await headStatus(destination, '/v2/single/arm/manifests/1.0'), 404)

@@ -70,7 +70,7 @@ test('migrate: --repositories globs and tag filters select what a provider enume
   ])
   assert.equal(run.code, 0, run.stderr)
   const report = JSON.parse(run.stdout)
-  assert.deepEqual(report.results.map((r: {destination: string}) => r.destination.replace(`${destination.host}/`, '')).sort(), [
+  assert.deepEqual(report.jobs.map((r: {destination: string}) => r.destination.replace(`${destination.host}/`, '')).sort(), [
     'm/app:v1.2.0',
     'm/app:v2.0.0',
     'm/sub/tool:v1.2.0',
