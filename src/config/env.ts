@@ -50,8 +50,20 @@ export function expandEnv(text: string, env: NodeJS.ProcessEnv): Expansion {
       i = dollar + 1 + name.length
     }
     const value = env[name]
-    if (value === undefined) return {ok: false, variable: name, problem: `uses environment variable ${name}, which is not set`}
+    if (value === undefined) {
+      return {ok: false, variable: name, problem: `uses environment variable ${name}, which is not set; set it, or write $$ for a literal $`}
+    }
     out += value
   }
   return {ok: true, value: out}
+}
+
+// Harbor's robot accounts are `robot$name` (system) or `robot$project+name` (project), and Harbor
+// allows only lowercase letters, digits and . _ - in those names. Read as `$VAR`, such a username
+// would need a variable named after the robot; nobody means that, so it is taken as written.
+const HARBOR_ROBOT = /^robot\$[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\+[a-z0-9]+(?:[._-][a-z0-9]+)*)?$/
+
+/** A username: a whole Harbor robot name as written, anything else as expandEnv reads it. */
+export function expandUsername(text: string, env: NodeJS.ProcessEnv): Expansion {
+  return HARBOR_ROBOT.test(text) ? {ok: true, value: text} : expandEnv(text, env)
 }

@@ -9,7 +9,7 @@ import {dirname, resolve} from 'node:path'
 import {ConfigError} from '../errors.js'
 import type {RegistryAccess} from '../registry/client.js'
 import {normalizeRegistry, parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
-import {expandEnv} from './env.js'
+import {expandEnv, expandUsername} from './env.js'
 import {isPlainMap, kindOf, loadYaml, scanKeys, topLevelLines} from './yaml.js'
 
 // One declaration, in the registry layer that uses it; the files read here fill it (insecure and
@@ -216,7 +216,7 @@ function parseEntry(key: string, value: unknown, scheme: 'http' | 'https' | unde
     if (typeof raw !== 'string') {
       fail(`${field} must be a string, found ${kindOf(raw)} (quote it in YAML)`, field)
     }
-    const expanded = expandEnv(raw as string, ctx.env)
+    const expanded = (field === 'username' ? expandUsername : expandEnv)(raw as string, ctx.env)
     if (!expanded.ok) return fail(`${field} ${expanded.problem}`, field)
     return expanded.value
   }

@@ -4,7 +4,7 @@ import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ConfigError} from '../../src/errors.js'
-import {expandEnv} from '../../src/config/env.js'
+import {expandEnv, expandUsername} from '../../src/config/env.js'
 import {anonymousStore, loadSecurityFile, parseSecurity, type RegistryAccess} from '../../src/config/security.js'
 import {lineOfKey, scanKeys} from '../../src/config/yaml.js'
 
@@ -92,6 +92,9 @@ describe('parseSecurity fields', () => {
     ['a lone $ stays', 'username: u\n  password: "pa$5word$"', {}, {password: 'pa$5word$'}],
     ['empty values are anonymous', 'username: ${U}\n  password: ${P}', {U: '', P: ''}, {username: undefined, password: undefined}],
     ['a username alone', 'username: robot', {}, {username: 'robot', password: undefined}],
+    ['a Harbor project robot as written', 'username: robot$ferry+ci\n  password: $P', {P: 'p'}, {username: 'robot$ferry+ci', password: 'p'}],
+    ['a Harbor robot spelt with $$', 'username: robot$$ferry+ci', {}, {username: 'robot$ferry+ci'}],
+    ['robot$ in a password is still a variable', 'username: u\n  password: robot$P', {P: 'x'}, {password: 'robotx'}],
     ['null fields are absent', 'username:\n  insecure:', {}, {username: undefined, insecure: false}],
   ]
   for (const [name, body, env, want] of cases) {
@@ -247,10 +250,38 @@ describe('expandEnv', () => {
     ['${A', /without a closing/],
     ['${1x}', /not a variable name/],
     ['${}', /not a variable name/],
+    ['$MISSING', /; set it, or write \$\$ for a literal \$$/],
   ]
   for (const [text, want] of cases) {
     it(JSON.stringify(text), () => {
       const got = expandEnv(text, env)
+      if (typeof want === 'string') assert.deepEqual(got, {ok: true, value: want})
+      else assert.ok(!got.ok && want.test(got.problem), JSON.stringify(got))
+    })
+  }
+})
+
+describe('expandUsername', () => {
+  // Harbor's robot names (robot$name, robot$project+name; lowercase, digits, . _ -) are taken as
+  // written; anything else is read as expandEnv reads it.
+  const env = {A: 'alpha', ferry: 'set'}
+  const cases: [string, string | RegExp][] = [
+    ['robot$ferry+ci', 'robot$ferry+ci'],
+    ['robot$migration', 'robot$migration'],
+    ['robot$team.a_b-c+push-1', 'robot$team.a_b-c+push-1'],
+    ['robot$$ferry+ci', 'robot$ferry+ci'],
+    ['$A', 'alpha'],
+    ['robot${A}', 'robotalpha'],
+    ['robot$A', 'robotalpha'],
+    ['robot$PROJECT+ci', /PROJECT, which is not set; set it, or write \$\$ for a literal \$/],
+    ['robot$ferry+$MISSING', /MISSING, which is not set/],
+    ['robot$ferry+ci+x', 'robotset+ci+x'],
+    ['xrobot$ferry', 'xrobotset'],
+    ['robot$-ferry', 'robot$-ferry'],
+  ]
+  for (const [text, want] of cases) {
+    it(JSON.stringify(text), () => {
+      const got = expandUsername(text, env)
       if (typeof want === 'string') assert.deepEqual(got, {ok: true, value: want})
       else assert.ok(!got.ok && want.test(got.problem), JSON.stringify(got))
     })
