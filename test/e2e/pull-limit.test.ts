@@ -141,9 +141,10 @@ test('--qps 0.5 is accepted and paces requests 2 s apart at the wire', TEST, asy
     assert.equal(cli.code, 0, cli.stdout + cli.stderr)
     const arrivals = [...from.requests, ...to.requests].map((r) => r.at).sort((a, b) => a - b)
     assert.equal(arrivals.length, 4, JSON.stringify([...from.requests, ...to.requests].map((r) => `${r.method} ${r.path}`)))
-    // 1000/0.5 ms apart, less what the wire may bring closer (the limiter's 50 ms margin covers it).
+    // 1000/0.5 ms apart at admission; on a loaded machine a request delayed after admission arrives
+    // closer to the next one. 1500 ms still tells 0.5 from a rounded-up 1 (1000 ms) or none.
     for (let i = 1; i < arrivals.length; i++)
-      assert.ok(arrivals[i]! - arrivals[i - 1]! >= 1950, `requests ${i} and ${i + 1} arrived ${arrivals[i]! - arrivals[i - 1]!} ms apart`)
+      assert.ok(arrivals[i]! - arrivals[i - 1]! >= 1500, `requests ${i} and ${i + 1} arrived ${arrivals[i]! - arrivals[i - 1]!} ms apart`)
   } finally {
     await Promise.all(proxies.map((proxy) => proxy.stop()))
   }
