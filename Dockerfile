@@ -1,6 +1,7 @@
 # ferry's image: `docker build -t ferry .` then `docker run --rm ferry transfer --help`.
+# Node 24, the current LTS line (Node 20 reached end of life in April 2026; the tests run on both).
 # Build stage: compile TypeScript with the dev dependencies, then drop them.
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -10,7 +11,7 @@ RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 # Runtime stage: Node, the compiled code and the production dependencies only. Node carries its
 # own CA bundle; add private CAs with NODE_EXTRA_CA_CERTS or caFile in the security file.
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production \
     OCLIF_SKIP_NEW_VERSION_CHECK=true
 WORKDIR /app
