@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: set up, then npm test (build, typecheck, unit and
 # end-to-end tests against real registries started on 127.0.0.1) under the machine's Node, and
-# again under each supported Node LTS line newer than it (NODE_LINES, default 24), taken from the
-# npm registry's node-linux-<arch> package (it ships bin/node) into .tmp/ when the machine's
-# Node is older. NODE_LINES= (empty) runs the machine's Node only.
+# again under each Node LTS line named in NODE_LINES (e.g. NODE_LINES="22 24") that is newer than
+# it, taken from the npm registry's node-linux-<arch> package (it ships bin/node) into .tmp/.
+# Default: the machine's Node only, until the suite's time allows running it twice in CI (issue 21).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -15,7 +15,7 @@ case "$(uname -m)" in
   aarch64 | arm64) arch=arm64 ;;
   *) arch="" ;;
 esac
-for line in ${NODE_LINES-24}; do
+for line in ${NODE_LINES-}; do
   [ "$line" -gt "$machine" ] || continue
   if [ -z "$arch" ]; then
     echo "scripts/test.sh: no node-linux package for $(uname -m); Node $line not tested" >&2
