@@ -8,6 +8,9 @@
 import {sleep} from '../retry.js'
 import type {PullQuota} from '../pull-quota.js'
 
+/** The longest window believed: Docker Hub's is 6 h. */
+export const MAX_WINDOW_SECONDS = 24 * 60 * 60
+
 /** One header: `25;w=60` → 25 in a 60 s window; `25` → 25 (window unknown). Anything else: undefined. Pure. */
 export function parseRateLimit(header: string | undefined): {count: number; windowSeconds?: number} | undefined {
   if (header === undefined) return undefined
@@ -15,7 +18,8 @@ export function parseRateLimit(header: string | undefined): {count: number; wind
   const [first] = header.split(',')
   const match = /^\s*(\d{1,12})\s*(?:;\s*w\s*=\s*(\d{1,12})\s*)?(?:;.*)?$/i.exec(first ?? '')
   if (!match) return undefined
-  const windowSeconds = match[2] !== undefined ? Number(match[2]) : undefined
+  // A registry's word, and a standing mirror sleeps on it: a window past a day is read as a day.
+  const windowSeconds = match[2] !== undefined ? Math.min(Number(match[2]), MAX_WINDOW_SECONDS) : undefined
   return {count: Number(match[1]), ...(windowSeconds ? {windowSeconds} : {})}
 }
 

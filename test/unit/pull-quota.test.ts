@@ -9,6 +9,8 @@ test('parseRateLimit: N;w=SECONDS, a bare count, the first of several policies; 
   const table: Array<[string | undefined, ReturnType<typeof parseRateLimit>]> = [
     ['25;w=60', {count: 25, windowSeconds: 60}],
     ['100;w=21600', {count: 100, windowSeconds: 21600}],
+    // A hostile window would hold a standing mirror for ever: capped at a day.
+    ['1;w=999999999999', {count: 1, windowSeconds: 86400}],
     [' 76 ; w = 21600 ', {count: 76, windowSeconds: 21600}],
     ['0;w=60', {count: 0, windowSeconds: 60}],
     ['25', {count: 25}],
