@@ -115,6 +115,16 @@ export class ResumableVerifier {
     return verifier
   }
 
+  /**
+   * Forgets every checkpoint: after bytes that checked out wrong, the states past the bad byte are
+   * wrong too, and the blob must be read and hashed from its first byte again.
+   */
+  reset(): void {
+    this.checkpoints.clear()
+    this.checkpoints.set(0, undefined)
+    this.rewind(0)
+  }
+
   /** Bytes hashed so far. */
   get hashed(): number {
     return this.position

@@ -60,25 +60,28 @@ export async function ensureBlob(descriptor: Descriptor, source: ImageSource, de
       }
     }
     const resume = await resumeState(descriptor, source, destination, context)
-    let bytes: number
-    try {
-      bytes = await withRetry(
-        // The session a declined mount opened died with a failed upload; a resumable one is gone on with.
-        (attempt) => uploadBlob(descriptor, source, destination, resume?.session ?? (attempt === 1 ? session : undefined), context, resume),
-        {
-          retries: BLOB_ATTEMPTS - 1,
-          backoff: {baseMs: 200},
-          // A reset or an expired token in the middle of one layer costs that layer, not the whole job.
-          retryable: (error) => FerryError.is(error) && error.retryable,
-          signal: context.signal,
-          onRetry: (error, attempt, delayMs) => context.onEvent?.({type: 'blob-retry', digest, attempt, delayMs, error}),
-        },
-      )
-    } catch (error) {
-      // Bytes that did not check out are not worth going on with.
-      if (resume?.key && FerryError.is(error) && (error.code === 'DIGEST_MISMATCH' || error.code === 'SIZE_MISMATCH')) await context.journal?.remove(resume.key)
-      throw error
-    }
+    const bytes = await withRetry(
+      // The session a declined mount opened died with a failed upload; a resumable one is gone on with.
+      (attempt) =>
+        uploadBlob(descriptor, source, destination, resume?.session ?? (attempt === 1 ? session : undefined), context, resume).catch(async (error: unknown) => {
+          // The session holds the wrong bytes and the checkpoints hash them: the next try starts afresh.
+          if (resume && isVerdict(error)) {
+            resume.session = undefined
+            resume.verifier.reset()
+            if (resume.key) await context.journal?.remove(resume.key).catch(() => undefined)
+          }
+          throw error
+        }),
+      {
+        retries: BLOB_ATTEMPTS - 1,
+        backoff: {baseMs: 200},
+        // A reset or an expired token in the middle of one layer costs that layer, not the whole job.
+        retryable: (error) => FerryError.is(error) && error.retryable,
+        signal: context.signal,
+        onRetry: (error, attempt, delayMs) => context.onEvent?.({type: 'blob-retry', digest, attempt, delayMs, error}),
+      },
+    )
+
     if (resume?.key) await context.journal?.remove(resume.key).catch(() => undefined)
     context.homes.remember(destination.scope, digest, destination.repository)
     return {kind: 'uploaded', bytes}
@@ -138,6 +141,9 @@ async function uploadBlob(
   const streamFailed = new Promise<never>((_, reject) => (failed = reject))
   streamFailed.catch(() => undefined)
   let sent = 0
+  // Each opening's pipeline, settled once it has reported how it ended, and its source to close.
+  const streams: Promise<void>[] = []
+  const bodies: Readable[] = []
   const onChunk = (bytes: number) => {
     sent += bytes
     context.onEvent?.({type: 'bytes', bytes})
@@ -148,11 +154,17 @@ async function uploadBlob(
     const {body, checked} = await verifiedSource(descriptor, source, offset, signal, what, onChunk, resume?.verifier)
     // The cap sits after the verifier, so the held-back last chunk is still released only once the
     // digest is known to be right.
+    bodies.push(body)
     const throttle = context.byteRate?.throttle()
+    let settle: () => void = () => undefined
+    streams.push(new Promise<void>((resolve) => (settle = resolve)))
     pipeline(throttle ? [body, checked, throttle] : [body, checked], (error) => {
+      settle()
       // When the write failed first, its end of the pipeline (or the abort below) comes back
-      // here as an error: an echo of that failure, which must not replace it.
-      if (!error || local.signal.aborted || consumerGone(error)) return
+      // here as an error: an echo of that failure, which must not replace it. The verifier's
+      // verdict is never an echo, even when the write noticed the broken stream first.
+      if (!error || consumerGone(error) || streamError !== undefined) return
+      if (local.signal.aborted && !isVerdict(error)) return
       streamError = error
       local.abort(error)
       failed(error)
@@ -176,6 +188,9 @@ async function uploadBlob(
     local.abort()
     // The destination cleans up its half-written blob (an upload session, a temporary file).
     await write?.catch(() => undefined)
+    // A write that saw the broken stream before the pipeline said why must not hide the why.
+    for (const body of bodies) body.destroy()
+    await Promise.all(streams)
     // The source's own failure (DIGEST_MISMATCH, SIZE_MISMATCH, a reset) says more than the
     // aborted write it caused.
     throw streamError ?? error
@@ -209,6 +224,11 @@ async function verifiedSource(
     body = await source.openBlob(descriptor, signal)
   }
   return {body, checked: verifier.stream(offset, onChunk)}
+}
+
+/** The source's bytes checked out wrong: said by the verifier itself, whatever else failed beside it. */
+function isVerdict(error: unknown): boolean {
+  return FerryError.is(error) && (error.code === 'DIGEST_MISMATCH' || error.code === 'SIZE_MISMATCH')
 }
 
 /** The errors a stream reports when its reader went away or aborted it, rather than the source failing. */

@@ -200,6 +200,41 @@ describe('source faults on blob GET', () => {
     await assertFailedCleanly(run, 'DIGEST_MISMATCH', pushed, big.digest)
   })
 
+  test(
+    'a flipped byte once in a chunked upload: the next try starts a fresh upload (the session holds the wrong bytes) and the copy is exact',
+    TEST,
+    async () => {
+      const pushed = await image('corrupt-chunked-once')
+      const big = pushed.layers[0]!
+      // Early in the blob, so several chunks holding it (and checkpoints hashing it) are sent before the end shows it.
+      const f = fault(srcProxy, {method: 'GET', path: blobPath(big.digest), times: 1, fault: {kind: 'corrupt', offset: 1000}})
+      const run = await copy('corrupt-chunked-once', {retry: 0, chunkSize: 64 * 1024})
+      f.remove()
+      assert.equal(f.hits, 1)
+      await assertCopied(run, pushed)
+    },
+  )
+
+  test('the corrupt fault counts its offset in the whole blob: a ranged read covering it is corrupt, one after it is not', TEST, async () => {
+    const pushed = await image('corrupt-ranged')
+    const big = pushed.layers[0]!
+    const f = fault(srcProxy, {method: 'GET', path: blobPath(big.digest), fault: {kind: 'corrupt', offset: LAYER - 10}})
+    const read = async (from: number) => {
+      const res = await fetch(`${srcProxy.url}/v2/faults/corrupt-ranged/blobs/${big.digest}`, {headers: {range: `bytes=${from}-`}})
+      assert.equal(res.status, 206)
+      return Buffer.from(await res.arrayBuffer())
+    }
+    const from = big.size - 64 * 1024
+    const covering = await read(from)
+    const after = await read(LAYER - 8)
+    f.remove()
+    const whole = await read(0)
+    assert.equal(covering.length, 64 * 1024)
+    assert.equal(covering[LAYER - 10 - from], whole[LAYER - 10]! ^ 0xff, 'the byte at LAYER - 10 is flipped in the covering range')
+    assert.ok(covering.subarray(0, LAYER - 10 - from).equals(whole.subarray(from, LAYER - 10)), 'and only that byte')
+    assert.ok(after.equals(whole.subarray(LAYER - 8)), 'a range after the offset is intact')
+  })
+
   test('a manifest served with a flipped byte fails with DIGEST_MISMATCH', TEST, async () => {
     const pushed = await image('corrupt-manifest', 'oci')
     const f = fault(srcProxy, {method: 'GET', path: /^\/v2\/faults\/corrupt-manifest\/manifests\/sha256:/, fault: {kind: 'corrupt'}})

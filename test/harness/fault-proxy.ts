@@ -44,7 +44,10 @@ export type Fault =
    * a well-formed response that is simply short. Only a size check can tell.
    */
   | {kind: 'short'; afterBytes: number}
-  /** Forward with one byte flipped (XOR 0xff) at `offset` (default: the middle of the body); same length. */
+  /**
+   * Forward with one byte flipped (XOR 0xff) at `offset` of the whole resource (default: its
+   * middle), also in a 206 answer whose range covers it; same length.
+   */
   | {kind: 'corrupt'; offset?: number}
   /**
    * Answer `status` with an OCI error body quoting the request's Authorization header (a careless
@@ -440,8 +443,13 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>,
           return
         }
         case 'corrupt': {
+          // The offset counts in the whole resource, so a ranged read that covers it is corrupt
+          // too (as a bad disk behind the registry would be), and one that starts after it is not.
           const declared = Number(upstreamRes.headers['content-length'] ?? 0)
-          const offset = fault.offset ?? Math.floor(declared / 2)
+          const range = /^bytes (\d+)-\d+\/(\d+)$/.exec(String(upstreamRes.headers['content-range'] ?? ''))
+          const start = status === 206 && range ? Number(range[1]) : 0
+          const whole = status === 206 && range ? Number(range[2]) : declared
+          const offset = (fault.offset ?? Math.floor(whole / 2)) - start
           res.writeHead(status, responseHeaders)
           upstreamRes.pipe(new FlipByte(offset)).pipe(res)
           return
