@@ -18,6 +18,7 @@ import type {JobResult} from '../report/summary.js'
 import type {JobRetry, Limits, Selection, UserSettings} from '../settings.js'
 import type {FlightLock} from '../transfer/blob-flight.js'
 import type {EndpointResolver} from '../transfer/endpoints.js'
+import type {PruneSettings, TagRemover} from './prune.js'
 
 export type {JobRetry, Limits, Selection, UserSettings}
 
@@ -80,6 +81,8 @@ export interface SessionOptions {
    * and backup put an OCI layout on one side).
    */
   endpoints?: (registries: EndpointResolver) => EndpointResolver
+  /** --prune: after a run's copies, delete destination tags the source no longer has (engine/prune.ts). */
+  prune?: PruneSettings
 }
 
 /** What one run reads besides the settings: its rules. */
@@ -109,6 +112,8 @@ export interface EngineOptions extends RunInput, UserSettings, Output, Shared {
   drain?: AbortSignal
   prepareDestination?: SessionOptions['prepareDestination']
   endpoints?: SessionOptions['endpoints']
+  /** With `prune`: removes one tag by the registry's own API (Harbor) instead of a delete by digest. */
+  removeTag?: TagRemover
 }
 
 /** Everything a run is told but its rules: the one name for the engine's settings, flat. */
@@ -136,5 +141,6 @@ export function sessionOptions(flat: EngineSettings): SessionOptions {
     drain: flat.drain,
     prepareDestination: flat.prepareDestination,
     endpoints: flat.endpoints,
+    ...(flat.prune && !flat.verify ? {prune: {maxDeletes: flat.maxDeletes, removeTag: flat.removeTag}} : {}),
   }
 }
