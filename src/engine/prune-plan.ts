@@ -41,8 +41,8 @@ export function attachedSubject(tag: string): string | undefined {
 export interface RepositoryPlan {
   /** Manifests to delete, each with the gone tags that point to it. */
   deletes: {digest: string; tags: string[]}[]
-  /** Gone tags left in place, with the reason. */
-  kept: {tag: string; digest: string; reason: string}[]
+  /** Gone tags left in place, with the reason; `attached`: a signature or referrer index of a kept image, as meant. */
+  kept: {tag: string; digest: string; reason: string; attached?: boolean}[]
 }
 
 /**
@@ -68,7 +68,7 @@ export function planRepository(input: {
     for (const candidate of candidates) {
       const subject = attachedSubject(candidate.tag)
       if (subject === undefined || !held.has(subject)) continue
-      kept.push({...candidate, reason: `it attaches to ${subject} (${held.get(subject)}), which stays`})
+      kept.push({...candidate, reason: `it attaches to ${subject} (${held.get(subject)}), which stays`, attached: true})
       if (!held.has(candidate.digest)) held.set(candidate.digest, `tag ${candidate.tag}`)
       candidates = candidates.filter((other) => other !== candidate)
       changed = true

@@ -74,8 +74,13 @@ export async function pruneDestinations(session: EngineSession, input: PruneInpu
           `not run: the source listing for ${key} selects no tags while the destination has some; a source outage must not empty a mirror (delete by hand if it is meant); nothing deleted`,
         )
       }
-      report.kept.push(...plan.kept)
-      for (const kept of plan.kept) session.logger.warn(`prune: kept ${kept.repository}:${kept.tag} (${kept.digest}), gone from the source: ${kept.reason}`)
+      for (const {attached, ...kept} of plan.kept) {
+        report.kept.push(kept)
+        // A signature staying with its image is prune working as meant; a tag it could not remove is news.
+        const line = `prune: kept ${kept.repository}:${kept.tag} (${kept.digest}), gone from the source: ${kept.reason}`
+        if (attached) session.logger.info(line)
+        else session.logger.warn(line)
+      }
       if (plan.deletes.length > 0) planned.push({...target, deletes: plan.deletes})
     } catch (error) {
       if (session.signal?.aborted) return stop('stopped before deleting anything')
@@ -157,7 +162,7 @@ async function planDestination(
   session: EngineSession,
   target: Repository,
   settings: PruneSettings,
-): Promise<'empty source' | {deletes: Planned['deletes']; kept: KeptTag[]}> {
+): Promise<'empty source' | {deletes: Planned['deletes']; kept: (KeptTag & {attached?: boolean})[]}> {
   const {client} = session.clients.get(target.registry, target.repository)
   const signal = session.signal
   const listed = await destinationTags(session, target)
