@@ -18,7 +18,6 @@ import type {JobResult} from '../report/summary.js'
 import type {JobRetry, Limits, Selection, UserSettings} from '../settings.js'
 import type {FlightLock} from '../transfer/blob-flight.js'
 import type {EndpointResolver} from '../transfer/endpoints.js'
-import type {PruneSettings, TagRemover} from './prune.js'
 
 export type {JobRetry, Limits, Selection, UserSettings}
 
@@ -52,6 +51,15 @@ export interface Shared {
    * `false`: not kept.
    */
   resumeDir?: string | false
+}
+
+/** Removes one tag where the registry can (Harbor's tag API); replaces Distribution's delete by digest. */
+export type TagRemover = (registry: string, repository: string, tag: string, digest: string, signal?: AbortSignal) => Promise<void>
+
+/** --prune (engine/prune.ts): --max-deletes, and how a tag is removed. */
+export interface PruneSettings {
+  maxDeletes?: number
+  removeTag?: TagRemover
 }
 
 /** `copy` writes; `dry run` plans every job and writes nothing; `verify` checks every destination. */

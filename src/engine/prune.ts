@@ -16,18 +16,11 @@ import {registryOf, repositoryOf} from '../report/reference-parts.js'
 import type {GenerateFailure, JobResult} from '../report/summary.js'
 import {mapLimit} from '../transfer/map-limit.js'
 import {goneTags, planRepository, selectedAtSource, type ResolvedTag} from './prune-plan.js'
+import type {PruneSettings} from './options.js'
 import type {EngineSession} from './session.js'
 
 /** --max-deletes when not given: a mirror losing more tags than this in one run is more likely a mistake than a release cycle. */
 export const DEFAULT_MAX_DELETES = 20
-
-/** Removes one tag where the registry can (Harbor's tag API); replaces the delete by digest. */
-export type TagRemover = (registry: string, repository: string, tag: string, digest: string, signal?: AbortSignal) => Promise<void>
-
-export interface PruneSettings {
-  maxDeletes?: number
-  removeTag?: TagRemover
-}
 
 /** What the run knows when its copies are done. */
 export interface PruneInput {
