@@ -66,4 +66,11 @@ export interface UserSettings extends Selection, Limits {
   retryBaseMs?: JobRetry['baseMs']
   /** --dryRun: plan every job (status 'planned' or 'skipped') and write nothing anywhere. */
   dryRun?: boolean
+  /**
+   * --prune: after the copies, delete the destination tags in the rules' scope that the source no
+   * longer has (docs/prune.md); with dryRun, only list them.
+   */
+  prune?: boolean
+  /** --max-deletes: with prune, delete nothing when more tags than this would go. Default 20. */
+  maxDeletes?: number
 }

@@ -2,6 +2,7 @@ import {Flags, type Interfaces} from '@oclif/core'
 
 import {parseQps} from '../config/qps.js'
 import {parseSize} from '../config/size.js'
+import {DEFAULT_MAX_DELETES} from '../engine/prune.js'
 import {LOG_FORMATS} from '../report/log-line.js'
 import {DEFAULT_BLOB_CONNECTIONS, PART_SIZE, RANGED_THRESHOLD, RUN_PART_SLOTS} from '../registry/ranged-reader.js'
 import {tagFilter} from '../select/filters.js'
@@ -102,6 +103,26 @@ export const engineFlags = {
     description: 'also a line per registry request: method, URL, status, time (credentials and signed URL values blanked)',
     default: false,
   }),
+}
+
+/** --prune, for the commands that write to registries from rules (transfer, migrate); docs/prune.md. */
+export const pruneFlags = {
+  prune: Flags.boolean({
+    description:
+      "after the copies, delete the destination tags in the rules' scope that the source no longer has (with --dry-run: list them); never when a source listing failed (docs/prune.md)",
+    default: false,
+  }),
+  'max-deletes': Flags.integer({
+    description: `with --prune: delete nothing, and fail, when more tags than this would go (default ${DEFAULT_MAX_DELETES})`,
+    aliases: ['maxDeletes'],
+    default: DEFAULT_MAX_DELETES,
+    min: 1,
+  }),
+}
+
+/** The settings of the parsed --prune flags. */
+export function pruneSettings(flags: {prune?: boolean; 'max-deletes'?: number}): Pick<UserSettings, 'prune' | 'maxDeletes'> {
+  return flags.prune ? {prune: true, maxDeletes: flags['max-deletes']} : {}
 }
 
 type EngineFlagsParsed = Interfaces.InferredFlags<typeof engineFlags>

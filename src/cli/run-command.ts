@@ -102,6 +102,6 @@ export async function runEngineCommand(
   }
   for (const line of closing(report)) logger.result(line)
   // A stop (SIGINT/SIGTERM) that left work undone is no success: exit 1, as a standing run's does.
-  if (report.summary.failed > 0 || report.summary.generateFailed > 0 || report.interrupted || reportFailed) process.exitCode = 1
+  if (report.summary.failed > 0 || report.summary.generateFailed > 0 || report.interrupted || reportFailed || report.prune?.stopped) process.exitCode = 1
   return document
 }

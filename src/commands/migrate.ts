@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {engineFlags, engineSettings} from '../cli/engine-flags.js'
+import {engineFlags, engineSettings, pruneFlags, pruneSettings} from '../cli/engine-flags.js'
 import {FerryCommand} from '../cli/ferry-command.js'
 import {runMigration, type MigrationRequest} from '../cli/migration.js'
 import type {Logger} from '../report/logger.js'
@@ -70,6 +70,7 @@ repositories where its registry needs them before a push. Providers: ${providerN
     }),
     ccrTagNums: Flags.integer({description: 'ccr source: the newest N tags of each repository by push time (0 = all; default 100)', min: 0}),
     ...engineFlags,
+    ...pruneFlags,
     // --flatten is transfer's: migrate already maps paths with --toNamespace.
     semver: selectionFlags.semver,
     latest: selectionFlags.latest,
@@ -99,7 +100,7 @@ repositories where its registry needs them before a push. Providers: ${providerN
         repositories: flags.repositories,
         securityFile: flags.securityFile,
         secretFile: flags.secretFile,
-        engine: {...engineSettings(flags), tagSelection, platforms, dryRun: flags['dry-run'], deep: flags.deep},
+        engine: {...engineSettings(flags), ...pruneSettings(flags), tagSelection, platforms, dryRun: flags['dry-run'], deep: flags.deep},
         logger,
         signal,
         hooks,

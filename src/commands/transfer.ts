@@ -1,9 +1,10 @@
 import {Flags} from '@oclif/core'
 
-import {engineFlags, engineSettings, IMAGE_TRANSFER} from '../cli/engine-flags.js'
+import {engineFlags, engineSettings, IMAGE_TRANSFER, pruneFlags, pruneSettings} from '../cli/engine-flags.js'
 import {FerryCommand} from '../cli/ferry-command.js'
 import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
+import {exitWithUserError} from '../cli/user-error.js'
 import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-flags.js'
 import {ConfigError} from '../errors.js'
 import {transfer, transferSyncJob} from '../from-files.js'
@@ -94,6 +95,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
       helpGroup: IMAGE_TRANSFER,
     }),
     ...engineFlags,
+    ...pruneFlags,
     ...selectionFlags,
     ...planFlags,
     ...standingFlags,
@@ -102,6 +104,9 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
 
   async run(): Promise<RunReport | undefined> {
     const {flags} = await this.parse(Transfer)
+    // Prune weighs the whole run's listings and results, which one process sees only when it copies too.
+    if (flags.prune && (flags.queue || flags.ccrToTcr))
+      exitWithUserError(this, `--prune does not go with --${flags.queue ? 'queue' : 'ccrToTcr'}; run it with --ruleFile, --images or --config`)
     if (flags.queue) {
       // Loaded only here: the fleet's modules bring BullMQ and a Redis client.
       const {runEnqueue} = await import('../cli/enqueue-command.js')
@@ -148,7 +153,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
           name: 'transfer',
           trigger,
           files: {...files, ...(flatten !== undefined ? {flatten} : {})},
-          engine: {...engineSettings(flags), ...selection, deep: flags.deep},
+          engine: {...engineSettings(flags), ...pruneSettings(flags), ...selection, deep: flags.deep},
         })
         // A broken rule or security file stops the start, not the first tick.
         await job.load()
@@ -165,6 +170,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
     return runEngineCommand(this, flags, ({logger, signal, observer}) =>
       transfer({
         ...engineSettings(flags),
+        ...pruneSettings(flags),
         ...selectionSettings(flags),
         dryRun: flags['dry-run'],
         deep: flags.deep,

@@ -53,6 +53,15 @@ export interface Shared {
   resumeDir?: string | false
 }
 
+/** Removes one tag where the registry can (Harbor's tag API); replaces Distribution's delete by digest. */
+export type TagRemover = (registry: string, repository: string, tag: string, digest: string, signal?: AbortSignal) => Promise<void>
+
+/** --prune (engine/prune.ts): --max-deletes, and how a tag is removed. */
+export interface PruneSettings {
+  maxDeletes?: number
+  removeTag?: TagRemover
+}
+
 /** `copy` writes; `dry run` plans every job and writes nothing; `verify` checks every destination. */
 export type Mode = 'copy' | 'dry run' | 'verify'
 
@@ -80,6 +89,8 @@ export interface SessionOptions {
    * and backup put an OCI layout on one side).
    */
   endpoints?: (registries: EndpointResolver) => EndpointResolver
+  /** --prune: after a run's copies, delete destination tags the source no longer has (engine/prune.ts). */
+  prune?: PruneSettings
 }
 
 /** What one run reads besides the settings: its rules. */
@@ -109,6 +120,8 @@ export interface EngineOptions extends RunInput, UserSettings, Output, Shared {
   drain?: AbortSignal
   prepareDestination?: SessionOptions['prepareDestination']
   endpoints?: SessionOptions['endpoints']
+  /** With `prune`: removes one tag by the registry's own API (Harbor) instead of a delete by digest. */
+  removeTag?: TagRemover
 }
 
 /** Everything a run is told but its rules: the one name for the engine's settings, flat. */
@@ -136,5 +149,6 @@ export function sessionOptions(flat: EngineSettings): SessionOptions {
     drain: flat.drain,
     prepareDestination: flat.prepareDestination,
     endpoints: flat.endpoints,
+    ...(flat.prune && !flat.verify ? {prune: {maxDeletes: flat.maxDeletes, removeTag: flat.removeTag}} : {}),
   }
 }

@@ -4,11 +4,12 @@
  */
 import {describeError, errorCode} from '../errors.js'
 import {MemoryChannel} from '../pipeline/channel.js'
-import type {Generated} from '../pipeline/generate.js'
+import type {Generated, SourceListing} from '../pipeline/generate.js'
 import {destinationsOf, type TransferJob} from '../pipeline/job.js'
 import {RuleProgress} from '../pipeline/rule-progress.js'
 import {formatProgress, summarize, type GenerateFailure, type JobResult, type TransferReport} from '../report/summary.js'
 import {sessionOptions, type EngineOptions, type RunInput} from './options.js'
+import {pruneDestinations} from './prune.js'
 import {ruleFailures, references} from './results.js'
 import {withSession, type EngineSession} from './session.js'
 
@@ -93,9 +94,11 @@ export async function runRules(session: EngineSession, input: RunInput): Promise
 
   const channel = input.channel ?? new MemoryChannel<TransferJob>(session.routines * 4)
   const {progress} = tally
+  const listings: SourceListing[] = []
   const generated = session.jobs(progress.track(input.rules, session.starting), {
     distinctDestinations: input.distinctDestinations,
     onListed: (rules) => progress.listed(rules),
+    onSourceListing: session.prune ? (listing) => listings.push(listing) : undefined,
   })
   let listedAll = false
   const produce = async () => {
@@ -119,6 +122,12 @@ export async function runRules(session: EngineSession, input: RunInput): Promise
   }
   await Promise.all([produce(), session.consume(channel, (results) => tally.finished(results))])
   const report = tally.report({listedAll, allRead: progress.allRead})
+  // After the copies, so a tag is only deleted once the run has settled what the destination keeps.
+  if (session.prune && session.mode !== 'verify' && !input.channel) {
+    const settled = !report.interrupted && !session.starting?.aborted
+    const state = {listings, results: report.results, generateFailures: report.generateFailures, listedAll: listedAll && settled}
+    report.prune = await pruneDestinations(session, state, session.prune)
+  }
   // A queue's jobs come from elsewhere: no local rules is not a mistake there; nor is a stop before any was listed.
   if (tally.jobs === 0 && tally.generateFailures.length === 0 && !input.channel && !report.interrupted)
     session.logger.warn('the rules name no images: nothing to copy')

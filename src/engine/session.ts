@@ -8,7 +8,7 @@ import {runSignal} from '../abort.js'
 import {describeError, errorCode} from '../errors.js'
 import type {Channel} from '../pipeline/channel.js'
 import {attemptJob, isRetryable, runRoutines} from '../pipeline/consume.js'
-import {generateJobs, type Generated, type RuleItem} from '../pipeline/generate.js'
+import {generateJobs, type Generated, type RuleItem, type SourceListing} from '../pipeline/generate.js'
 import {destinationsOf, type TransferJob} from '../pipeline/job.js'
 import {listRepositories, listTags} from '../registry/catalog.js'
 import {createLimiter, type RequestLimiter} from '../registry/limiter.js'
@@ -60,6 +60,8 @@ export class EngineSession {
   readonly endpoints: EndpointResolver
   readonly mode: Mode
   readonly routines: number
+  /** --prune's settings, when asked for. */
+  readonly prune?: SessionOptions['prune']
   /** Told of every result the session's runs finish. */
   readonly onResult?: (result: JobResult) => void
   /** Aborted by a stop: copies in flight are abandoned. */
@@ -79,6 +81,7 @@ export class EngineSession {
     this.mode = options.mode ?? 'copy'
     this.routines = Math.max(1, options.limits?.routines ?? 5)
     this.onResult = options.output?.onResult
+    this.prune = options.prune
     this.retries = options.retry?.retries ?? 2
     this.ownsLimiter = !options.shared?.limiter
     this.limiter = options.shared?.limiter ?? requestLimiter(options.limits)
@@ -152,7 +155,7 @@ export class EngineSession {
    */
   jobs(
     rules: Iterable<RuleItem> | AsyncIterable<RuleItem>,
-    options: {distinctDestinations?: boolean; onListed?: (rules: string[]) => void} = {},
+    options: {distinctDestinations?: boolean; onListed?: (rules: string[]) => void; onSourceListing?: (listing: SourceListing) => void} = {},
   ): AsyncGenerator<Generated> {
     const selection = this.options.selection ?? {}
     return generateJobs(rules, {
@@ -164,6 +167,7 @@ export class EngineSession {
       selector: compileSelection(selection.tagSelection),
       onListed: options.onListed,
       distinctDestinations: options.distinctDestinations,
+      onSourceListing: options.onSourceListing,
     })
   }
 

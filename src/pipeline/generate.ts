@@ -10,6 +10,18 @@ import type {TransferJob} from './job.js'
 
 export type Generated = {kind: 'job'; job: TransferJob} | {kind: 'error'; rule: string; error: FerryError}
 
+/**
+ * A rule group's source listing as --prune reads it: every tag the source listed (before any
+ * filter), whether the listing ended without failing, and which tags the group's filters select
+ * one by one (--latest's ranking aside).
+ */
+export interface SourceListing {
+  rules: readonly Rule[]
+  tags: ReadonlySet<string>
+  complete: boolean
+  inScope: (tag: string) => boolean
+}
+
 /** Sent down the same channel as a rule's jobs, after the last of them, so it arrives only once they have. */
 type Listed = {kind: 'listed'; rules: string[]}
 
@@ -136,6 +148,8 @@ export async function* generateJobs(
      * (or their failure was). A rule a stop cuts short is never named.
      */
     onListed?: (rules: string[]) => void
+    /** Told each listed rule group's source listing when it ends or fails (--prune). */
+    onSourceListing?: (listing: SourceListing) => void
   },
 ): AsyncGenerator<Generated> {
   const out = new MemoryChannel<Generated | Listed>(Math.max(16, options.listers * 4))
@@ -183,12 +197,16 @@ export async function* generateJobs(
     let matched = 0
     // The rule's own pattern (image-syncer's `repo:/regex/`), checked before the run-wide filters.
     const pattern = rule.source.tagPattern === undefined ? undefined : new RegExp(rule.source.tagPattern)
+    const seen = new Set<string>()
+    let inScope = (tag: string) => !pattern || pattern.test(tag)
     try {
       const selector = chainSelectors(predicateSelector(options.tagFilter), options.selector, compileSelection(rule.selection?.tags, RULE_LABELS))
+      if (selector) inScope = (tag) => (!pattern || pattern.test(tag)) && selector.keep(tag)
       // --latest ranks the whole listing, so it is collected first; every other filter streams.
       const listed: string[] = []
       for await (const tag of options.listTags(rule.source.registry, rule.source.repository, signal)) {
         count++
+        if (typeof tag === 'string') seen.add(tag)
         if (typeof tag !== 'string') {
           // That tag fails on its own; the rule's other tags are still copied.
           await out.push({kind: 'error', rule: rule.text, error: tag}, {signal})
@@ -206,7 +224,9 @@ export async function* generateJobs(
         const message = `rule ${rule.text}: none of the ${count} tags of the source repository matches /${rule.source.tagPattern}/`
         await out.push({kind: 'error', rule: rule.text, error: new FerryError('NO_TAGS', message)}, {signal})
       }
+      options.onSourceListing?.({rules: group, tags: seen, complete: !signal.aborted, inScope})
     } catch (error) {
+      options.onSourceListing?.({rules: group, tags: seen, complete: false, inScope})
       if (signal.aborted) return
       const failure = FerryError.is(error) ? error : new FerryError('LIST_FAILED', String(error))
       await out.push({kind: 'error', rule: rule.text, error: failure}, {signal}).catch(() => undefined)

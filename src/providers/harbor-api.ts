@@ -19,7 +19,7 @@ import {hasNextPage, parseHarborError, totalCount} from './harbor-model.js'
 const RETRYABLE = new Set([429, 500, 502, 503, 504])
 
 export interface HarborRequest {
-  method: 'GET' | 'HEAD' | 'POST'
+  method: 'GET' | 'HEAD' | 'POST' | 'DELETE'
   /** Path under /api/v2.0, already encoded. */
   path: string
   query?: Record<string, string | number>
@@ -54,7 +54,8 @@ export interface HarborApiOptions {
 /**
  * The Harbor v2 REST API (`/api/v2.0`) with basic auth. Every attempt passes the run's limiter,
  * so --qps covers API calls too; throttling and 5xx answers are retried with backoff, honouring
- * Retry-After. Every call is safe to repeat: reads, and a project creation whose repeat answers 409.
+ * Retry-After. Every call is safe to repeat: reads, a project creation whose repeat answers 409, and
+ * a tag deletion whose repeat answers 404.
  */
 export class HarborApi {
   readonly host: string

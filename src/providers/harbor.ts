@@ -68,6 +68,19 @@ export const harborProvider: ProviderModule = {
         }
         return pending
       },
+      // Harbor deletes a tag alone; the artifact stays (untagged) for Harbor's own retention.
+      async removeTag(repository, tag, digest, signal) {
+        const parts = splitRepository(repository)
+        if (!parts) throw new FerryError('INVALID_RULE', `harbor: ${host}/${repository} names no project`)
+        await api.request({
+          method: 'DELETE',
+          path: `${repositoryApiPath(parts.project, parts.repository)}/artifacts/${encodeURIComponent(digest)}/tags/${encodeURIComponent(tag)}`,
+          expect: [200, 404],
+          what: `delete tag ${repository}:${tag}`,
+          permission: 'the Developer role in the project (a robot account: delete tag)',
+          signal,
+        })
+      },
     }
   },
 }

@@ -124,6 +124,12 @@ export async function migrate(options: MigrateOptions): Promise<TransferReport> 
     credentials,
     limiter: options.limiter,
     prepareDestination: (_registry, repository, signal) => to.prepare(repository, signal),
+    ...(to.removeTag
+      ? {
+          removeTag: (_registry: string, repository: string, tag: string, digest: string, signal?: AbortSignal) =>
+            to.removeTag!(repository, tag, digest, signal),
+        }
+      : {}),
   })
   return {...report, omittedTags: omitted}
 }

@@ -32,6 +32,8 @@ export interface DestinationProvider {
   prepare(repository: string, signal?: AbortSignal): Promise<void>
   /** Push access (temporary tokens refreshed by the provider); absent = the security file's. */
   access?(): RegistryAccess
+  /** --prune: removes one tag and only it (Harbor's tag API); absent = Distribution's delete by digest. */
+  removeTag?(repository: string, tag: string, digest: string, signal?: AbortSignal): Promise<void>
 }
 
 /** What a provider is built from: its own settings (flags, secret file) and the run's shared parts. */

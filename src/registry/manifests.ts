@@ -105,3 +105,22 @@ export async function putManifest(
   // Only reported, never trusted: a header that is no digest gives way to the one ferry computes.
   return stored && !digestProblem(stored) ? stored : digestLike(manifest.bytes, reference, 'PUT manifest')
 }
+
+/**
+ * Deletes a manifest by digest. Distribution then removes every tag of the repository that points
+ * to it, so callers decide first that no tag they keep does. False when it was already gone.
+ */
+export async function deleteManifest(client: RegistryClient, repository: string, digest: string, options: {signal?: AbortSignal} = {}): Promise<boolean> {
+  checkDigest(digest, `DELETE manifest ${client.registry}/${repository}`)
+  const response = await client.send({
+    method: 'DELETE',
+    path: `/v2/${repository}/manifests/${digest}`,
+    // Distribution's token auth asks for the `delete` action on DELETE requests.
+    scopes: [repositoryScope(repository, [...PUSH, 'delete'])],
+    expect: [200, 202, 404],
+    idempotent: true,
+    what: `DELETE manifest ${client.registry}/${repository}@${digest}`,
+    signal: options.signal,
+  })
+  return response.status !== 404
+}

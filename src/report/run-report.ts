@@ -1,4 +1,5 @@
 import {registryOf} from './reference-parts.js'
+import type {KeptTag, PrunedTag} from './prune-report.js'
 import {Redactor} from './redactor.js'
 import type {GenerateFailure, JobResult, PullQuota, TransferReport, TransferSummary} from './summary.js'
 
@@ -89,6 +90,12 @@ export interface RunReport {
   unfinishedRules: string[]
   /** False: the rules themselves (a provider's enumeration) were cut short; rules after these were never read. */
   allRulesRead: boolean
+  /** --prune: destination tags deleted (a dry run: that would be), each with its digest; [] without --prune. */
+  pruned: PrunedTag[]
+  /** --prune: tags gone from the source that were kept (a shared digest, a signature of a kept image, a registry refusing deletes). */
+  pruneKept: KeptTag[]
+  /** --prune deleted nothing more, and why (a failed source listing, --max-deletes); null otherwise. */
+  pruneStopped: string | null
 }
 
 /** What the document says besides the engine's report: when, and who ran what. */
@@ -121,6 +128,9 @@ export function buildRunReport(report: TransferReport, context: RunContext, reda
     interrupted: report.interrupted ?? false,
     unfinishedRules: report.unfinishedRules ?? [],
     allRulesRead: report.allRulesRead ?? true,
+    pruned: report.prune?.pruned ?? [],
+    pruneKept: report.prune?.kept ?? [],
+    pruneStopped: report.prune?.stopped ?? null,
   }
 }
 

@@ -1,4 +1,5 @@
 import type {PullQuota} from '../pull-quota.js'
+import type {PruneReport} from './prune-report.js'
 
 export type {PullQuota}
 
@@ -86,6 +87,8 @@ export interface TransferReport {
    */
   unfinishedRules?: string[]
   allRulesRead?: boolean
+  /** --prune: the destination tags deleted and kept; absent when prune was not asked for. */
+  prune?: PruneReport
 }
 
 /** How a run ended besides its results: what a stop or a failed listing left undone. */

@@ -77,7 +77,8 @@ export function rulesSyncJob(options: {
     rulesForPush: (push) => withClaimants(rulesForPush(rules, push, options.engine.tagFilter), rules),
     async runRules(narrowed, hooks) {
       if (!credentials) await load()
-      return runTransfer({...options.engine, rules: narrowed, credentials: credentials!, limiter, ...hooks})
+      // A push copies one tag: its run lists no rule whole, so it never prunes.
+      return runTransfer({...options.engine, prune: false, rules: narrowed, credentials: credentials!, limiter, ...hooks})
     },
     close: () => limiter.stop(),
   }

@@ -149,6 +149,38 @@ describe('harbor provider', () => {
     assert.equal(third.count({method: 'POST', path: /^\/api\/v2\.0\/projects$/}), 1)
   })
 
+  test('--prune at a Harbor destination removes gone tags by its tag API: a tag sharing a kept digest goes alone, the image stays', async () => {
+    // Follows the test above: third holds mirror/app:1.0.0 and mirror/solo:1.0.0.
+    const kept = await skopeoDigest(plain, 'team/app:1.0.0')
+    const gone = await pushImage(third, 'mirror/app', '0.9.0', {layers: [randomLayer(128, 'harbor:gone')]})
+    await pushImage(third, 'mirror/app', 'temp', {layers: [randomLayer(128, 'harbor:gone')]})
+    const manifest = await fetch(`${behind3.url}/v2/mirror/app/manifests/1.0.0`, {
+      headers: {Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json'},
+    })
+    await fetch(`${third.url}/v2/mirror/app/manifests/1.0.0-old`, {
+      method: 'PUT',
+      headers: {'content-type': manifest.headers.get('content-type')!, authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`},
+      body: Buffer.from(await manifest.arrayBuffer()),
+    })
+    const from = await registryProvider.source!(context(plain.host))
+    const to = await harborProvider.destination!(context(third.host, {namespace: 'mirror'}))
+    const report = await migrate({from, to, credentials, limiter: createLimiter({}), toNamespace: 'mirror', routines: 4, prune: true})
+    assert.equal(report.prune?.stopped, undefined, describeReport(report))
+    assert.deepEqual(report.prune!.pruned.map((each) => `${each.tag} ${each.digest}`).sort(), [
+      `0.9.0 ${gone.digest}`,
+      `1.0.0-old ${kept}`,
+      `temp ${gone.digest}`,
+    ])
+    assert.deepEqual(
+      third.artifacts('mirror/app').flatMap((a) => a.tags),
+      ['1.0.0'],
+    )
+    // Tags only: nothing deleted by digest, the kept image whole behind Harbor.
+    assert.equal(third.count({method: 'DELETE', path: /^\/v2\//}), 0)
+    assert.equal(third.count({method: 'DELETE', path: /\/tags\//}), 3)
+    assert.equal(await skopeoDigest(behind3, 'mirror/app:1.0.0'), kept)
+  })
+
   test('a repository without a project fails its jobs with a clear reason', async () => {
     const from = await registryProvider.source!(context(plain.host))
     const to = await harborProvider.destination!(context(third.host))

@@ -354,6 +354,15 @@ export async function startFakeHarbor(options: FakeHarborOptions): Promise<FakeH
         }))
       return sendPage(req, res, at, url, list)
     }
+    // Harbor's tag API removes the tag alone; the artifact stays, untagged. (This fake's /v2 tag
+    // list still comes from the registry behind it; real Harbor's follows its database.)
+    if (method === 'DELETE' && route.length === 8 && route[2] === 'repositories' && route[4] === 'artifacts' && route[6] === 'tags') {
+      const repository = `${project!.name}/${decodeURIComponent(route[3]!)}`
+      const reference = route[5]!
+      const artifact = [...(repositories.get(repository)?.artifacts.values() ?? [])].find((a) => a.digest === reference || a.tags.has(reference))
+      if (!artifact || !artifact.tags.delete(route[7]!)) throw new ApiError(404, 'NOT_FOUND', `tag ${route[7]} of ${repository}@${reference} not found`)
+      return sendJson(req, res, at, 200, {})
+    }
     throw new ApiError(404, 'NOT_FOUND', `no route ${method} ${url.pathname}`)
   }
 

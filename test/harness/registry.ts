@@ -29,6 +29,8 @@ export interface StartRegistryOptions {
   readyTimeoutMs?: number
   /** A fixed port (the demo's well-known ports); random when absent. */
   port?: number
+  /** DELETE of manifests and blobs (REGISTRY_STORAGE_DELETE_ENABLED); default true. False: 405 UNSUPPORTED. */
+  deletes?: boolean
 }
 
 export interface TestRegistry {
@@ -80,7 +82,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       log: {level: 'warn', formatter: 'text', accesslog: {disabled: false}},
       storage: {
         filesystem: {rootdirectory: storageDir},
-        delete: {enabled: true},
+        delete: {enabled: options.deletes ?? true},
         // No blobdescriptor cache: every answer then reflects what is on
         // disk, so tests that delete or race blobs see storage, not a cache,
         // and a restart never changes behaviour. Speed is moot at test sizes.
