@@ -10,29 +10,20 @@ import {newestTags, type TagTimes} from './tcr-tags.js'
 const TAG_LISTERS = 4
 
 /**
- * Every repository of the account's organizations (or of one, --fromNamespace): ListNamespaces,
- * then ListReposDetails page by page for each organization, then each repository's tags
+ * Every repository of the organizations (all the key may list, or one: --fromNamespace):
+ * ListReposDetails page by page for each organization, then each repository's tags
  * (ListRepositoryTags, paged), the newest `tagLimit` by update time. Repositories stream as
  * their pages arrive. A name the API lists is checked before it goes into the next call's URL.
  */
 export async function* swrRepositories(
   api: SwrApi,
-  options: {namespace?: string; tagLimit: number; region: string},
+  organizations: SwrOrganizations,
+  options: {tagLimit: number; region: string},
   signal?: AbortSignal,
 ): AsyncGenerator<SourceRepository | RefusedName> {
   const from = `swr organizations in region ${options.region}`
-  const namespaces: string[] = []
-  for (const {name} of await api.namespaces(signal)) {
-    const refused = nameRefusal(() => checkRepositoryName(name, `${from}, ListNamespaces`, 'skipped'))
-    if (refused) {
-      if (!options.namespace) yield refused
-    } else namespaces.push(name!)
-  }
-  if (options.namespace && !namespaces.includes(options.namespace)) {
-    // A typo would otherwise copy nothing, silently.
-    throw new ConfigError(`swr: no organization ${options.namespace} in region ${options.region} that this key may list`)
-  }
-  for (const namespace of options.namespace ? [options.namespace] : namespaces) {
+  for (const refused of organizations.refused) yield refused
+  for (const namespace of organizations.names) {
     const pages = offsetPages<SwrRepository>(
       (offset, limit) => api.repositories(namespace, offset, limit, signal),
       PAGE_SIZE,
@@ -52,6 +43,31 @@ export async function* swrRepositories(
       for (const repository of found) yield repository
     }
   }
+}
+
+export interface SwrOrganizations {
+  /** The organizations to list, in the API's order. */
+  names: string[]
+  /** Organizations listed under a name that breaks the grammar. */
+  refused: RefusedName[]
+}
+
+/**
+ * The organizations to enumerate, read when the source is opened: wrong keys or a missing
+ * permission stop the run before it starts, and --fromNamespace must name one the key may list
+ * (a typo would otherwise copy nothing, silently).
+ */
+export async function swrOrganizations(api: SwrApi, options: {namespace?: string; region: string}): Promise<SwrOrganizations> {
+  const names: string[] = []
+  const refused: RefusedName[] = []
+  for (const {name} of await api.namespaces()) {
+    const refusal = nameRefusal(() => checkRepositoryName(name, `swr organizations in region ${options.region}, ListNamespaces`, 'skipped'))
+    if (refusal) refused.push(refusal)
+    else names.push(name!)
+  }
+  if (!options.namespace) return {names, refused}
+  if (!names.includes(options.namespace)) throw new ConfigError(`swr: no organization ${options.namespace} in region ${options.region} that this key may list`)
+  return {names: [options.namespace], refused: []}
 }
 
 async function repositoryTags(api: SwrApi, namespace: string, name: string, tagLimit: number, signal?: AbortSignal): Promise<SourceRepository> {

@@ -4,7 +4,7 @@ import type {CredentialSource} from '../registry/auth.js'
 import type {DestinationProvider, ProviderContext, ProviderModule, SourceProvider} from './provider.js'
 import {SwrApi, swrEndpoint, type SwrKeys} from './swr-api.js'
 import {SwrPreparer} from './swr-prepare.js'
-import {swrRepositories} from './swr-source.js'
+import {swrOrganizations, swrRepositories} from './swr-source.js'
 import {swrLogin, swrRegionOf, swrRegistryHost} from './swr-names.js'
 import {parseTagLimit} from './tcr-tags.js'
 
@@ -93,10 +93,11 @@ export const swrProvider: ProviderModule = {
     const settings = swrSettings(context, 'source')
     const api = openApi(settings, context, 'source')
     const credentials = swrCredentials(settings)
+    const organizations = await swrOrganizations(api, {namespace: settings.namespace, region: settings.region})
     return {
       name: 'swr',
       registry: settings.registry,
-      repositories: (signal) => swrRepositories(api, {namespace: settings.namespace, tagLimit: settings.tagLimit, region: settings.region}, signal),
+      repositories: (signal) => swrRepositories(api, organizations, {tagLimit: settings.tagLimit, region: settings.region}, signal),
       access: () => ({credentials}),
     }
   },
