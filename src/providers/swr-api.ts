@@ -4,7 +4,7 @@ import type * as SwrSdk from '@huaweicloud/huaweicloud-sdk-swr'
 
 import {ConfigError, FerryError} from '../errors.js'
 import type {RequestLimiter} from '../registry/limiter.js'
-import {withRetry} from '../retry.js'
+import {gatedCall} from './api-gate.js'
 import {readSwrFailure, swrError, swrRetryable, type SwrSide} from './swr-errors.js'
 import {apiRepositoryName} from './swr-names.js'
 
@@ -154,27 +154,16 @@ export class SwrApi {
     await this.send('CreateNamespace', signal, () => this.client.createNamespace(new this.sdk.CreateNamespaceRequest().withBody(body)))
   }
 
-  private async send(action: string, signal: AbortSignal | undefined, call: () => Promise<unknown>): Promise<unknown> {
-    const attempts = this.options.attempts ?? 5
-    try {
-      return await withRetry(
-        () => {
-          signal?.throwIfAborted()
-          return this.options.limiter.schedule(call)
-        },
-        {
-          retries: attempts - 1,
-          backoff: {baseMs: this.options.retryBaseMs ?? 500, maxMs: 10_000},
-          retryable: (error) => !FerryError.is(error) && swrRetryable(readSwrFailure(error)),
-          signal,
-        },
-      )
-    } catch (error) {
-      if (signal?.aborted && error === signal.reason) throw error
-      if (FerryError.is(error)) throw error
+  private send(action: string, signal: AbortSignal | undefined, call: () => Promise<unknown>): Promise<unknown> {
+    return gatedCall(call, {
+      limiter: this.options.limiter,
+      attempts: this.options.attempts ?? 5,
+      retryBaseMs: this.options.retryBaseMs ?? 500,
+      retryable: (error) => !FerryError.is(error) && swrRetryable(readSwrFailure(error)),
       // Not chained as a cause: the SDK's exception may hold the request's headers.
-      throw swrError(action, readSwrFailure(error), this.options)
-    }
+      fail: (error) => (FerryError.is(error) ? error : swrError(action, readSwrFailure(error), this.options)),
+      signal,
+    })
   }
 }
 
