@@ -4,8 +4,11 @@
  * read here (inputs.ts) and the engine is handed what they say; nothing below this module reads a
  * rule or security file (offline-files.ts does the same for save, load and backup).
  */
+import {loadSecretFile} from './config/secrets.js'
+import {requestLimiter} from './engine/session.js'
 import {runTransfer, type EngineOptions} from './engine/run.js'
-import {loadTransferInputs, type InputFiles} from './inputs.js'
+import {loadTransferInputs, type InputFiles, type TransferInputs} from './inputs.js'
+import type {RequestLimiter} from './registry/limiter.js'
 import type {TransferReport} from './report/summary.js'
 import {rulesSyncJob, type SyncJob} from './serve/sync-job.js'
 import type {UserSettings} from './settings.js'
@@ -44,4 +47,32 @@ async function withInputs(options: TransferOptions): Promise<EngineOptions> {
 export function transferSyncJob(options: {name: string; trigger: TriggerSpec; files: InputFiles; engine: UserSettings}): SyncJob & {load(): Promise<void>} {
   const {files, ...job} = options
   return rulesSyncJob({...job, load: () => loadTransferInputs(files)})
+}
+
+/**
+ * Cloud registries among the destinations that ferry prepares when their keys are given (today
+ * Huawei SWR): the inputs read, and the credentials and preparation to run them with; undefined
+ * when no destination needs it. The limiter carries the API calls and is the run's too.
+ */
+export async function cloudDestinations(
+  files: InputFiles,
+  options: {secretFile?: string; swrRegistry?: string; qps?: number; env?: NodeJS.ProcessEnv},
+): Promise<{inputs: TransferInputs; options: Pick<EngineOptions, 'credentials' | 'prepareDestination'>; limiter: RequestLimiter} | undefined> {
+  const env = options.env ?? files.env ?? process.env
+  const secrets = options.secretFile ? await loadSecretFile(options.secretFile, env) : {}
+  const {hasSwrKeys, swrTransferOptions} = await import('./providers/swr-transfer.js')
+  if (!options.swrRegistry && !hasSwrKeys(secrets, env)) return undefined
+  const inputs = await loadTransferInputs(files)
+  const limiter = requestLimiter({qps: options.qps})
+  try {
+    const prepared = swrTransferOptions(inputs, {secrets, env, limiter, registry: options.swrRegistry})
+    if (!prepared) {
+      await limiter.stop()
+      return undefined
+    }
+    return {inputs, options: prepared, limiter}
+  } catch (error) {
+    await limiter.stop()
+    throw error
+  }
 }

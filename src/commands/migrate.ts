@@ -63,12 +63,17 @@ repositories where its registry needs them before a push. Providers: ${providerN
       aliases: ['toInstance'],
       description: 'destination instance (name or id) for enterprise registries',
     }),
-    secretFile: Flags.string({description: 'cloud API keys per provider (image-transfer secret.yaml: ccr/tcr secretId and secretKey)'}),
+    secretFile: Flags.string({
+      description: 'cloud API keys per provider (image-transfer secret.yaml: ccr/tcr secretId and secretKey; swr ak, sk, region, projectId)',
+    }),
     repositories: Flags.string({
       description: 'only source repositories matching this glob (`*` within a path component, `**` across; repeatable)',
       multiple: true,
     }),
-    ccrTagNums: Flags.integer({description: 'ccr source: the newest N tags of each repository by push time (0 = all; default 100)', min: 0}),
+    ccrTagNums: Flags.integer({
+      description: 'ccr and swr sources: the newest N tags of each repository by push (update) time (0 = all; default 100 for ccr, all for swr)',
+      min: 0,
+    }),
     ...engineFlags,
     ...pruneFlags,
     // --flatten is transfer's: migrate already maps paths with --toNamespace.

@@ -7,7 +7,7 @@ import {runEngineCommand} from '../cli/run-command.js'
 import {exitWithUserError} from '../cli/user-error.js'
 import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-flags.js'
 import {ConfigError} from '../errors.js'
-import {transfer, transferSyncJob} from '../from-files.js'
+import {cloudDestinations, transfer, transferSyncJob} from '../from-files.js'
 import type {RunReport} from '../report/run-report.js'
 import {RULE_FORMATS} from '../inputs.js'
 
@@ -85,8 +85,15 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
     tcrRegion: Flags.string({description: 'TCR instance region (--ccrToTcr)', default: 'ap-guangzhou', helpGroup: IMAGE_TRANSFER}),
     tcrName: Flags.string({description: 'TCR instance name (--ccrToTcr)', helpGroup: IMAGE_TRANSFER}),
     secretFile: Flags.string({
-      description: 'Tencent Cloud API keys: ccr/tcr secretId and secretKey, each standing in for the other (--ccrToTcr)',
+      description:
+        'cloud API keys: ccr/tcr secretId and secretKey, each standing in for the other (--ccrToTcr); swr ak, sk, region, projectId (an SWR destination: login derived, organizations created)',
       helpGroup: IMAGE_TRANSFER,
+    }),
+    'swr-registry': Flags.string({
+      aliases: ['swrRegistry'],
+      description:
+        'this destination registry host is Huawei SWR though not named swr.<region>.myhuaweicloud.com (needs SWR keys: --secretFile swr entry or HUAWEICLOUD_SDK_AK/SK)',
+      helpGroup: IMAGE_SYNCER,
     }),
     ccrTagNums: Flags.integer({
       description: 'newest N tags of each CCR repository by push time (0 = all); ferry reports how many it left out, image-transfer did not',
@@ -135,6 +142,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
         ...run,
       })
     if (isStanding(flags)) {
+      if (flags['swr-registry']) throw new ConfigError('--swr-registry runs once for now; drop --schedule, --interval and --listen')
       const [{runServiceCommand}, {runnerSyncJob}] = await Promise.all([import('../cli/run-service.js'), import('../serve/sync-job.js')])
       return runServiceCommand(this, flags, async (logger) => {
         const trigger = triggerFromFlags(flags)
@@ -167,18 +175,25 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
         return ccrToTcr({logger, signal, ...(observer ? {hooks: {observer}} : {})})
       })
     }
-    return runEngineCommand(this, flags, ({logger, signal, observer}) =>
-      transfer({
+    return runEngineCommand(this, flags, async ({logger, signal, observer}) => {
+      const run = {
         ...engineSettings(flags),
         ...pruneSettings(flags),
         ...selectionSettings(flags),
         dryRun: flags['dry-run'],
         deep: flags.deep,
-        ...files,
         logger,
         signal,
         observer,
-      }),
-    )
+      }
+      // A destination in Huawei SWR with SWR keys given: the login is derived, organizations are made.
+      const cloud = await cloudDestinations(files, {secretFile: flags.secretFile, swrRegistry: flags['swr-registry'], qps: run.qps})
+      if (!cloud) return transfer({...run, ...files})
+      try {
+        return await transfer({...run, ...cloud.inputs, ...cloud.options, limiter: cloud.limiter})
+      } finally {
+        await cloud.limiter.stop()
+      }
+    })
   }
 }

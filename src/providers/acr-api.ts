@@ -1,6 +1,6 @@
 import {ConfigError, FerryError} from '../errors.js'
 import type {RequestLimiter} from '../registry/limiter.js'
-import {withRetry} from '../retry.js'
+import {gatedCall} from './api-gate.js'
 import {acrError, acrRetryable, readAcrFailure, type AcrSide} from './acr-errors.js'
 
 /** The enterprise edition's RPC API and the personal edition's ROA API share one host per region. */
@@ -97,28 +97,16 @@ export class AcrTransport {
     })
   }
 
-  private async send(action: string, signal: AbortSignal | undefined, call: () => Promise<JsonBody>): Promise<JsonBody> {
-    const attempts = this.options.attempts ?? 5
-    try {
-      return await withRetry(
-        () => {
-          signal?.throwIfAborted()
-          return this.options.limiter.schedule(call)
-        },
-        {
-          // `attempts` counts the first one too (the option's meaning): the retries are one fewer.
-          retries: attempts - 1,
-          backoff: {baseMs: this.options.retryBaseMs ?? 500, maxMs: 10_000},
-          retryable: (error) => acrRetryable(readAcrFailure(error)),
-          signal,
-        },
-      )
-    } catch (error) {
-      // An abort before an attempt stays the abort it is; anything else is the SDK's failure.
-      if (signal?.aborted && error === signal.reason) throw error
+  private send(action: string, signal: AbortSignal | undefined, call: () => Promise<JsonBody>): Promise<JsonBody> {
+    return gatedCall(call, {
+      limiter: this.options.limiter,
+      attempts: this.options.attempts ?? 5,
+      retryBaseMs: this.options.retryBaseMs ?? 500,
+      retryable: (error) => acrRetryable(readAcrFailure(error)),
       // Not chained as a cause: the SDK's error holds the signed URL.
-      throw acrError(action, readAcrFailure(error), this.options)
-    }
+      fail: (error) => acrError(action, readAcrFailure(error), this.options),
+      signal,
+    })
   }
 }
 

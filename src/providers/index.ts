@@ -13,6 +13,7 @@ const loaders: Record<string, () => Promise<ProviderModule>> = {
   acr: async () => (await import('./acr.js')).acrProvider,
   ecr: async () => (await import('./ecr.js')).ecrProvider,
   harbor: async () => (await import('./harbor.js')).harborProvider,
+  swr: async () => (await import('./swr.js')).swrProvider,
 }
 
 export const providerNames = (): string[] => Object.keys(loaders).sort()

@@ -1,4 +1,4 @@
-import {FerryError} from '../errors.js'
+import {ConfigError, FerryError} from '../errors.js'
 import {checkRepositoryName, checkTag, nameRefusal} from '../names.js'
 import type {RuleItem} from '../pipeline/generate.js'
 import type {CredentialStore} from '../config/security.js'
@@ -69,10 +69,17 @@ export async function* providerRules(
     const filtered = listed && options.tagFilter ? listed.filter(options.tagFilter) : listed
     const tags = filtered && options.selector ? options.selector.choose(filtered) : filtered
     if (tags && tags.length === 0) continue
+    const destination = destinationRepository(found.repository, options.toNamespace)
+    // A name the destination would refuse fails here, before any of its blobs is sent.
+    const problem = to.check?.(destination)
+    if (problem) {
+      yield {rule: `${listedBy}/${found.repository}`, refused: new ConfigError(problem, {code: 'INVALID_NAME'})}
+      continue
+    }
     yield {
       text: `${from.name}:${from.registry}/${found.repository}`,
       source: {registry: from.registry, repository: found.repository, tags},
-      destination: {registry: to.registry, repository: destinationRepository(found.repository, options.toNamespace)},
+      destination: {registry: to.registry, repository: destination},
       ...(options.toNamespace ? {mapping: 'toNamespace' as const} : {}),
     }
   }

@@ -1,3 +1,4 @@
+import type {CloudSecrets} from '../config/secrets.js'
 import type {CredentialStore} from '../config/security.js'
 import type {RefusedName} from '../names.js'
 import type {RegistryAccess} from '../registry/client.js'
@@ -30,6 +31,11 @@ export interface DestinationProvider {
   readonly registry: string
   /** Creates what must exist before the first push to `repository` (namespace, project, repository). */
   prepare(repository: string, signal?: AbortSignal): Promise<void>
+  /**
+   * What the destination would refuse in this repository path (its own naming rules), as one
+   * line naming it and the rule; undefined when it takes it. Asked before anything is copied.
+   */
+  check?(repository: string): string | undefined
   /** Push access (temporary tokens refreshed by the provider); absent = the security file's. */
   access?(): RegistryAccess
   /** --prune: removes one tag and only it (Harbor's tag API); absent = Distribution's delete by digest. */
@@ -41,7 +47,7 @@ export interface ProviderContext {
   /** Settings for this side, by name (`registry`, `region`, `instance`, `namespace`, …). */
   settings: Record<string, string | undefined>
   /** Cloud API keys by provider name, from --secretFile. */
-  secrets: Record<string, {secretId?: string; secretKey?: string} | undefined>
+  secrets: CloudSecrets
   credentials: CredentialStore
   /** Every API and registry request of the run passes this one limiter. */
   limiter: RequestLimiter
