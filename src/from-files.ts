@@ -4,8 +4,10 @@
  * read here (inputs.ts) and the engine is handed what they say; nothing below this module reads a
  * rule or security file (offline-files.ts does the same for save, load and backup).
  */
+import {diffLock, type LockDiff} from './engine/lock-diff.js'
 import {runTransfer, type EngineOptions} from './engine/run.js'
 import {loadTransferInputs, type InputFiles} from './inputs.js'
+import {checkLockTarget, lockAfterRun, lockInputs, readLockFile, writeLockFile, type LockOptions} from './lock-files.js'
 import type {TransferReport} from './report/summary.js'
 import {rulesSyncJob, type SyncJob} from './serve/sync-job.js'
 import type {UserSettings} from './settings.js'
@@ -23,8 +25,24 @@ export type VerifyOptions = TransferOptions
  * already parsed `rules` and `credentials`. Resolves with each job's result; rejects only when the
  * inputs cannot be read at all.
  */
-export async function transfer(options: TransferOptions): Promise<TransferReport> {
-  return runTransfer(await withInputs(options))
+export async function transfer(options: TransferOptions & LockOptions): Promise<TransferReport> {
+  const {lockFile, frozen, ...settings} = options
+  const {previous, frozenLock} = await lockInputs({lockFile, frozen})
+  if (lockFile) await checkLockTarget(lockFile)
+  const report = await runTransfer(await withInputs({...settings, ...(frozenLock ? {frozenLock} : {})}))
+  // A frozen run copies what the lock says and leaves it as it is; a dry run writes nothing anywhere.
+  if (lockFile && !frozen && !settings.dryRun) {
+    await writeLockFile(lockFile, lockAfterRun(report, previous))
+    settings.logger?.info(`Lock written to ${lockFile}`)
+  }
+  return report
+}
+
+/** `ferry diff`: what moved at the sources since the lock file (engine/lock-diff.ts). */
+export async function diff(options: VerifyOptions & {lockFile: string}): Promise<LockDiff> {
+  const {lockFile, ...settings} = options
+  const lock = (await readLockFile(lockFile, {required: true}))!
+  return diffLock(await withInputs(settings), lock)
 }
 
 /** `ferry verify` (see verify.ts): resolves with one result per job; `summary.failed` counts the incomplete ones. */

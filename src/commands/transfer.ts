@@ -1,10 +1,11 @@
 import {Flags} from '@oclif/core'
 
-import {engineFlags, engineSettings, IMAGE_TRANSFER} from '../cli/engine-flags.js'
+import {engineFlags, engineSettings, IMAGE_TRANSFER, lockFlags} from '../cli/engine-flags.js'
 import {FerryCommand} from '../cli/ferry-command.js'
 import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-flags.js'
+import {exitWithUserError} from '../cli/user-error.js'
 import {ConfigError} from '../errors.js'
 import {transfer, transferSyncJob} from '../from-files.js'
 import type {RunReport} from '../report/run-report.js'
@@ -94,6 +95,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
       helpGroup: IMAGE_TRANSFER,
     }),
     ...engineFlags,
+    ...lockFlags,
     ...selectionFlags,
     ...planFlags,
     ...standingFlags,
@@ -102,6 +104,13 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
 
   async run(): Promise<RunReport | undefined> {
     const {flags} = await this.parse(Transfer)
+    if ((flags['lock-file'] || flags.frozen) && (flags.queue || flags.ccrToTcr || isStanding(flags))) {
+      // A lock is one run's record; a standing mirror, a queue and the CCR migration have none yet.
+      exitWithUserError(
+        this,
+        `--lock-file and --frozen are for one run of rules; drop ${flags.queue ? '--queue' : flags.ccrToTcr ? '--ccrToTcr' : '--schedule, --interval and --listen'}`,
+      )
+    }
     if (flags.queue) {
       // Loaded only here: the fleet's modules bring BullMQ and a Redis client.
       const {runEnqueue} = await import('../cli/enqueue-command.js')
@@ -168,6 +177,8 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
         ...selectionSettings(flags),
         dryRun: flags['dry-run'],
         deep: flags.deep,
+        lockFile: flags['lock-file'],
+        frozen: flags.frozen,
         ...files,
         logger,
         signal,
