@@ -126,3 +126,48 @@ test('a failed job keeps the last good digest in the lock; JSON when the name en
   assert.deepEqual(kept.images[key], {digest: good, destinations: {[`${proxy.host}/keep/app:1.0`]: good}})
   assert.equal(await skopeoDigest(destination, 'keep/app:1.0'), good)
 })
+
+test('save writes the lock into the layout; save --frozen saves the locked digest; load --frozen loads only what the lock names', async () => {
+  const first = {a: await push('team/off', '1.0', 'off-1.0-a'), b: await push('team/off', '1.1', 'off-1.1-a')}
+  const rules = await work.file('off.yaml', `${source.host}/team/off: ""\n`)
+  const lock = `${work.dir}/off.lock.yaml`
+  const saved = await runCli(['save', '--ruleFile', rules, '--securityFile', security, '--output', `${work.dir}/off1`, '--lock-file', lock])
+  assert.equal(saved.code, 0, saved.stderr)
+  const one = `${source.host}/team/off:1.0`
+  const inside = yaml.load(await readFile(`${work.dir}/off1/ferry.lock.yaml`, 'utf8')) as LockDocument
+  assert.deepEqual(inside.images[one], {digest: first.a, destinations: {[one]: first.a}})
+  assert.equal((await readLock(lock)).images[one]!.digest, first.a)
+
+  // The tag moves; a frozen save still takes the locked image, and its tar carries the lock to load.
+  const moved = await push('team/off', '1.0', 'off-1.0-b')
+  const tar = `${work.dir}/off2.tar`
+  const frozen = await runCli(['save', '--ruleFile', rules, '--securityFile', security, '--output', tar, '--lock-file', lock, '--frozen'])
+  assert.equal(frozen.code, 0, frozen.stderr)
+  assert.match(frozen.stderr, new RegExp(`drift: ${one} is now ${moved} at the source; copying the locked ${first.a}`))
+  const loaded = await runCli(['load', tar, '--registry', destination.host, '--ns', 'loaded', '--securityFile', security, '--frozen'])
+  assert.equal(loaded.code, 0, loaded.stderr)
+  assert.equal(await skopeoDigest(destination, 'loaded/off:1.0'), first.a)
+  assert.equal(await skopeoDigest(destination, 'loaded/off:1.1'), first.b)
+
+  // A lock that names 1.0 at another digest and not 1.1 at all: neither is loaded, each said in one line.
+  const other = await work.file('other.lock.yaml', `version: 1\nimages:\n  ${one}:\n    digest: ${moved}\n    destinations: {}\n`)
+  const refused = await runCli([
+    'load',
+    `${work.dir}/off1`,
+    '--registry',
+    destination.host,
+    '--ns',
+    'refused',
+    '--securityFile',
+    security,
+    '--frozen',
+    '--lock-file',
+    other,
+  ])
+  assert.equal(refused.code, 1, refused.stderr)
+  const said = refused.stdout + refused.stderr
+  assert.match(said, new RegExp(`${one} is ${first.a} in the layout but ${moved} in ${other.replace(/[.]/g, '\\.')}; not loaded`))
+  assert.match(said, new RegExp(`${source.host}/team/off:1\\.1 is not in ${other.replace(/[.]/g, '\\.')}; --frozen loads only locked images`))
+  const tags = await fetch(`${destination.url}/v2/refused/off/tags/list`)
+  assert.equal(tags.status, 404)
+})
