@@ -7,6 +7,7 @@
  */
 import yaml from 'js-yaml'
 
+import {digestProblem} from './names.js'
 import {formatReference, parseReference} from './reference.js'
 
 /** Bumped when a key is renamed or its meaning changes; a reader refuses a version it does not know. */
@@ -39,7 +40,11 @@ export interface LockedResult {
   reason?: string
   digest?: string
   destinationDigest?: string
-  referrers?: readonly {digest: string}[] | readonly string[]
+  /**
+   * Issue 17's referrers, whatever shape its results give them: a list of digests or of
+   * descriptors (`{digest}`) is read, anything else is left out.
+   */
+  referrers?: unknown
 }
 
 export function emptyLock(): Lock {
@@ -91,10 +96,18 @@ export function buildLock(results: readonly LockedResult[], previous: Lock | und
       if (holds(result) && result.digest === digest) destinations[result.destination] = result.destinationDigest ?? digest
       else if (old?.destinations[result.destination]) destinations[result.destination] = old.destinations[result.destination]!
     }
-    const referrers = [...new Set(good.flatMap((result) => (result.referrers ?? []).map((item) => (typeof item === 'string' ? item : item.digest))))]
+    const referrers = [...new Set(good.flatMap((result) => referrerDigests(result.referrers)))]
     images[key] = {digest, destinations, ...(referrers.length > 0 ? {referrers} : {})}
   }
   return {version: LOCK_VERSION, images}
+}
+
+function referrerDigests(referrers: unknown): string[] {
+  if (!Array.isArray(referrers)) return []
+  return referrers.flatMap((item: unknown) => {
+    const digest = typeof item === 'string' ? item : (item as {digest?: unknown} | null)?.digest
+    return typeof digest === 'string' && !digestProblem(digest) ? [digest] : []
+  })
 }
 
 /** Keys in code-point order, whatever the locale: the same lock is the same bytes everywhere. */

@@ -8,10 +8,9 @@ import {exitWithUserError} from '../cli/user-error.js'
 import type {LockDiff} from '../engine/lock-diff.js'
 import {FerryError} from '../errors.js'
 import {diff} from '../from-files.js'
-import {RULE_FORMATS} from '../inputs.js'
 import {formatLockChange} from '../lock.js'
 import {createLogger} from '../report/logger.js'
-import Transfer from './transfer.js'
+import Transfer, {inputFiles} from './transfer.js'
 
 // The inputs as transfer reads them; a diff reads tags, so copy and output settings do not apply.
 const {ruleFile, images, config, format, registry, ns} = Transfer.flags
@@ -68,13 +67,7 @@ not listed, a source not answering) or the inputs are unusable. Writes nothing.`
         ...engineSettings({...flags, retry: 0, 'tag-exist-overridden': true}),
         ...selection,
         lockFile: flags['lock-file'],
-        ruleFile: flags.ruleFile,
-        images: flags.images,
-        config: flags.config,
-        format: flags.format as (typeof RULE_FORMATS)[number] | undefined,
-        securityFile: flags.securityFile,
-        registry: flags.registry,
-        ns: flags.ns,
+        ...inputFiles(flags),
         logger,
         signal: stop.signal,
       })

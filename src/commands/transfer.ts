@@ -9,13 +9,26 @@ import {exitWithUserError} from '../cli/user-error.js'
 import {ConfigError} from '../errors.js'
 import {transfer, transferSyncJob} from '../from-files.js'
 import type {RunReport} from '../report/run-report.js'
-import {RULE_FORMATS} from '../inputs.js'
+import {RULE_FORMATS, type InputFiles} from '../inputs.js'
 
 const INPUTS = ['ruleFile', 'ccrToTcr', 'images', 'config']
 /** Flags image-syncer and image-migrator users already type. */
 const IMAGE_SYNCER = 'IMAGE-SYNCER / IMAGE-MIGRATOR'
 import {isStanding, standingFlags, triggerFromFlags} from '../cli/serve-flags.js'
 import {queueFlags} from '../cli/queue-flags.js'
+
+/** The inputs, whichever format they come in (--ruleFile, --images, --config); `ferry diff` reads the same. */
+export function inputFiles(flags: Pick<InputFiles, 'ruleFile' | 'images' | 'config' | 'securityFile' | 'registry' | 'ns'> & {format?: string}): InputFiles {
+  return {
+    ruleFile: flags.ruleFile,
+    images: flags.images,
+    config: flags.config,
+    format: flags.format as (typeof RULE_FORMATS)[number] | undefined,
+    securityFile: flags.securityFile,
+    registry: flags.registry,
+    ns: flags.ns,
+  }
+}
 
 export default class Transfer extends FerryCommand {
   static override summary = 'Copy images between registries by rules (image-transfer compatible).'
@@ -117,16 +130,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
       await runEnqueue(this, {...flags, queue: flags.queue, standing: isStanding(flags)})
       return undefined
     }
-    // The inputs, whichever format they come in (--ruleFile, --images, --config).
-    const files = {
-      ruleFile: flags.ruleFile,
-      images: flags.images,
-      config: flags.config,
-      format: flags.format as (typeof RULE_FORMATS)[number] | undefined,
-      securityFile: flags.securityFile,
-      registry: flags.registry,
-      ns: flags.ns,
-    }
+    const files = inputFiles(flags)
     const ccrToTcr = (run: Pick<Parameters<typeof runMigration>[0], 'logger' | 'signal' | 'hooks'>) =>
       runMigration({
         from: 'ccr',
