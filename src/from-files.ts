@@ -7,7 +7,7 @@
 import {diffLock, type LockDiff} from './engine/lock-diff.js'
 import {runTransfer, type EngineOptions} from './engine/run.js'
 import {loadTransferInputs, type InputFiles} from './inputs.js'
-import {checkLockTarget, lockAfterRun, lockInputs, readLockFile, writeLockFile, type LockOptions} from './lock-files.js'
+import {checkLockTarget, lockAfterRun, lockInputs, readLockFile, warnUnusedEntries, writeLockFile, type LockOptions} from './lock-files.js'
 import type {TransferReport} from './report/summary.js'
 import {rulesSyncJob, type SyncJob} from './serve/sync-job.js'
 import type {UserSettings} from './settings.js'
@@ -30,6 +30,7 @@ export async function transfer(options: TransferOptions & LockOptions): Promise<
   const {previous, frozenLock} = await lockInputs({lockFile, frozen})
   if (lockFile) await checkLockTarget(lockFile)
   const report = await runTransfer(await withInputs({...settings, ...(frozenLock ? {frozenLock} : {})}))
+  if (frozenLock) warnUnusedEntries(frozenLock, report, settings.logger)
   // A frozen run copies what the lock says and leaves it as it is; a dry run writes nothing anywhere.
   if (lockFile && !frozen && !settings.dryRun) {
     await writeLockFile(lockFile, lockAfterRun(report, previous))

@@ -8,7 +8,8 @@ import path from 'node:path'
 import {replaceFileAtomically} from './atomic-file.js'
 import {parseLock} from './config/lock-file.js'
 import {ConfigError} from './errors.js'
-import {buildLock, lockFormat, serializeLock, type Lock} from './lock.js'
+import {buildLock, lockFormat, serializeLock, unusedLockEntries, type Lock} from './lock.js'
+import type {Logger} from './report/logger.js'
 import type {TransferReport} from './report/summary.js'
 
 /** The lock options of transfer, save and diff. */
@@ -53,6 +54,20 @@ export async function checkLockTarget(file: string): Promise<void> {
 /** Replaces `file` with `lock` so that a reader or a crash sees the old lock or the new one, never a part. */
 export async function writeLockFile(file: string, lock: Lock): Promise<void> {
   await replaceFileAtomically(file, serializeLock(lock, lockFormat(file)), {temporaryName: `.${path.basename(file)}.ferry-tmp-${process.pid}`})
+}
+
+/** How many unused entries a --frozen run names one a line; `ferry diff` names them all. */
+const NAMED_ENTRIES = 20
+
+/** After a --frozen run: the locked references it did not copy, said rather than skipped silently. */
+export function warnUnusedEntries(lock: Lock, report: TransferReport, logger: Logger | undefined): void {
+  const unused = unusedLockEntries(lock, report.results)
+  if (unused.length === 0 || !logger) return
+  logger.warn(
+    `warning: ${unused.length} locked references were not among this run's jobs (gone from the source's tag list, or left out by the rules and filters); not copied:`,
+  )
+  for (const key of unused.slice(0, NAMED_ENTRIES)) logger.warn(`  ${key} ${lock.images[key]!.digest}`)
+  if (unused.length > NAMED_ENTRIES) logger.warn(`  … and ${unused.length - NAMED_ENTRIES} more (ferry diff lists them as gone)`)
 }
 
 /**

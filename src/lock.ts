@@ -110,6 +110,17 @@ function referrerDigests(referrers: unknown): string[] {
   })
 }
 
+/**
+ * Locked source references no job of a --frozen run copied (a tag deleted at the source is no
+ * longer listed; a filter or another rule file leaves it out), sorted. Pure.
+ */
+export function unusedLockEntries(lock: Lock, results: readonly Pick<LockedResult, 'source'>[]): string[] {
+  const used = new Set(results.map((result) => lockKey(result.source)))
+  return Object.keys(lock.images)
+    .filter((key) => !used.has(key))
+    .sort(byCodePoint)
+}
+
 /** Keys in code-point order, whatever the locale: the same lock is the same bytes everywhere. */
 function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0

@@ -12,7 +12,7 @@ import {loadTransferInputs, type TransferInputs} from './inputs.js'
 import type {Compression} from './layout/archive.js'
 import {backupLayout, parseBackupSource} from './offline/backup.js'
 import {loadLayout, registryDestinations, ruleDestinations, type Destinations} from './offline/load.js'
-import {checkLockTarget, lockAfterRun, lockInputs, readLockFile, writeLockFile, type LockOptions} from './lock-files.js'
+import {checkLockTarget, lockAfterRun, lockInputs, readLockFile, warnUnusedEntries, writeLockFile, type LockOptions} from './lock-files.js'
 import {savedResult} from './offline/layout-lock.js'
 import {outputTarget} from './offline/output.js'
 import type {Plan} from './offline/plan.js'
@@ -66,6 +66,7 @@ export async function save(options: SaveOptions): Promise<TransferReport> {
   const {previous, frozenLock} = await lockInputs({lockFile, frozen})
   if (lockFile) await checkLockTarget(lockFile)
   const report = await saveLayout({...settings, ...(await saveInputs(options)), target, ...chosen, ...(frozenLock ? {frozenLock} : {})})
+  if (frozenLock) warnUnusedEntries(frozenLock, report, settings.logger)
   // The layout holds its own lock (ferry.lock.yaml); --lock-file keeps one outside it too.
   if (lockFile && !frozen) {
     await writeLockFile(lockFile, lockAfterRun({...report, results: report.results.map(savedResult)}, previous))

@@ -95,6 +95,11 @@ test('lock, move a tag, diff shows it, --frozen copies the locked digest; the lo
   const gone = await runCli(['diff', '--ruleFile', rules, '--securityFile', security, '--lock-file', lock])
   assert.equal(gone.code, 1, gone.stderr)
   assert.match(gone.stdout, new RegExp(`^gone  ${two} ${old.b}$`, 'm'))
+  // A tag no longer listed is not copied by a rule that lists tags: said, not skipped silently.
+  const unlisted = await runCli(['transfer', '--ruleFile', fresh, '--securityFile', security, '--lock-file', lock, '--frozen'])
+  assert.equal(unlisted.code, 1, unlisted.stderr)
+  assert.match(unlisted.stderr, /warning: 1 locked references were not among this run's jobs/)
+  assert.match(unlisted.stderr, new RegExp(`^  ${two} ${old.b}$`, 'm'))
   const pinned = await work.file('pinned.yaml', `${two}: ${destination.host}/pinned/app:2.0\n`)
   const lost = await runCli(['transfer', '--ruleFile', pinned, '--securityFile', security, '--lock-file', lock, '--frozen'])
   assert.equal(lost.code, 1)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {parseLock} from '../../src/config/lock-file.js'
-import {buildLock, formatLockChange, lockChanges, lockKey, serializeLock, type Lock, type LockedResult} from '../../src/lock.js'
+import {buildLock, formatLockChange, lockChanges, lockKey, serializeLock, unusedLockEntries, type Lock, type LockedResult} from '../../src/lock.js'
 
 const D = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`
 const SRC = 'src.example.com/team/app'
@@ -145,4 +145,14 @@ test('lockChanges: moved, gone, new, sorted; unseen locked sources gone only aft
     [`${SRC}:a`, `${SRC}:b`, `${SRC}:d`],
   )
   assert.deepEqual(lockChanges(lock, new Map([[`${SRC}:a`, D(1)]]), {complete: false}), [])
+})
+
+test('unusedLockEntries: locked references no job copied, a frozen job (tag@digest) counting as its tag', () => {
+  const lock = lockOf({
+    [`${SRC}:b`]: {digest: D(2), destinations: {}},
+    [`${SRC}:a`]: {digest: D(1), destinations: {}},
+    [`${SRC}:c`]: {digest: D(3), destinations: {}},
+  })
+  assert.deepEqual(unusedLockEntries(lock, [{source: `${SRC}:c@${D(3)}`}, {source: `${SRC}:new`}]), [`${SRC}:a`, `${SRC}:b`])
+  assert.deepEqual(unusedLockEntries(lock, [{source: `${SRC}:a`}, {source: `${SRC}:b`}, {source: `${SRC}:c`}]), [])
 })
