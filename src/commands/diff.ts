@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {engineFlags, engineSettings} from '../cli/engine-flags.js'
 import {FerryCommand} from '../cli/ferry-command.js'
+import {debugObserver} from '../cli/run-command.js'
 import {selectionFlags, selectionSettings} from '../cli/selection-flags.js'
 import {abortOnStopSignals} from '../cli/stop-signals.js'
 import {exitWithUserError} from '../cli/user-error.js'
@@ -13,8 +14,8 @@ import {createLogger} from '../report/logger.js'
 import Transfer, {inputFiles} from './transfer.js'
 
 // The inputs as transfer reads them; a diff reads tags, so copy and output settings do not apply.
-const {ruleFile, images, config, format, registry, ns} = Transfer.flags
-const {securityFile, routines, qps, 'include-tags': includeTags, 'exclude-tags': excludeTags, log, quiet, debug} = engineFlags
+const {images, config, format, registry, ns} = Transfer.flags
+const {securityFile, routines, qps, 'include-tags': includeTags, 'exclude-tags': excludeTags, log, debug} = engineFlags
 const INPUTS = ['ruleFile', 'images', 'config']
 const {semver, latest, flatten, 'flatten-separator': flattenSeparator} = selectionFlags
 
@@ -35,7 +36,7 @@ not listed, a source not answering) or the inputs are unusable. Writes nothing.`
   static override enableJsonFlag = true
 
   static override flags = {
-    ruleFile: Flags.string({description: ruleFile.description, exactlyOne: INPUTS}),
+    ruleFile: Flags.string({description: 'rule file, as for transfer (any rules format; see --format)', exactlyOne: INPUTS}),
     images: Flags.string({description: images.description, exactlyOne: INPUTS}),
     config: Flags.string({description: config.description, exactlyOne: INPUTS}),
     format,
@@ -52,7 +53,7 @@ not listed, a source not answering) or the inputs are unusable. Writes nothing.`
     flatten,
     'flatten-separator': flattenSeparator,
     log,
-    quiet,
+    quiet: Flags.boolean({description: 'only the changes and the count; no progress lines', default: false}),
     debug,
   }
 
@@ -70,6 +71,7 @@ not listed, a source not answering) or the inputs are unusable. Writes nothing.`
         ...inputFiles(flags),
         logger,
         signal: stop.signal,
+        ...(flags.debug ? {observer: debugObserver(logger)} : {}),
       })
     } catch (error) {
       if (!FerryError.is(error)) throw error
