@@ -32,7 +32,8 @@ export async function transfer(options: TransferOptions & LockOptions): Promise<
   const report = await runTransfer(await withInputs({...settings, ...(frozenLock ? {frozenLock} : {})}))
   if (frozenLock) warnUnusedEntries(frozenLock, report, settings.logger)
   // A frozen run copies what the lock says and leaves it as it is; a dry run writes nothing anywhere.
-  if (lockFile && !frozen && !settings.dryRun) {
+  if (lockFile && !frozen && settings.dryRun) settings.logger?.info(`Dry run: ${lockFile} not written`)
+  else if (lockFile && !frozen) {
     await writeLockFile(lockFile, lockAfterRun(report, previous))
     settings.logger?.info(`Lock written to ${lockFile}`)
   }

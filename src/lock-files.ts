@@ -2,7 +2,7 @@
  * The lock file at the edge: read before a run (--frozen, `ferry diff`, the last good digests a
  * failed job keeps), written atomically after it. The engine and the modes get the Lock as a value.
  */
-import {readFile, stat} from 'node:fs/promises'
+import {readFile, rm, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {replaceFileAtomically} from './atomic-file.js'
@@ -53,7 +53,10 @@ export async function checkLockTarget(file: string): Promise<void> {
 
 /** Replaces `file` with `lock` so that a reader or a crash sees the old lock or the new one, never a part. */
 export async function writeLockFile(file: string, lock: Lock): Promise<void> {
-  await replaceFileAtomically(file, serializeLock(lock, lockFormat(file)), {temporaryName: `.${path.basename(file)}.ferry-tmp-${process.pid}`})
+  const temporaryName = `.${path.basename(file)}.ferry-tmp-${process.pid}`
+  // One a killed run of the same process id left would stop the exclusive create.
+  await rm(path.join(path.dirname(file), temporaryName), {force: true})
+  await replaceFileAtomically(file, serializeLock(lock, lockFormat(file)), {temporaryName})
 }
 
 /** How many unused entries a --frozen run names one a line; `ferry diff` names them all. */
