@@ -65,6 +65,11 @@ test('lock, move a tag, diff shows it, --frozen copies the locked digest; the lo
     diff.stdout.split('\n').filter((line) => line !== ''),
     [`moved ${one} ${old.a} → ${moved}`, `new   ${source.host}/team/app:3.0 ${added}`, '1 moved, 0 gone, 1 new, 1 unchanged'],
   )
+  // Any input format: a plain image list naming the tag gives the same line.
+  const list = await work.file('images.list', `${one}\n`)
+  const listed = await runCli(['diff', '--images', list, '--registry', destination.host, '--securityFile', security, '--lock-file', lock])
+  assert.equal(listed.code, 1, listed.stderr)
+  assert.match(listed.stdout, new RegExp(`^moved ${one} ${old.a} → ${moved}$`, 'm'))
   const json = await runCli(['diff', '--ruleFile', rules, '--securityFile', security, '--lock-file', lock, '--json'])
   assert.equal(json.code, 1, json.stderr)
   assert.deepEqual(JSON.parse(json.stdout).changes, [
