@@ -20,7 +20,7 @@
  *   api        src/index.ts, verify.ts, from-files.ts and offline-files.ts (inputs read from files): the public library
  *   cli, commands   on top; nothing imports them but commands
  */
-const BOTTOM = ['errors', 'control-chars', 'names', 'reference', 'retry', 'abort', 'atomic-file', 'keyed-lock', 'digest', 'pull-quota']
+const BOTTOM = ['errors', 'control-chars', 'names', 'reference', 'retry', 'abort', 'atomic-file', 'keyed-lock', 'digest', 'pull-quota', 'lock']
 
 const layers = {
   bottom: [`^src/(${BOTTOM.join('|')})\\.ts$`],
@@ -37,7 +37,7 @@ const layers = {
   offline: ['^src/offline/'],
   serve: ['^src/serve/'],
   fleet: ['^src/fleet/'],
-  api: ['^src/(index|verify|from-files|offline-files)\\.ts$'],
+  api: ['^src/(index|verify|from-files|offline-files|lock-files)\\.ts$'],
   cli: ['^src/cli/'],
   commands: ['^src/commands/'],
 }

@@ -27,6 +27,10 @@ export type FerryCode =
   /** A registry's pull limit reached the reserve: its manifest pulls stop for the run. */
   | 'PULL_LIMIT'
   | 'RANGE_UNSUPPORTED'
+  /** --frozen: the lock file names no digest for the job's source reference. */
+  | 'NOT_LOCKED'
+  /** --frozen: the source no longer has the digest the lock names. */
+  | 'LOCKED_DIGEST_GONE'
 
 const brand = Symbol.for('ferry.error')
 

@@ -5,9 +5,11 @@
  * rule or security file (offline-files.ts does the same for save, load and backup).
  */
 import {loadSecretFile} from './config/secrets.js'
+import {diffLock, type LockDiff} from './engine/lock-diff.js'
 import {requestLimiter} from './engine/session.js'
 import {runTransfer, type EngineOptions} from './engine/run.js'
 import {loadTransferInputs, type InputFiles, type TransferInputs} from './inputs.js'
+import {checkLockTarget, lockAfterRun, lockInputs, readLockFile, warnUnusedEntries, writeLockFile, type LockOptions} from './lock-files.js'
 import type {RequestLimiter} from './registry/limiter.js'
 import type {TransferReport} from './report/summary.js'
 import {rulesSyncJob, type SyncJob} from './serve/sync-job.js'
@@ -26,8 +28,26 @@ export type VerifyOptions = TransferOptions
  * already parsed `rules` and `credentials`. Resolves with each job's result; rejects only when the
  * inputs cannot be read at all.
  */
-export async function transfer(options: TransferOptions): Promise<TransferReport> {
-  return runTransfer(await withInputs(options))
+export async function transfer(options: TransferOptions & LockOptions): Promise<TransferReport> {
+  const {lockFile, frozen, ...settings} = options
+  const {previous, frozenLock} = await lockInputs({lockFile, frozen})
+  if (lockFile) await checkLockTarget(lockFile)
+  const report = await runTransfer(await withInputs({...settings, ...(frozenLock ? {frozenLock} : {})}))
+  if (frozenLock) warnUnusedEntries(frozenLock, report, settings.logger)
+  // A frozen run copies what the lock says and leaves it as it is; a dry run writes nothing anywhere.
+  if (lockFile && !frozen && settings.dryRun) settings.logger?.info(`Dry run: ${lockFile} not written`)
+  else if (lockFile && !frozen) {
+    await writeLockFile(lockFile, lockAfterRun(report, previous))
+    settings.logger?.info(`Lock written to ${lockFile}`)
+  }
+  return report
+}
+
+/** `ferry diff`: what moved at the sources since the lock file (engine/lock-diff.ts). */
+export async function diff(options: VerifyOptions & {lockFile: string}): Promise<LockDiff> {
+  const {lockFile, ...settings} = options
+  const lock = (await readLockFile(lockFile, {required: true}))!
+  return diffLock(await withInputs(settings), lock)
 }
 
 /** `ferry verify` (see verify.ts): resolves with one result per job; `summary.failed` counts the incomplete ones. */

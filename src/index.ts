@@ -6,6 +6,10 @@ import {loadTransferInputs} from './inputs.js'
 import {runTransfer, type EngineOptions} from './engine/run.js'
 
 export {transfer, verify, type TransferOptions, type VerifyOptions} from './from-files.js'
+export {diff} from './from-files.js'
+export type {LockDiff} from './engine/lock-diff.js'
+export type {Lock, LockEntry, LockChange} from './lock.js'
+export type {LockOptions} from './lock-files.js'
 export {runTransfer, loadTransferInputs}
 export {formatVerifyReport} from './verify.js'
 export type {EngineOptions}

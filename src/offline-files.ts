@@ -12,13 +12,15 @@ import {loadTransferInputs, type TransferInputs} from './inputs.js'
 import type {Compression} from './layout/archive.js'
 import {backupLayout, parseBackupSource} from './offline/backup.js'
 import {loadLayout, registryDestinations, ruleDestinations, type Destinations} from './offline/load.js'
+import {checkLockTarget, lockAfterRun, lockInputs, readLockFile, warnUnusedEntries, writeLockFile, type LockOptions} from './lock-files.js'
+import {savedResult} from './offline/layout-lock.js'
 import {outputTarget} from './offline/output.js'
 import type {Plan} from './offline/plan.js'
 import {IGNORED_DESTINATION, planSaveLayout, saveLayout, type OfflineSettings} from './offline/save.js'
 import type {TransferReport} from './report/summary.js'
 import {parsePlatforms} from './select/platforms.js'
 
-export interface SaveOptions extends OfflineSettings {
+export interface SaveOptions extends OfflineSettings, LockOptions {
   ruleFile: string
   securityFile?: string
   /** A folder, or FILE.tar (FILE.tar.gz, FILE.tar.zst). */
@@ -32,6 +34,10 @@ export interface SaveOptions extends OfflineSettings {
 }
 
 export interface LoadOptions extends OfflineSettings {
+  /** --frozen: load only what the layout's ferry.lock.yaml (or `lockFile`) names, at its digests. */
+  frozen?: boolean
+  /** With `frozen`: this lock instead of the layout's own. */
+  lockFile?: string
   /** A layout folder or a tar (plain, gzip or zstd) of one. */
   input: string
   securityFile?: string
@@ -52,12 +58,21 @@ export interface BackupOptions extends OfflineSettings {
 
 /** The rules' sources into one OCI image layout (offline/save.ts). */
 export async function save(options: SaveOptions): Promise<TransferReport> {
-  const {ruleFile, securityFile, output, compress, platform, ...settings} = options
+  const {ruleFile, securityFile, output, compress, platform, lockFile, frozen, ...settings} = options
   const target = outputTarget(output, compress)
   const platforms = platform === undefined ? undefined : parsePlatforms(typeof platform === 'string' ? [platform] : platform)
   if (platforms?.length === 0) throw new ConfigError('--platform lists no platform')
   const chosen = platforms?.length === 1 ? {platform: platforms[0]} : platforms ? {platforms} : {}
-  return saveLayout({...settings, ...(await saveInputs(options)), target, ...chosen})
+  const {previous, frozenLock} = await lockInputs({lockFile, frozen})
+  if (lockFile) await checkLockTarget(lockFile)
+  const report = await saveLayout({...settings, ...(await saveInputs(options)), target, ...chosen, ...(frozenLock ? {frozenLock} : {})})
+  if (frozenLock) warnUnusedEntries(frozenLock, report, settings.logger)
+  // The layout holds its own lock (ferry.lock.yaml); --lock-file keeps one outside it too.
+  if (lockFile && !frozen) {
+    await writeLockFile(lockFile, lockAfterRun({...report, results: report.results.map(savedResult)}, previous))
+    settings.logger?.info(`Lock written to ${lockFile}`)
+  }
+  return report
 }
 
 /** `save --dryRun`: the images the rules name (tags listed at the sources), nothing written. */
@@ -69,9 +84,13 @@ export async function planSave(options: Omit<SaveOptions, 'compress'>): Promise<
 
 /** Every image of a layout to a registry (offline/load.ts). */
 export async function load(options: LoadOptions): Promise<TransferReport> {
-  const {securityFile, registry, ns, ruleFile, ...settings} = options
+  const {securityFile, registry, ns, ruleFile, frozen, lockFile, ...settings} = options
+  if (lockFile && !frozen)
+    throw new ConfigError("load writes no lock: --lock-file names the lock --frozen loads by (default: the layout's own ferry.lock.yaml)")
   const destinations = await loadDestinations(options)
-  return loadLayout({...settings, destinations, credentials: await securityStore(securityFile)})
+  const lock = lockFile ? await readLockFile(lockFile, {required: true}) : undefined
+  const frozenLoad = frozen ? {frozen: lock ? {lock, name: lockFile} : {}} : {}
+  return loadLayout({...settings, destinations, credentials: await securityStore(securityFile), ...frozenLoad})
 }
 
 /** Every repository and tag of a registry (or of one namespace of it) into one layout (offline/backup.ts). */

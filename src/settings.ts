@@ -4,6 +4,7 @@
  * config/ (which parses schedule.yaml) and transfer/ (whose copy reads a few of them) type their
  * fields from here. engine/options.ts builds the engine's options from these. Types only.
  */
+import type {Lock} from './lock.js'
 import type {Platform} from './select/platforms.js'
 import type {TagSelection} from './select/tags.js'
 
@@ -22,6 +23,12 @@ export interface Selection {
   overwriteTags?: boolean
   /** --deep: a tag at the same digest has its child manifests and blobs checked and repaired. */
   deep?: boolean
+  /**
+   * --frozen: each source tag is copied at the digest this lock names (by digest, to the same
+   * destination tags), a tag that moved since is reported as drift, and a tag the lock does not
+   * name fails its job. The command reads the lock from --lock-file.
+   */
+  frozenLock?: Lock
 }
 
 /** How much at once, and how fast. */

@@ -125,6 +125,20 @@ export function pruneSettings(flags: {prune?: boolean; 'max-deletes'?: number}):
   return flags.prune ? {prune: true, maxDeletes: flags['max-deletes']} : {}
 }
 
+/** The lock file's flags (transfer, save, load, diff): docs/lock-file.md. */
+export const lockFlags = {
+  'lock-file': Flags.string({
+    description:
+      'after the run, write every source reference → its digest → the destination references holding it to this file (YAML; JSON when it ends .json), sorted; a failed job keeps its last good digest. With --frozen: the lock to copy',
+    aliases: ['lockFile'],
+  }),
+  frozen: Flags.boolean({
+    description:
+      'copy exactly the digests the --lock-file names: a tag that moved since is copied at its locked digest and reported as drift; a tag not in the lock, or a locked digest the source lost, fails its job',
+    default: false,
+  }),
+}
+
 type EngineFlagsParsed = Interfaces.InferredFlags<typeof engineFlags>
 
 /** The parsed values of `engineFlags` that `engineSettings` reads (a command may leave out those without a default). */

@@ -39,6 +39,12 @@ without a tag keeps the saved tag. A damaged blob fails the images that use it, 
     ruleFile: Flags.string({description: 'rule file from saved references (registry/repo[:tag]) to destinations', exactlyOne: ['registry', 'ruleFile']}),
     repository: Flags.string({description: 'repository for entries whose ref name is a bare tag (as `skopeo copy … oci:DIR:TAG` writes)'}),
     ...engineFlags,
+    frozen: Flags.boolean({
+      description:
+        "load only the images the layout's ferry.lock.yaml (written by save) names, at its digests; an image it does not name, or names at another digest, is not loaded (one line each)",
+      default: false,
+    }),
+    'lock-file': Flags.string({description: "with --frozen: load by this lock file instead of the layout's own", aliases: ['lockFile']}),
   }
 
   async run(): Promise<RunReport> {
@@ -52,6 +58,8 @@ without a tag keeps the saved tag. A damaged blob fails the images that use it, 
         ns: flags.ns,
         ruleFile: flags.ruleFile,
         repository: flags.repository,
+        frozen: flags.frozen,
+        lockFile: flags['lock-file'],
         logger,
         signal,
         observer,

@@ -1,6 +1,6 @@
 import {Flags, type Interfaces} from '@oclif/core'
 
-import {engineFlags, engineSettings} from '../cli/engine-flags.js'
+import {engineFlags, engineSettings, lockFlags} from '../cli/engine-flags.js'
 import {FerryCommand} from '../cli/ferry-command.js'
 import {runEngineCommand} from '../cli/run-command.js'
 import {exitWithUserError} from '../cli/user-error.js'
@@ -46,6 +46,7 @@ atomically, so a run killed at any point and run again finishes the layout.`
       default: false,
     }),
     ...layoutFlags,
+    ...lockFlags,
   }
 
   async run(): Promise<RunReport | Plan> {
@@ -60,6 +61,8 @@ atomically, so a run killed at any point and run again finishes the layout.`
         output: flags.output,
         compress,
         platform: flags.platform,
+        lockFile: flags['lock-file'],
+        frozen: flags.frozen,
         logger,
         signal,
         observer,

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {engineFlags, engineSettings, IMAGE_TRANSFER, pruneFlags, pruneSettings} from '../cli/engine-flags.js'
+import {engineFlags, engineSettings, IMAGE_TRANSFER, lockFlags, pruneFlags, pruneSettings} from '../cli/engine-flags.js'
 import {FerryCommand} from '../cli/ferry-command.js'
 import {runMigration} from '../cli/migration.js'
 import {runEngineCommand} from '../cli/run-command.js'
@@ -9,13 +9,26 @@ import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-fla
 import {ConfigError} from '../errors.js'
 import {cloudDestinations, transfer, transferSyncJob} from '../from-files.js'
 import type {RunReport} from '../report/run-report.js'
-import {RULE_FORMATS} from '../inputs.js'
+import {RULE_FORMATS, type InputFiles} from '../inputs.js'
 
 const INPUTS = ['ruleFile', 'ccrToTcr', 'images', 'config']
 /** Flags image-syncer and image-migrator users already type. */
 const IMAGE_SYNCER = 'IMAGE-SYNCER / IMAGE-MIGRATOR'
 import {isStanding, standingFlags, triggerFromFlags} from '../cli/serve-flags.js'
 import {queueFlags} from '../cli/queue-flags.js'
+
+/** The inputs, whichever format they come in (--ruleFile, --images, --config); `ferry diff` reads the same. */
+export function inputFiles(flags: Pick<InputFiles, 'ruleFile' | 'images' | 'config' | 'securityFile' | 'registry' | 'ns'> & {format?: string}): InputFiles {
+  return {
+    ruleFile: flags.ruleFile,
+    images: flags.images,
+    config: flags.config,
+    format: flags.format as (typeof RULE_FORMATS)[number] | undefined,
+    securityFile: flags.securityFile,
+    registry: flags.registry,
+    ns: flags.ns,
+  }
+}
 
 export default class Transfer extends FerryCommand {
   static override summary = 'Copy images between registries by rules (image-transfer compatible).'
@@ -103,6 +116,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
     }),
     ...engineFlags,
     ...pruneFlags,
+    ...lockFlags,
     ...selectionFlags,
     ...planFlags,
     ...standingFlags,
@@ -114,22 +128,20 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
     // Prune weighs the whole run's listings and results, which one process sees only when it copies too.
     if (flags.prune && (flags.queue || flags.ccrToTcr))
       exitWithUserError(this, `--prune does not go with --${flags.queue ? 'queue' : 'ccrToTcr'}; run it with --ruleFile, --images or --config`)
+    if ((flags['lock-file'] || flags.frozen) && (flags.queue || flags.ccrToTcr || isStanding(flags))) {
+      // A lock is one run's record; a standing mirror, a queue and the CCR migration have none yet.
+      exitWithUserError(
+        this,
+        `--lock-file and --frozen are for one run of rules; drop ${flags.queue ? '--queue' : flags.ccrToTcr ? '--ccrToTcr' : '--schedule, --interval and --listen'}`,
+      )
+    }
     if (flags.queue) {
       // Loaded only here: the fleet's modules bring BullMQ and a Redis client.
       const {runEnqueue} = await import('../cli/enqueue-command.js')
       await runEnqueue(this, {...flags, queue: flags.queue, standing: isStanding(flags)})
       return undefined
     }
-    // The inputs, whichever format they come in (--ruleFile, --images, --config).
-    const files = {
-      ruleFile: flags.ruleFile,
-      images: flags.images,
-      config: flags.config,
-      format: flags.format as (typeof RULE_FORMATS)[number] | undefined,
-      securityFile: flags.securityFile,
-      registry: flags.registry,
-      ns: flags.ns,
-    }
+    const files = inputFiles(flags)
     const ccrToTcr = (run: Pick<Parameters<typeof runMigration>[0], 'logger' | 'signal' | 'hooks'>) =>
       runMigration({
         from: 'ccr',
@@ -182,6 +194,8 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
         ...selectionSettings(flags),
         dryRun: flags['dry-run'],
         deep: flags.deep,
+        lockFile: flags['lock-file'],
+        frozen: flags.frozen,
         logger,
         signal,
         observer,

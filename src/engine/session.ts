@@ -18,6 +18,7 @@ import {PullQuotas, type PullQuota} from '../registry/pull-quota.js'
 import {RegistryStops} from '../registry/registry-stops.js'
 import type {EngineEvent} from '../report/events.js'
 import {Redactor, redactingLogger, silentLogger, type Logger} from '../report/logger.js'
+import {copyFrozen} from './frozen.js'
 import {redactingObserver} from './redacting-observer.js'
 import type {JobResult} from '../report/summary.js'
 import {compileSelection} from '../select/tags.js'
@@ -177,6 +178,23 @@ export class EngineSession {
    * is never changed. Never rejects: a failure is a result.
    */
   async copy(job: TransferJob): Promise<JobResult[]> {
+    const frozen = this.options.selection?.frozenLock
+    if (!frozen || this.mode === 'verify') return this.copyJob(job)
+    const started = new Date().toISOString()
+    return copyFrozen(job, {
+      lock: frozen,
+      endpoints: this.endpoints,
+      logger: this.logger,
+      signal: this.signal,
+      copy: (pinned) => this.copyJob(pinned),
+      fail: (failed, error) =>
+        destinationsOf(failed).map((destination) =>
+          failedResult(failed, destination, this.redactError(error), 1, {startedAt: started, finishedAt: new Date().toISOString()}),
+        ),
+    })
+  }
+
+  private async copyJob(job: TransferJob): Promise<JobResult[]> {
     const started = Date.now()
     const span = (): Span => ({startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString()})
     // Destinations done while others are retried, and the job as the next attempt sees it.

@@ -18,7 +18,9 @@ import {INDEX_FILE} from '../layout/paths.js'
 import {checkDigest, nameRefusal} from '../names.js'
 import {parseRegistryHost, quote, repositoryPathProblem} from '../reference.js'
 import {runTransfer, type TransferReport} from '../engine/run.js'
+import type {Lock} from '../lock.js'
 import {registryDestination, ruleDestination, type Destination} from './destinations.js'
+import {frozenLoadRules, LAYOUT_LOCK_FILE, readLayoutLock} from './layout-lock.js'
 import type {OfflineSettings} from './save.js'
 
 /** A load of a layout's images; the caller reads the security file and any rule file (offline-files.ts). */
@@ -30,6 +32,11 @@ export interface LoadLayoutOptions extends OfflineSettings {
   destinations: Destinations
   /** Names the repository of entries whose ref name is a bare tag (`skopeo copy … oci:DIR:v1`). */
   repository?: string
+  /**
+   * --frozen: load only the images the lock names, at its digests. `lock` when the command read
+   * one (--lock-file); the layout's own ferry.lock.yaml otherwise.
+   */
+  frozen?: {lock?: Lock; name?: string}
 }
 
 /** Where images go: one function from a saved image to its destination, or undefined to leave it. */
@@ -41,10 +48,11 @@ export type Destinations = {
 }
 
 export async function loadLayout(options: LoadLayoutOptions): Promise<TransferReport> {
-  const {input, destinations, ...settings} = options
+  const {input, destinations, frozen, ...settings} = options
   const opened = await openLayout(input)
   try {
-    const {rules, errors, warnings} = loadRules(opened.layout.index.current(), destinations, options, opened.indexFile)
+    const loaded = loadRules(opened.layout.index.current(), destinations, options, opened.indexFile)
+    const {rules, errors, warnings} = frozen ? await frozenRules(loaded, frozen, opened) : loaded
     return await runTransfer({
       ...settings,
       rules,
@@ -55,6 +63,18 @@ export async function loadLayout(options: LoadLayoutOptions): Promise<TransferRe
   } finally {
     await opened.close()
   }
+}
+
+/** --frozen: the loaded rules the lock allows, the others as errors (one line each). */
+async function frozenRules(
+  loaded: ReturnType<typeof loadRules>,
+  frozen: NonNullable<LoadLayoutOptions['frozen']>,
+  opened: {layout: ImageLayout; lockFile: string},
+): Promise<ReturnType<typeof loadRules>> {
+  const lock = frozen.lock ?? (await readLayoutLock(opened.layout.root, opened.lockFile))
+  if (!lock) throw new ConfigError(`${opened.lockFile}: no such file; --frozen loads by the lock a save writes into the layout (or give --lock-file FILE)`)
+  const checked = frozenLoadRules(loaded.rules, lock, frozen.lock ? (frozen.name ?? 'the lock file') : opened.lockFile)
+  return {rules: checked.rules, errors: [...loaded.errors, ...checked.errors], warnings: loaded.warnings}
 }
 
 /** One rule per index.json entry (by digest), with what cannot be loaded said, never skipped silently. */
@@ -144,14 +164,26 @@ export function registryDestinations(options: {registry?: string; ns?: string}):
 }
 
 /** The layout of a folder, or of a tar unpacked into a temporary folder removed afterwards. */
-async function openLayout(input: string): Promise<{layout: ImageLayout; indexFile: string; close(): Promise<void>}> {
+async function openLayout(input: string): Promise<{layout: ImageLayout; indexFile: string; lockFile: string; close(): Promise<void>}> {
   const info = await stat(input).catch(() => undefined)
   if (!info) throw new FerryError('INVALID_LAYOUT', `${input}: no such folder or file; give an OCI layout folder or a tar of one`)
-  if (info.isDirectory()) return {layout: await ImageLayout.forReading(input), indexFile: path.join(input, INDEX_FILE), close: async () => undefined}
+  if (info.isDirectory()) {
+    return {
+      layout: await ImageLayout.forReading(input),
+      indexFile: path.join(input, INDEX_FILE),
+      lockFile: path.join(input, LAYOUT_LOCK_FILE),
+      close: async () => undefined,
+    }
+  }
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-load-'))
   try {
     await unpackLayout(input, dir)
-    return {layout: await ImageLayout.forReading(dir), indexFile: `${input}: ${INDEX_FILE}`, close: () => rm(dir, {recursive: true, force: true})}
+    return {
+      layout: await ImageLayout.forReading(dir),
+      indexFile: `${input}: ${INDEX_FILE}`,
+      lockFile: `${input}: ${LAYOUT_LOCK_FILE}`,
+      close: () => rm(dir, {recursive: true, force: true}),
+    }
   } catch (error) {
     await rm(dir, {recursive: true, force: true})
     throw error

@@ -7,12 +7,15 @@ import {rm} from 'node:fs/promises'
 
 import type {Rule} from '../config/rules.js'
 import type {TransferInputs} from '../inputs.js'
+import {describeError} from '../errors.js'
 import {packLayout} from '../layout/archive.js'
+import {buildLock} from '../lock.js'
 import {ImageLayout, LAYOUT_REGISTRY, layoutEndpoints} from '../layout/layout.js'
 import {skopeoRefProblem} from '../layout/ref-name.js'
 import {silentLogger} from '../report/logger.js'
 import type {EngineSettings} from '../engine/options.js'
 import {runTransfer, type TransferReport} from '../engine/run.js'
+import {readLayoutLock, savedResult, writeLayoutLock} from './layout-lock.js'
 import type {OutputTarget} from './output.js'
 import {plannedImages, type Plan} from './plan.js'
 import {platformSources} from './platform.js'
@@ -27,7 +30,7 @@ export const IGNORED_DESTINATION = 'ferry-save.invalid'
 /** What a save, load or backup takes of the engine's settings (engine/options.ts documents each). */
 export type OfflineSettings = Pick<
   EngineSettings,
-  'routines' | 'retry' | 'qps' | 'chunkSize' | 'overwriteTags' | 'tagFilter' | 'logger' | 'observer' | 'signal' | 'idleTimeoutMs' | 'retryBaseMs'
+  'routines' | 'retry' | 'qps' | 'chunkSize' | 'overwriteTags' | 'tagFilter' | 'logger' | 'observer' | 'signal' | 'idleTimeoutMs' | 'retryBaseMs' | 'frozenLock'
 >
 
 /** A save of the rules' sources; the rule and security files are read by the caller (offline-files.ts). */
@@ -56,6 +59,10 @@ export async function saveLayout(options: SaveLayoutOptions): Promise<TransferRe
     const problem = skopeoRefProblem(refName)
     if (problem) logger.warn(`warning: ${problem}`)
   }
+  const previous = await readLayoutLock(target.dir).catch((error: unknown) => {
+    logger.warn(`warning: ${describeError(error)}; it is written anew from this save`)
+    return undefined
+  })
   const report = await runTransfer({
     ...settings,
     rules: rules.map(layoutRule),
@@ -63,6 +70,8 @@ export async function saveLayout(options: SaveLayoutOptions): Promise<TransferRe
       ? (registries) => layoutEndpoints(layout, 'destination')(platformSources(platform)(registries))
       : layoutEndpoints(layout, 'destination'),
   })
+  // The layout keeps what earlier saves put in it, and so does its lock.
+  await writeLayoutLock(target.dir, buildLock(report.results.map(savedResult), previous, {keepUnseen: true}))
   await finishArchive(target, report, logger)
   return report
 }

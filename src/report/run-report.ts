@@ -21,6 +21,8 @@ export interface ReportJob {
   missing: string[] | null
   /** Digest of the source manifest, when it was read. */
   sourceDigest: string | null
+  /** --frozen: the locked digest was copied while the source tag points elsewhere (`source` null: the tag is gone). */
+  drift: {locked: string; source: string | null} | null
   /** Digest the destination reference points at after the run (equal to the source's unless a platform subset was pushed). */
   destinationDigest: string | null
   /** Blob bytes uploaded. */
@@ -145,6 +147,7 @@ export function reportJob(result: JobResult, redactor = new Redactor()): ReportJ
     note: result.note ?? null,
     missing: result.missing ?? null,
     sourceDigest: result.digest || null,
+    drift: result.drift ? {locked: result.drift.locked, source: result.drift.source ?? null} : null,
     destinationDigest: result.destinationDigest ?? null,
     bytes: result.bytes,
     blobs: {...result.blobs},

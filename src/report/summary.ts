@@ -18,6 +18,8 @@ export interface JobResult {
   destinationDigest?: string
   /** A reduced index, a platform left out, what a dry run would do. */
   note?: string
+  /** --frozen: the source tag no longer points at the locked digest that was copied (`source` absent: the tag is gone). */
+  drift?: {locked: string; source?: string}
   /** `ferry verify`: what the destination lacks or holds differently, one item each. */
   missing?: string[]
   /** Blob bytes uploaded. */

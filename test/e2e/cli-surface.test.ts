@@ -135,6 +135,7 @@ describe('cli surface: flag names', () => {
     const base: Record<string, string[]> = {
       transfer: ['--ruleFile', '/nonexistent/rules.yaml', '--qps', 'lots'],
       verify: ['--ruleFile', '/nonexistent/rules.yaml', '--qps', 'lots'],
+      diff: ['--ruleFile', '/nonexistent/rules.yaml', '--lock-file', '/nonexistent/lock.yaml', '--qps', 'lots'],
       migrate: ['--from', 'registry', '--to', 'registry', '--qps', 'lots'],
       save: ['--ruleFile', '/nonexistent/rules.yaml', '--output', '/nonexistent/out', '--qps', 'lots'],
       backup: ['--source', 'registry.invalid', '--output', '/nonexistent/out', '--qps', 'lots'],

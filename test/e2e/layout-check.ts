@@ -20,7 +20,7 @@ async function fileDigest(file: string): Promise<string> {
 
 export async function checkLayout(root: string): Promise<LayoutState> {
   const top = await readdir(root)
-  const strays = top.filter((name) => !['oci-layout', 'index.json', 'blobs', 'backup.json'].includes(name))
+  const strays = top.filter((name) => !['oci-layout', 'index.json', 'blobs', 'backup.json', 'ferry.lock.yaml'].includes(name))
   const blobDir = path.join(root, 'blobs', 'sha256')
   const names = await readdir(blobDir)
   const present = new Set<string>()

@@ -60,6 +60,9 @@ test('reportJob: every key present, retries = attempts - 1, duration spans all a
       },
     ],
     ['empty source digest (tag exists, source unread) is null', {status: 'skipped', reason: 'tag exists', digest: ''}, {sourceDigest: null}],
+    ['--frozen drift; none by default', {drift: {locked: DIGEST_A, source: DIGEST_B}}, {drift: {locked: DIGEST_A, source: DIGEST_B}}],
+    ['--frozen drift of a tag gone at the source', {drift: {locked: DIGEST_A}}, {drift: {locked: DIGEST_A, source: null}}],
+    ['no drift', {}, {drift: null}],
   ]
   const keys = [
     'source',
@@ -70,6 +73,7 @@ test('reportJob: every key present, retries = attempts - 1, duration spans all a
     'note',
     'missing',
     'sourceDigest',
+    'drift',
     'destinationDigest',
     'bytes',
     'blobs',
