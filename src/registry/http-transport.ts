@@ -54,7 +54,7 @@ const AGENT = {keepAlive: true, maxSockets: 64}
 /**
  * Keep-alive HTTP/1.1 straight on node:http. It replaces axios in the registry client because a
  * no-change run is thousands of HEADs and axios + follow-redirects cost about twice the CPU of the
- * request itself (bench/README "Performance"). It does only what the client needs: redirects with
+ * request itself (bench/README.md). It does only what the client needs: redirects with
  * a per-hop check, an idle timeout that also covers streamed bodies, abort, streamed uploads whose
  * own error wins.
  */
