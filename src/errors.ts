@@ -27,6 +27,14 @@ export type FerryCode =
   /** A registry's pull limit reached the reserve: its manifest pulls stop for the run. */
   | 'PULL_LIMIT'
   | 'RANGE_UNSUPPORTED'
+  /** A registry reached over TLS answered plain HTTP (it wants `insecure: true`). */
+  | 'PLAIN_HTTP'
+  /** Nothing listens on the registry's port. */
+  | 'CONNECTION_REFUSED'
+  /** The registry's host name does not resolve. */
+  | 'UNKNOWN_HOST'
+  /** The registry's certificate is not trusted or not for its name. */
+  | 'TLS'
 
 const brand = Symbol.for('ferry.error')
 
