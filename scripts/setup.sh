@@ -16,6 +16,8 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v zstd >/dev/null || missing+=(zstd)
 # The fleet tests (ferry worker) start a throwaway Redis on loopback.
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The terminal test draws the live progress bar in a narrow tmux pane and reads the screen back.
+command -v tmux >/dev/null || missing+=(tmux)
 if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"

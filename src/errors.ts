@@ -31,6 +31,14 @@ export type FerryCode =
   | 'NOT_LOCKED'
   /** --frozen: the source no longer has the digest the lock names. */
   | 'LOCKED_DIGEST_GONE'
+  /** A registry reached over TLS answered plain HTTP (it wants `insecure: true`). */
+  | 'PLAIN_HTTP'
+  /** Nothing listens on the registry's port. */
+  | 'CONNECTION_REFUSED'
+  /** The registry's host name does not resolve. */
+  | 'UNKNOWN_HOST'
+  /** The registry's certificate is not trusted or not for its name. */
+  | 'TLS'
 
 const brand = Symbol.for('ferry.error')
 

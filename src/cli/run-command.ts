@@ -9,7 +9,7 @@ import {redactCommandLine} from '../report/redactor.js'
 import {buildRunReport, type RunReport} from '../report/run-report.js'
 import {formatReport} from '../report/summary.js'
 import {checkReportTarget, writeRunReport} from '../report/write-report.js'
-import {abortOnStopSignals} from './stop-signals.js'
+import {abortOnStopSignals, signalExitCode} from './stop-signals.js'
 import {exitWithUserError} from './user-error.js'
 import type {TransferReport} from '../report/summary.js'
 
@@ -101,7 +101,10 @@ export async function runEngineCommand(
     }
   }
   for (const line of closing(report)) logger.result(line)
-  // A stop (SIGINT/SIGTERM) that left work undone is no success: exit 1, as a standing run's does.
+  // A stop (SIGINT/SIGTERM) that left work undone is no success: the shell's 130 or 143 says which
+  // signal ended it (1 when the work was cut short otherwise, a failed listing).
   if (report.summary.failed > 0 || report.summary.generateFailed > 0 || report.interrupted || reportFailed || report.prune?.stopped) process.exitCode = 1
+  const signal = stop.received()
+  if (signal && report.interrupted) process.exitCode = signalExitCode(signal)
   return document
 }

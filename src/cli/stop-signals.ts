@@ -16,22 +16,38 @@ export interface StopListening {
   signals?: readonly StopSignal[]
 }
 
-/** Calls `onStop` on a stop signal until the returned function is called. */
-export function onStopSignals(onStop: () => void, options: StopListening = {}): () => void {
+/** Calls `onStop` with the signal on a stop signal until the returned function is called. */
+export function onStopSignals(onStop: (signal: StopSignal) => void, options: StopListening = {}): () => void {
   const signals = options.signals ?? STOP_SIGNALS
-  const listener = () => onStop()
-  for (const signal of signals) {
+  const listeners = signals.map((signal) => [signal, () => onStop(signal)] as const)
+  for (const [signal, listener] of listeners) {
     if (options.times === 'every') process.on(signal, listener)
     else process.once(signal, listener)
   }
   return () => {
-    for (const signal of signals) process.off(signal, listener)
+    for (const [signal, listener] of listeners) process.off(signal, listener)
   }
 }
 
-/** An AbortSignal aborted by the first stop signal; `release()` stops listening. */
-export function abortOnStopSignals(options: Omit<StopListening, 'times'> = {}): {signal: AbortSignal; release: () => void} {
+/**
+ * An AbortSignal aborted by the first stop signal; `release()` stops listening; `received()` says
+ * which signal stopped the run, if one did.
+ */
+export function abortOnStopSignals(options: Omit<StopListening, 'times'> = {}): {
+  signal: AbortSignal
+  release: () => void
+  received: () => StopSignal | undefined
+} {
   const abort = new AbortController()
-  const release = onStopSignals(() => abort.abort(), options)
-  return {signal: abort.signal, release}
+  let received: StopSignal | undefined
+  const release = onStopSignals((signal) => {
+    received ??= signal
+    abort.abort()
+  }, options)
+  return {signal: abort.signal, release, received: () => received}
+}
+
+/** The shell's exit status of a process a signal ended, 128 + its number: 130 for SIGINT, 143 for SIGTERM. Pure. */
+export function signalExitCode(signal: StopSignal): number {
+  return 128 + (signal === 'SIGINT' ? 2 : 15)
 }

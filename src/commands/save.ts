@@ -25,7 +25,7 @@ atomically, so a run killed at any point and run again finishes the layout.`
 
   static override examples = [
     '<%= config.bin %> save --securityFile security.yaml --ruleFile rules.yaml --output images/',
-    '<%= config.bin %> save --ruleFile rules.yaml --output images.tar --compress zstd',
+    '<%= config.bin %> save --ruleFile rules.yaml --output images.tar.zst --compress zstd',
     '<%= config.bin %> save --ruleFile rules.yaml --output images/ --dry-run',
   ]
 

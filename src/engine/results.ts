@@ -37,6 +37,15 @@ export function failedResult(job: TransferJob, destination: ImageReference, erro
   }
 }
 
+/**
+ * A job a stop cut short: `interrupted`, not failed; whatever it wrote is blobs and child manifests
+ * only (its manifest goes last), which the next run finds and completes. Pure.
+ */
+export function interruptedResult(result: JobResult): JobResult {
+  if (result.status !== 'failed') return result
+  return {...result, status: 'interrupted', error: {code: 'ABORTED', message: 'interrupted by a stop; run again to finish it'}}
+}
+
 /** A copy's (or dry run's) outcome at one destination; a failed one is shaped by `failedResult`. */
 export function copiedResult(
   job: TransferJob,

@@ -32,7 +32,7 @@ import {readOnlyEndpoints} from '../transfer/read-only.js'
 import {registryEndpoints} from '../transfer/registry-endpoints.js'
 import {verifyImage} from '../transfer/verify-image.js'
 import type {Limits, Mode, SessionOptions} from './options.js'
-import {copiedResult, failedResult, narrowedJob, references, verifiedResult, type PrintableError, type Span} from './results.js'
+import {copiedResult, failedResult, interruptedResult, narrowedJob, references, verifiedResult, type PrintableError, type Span} from './results.js'
 import {type ImageReference} from '../reference.js'
 
 /**
@@ -218,7 +218,9 @@ export class EngineSession {
       onRetry: (error, attempt, delayMs) =>
         this.emit({type: 'retry', what: 'job', ...references(pending, pending.destination), attempt, delayMs, error: this.redactError(error)}),
     })
-    return [...settled, ...last]
+    const results = [...settled, ...last]
+    // Cut short by a stop, whatever error the cut surfaced as (an abort, a stream torn down).
+    return this.signal?.aborted ? results.map(interruptedResult) : results
   }
 
   /** Step 3: `routines` routines taking jobs from the channel until it ends or the run stops. */

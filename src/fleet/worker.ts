@@ -62,7 +62,8 @@ export async function runWorker(options: WorkerOptions): Promise<TransferReport>
     tally.finished(done)
     const bytes = done.reduce((sum, result) => sum + result.bytes, 0)
     if (bytes > 0) await keys.incrby(bytesKey, bytes)
-    const failed = done.filter((result) => result.status === 'failed')
+    // A job cut short is not done: BullMQ keeps it to be run again.
+    const failed = done.filter((result) => result.status === 'failed' || result.status === 'interrupted')
     if (failed.length > 0) {
       // Already redacted by the engine; redacted again because this text is stored in Redis.
       const message = redactor.redact(

@@ -88,9 +88,12 @@ export function acrError(action: string, failure: AcrFailure, where: AcrSide): F
     case 'auth':
       return new ConfigError(`${head}: check secretId/secretKey under "acr" in the secret file (--secretFile)${request}`, {code: 'AUTH_FAILED'})
     case 'permission':
-      return new ConfigError(`${head}: the key's RAM user may not call cr:${ramAction(action)}; grant it (see docs/providers/acr.md)${request}`, {
-        code: 'AUTH_FAILED',
-      })
+      return new ConfigError(
+        `${head}: the key's RAM user may not call cr:${ramAction(action)}; grant it (see docs/providers/acr.md#ram-permissions)${request}`,
+        {
+          code: 'AUTH_FAILED',
+        },
+      )
     case 'instance':
       return new ConfigError(`${head}: check the instance id (--${flag}Instance) and that it lives in the region (--${flag}Region)${request}`)
     case 'region':

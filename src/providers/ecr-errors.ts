@@ -98,7 +98,7 @@ export function ecrFailure(error: unknown, where: EcrCallContext): FerryError {
   }
   if (name === 'AccessDeniedException') {
     return new ConfigError(
-      `${failed} with AccessDeniedException: the AWS identity may not call ecr:${where.action}${registry}; grant it (docs/providers/ecr.md lists the policy)`,
+      `${failed} with AccessDeniedException: the AWS identity may not call ecr:${where.action}${registry}; grant it (see docs/providers/ecr.md#iam-permissions)`,
       {code: 'AUTH_FAILED'},
     )
   }

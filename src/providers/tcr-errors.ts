@@ -130,7 +130,7 @@ function hint(side: TencentSide, action: string, code: string, server: string, a
   if (isThrottling(code)) return `still rate-limited after ${attempts} attempts; lower --qps or try again later`
   if (code === 'AuthFailure.SignatureExpire') return "the local clock is more than 5 minutes off Tencent Cloud's; fix the clock"
   if (code === 'AuthFailure.UnauthorizedOperation' || code.startsWith('UnauthorizedOperation')) {
-    return `the key may not call ${action}; grant it (docs/providers/tcr.md lists the policy)`
+    return `the key may not call ${action}; grant it (see docs/providers/tcr.md#permissions-cam-policy)`
   }
   if (code.startsWith('AuthFailure')) return 'check secretId/secretKey in the secret file (--secretFile)'
   if (/Region/i.test(code)) return `check the region (${side === 'ccr' ? '--fromRegion' : '--toRegion'})`

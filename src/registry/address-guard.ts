@@ -13,6 +13,7 @@ import {lookup} from 'node:dns/promises'
 import net from 'node:net'
 
 import {FerryError} from '../errors.js'
+import {notFound, reservedInvalid} from './reserved-names.js'
 
 export type AddressKind = 'loopback' | 'private' | 'link-local' | 'public'
 
@@ -72,7 +73,10 @@ export function hopAllowed(registry: readonly AddressKind[], target: readonly Ad
 /** Every address a name resolves to (as the connection would look it up). */
 export type ResolveAll = (hostname: string) => Promise<string[]>
 
-const resolveAll: ResolveAll = async (hostname) => (await lookup(hostname, {all: true, verbatim: true})).map((entry) => entry.address)
+const resolveAll: ResolveAll = async (hostname) => {
+  if (reservedInvalid(hostname)) throw notFound(hostname)
+  return (await lookup(hostname, {all: true, verbatim: true})).map((entry) => entry.address)
+}
 
 /** Lookups are remembered this long: a registry redirecting every blob to one storage host asks once. */
 const REMEMBER_MS = 60_000

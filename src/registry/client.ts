@@ -6,14 +6,14 @@ import {withRetry} from '../retry.js'
 import {AddressGuard} from './address-guard.js'
 import {Authenticator, type CredentialSource, type TokenRequest} from './auth.js'
 import {bodyTooLarge, ERROR_BODY_LIMIT, HEADERS_ONLY_LIMIT, MANIFEST_LIMIT, TOKEN_LIMIT, type BodyLimit} from './body-limits.js'
-import {networkError, registryErrorFromResponse} from './errors.js'
+import {credentialsRefused, networkError, registryErrorFromResponse, wrongLogin} from './errors.js'
 import {HttpTransport, type TransportResponse} from './http-transport.js'
 import {expectedAnswers} from './layers/answer.js'
 import {attemptOutcome, type AttemptObserver} from './layers/attempt.js'
 import {authorize, refusedWhat} from './layers/auth.js'
 import {compose, type Send} from './layers/exchange.js'
 import {rateLimit, RegistryPause} from './layers/rate-limit.js'
-import {pullQuota, stoppedRegistry, type RegistryRunState} from './layers/registry-state.js'
+import {pullQuota, stoppedBetweenRetries, stoppedRegistry, type RegistryRunState} from './layers/registry-state.js'
 import {retryRequests} from './layers/retry.js'
 import type {RequestLimiter} from './limiter.js'
 import {PullQuotas, type PullQuota} from './pull-quota.js'
@@ -106,6 +106,8 @@ export class RegistryClient {
   private readonly onSecret?: (secret: string) => void
   private readonly observer?: RegistryObserver
   private readonly writtenIn?: string
+  /** The credentials' entry (RegistryAccess.entry): a refused login stops this client's requests, not the registry's. */
+  private readonly entry?: string
   /** A 429 holds this registry's requests; other registries keep going. */
   private readonly pause = new RegistryPause()
   private readonly state: RegistryRunState
@@ -124,6 +126,7 @@ export class RegistryClient {
     this.onSecret = options.onSecret
     this.observer = options.observer
     this.writtenIn = options.access.writtenIn
+    this.entry = options.access.entry
     this.state = options.state ?? {stops: new RegistryStops(), quotas: new PullQuotas({whenSpent: 'stop'}), reserve: 0}
     const extraCa = [options.access.ca, nodeExtraCa()].filter((pem): pem is string => Boolean(pem))
     this.origin = new URL(this.baseUrl).origin
@@ -181,8 +184,9 @@ export class RegistryClient {
       pullQuota(this.state, this.registry),
       authorize(this.auth, this.registry, this.writtenIn),
       expectedAnswers(),
+      stoppedBetweenRetries(this.state, this.registry),
       retryRequests(this.requestRetries),
-      stoppedRegistry(this.state, this.registry),
+      stoppedRegistry(this.state, this.registry, this.entry),
     )
   }
 
@@ -271,11 +275,15 @@ export class RegistryClient {
           throw networkError(error, what, signal, this.writtenIn)
         }
         if (response.status === 401 || response.status === 403) {
-          throw new RegistryError(
+          const refused = new RegistryError(
             'UNAUTHORIZED',
             `token server of registry ${this.registry} refused ${refusedWhat(this.auth, this.registry, this.writtenIn)}`,
             {status: response.status},
           )
+          // The login itself, sent and refused: no request with it can succeed in this run. (A
+          // provider's login is renewed instead; anonymous and withheld are per repository.)
+          const loginRefused = !this.auth.anonymous && !this.auth.withheld && !this.auth.renewable && !form
+          throw loginRefused ? credentialsRefused(refused, wrongLogin(this.registry, this.writtenIn, true)) : refused
         }
         if (response.status !== 200) {
           throw registryErrorFromResponse(response.status, plainHeaders(response.headers), response.body as Buffer, what)

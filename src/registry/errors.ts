@@ -1,4 +1,5 @@
-import {FerryError, RegistryError} from '../errors.js'
+import {FerryError, RegistryError, type FerryCode} from '../errors.js'
+import {failedElsewhere} from './http-transport.js'
 import {parseRetryAfter} from '../retry.js'
 
 /** Codes used when a registry answers an error status without an OCI error body. */
@@ -64,11 +65,110 @@ export function shortDetail(detail: string, max: number): string {
   return `${cut > 0 ? detail.slice(0, cut) : ''}…`
 }
 
+/** Where an attempt went: the registry as users write it, and the URL asked for. */
+export interface AttemptTarget {
+  registry: string
+  url: string
+}
+
+/**
+ * Failures that say the registry itself cannot be reached as configured: every other request to it
+ * would meet the same, so the run marks it down (RegistryStops) after the request's own retries.
+ */
+const registryDown = new WeakSet<object>()
+
+/** Was `error` the registry's own verdict of unreachable (not a storage host a redirect named)? */
+export function registryUnreachable(error: unknown): error is FerryError {
+  return typeof error === 'object' && error !== null && registryDown.has(error)
+}
+
+/** Refusals of the credentials themselves (a wrong password), with the line that says so once for the run. */
+const credentialVerdicts = new WeakMap<object, string>()
+
+/**
+ * Marks `error` as the registry refusing the credentials outright (Basic refused, or the token
+ * server refusing the login): every request with them would be refused the same way, so the run
+ * says `line` once and sends no more of them (RegistryStops).
+ */
+export function credentialsRefused<E extends object>(error: E, line: string): E {
+  credentialVerdicts.set(error, line)
+  return error
+}
+
+/** The once-per-run line of a credential refusal, when `error` is one. */
+export function credentialVerdict(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null ? credentialVerdicts.get(error) : undefined
+}
+
+/** The once-per-run line of a username and password the registry (or its token server) refuses. Pure. */
+export function wrongLogin(registry: string, writtenIn?: string, tokenServer = false): string {
+  return `${tokenServer ? 'token server of ' : ''}registry ${registry} refused the credentials given for ${registry}${writtenIn ? ` (${writtenIn})` : ''}; check the username and password`
+}
+
+/** Node's words for a TLS handshake answered by a plain-HTTP server. */
+const PLAIN_HTTP_ANSWER = /wrong version number|packet length too long|WRONG_VERSION_NUMBER/i
+
+/**
+ * One line in words for a connection that failed before HTTP at the registry itself (plain HTTP
+ * where TLS was expected, a closed port, a name that does not resolve, a certificate), naming the
+ * registry and what to do; undefined for anything else. Pure.
+ */
+export function unreachableLine(
+  code: string | undefined,
+  message: string,
+  target: AttemptTarget,
+  writtenIn?: string,
+): {code: FerryCode; line: string; retryable: boolean} | undefined {
+  const url = new URL(target.url)
+  const registry = `registry ${target.registry}`
+  const at = writtenIn ? ` (${writtenIn})` : ''
+  // The host contacted, when it is not the name the user wrote (docker.io is registry-1.docker.io).
+  const host = url.host === target.registry ? '' : ` at ${url.host}`
+  if (url.protocol === 'https:' && (code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER') && PLAIN_HTTP_ANSWER.test(message)) {
+    return {
+      code: 'PLAIN_HTTP',
+      line: `${registry} answers plain HTTP, not HTTPS${host}: set insecure: true for it${writtenIn ? at : ' in the security file'}, or write its key as "http://${target.registry}"`,
+      retryable: false,
+    }
+  }
+  if (code === 'ECONNREFUSED') {
+    return {
+      code: 'CONNECTION_REFUSED',
+      line: `${registry} refused the connection${host} (ECONNREFUSED): is the registry running, and on that port?`,
+      retryable: true,
+    }
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
+    return {
+      code: 'UNKNOWN_HOST',
+      line: `${registry}: the host name ${url.hostname} does not resolve (${code}); check how it is spelled, and the DNS`,
+      retryable: code === 'EAI_AGAIN',
+    }
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return {
+      code: 'TLS',
+      line: `${registry}: its TLS certificate is not for ${url.hostname} (${code}); reach it by a name the certificate carries, or set skipTlsVerify: true for it${at}`,
+      retryable: false,
+    }
+  }
+  if (code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+    return {
+      code: 'TLS',
+      line: `${registry}: TLS certificate not trusted (${code}); set caFile for this registry${at}, or skipTlsVerify: true`,
+      retryable: false,
+    }
+  }
+  return undefined
+}
+
 /**
  * A failure below HTTP (reset, refused, timeout, abort) as a FerryError; resets are retryable.
  * `writtenIn` (RegistryAccess) says where the registry's TLS settings are written, when known.
+ * With `target` (an attempt at the registry), a failure that says the registry cannot be reached
+ * is one line in words, marked for the run to stop the registry (`registryUnreachable`).
  */
-export function networkError(error: unknown, what: string, signal?: AbortSignal, writtenIn?: string): FerryError {
+export function networkError(error: unknown, what: string, signal?: AbortSignal, writtenIn?: string, target?: AttemptTarget): FerryError {
   if (FerryError.is(error)) return error
   if (signal?.aborted) return new FerryError('ABORTED', `${what}: aborted`, {cause: error})
   const code = (error as {code?: string}).code
@@ -76,7 +176,17 @@ export function networkError(error: unknown, what: string, signal?: AbortSignal,
     return new FerryError('TIMEOUT', `${what}: timed out`, {retryable: true, cause: error})
   }
   if (code === 'ERR_CANCELED') return new FerryError('ABORTED', `${what}: aborted`, {cause: error})
-  const detail = code ?? (error instanceof Error ? error.message : String(error))
+  const message = error instanceof Error ? error.message : String(error)
+  const detail = code ?? message
+  // A redirect to storage that failed says nothing of the registry.
+  if (target && failedElsewhere(error) === undefined) {
+    const words = unreachableLine(code, message, target, writtenIn)
+    if (words) {
+      const typed = new FerryError(words.code, words.line, {retryable: words.retryable, cause: error})
+      registryDown.add(typed)
+      return typed
+    }
+  }
   const certificate = typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)
   if (certificate) {
     return new FerryError(

@@ -4,6 +4,7 @@ import {pipeline, type Readable} from 'node:stream'
 import tls from 'node:tls'
 
 import {ProxyAgents, type ProxyFor} from './proxy-agents.js'
+import {lookupHost} from './reserved-names.js'
 
 /** The TLS side of one registry's connections. */
 export interface TransportTls {
@@ -51,10 +52,18 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308])
 const ERROR_BODY_BYTES = 64 * 1024
 const AGENT = {keepAlive: true, maxSockets: 64}
 
+/** Failures met on a redirect to another origin (storage), by the host that failed. */
+const elsewhere = new WeakMap<object, string>()
+
+/** The host of another origin a redirect led to, when `error` happened there rather than at the URL asked for. */
+export function failedElsewhere(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null ? elsewhere.get(error) : undefined
+}
+
 /**
  * Keep-alive HTTP/1.1 straight on node:http. It replaces axios in the registry client because a
  * no-change run is thousands of HEADs and axios + follow-redirects cost about twice the CPU of the
- * request itself (bench/README "Performance"). It does only what the client needs: redirects with
+ * request itself (bench/README.md). It does only what the client needs: redirects with
  * a per-hop check, an idle timeout that also covers streamed bodies, abort, streamed uploads whose
  * own error wins.
  */
@@ -92,7 +101,10 @@ export class HttpTransport {
     let headers: Record<string, string> = {'User-Agent': this.userAgent, ...request.headers}
     let body = request.body
     for (let hop = 0; ; hop++) {
-      const response = await this.once(url, method, headers, body, request)
+      const response = await this.once(url, method, headers, body, request).catch((error: unknown) => {
+        if (typeof error === 'object' && error !== null && new URL(url).origin !== new URL(request.url).origin) elsewhere.set(error, new URL(url).host)
+        throw error
+      })
       const location = response.headers.location
       if (!REDIRECTS.has(response.status) || !location || hop >= request.maxRedirects) return response
       const next = new URL(location, url)
@@ -134,6 +146,7 @@ export class HttpTransport {
         method,
         headers: outgoing,
         agent: this.agentFor(target),
+        lookup: lookupHost,
       })
       const untrack = request.signal ? this.aborts.track(request.signal, req) : () => undefined
       let responded = false

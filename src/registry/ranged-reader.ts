@@ -10,7 +10,7 @@ import {Readable} from 'node:stream'
 import {FerryError} from '../errors.js'
 import {networkError} from './errors.js'
 
-/** Connections per blob when the settings name none (bench --far: README "Long links and big layers"). */
+/** Connections per blob when the settings name none (bench --far: docs/far-links.md). */
 export const DEFAULT_BLOB_CONNECTIONS = 4
 /** Bytes per Range request of a part. */
 export const PART_SIZE = 8 * 1024 * 1024

@@ -9,7 +9,7 @@ export function escapeHtml(text: string): string {
   return escapeControl(text).replace(/[&<>"'`]/g, (char) => `&#${char.charCodeAt(0)};`)
 }
 
-const STATUSES: ReadonlyArray<ReportJob['status']> = ['copied', 'skipped', 'failed', 'planned', 'verified']
+const STATUSES: ReadonlyArray<ReportJob['status']> = ['copied', 'skipped', 'failed', 'interrupted', 'planned', 'verified']
 
 /** What the page calls the run: a dry run planned, a verify checked; neither copied. */
 const MODE_TITLE: Record<ReportMode, string> = {copy: 'copy report', 'dry run': 'dry-run plan', verify: 'verify report'}

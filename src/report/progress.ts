@@ -124,6 +124,10 @@ export interface ProgressDisplay extends LiveDisplay {
   stop(): void
 }
 
+/** DECAWM: the terminal wraps text at the last column (on) or overwrites the last column (off). */
+const WRAP_ON = '\x1b[?7h'
+const WRAP_OFF = '\x1b[?7l'
+
 // Required when a terminal shows the live line: runs in CI or with --quiet never pay for loading it.
 const require = createRequire(import.meta.url)
 
@@ -150,7 +154,10 @@ export function createProgressDisplay(
   return {
     log(line) {
       if (stopped || !started) stream.write(`${line}\n`)
-      else bars.log(`${line}\n`)
+      // cli-progress turns line wrap off for the whole run (so the bar never spills onto a second
+      // row); a line printed above the bar gets it back while it is written, so a long reason
+      // wraps onto the next rows instead of being cut at the terminal's width.
+      else bars.log(`${WRAP_ON}${line}\n${WRAP_OFF}`)
     },
     event(event) {
       applyEvent(state, event, now())

@@ -61,6 +61,8 @@ export interface ReportSummary {
   generateFailed: number
   dryRun: boolean
   interrupted: boolean
+  /** Jobs a stop cut short while they ran (status `interrupted`). */
+  interruptedJobs: number
   /** Blob bytes uploaded. */
   bytes: number
   blobBytes: BlobCounts
@@ -173,6 +175,7 @@ function reportSummary(summary: TransferSummary, jobs: readonly ReportJob[]): Re
     generateFailed: summary.generateFailed,
     dryRun: summary.dryRun ?? false,
     interrupted: summary.interrupted ?? false,
+    interruptedJobs: summary.interruptedJobs ?? 0,
     bytes: summary.bytes,
     blobBytes: {uploaded: sum('uploaded'), mounted: sum('mounted'), existing: sum('existing')},
     requests: summary.requests,

@@ -8,8 +8,11 @@ export interface JobResult {
   source: string
   destination: string
   rule: string
-  /** 'planned': a dry run would copy it; 'verified': `ferry verify` found it complete at the destination. */
-  status: 'copied' | 'skipped' | 'failed' | 'planned' | 'verified'
+  /**
+   * 'planned': a dry run would copy it; 'verified': `ferry verify` found it complete at the
+   * destination; 'interrupted': a stop (SIGINT/SIGTERM) cut it short (the next run finishes it).
+   */
+  status: 'copied' | 'skipped' | 'failed' | 'planned' | 'verified' | 'interrupted'
   /** Why a job was skipped. */
   reason?: 'same digest' | 'tag exists' | 'platform not selected'
   /** Digest of the source manifest, when it was read. */
@@ -57,6 +60,8 @@ export interface TransferSummary {
   verify?: boolean
   /** A stop (or a failure of the listing itself) left work undone: rules not listed to the end, or jobs that never ran. */
   interrupted?: boolean
+  /** Jobs a stop cut short while they ran (present only when some were). */
+  interruptedJobs?: number
   bytes: number
   requests: number
   durationMs: number
@@ -112,6 +117,7 @@ export function summarize(
     ...(extra.dryRun ? {dryRun: true, planned: count('planned')} : {}),
     ...(extra.verify ? {verify: true, verified: count('verified')} : {}),
     ...(extra.interrupted ? {interrupted: true} : {}),
+    ...(count('interrupted') > 0 ? {interruptedJobs: count('interrupted')} : {}),
     jobs: results.length,
     copied: count('copied'),
     skipped: count('skipped'),
@@ -154,6 +160,11 @@ export function formatReport(
     lines.push(`Failed jobs (${failed.length}):`)
     for (const result of failed) lines.push(`  ${result.source} → ${result.destination}: ${result.error?.message ?? 'unknown error'}`)
   }
+  const cut = results.filter((result) => result.status === 'interrupted')
+  if (cut.length > 0) {
+    lines.push(`Interrupted jobs (${cut.length}), to finish with the same command:`)
+    for (const result of cut) lines.push(`  ${result.source} → ${result.destination}`)
+  }
   lines.push(...formatUnfinished(ending))
   lines.push(...formatPullQuotas(summary.pullQuotas))
   if (summary.dryRun) {
@@ -164,7 +175,7 @@ export function formatReport(
   // image-transfer's last line; "Finished" would tell a script reading it that the run did.
   lines.push(
     `${ending.interrupted ? 'Interrupted' : 'Finished'}, ${summary.failed} transfer jobs failed, ${summary.generateFailed} jobs generate failed` +
-      ` (${summary.copied} copied, ${summary.skipped} skipped, ${formatBytes(summary.bytes)} moved, ${summary.requests} requests, ${(summary.durationMs / 1000).toFixed(1)}s)`,
+      ` (${summary.copied} copied, ${summary.skipped} skipped, ${summary.interruptedJobs ? `${summary.interruptedJobs} interrupted, ` : ''}${formatBytes(summary.bytes)} moved, ${summary.requests} requests, ${(summary.durationMs / 1000).toFixed(1)}s)`,
   )
   return lines
 }
@@ -199,6 +210,7 @@ export function formatBytes(bytes: number): string {
 export function formatProgress(index: number, result: JobResult): string {
   const head = `[${index}] ${result.status} ${result.source} → ${result.destination}`
   if (result.status === 'failed') return `${head}: ${result.error?.message ?? 'unknown error'}`
+  if (result.status === 'interrupted') return head
   if (result.status === 'skipped') return `${head} (${result.note ?? result.reason ?? 'same digest'})`
   if (result.status === 'planned')
     return `${head} ${result.digest ?? ''}${result.destinationDigest ? ` as ${result.destinationDigest}` : ''} (${result.note ?? 'would copy'})`

@@ -43,7 +43,8 @@ export function syncedAfter(
   const next: Record<string, SyncedTag> = {...previous}
   for (const source of changes.deletedAtSource) delete next[source]
   for (const result of results) {
-    if (result.status !== 'failed' && result.digest) next[result.source] = {digest: result.digest, syncedAt: now.toISOString()}
+    if (result.status !== 'failed' && result.status !== 'interrupted' && result.digest)
+      next[result.source] = {digest: result.digest, syncedAt: now.toISOString()}
   }
   return next
 }

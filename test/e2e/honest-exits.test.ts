@@ -67,10 +67,13 @@ async function stopWhileListing(command: 'transfer' | 'verify', signal: NodeJS.S
   return {code: how.code, out, report: JSON.parse(await readFile(report, 'utf8'))}
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  test(`transfer stopped by ${signal} while a rule is listing: exit 1, interrupted, the rule named`, {timeout: 60_000}, async () => {
+for (const [signal, exitCode] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  test(`transfer stopped by ${signal} while a rule is listing: exit ${exitCode}, interrupted, the rule named`, {timeout: 60_000}, async () => {
     const {code, out, report} = await stopWhileListing('transfer', signal, `transfer-${signal}`)
-    assert.equal(code, 1, out)
+    assert.equal(code, exitCode, out)
     assert.match(out, /^Interrupted, 0 transfer jobs failed, 0 jobs generate failed/m, out)
     assert.doesNotMatch(out, /^Finished,/m, out)
     assert.match(out, /^Rules that did not finish \(1\):\n\s+\S*slow\/app/m, out)
@@ -81,9 +84,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     assert.equal(report.jobs.length, 1, 'the fast rule finished')
   })
 
-  test(`verify stopped by ${signal} while a rule is listing: never "Complete", exit 1`, {timeout: 60_000}, async () => {
+  test(`verify stopped by ${signal} while a rule is listing: never "Complete", exit ${exitCode}`, {timeout: 60_000}, async () => {
     const {code, out, report} = await stopWhileListing('verify', signal, `verify-${signal}`)
-    assert.equal(code, 1, out)
+    assert.equal(code, exitCode, out)
     assert.doesNotMatch(out, /Complete:/, out)
     assert.match(out, /^Incomplete \(interrupted\): 1 of 1 images verified at the destination.*, 1 rules not checked to the end$/m, out)
     assert.match(out, /^not checked to the end: rule \S*slow\/app.* \(interrupted\)$/m, out)

@@ -215,7 +215,7 @@ describe('hostile bodies and pages', () => {
     return {fault, waiting: () => fault.hits > 0}
   }
 
-  test('SIGINT stops a backup stuck on a catalog that never answers: exit 1 within seconds', {timeout: 60_000}, async () => {
+  test('SIGINT stops a backup stuck on a catalog that never answers: exit 130 within seconds', {timeout: 60_000}, async () => {
     const {fault, waiting} = stalled(/^\/v2\/_catalog(\?|$)/)
     try {
       const output = path.join(work.dir, 'backup-stalled')
@@ -224,27 +224,27 @@ describe('hostile bodies and pages', () => {
         interrupt: {signal: 'SIGINT', when: waiting},
       })
       assert.equal(run.killed, false, describeRun(run))
-      assert.equal(run.code, 1, describeRun(run))
+      assert.equal(run.code, 130, describeRun(run))
       assert.ok(run.ms < 10_000, `took ${run.ms} ms`)
     } finally {
       fault.remove()
     }
   })
 
-  test('SIGTERM stops a migrate stuck on the catalog: exit 1 within seconds', {timeout: 60_000}, async () => {
+  test('SIGTERM stops a migrate stuck on the catalog: exit 143 within seconds', {timeout: 60_000}, async () => {
     const {fault, waiting} = stalled(/^\/v2\/_catalog(\?|$)/)
     try {
       const args = ['migrate', '--from', 'registry', '--fromRegistry', hostile.host, '--to', 'registry', '--toRegistry', dst.host, '--securityFile', security]
       const run = await runFerry(args, {deadlineMs: 20_000, interrupt: {signal: 'SIGTERM', when: waiting}})
       assert.equal(run.killed, false, describeRun(run))
-      assert.equal(run.code, 1, describeRun(run))
+      assert.equal(run.code, 143, describeRun(run))
       assert.ok(run.ms < 10_000, `took ${run.ms} ms`)
     } finally {
       fault.remove()
     }
   })
 
-  test('SIGINT stops a save stuck on a tag list: exit 1 within seconds', {timeout: 60_000}, async () => {
+  test('SIGINT stops a save stuck on a tag list: exit 130 within seconds', {timeout: 60_000}, async () => {
     const {fault, waiting} = stalled(/^\/v2\/team\/app\/tags\/list/)
     try {
       const ruleFile = await work.file('save.yaml', `${hostile.host}/team/app: ""\n`)
@@ -253,7 +253,7 @@ describe('hostile bodies and pages', () => {
         interrupt: {signal: 'SIGINT', when: waiting},
       })
       assert.equal(run.killed, false, describeRun(run))
-      assert.equal(run.code, 1, describeRun(run))
+      assert.equal(run.code, 130, describeRun(run))
       assert.ok(run.ms < 10_000, `took ${run.ms} ms`)
     } finally {
       fault.remove()

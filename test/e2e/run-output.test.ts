@@ -88,6 +88,7 @@ describe('what a run tells: --json, --log-format json, --debug', () => {
         generateFailed: 0,
         dryRun: false,
         interrupted: false,
+        interruptedJobs: 0,
         bytes: 0,
         blobBytes: null,
         requests: 0,

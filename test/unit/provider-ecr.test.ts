@@ -112,7 +112,7 @@ test('ecrFailure: one line naming the action, the code and what to do; never the
         type: ConfigError,
         code: 'AUTH_FAILED',
         message:
-          'ecr: CreateRepository failed with AccessDeniedException: the AWS identity may not call ecr:CreateRepository on registry 123456789012; grant it (docs/providers/ecr.md lists the policy)',
+          'ecr: CreateRepository failed with AccessDeniedException: the AWS identity may not call ecr:CreateRepository on registry 123456789012; grant it (see docs/providers/ecr.md#iam-permissions)',
       },
     ],
     [

@@ -364,6 +364,7 @@ test('buildRunReport: every summary key present whatever the mode; the mode name
         'failed',
         'generateFailed',
         'interrupted',
+        'interruptedJobs',
         'jobs',
         'planned',
         'pullQuotas',

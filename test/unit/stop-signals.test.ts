@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {abortOnStopSignals, onStopSignals, type StopListening, type StopSignal} from '../../src/cli/stop-signals.js'
+import {abortOnStopSignals, onStopSignals, signalExitCode, type StopListening, type StopSignal} from '../../src/cli/stop-signals.js'
 
 // process.emit calls the listeners only: no signal is sent, so nothing here can end the test run.
 const listening = () => ({SIGINT: process.listenerCount('SIGINT'), SIGTERM: process.listenerCount('SIGTERM')})
@@ -47,4 +47,9 @@ test('abortOnStopSignals: the first stop aborts the signal; release stops listen
   process.emit('SIGINT', 'SIGINT')
   assert.equal(unused.signal.aborted, false)
   assert.deepEqual(listening(), before)
+})
+
+test('a stop signal exits as the shell reports it: 128 + its number', () => {
+  assert.equal(signalExitCode('SIGINT'), 130)
+  assert.equal(signalExitCode('SIGTERM'), 143)
 })

@@ -31,7 +31,9 @@ export function attemptOutcome(registry: string, observer?: AttemptObserver, wri
       return answer
     } catch (error) {
       observer?.onRequest?.(registry, request.method, 0, detail())
-      throw attemptFailure(networkError(error, request.what, request.signal, writtenIn))
+      // Only an attempt at the registry's own origin speaks for the registry (not a realm or storage host).
+      const target = outgoing.sameOrigin ? {registry, url: outgoing.url} : undefined
+      throw attemptFailure(networkError(error, request.what, request.signal, writtenIn, target))
     }
   }
 }

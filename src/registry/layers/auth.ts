@@ -1,6 +1,6 @@
 import {RegistryError} from '../../errors.js'
 import {refusedAsExpired} from '../credential-expiry.js'
-import {firstError} from '../errors.js'
+import {credentialsRefused, firstError, wrongLogin} from '../errors.js'
 import {replayable} from '../request.js'
 import {drain, readLimited, type Answer, type Layer, type Outgoing} from './exchange.js'
 
@@ -129,9 +129,13 @@ export function authorize(auth: AuthState, registry: string, writtenIn?: string)
           continue
         }
         const refusal = auth.refusal ? ` (${auth.refusal})` : ''
-        throw new RegistryError('UNAUTHORIZED', `${request.what}: registry ${registry} refused ${refusedWhat(auth, registry, writtenIn)}${refusal}`, {
+        const refused = new RegistryError('UNAUTHORIZED', `${request.what}: registry ${registry} refused ${refusedWhat(auth, registry, writtenIn)}${refusal}`, {
           status: 401,
         })
+        // A username and password sent as Basic and refused are wrong for every request (a bearer
+        // token's 401 may be one repository's scope; a provider's login is renewed instead).
+        const wrong = authorization?.startsWith('Basic ') && !auth.renewable && !auth.anonymous
+        throw wrong ? credentialsRefused(refused, wrongLogin(registry, writtenIn)) : refused
       }
     }
   }

@@ -1,4 +1,5 @@
-import {FerryError} from '../../errors.js'
+import {FerryError, RegistryError} from '../../errors.js'
+import {credentialVerdict, registryUnreachable} from '../errors.js'
 import {formatPullLimit, spendsPull, type PullQuota, type PullQuotas} from '../pull-quota.js'
 import type {RegistryStops} from '../registry-stops.js'
 import {drain, type Layer} from './exchange.js'
@@ -13,9 +14,34 @@ export interface RegistryRunState {
 
 /**
  * The outermost layer: a request to a registry the run has stopped ends at once with the stop's
- * line, before a token, a pause or a retry is spent on it.
+ * line, before a token, a pause or a retry is spent on it. A request that, after its own retries,
+ * found the registry unreachable (plain HTTP, refused, no such host, its certificate) stops the
+ * registry for the run: its other requests end with that line instead of each retrying it.
  */
-export function stoppedRegistry(state: RegistryRunState, registry: string): Layer {
+export function stoppedRegistry(state: RegistryRunState, registry: string, login?: string): Layer {
+  // The client's credentials are stopped apart from the registry: another entry (a namespace's own
+  // account) may still be right.
+  const credentials = `${registry} with the login of ${login ?? 'no entry'}`
+  return (next) => async (outgoing) => {
+    const stopped = state.stops.check(registry, outgoing.request) ?? state.stops.check(credentials, outgoing.request)
+    if (stopped) throw stopped
+    try {
+      return await next(outgoing)
+    } catch (error) {
+      // Final for the jobs too: retrying a job would meet the stop at once.
+      if (registryUnreachable(error)) throw state.stops.stop(registry, new FerryError(error.code, error.message, {cause: error}), 'requests')
+      const verdict = credentialVerdict(error)
+      if (verdict) throw state.stops.stop(credentials, new RegistryError('UNAUTHORIZED', verdict, {status: 401, cause: error}), 'requests')
+      throw error
+    }
+  }
+}
+
+/**
+ * Inside the request retries: a retry of a request whose registry another request has meanwhile
+ * found unreachable ends with that line, instead of waiting out its own backoff again.
+ */
+export function stoppedBetweenRetries(state: RegistryRunState, registry: string): Layer {
   return (next) => async (outgoing) => {
     const stopped = state.stops.check(registry, outgoing.request)
     if (stopped) throw stopped
