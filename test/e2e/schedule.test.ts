@@ -343,7 +343,7 @@ test('an abort while blobs are uploading never pushes the manifest', {timeout: 3
   })
   assert.ok(signal.signal.aborted, 'the abort happened')
   assert.equal(report.results.length, 1)
-  assert.equal(report.results[0]!.status, 'failed')
+  assert.equal(report.results[0]!.status, 'interrupted')
   assert.equal(report.results[0]!.error?.code, 'ABORTED')
   await dst.requestLog.settle()
   assert.equal(dst.requestLog.count({method: 'PUT', path: /\/manifests\//}), 0, 'no manifest push after the abort')
