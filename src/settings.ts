@@ -22,6 +22,12 @@ export interface Selection {
   overwriteTags?: boolean
   /** --deep: a tag at the same digest has its child manifests and blobs checked and repaired. */
   deep?: boolean
+  /**
+   * --include-nondistributable: foreign / non-distributable layers (Windows base layers) are
+   * copied from the source registry like any blob (and verify checks them); by default only the
+   * manifest naming them is copied, as docker and skopeo do.
+   */
+  includeNondistributable?: boolean
 }
 
 /** How much at once, and how fast. */

@@ -47,8 +47,8 @@ export interface Shared {
   exclusive?: (job: TransferJob) => Promise<() => void>
   /**
    * Folder where large uploads in progress are kept, so that the next run goes on with them
-   * (transfer/upload-journal.ts); default FERRY_RESUME_DIR or $XDG_CACHE_HOME/ferry/uploads;
-   * `false`: not kept.
+   * (transfer/upload-journal.ts): --resume-dir; default FERRY_RESUME_DIR or
+   * $XDG_CACHE_HOME/ferry/uploads; `false`: not kept.
    */
   resumeDir?: string | false
 }
@@ -119,7 +119,14 @@ export function sessionOptions(flat: EngineSettings): SessionOptions {
   return {
     credentials: flat.credentials,
     mode: flat.verify ? 'verify' : flat.dryRun ? 'dry run' : 'copy',
-    selection: {tagFilter: flat.tagFilter, tagSelection: flat.tagSelection, platforms: flat.platforms, overwriteTags: flat.overwriteTags, deep: flat.deep},
+    selection: {
+      tagFilter: flat.tagFilter,
+      tagSelection: flat.tagSelection,
+      platforms: flat.platforms,
+      overwriteTags: flat.overwriteTags,
+      deep: flat.deep,
+      includeNondistributable: flat.includeNondistributable,
+    },
     limits: {
       routines: flat.routines,
       qps: flat.qps,

@@ -27,7 +27,7 @@ type ToWorker =
   | {type: 'ping'; id: number; ping: number}
 
 type FromWorker =
-  | {type: 'ack'; id: number; bytes: number}
+  | {type: 'ack'; id: number; bytes: Uint8Array}
   | {type: 'state'; id: number; offset: number; generation: number; state: Uint8Array}
   | {type: 'pong'; id: number; ping: number}
 
@@ -50,7 +50,8 @@ parentPort.on('message', (message) => {
     if (!hasher) return
     if (message.type === 'data') {
       hasher.update(message.bytes)
-      parentPort.postMessage({type: 'ack', id: message.id, bytes: message.bytes.length})
+      // The buffer goes back to be filled again: no allocation (and collection) per batch.
+      parentPort.postMessage({type: 'ack', id: message.id, bytes: message.bytes}, [message.bytes.buffer])
     } else if (message.type === 'mark') {
       parentPort.postMessage({type: 'state', id: message.id, offset: message.offset, generation: message.generation, state: hasher.save()})
     } else if (message.type === 'load') {
@@ -99,6 +100,8 @@ export class SavedHashFollower {
   private readonly states = new Map<number, Uint8Array>()
   private batch?: Uint8Array
   private batched = 0
+  /** Batch buffers the worker handed back. */
+  private spare: ArrayBuffer[] = []
   private backlog = 0
   private generation = 0
   private following = true
@@ -120,7 +123,7 @@ export class SavedHashFollower {
     if (!this.following) return
     let rest = data
     while (rest.length > 0) {
-      this.batch ??= new Uint8Array(BATCH)
+      this.batch ??= new Uint8Array(this.spare.pop() ?? new ArrayBuffer(BATCH))
       const take = Math.min(rest.length, BATCH - this.batched)
       this.batch.set(rest.subarray(0, take), this.batched)
       this.batched += take
@@ -181,6 +184,7 @@ export class SavedHashFollower {
     this.following = false
     this.batch = undefined
     this.batched = 0
+    this.spare = []
   }
 
   close(): void {
@@ -192,8 +196,10 @@ export class SavedHashFollower {
 
   /** @internal from the pool */
   receive(message: FromWorker): void {
-    if (message.type === 'ack') this.backlog -= message.bytes
-    else if (message.type === 'pong') {
+    if (message.type === 'ack') {
+      this.backlog -= message.bytes.length
+      if (this.following && this.spare.length < 2) this.spare.push(message.bytes.buffer as ArrayBuffer)
+    } else if (message.type === 'pong') {
       this.pings.get(message.ping)?.()
       this.pings.delete(message.ping)
     } else if (message.generation === this.generation) this.states.set(message.offset, message.state)
