@@ -111,6 +111,19 @@ describe('ECR logins that expire during the run', () => {
       assert.ok(fetched <= byLifetime + refused, `GetAuthorizationToken ${fetched} times in ${elapsed} ms (${refused} refusals, ${requests} requests)`)
       assert.ok(fetched * 4 < requests, `GetAuthorizationToken ${fetched} times for ${requests} registry requests`)
       if (aheadMs) assert.ok(refused > 0, 'the registry refused expired logins')
+      // A request refused as expired goes again with a new login, never with the one refused (POST
+      // /blobs/uploads/ is left out: one path for every job's upload session).
+      const again = new Map<string, number>()
+      for (const r of front.requests.slice(frontBefore)) {
+        if (r.verdict !== 'expired' || r.method === 'POST') continue
+        const key = `${r.method} ${r.path} with login ~${r.token}`
+        again.set(key, (again.get(key) ?? 0) + 1)
+      }
+      assert.deepEqual(
+        [...again].filter(([, times]) => times > 1),
+        [],
+        'refused twice with the same login',
+      )
     })
   }
 
