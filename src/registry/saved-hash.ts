@@ -68,6 +68,8 @@ interface Pool {
   worker: Worker
   followers: Map<number, SavedHashFollower>
   next: number
+  /** Callers waiting on the worker (settled()): it holds the process while there are any. */
+  waiting: number
 }
 
 let shared: Pool | undefined
@@ -75,7 +77,7 @@ let shared: Pool | undefined
 function pool(): Pool {
   if (shared) return shared
   const worker = new Worker(WORKER_CODE, {eval: true, workerData: {hashWasm: createRequire(import.meta.url).resolve('hash-wasm')}})
-  const state: Pool = {worker, followers: new Map(), next: 1}
+  const state: Pool = {worker, followers: new Map(), next: 1, waiting: 0}
   worker.on('message', (message: FromWorker) => state.followers.get(message.id)?.receive(message))
   const fail = () => {
     if (shared === state) shared = undefined
@@ -106,6 +108,7 @@ export class SavedHashFollower {
   private generation = 0
   private following = true
   private readonly pings = new Map<number, () => void>()
+  private lastPing = 0
 
   constructor(algorithm: string) {
     this.pool = pool()
@@ -171,13 +174,15 @@ export class SavedHashFollower {
   settled(): Promise<void> {
     if (!this.pool.followers.has(this.id)) return Promise.resolve()
     this.flush()
-    const ping = this.pings.size + 1
+    const ping = ++this.lastPing
     // The worker is unref'd so it never holds the process; a caller waiting on it must.
-    this.pool.worker.ref()
+    if (this.pool.waiting++ === 0) this.pool.worker.ref()
     return new Promise<void>((resolve) => {
       this.pings.set(ping, resolve)
       this.post({type: 'ping', id: this.id, ping})
-    }).finally(() => this.pool.worker.unref())
+    }).finally(() => {
+      if (--this.pool.waiting === 0) this.pool.worker.unref()
+    })
   }
 
   stop(): void {
