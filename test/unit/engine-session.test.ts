@@ -163,7 +163,19 @@ test('sessionOptions: the flat settings, one sub-object per concern', () => {
     ['a verify', {credentials: anonymousStore, verify: true}, {mode: 'verify'}],
     [
       'every concern',
-      {credentials: anonymousStore, tagFilter, deep: true, includeNondistributable: true, overwriteTags: false, routines: 3, qps: 9, chunkSize: 5, pullReserve: 2, retry: 4, retryBaseMs: 7},
+      {
+        credentials: anonymousStore,
+        tagFilter,
+        deep: true,
+        includeNondistributable: true,
+        overwriteTags: false,
+        routines: 3,
+        qps: 9,
+        chunkSize: 5,
+        pullReserve: 2,
+        retry: 4,
+        retryBaseMs: 7,
+      },
       {
         selection: {tagFilter, tagSelection: undefined, platforms: undefined, overwriteTags: false, deep: true, includeNondistributable: true},
         limits: {routines: 3, qps: 9, bytesPerSecond: undefined, chunkSize: 5, idleTimeoutMs: undefined, pullReserve: 2, blobConnections: undefined},
