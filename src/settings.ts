@@ -29,6 +29,12 @@ export interface Selection {
    * name fails its job. The command reads the lock from --lock-file.
    */
   frozenLock?: Lock
+  /**
+   * --include-nondistributable: foreign / non-distributable layers (Windows base layers) are
+   * copied from the source registry like any blob (and verify checks them); by default only the
+   * manifest naming them is copied, as docker and skopeo do.
+   */
+  includeNondistributable?: boolean
 }
 
 /** How much at once, and how fast. */

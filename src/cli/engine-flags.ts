@@ -6,6 +6,7 @@ import {DEFAULT_MAX_DELETES} from '../engine/prune.js'
 import {LOG_FORMATS} from '../report/log-line.js'
 import {DEFAULT_BLOB_CONNECTIONS, PART_SIZE, RANGED_THRESHOLD, RUN_PART_SLOTS} from '../registry/ranged-reader.js'
 import {tagFilter} from '../select/filters.js'
+import type {EngineSettings} from '../engine/options.js'
 import type {UserSettings} from '../settings.js'
 
 const MiB = 1024 * 1024
@@ -82,6 +83,17 @@ export const engineFlags = {
     min: 1,
     max: 32,
   }),
+  'include-nondistributable': Flags.boolean({
+    description:
+      'also copy foreign / non-distributable layers (Windows base layers), read from the source registry; by default only the manifest naming them is copied, as docker and skopeo do',
+    aliases: ['includeNondistributable'],
+    default: false,
+  }),
+  'resume-dir': Flags.string({
+    description:
+      'folder where uploads of large blobs in progress are kept, so that the next run goes on with them instead of sending them again (default: FERRY_RESUME_DIR, else $XDG_CACHE_HOME/ferry/uploads)',
+    aliases: ['resumeDir'],
+  }),
   'limit-rate': Flags.string({
     description: 'at most this many blob bytes per second for the whole run, all streams together (e.g. 50MiB), like rsync --bwlimit',
     aliases: ['limitRate'],
@@ -143,12 +155,21 @@ type EngineFlagsParsed = Interfaces.InferredFlags<typeof engineFlags>
 
 /** The parsed values of `engineFlags` that `engineSettings` reads (a command may leave out those without a default). */
 export type EngineFlagValues = Pick<EngineFlagsParsed, 'routines' | 'retry' | 'qps' | 'tag-exist-overridden'> &
-  Partial<Pick<EngineFlagsParsed, 'chunk-size' | 'limit-rate' | 'include-tags' | 'exclude-tags' | 'pull-reserve' | 'blob-connections'>>
+  Partial<
+    Pick<
+      EngineFlagsParsed,
+      'chunk-size' | 'limit-rate' | 'include-tags' | 'exclude-tags' | 'pull-reserve' | 'blob-connections' | 'resume-dir' | 'include-nondistributable'
+    >
+  >
 
 /** The settings of the parsed flags (src/settings.ts documents each); a bad size is a ConfigError naming its flag. */
 export function engineSettings(
   flags: EngineFlagValues,
-): Pick<UserSettings, 'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'tagFilter' | 'pullReserve' | 'blobConnections'> {
+): Pick<
+  UserSettings,
+  'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'tagFilter' | 'pullReserve' | 'blobConnections' | 'includeNondistributable'
+> &
+  Pick<EngineSettings, 'resumeDir'> {
   return {
     tagFilter: tagFilter({include: flags['include-tags'], exclude: flags['exclude-tags']}),
     routines: flags.routines,
@@ -159,5 +180,7 @@ export function engineSettings(
     overwriteTags: flags['tag-exist-overridden'],
     ...(flags['pull-reserve'] ? {pullReserve: flags['pull-reserve']} : {}),
     blobConnections: flags['blob-connections'],
+    ...(flags['resume-dir'] ? {resumeDir: flags['resume-dir']} : {}),
+    ...(flags['include-nondistributable'] ? {includeNondistributable: true} : {}),
   }
 }

@@ -47,8 +47,8 @@ export interface Shared {
   exclusive?: (job: TransferJob) => Promise<() => void>
   /**
    * Folder where large uploads in progress are kept, so that the next run goes on with them
-   * (transfer/upload-journal.ts); default FERRY_RESUME_DIR or $XDG_CACHE_HOME/ferry/uploads;
-   * `false`: not kept.
+   * (transfer/upload-journal.ts): --resume-dir; default FERRY_RESUME_DIR or
+   * $XDG_CACHE_HOME/ferry/uploads; `false`: not kept.
    */
   resumeDir?: string | false
 }
@@ -139,6 +139,7 @@ export function sessionOptions(flat: EngineSettings): SessionOptions {
       overwriteTags: flat.overwriteTags,
       deep: flat.deep,
       frozenLock: flat.frozenLock,
+      includeNondistributable: flat.includeNondistributable,
     },
     limits: {
       routines: flat.routines,

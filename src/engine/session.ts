@@ -118,6 +118,7 @@ export class EngineSession {
       endpoints: this.endpoints,
       platforms: selection.platforms,
       deep: selection.deep,
+      includeNondistributable: selection.includeNondistributable,
       dryRun: this.mode === 'dry run',
       flights: options.shared?.flights ?? new BlobFlights(),
       homes: new BlobHomes(),

@@ -52,10 +52,13 @@ export class EcrApi {
   /** A registry login (base64 `AWS:password`) and the registry it is for. */
   async authorize(signal?: AbortSignal): Promise<EcrAuthorization> {
     const registryIds = this.options.registryId ? [this.options.registryId] : undefined
+    // Issued no earlier than asked: a slow answer must not make the login look younger than it is
+    // (a refused login is kept while young, temporary-login.ts).
+    const asked = Date.now()
     const answer = await this.call('GetAuthorizationToken', signal, undefined, (abortSignal) =>
       this.client.send(new this.sdk.GetAuthorizationTokenCommand({registryIds}), {abortSignal}),
     )
-    return decodeAuthorization(answer.authorizationData?.[0], Date.now())
+    return decodeAuthorization(answer.authorizationData?.[0], asked)
   }
 
   /** Repository names, one DescribeRepositories page at a time. */

@@ -147,10 +147,14 @@ export class RegistryClient {
     this.exchange = this.layers()
   }
 
-  /** A provider's temporary passwords are secrets too: each one reaches the redactor as it is issued. */
+  /**
+   * A provider's temporary passwords are secrets too: each one reaches the redactor as it is
+   * issued. The refused login is handed on: without it the provider cannot tell a refusal from a
+   * lookup, and a login the registry let die early was sent again until its renewal time.
+   */
   private reporting(source: CredentialSource): CredentialSource {
-    return async () => {
-      const credentials = await source()
+    return async (refused) => {
+      const credentials = await source(refused)
       if (credentials.password) {
         this.onSecret?.(credentials.password)
         if (credentials.username) this.onSecret?.(`${credentials.username}:${credentials.password}`)

@@ -39,7 +39,7 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined, wh
   if (doc.schemaVersion === 1 || DOCKER_SCHEMA1.includes(mediaType ?? '')) {
     throw new FerryError(
       'UNSUPPORTED_MEDIA_TYPE',
-      `${what}: Docker schema 1 manifests are not supported (deprecated by Docker; re-push the image with a current client)`,
+      `${what}: a Docker schema 1 manifest, which ferry does not copy (Docker removed schema 1); convert it at the source with \`skopeo copy --format v2s2 docker://IMAGE docker://IMAGE\` or re-push the image with a current docker, then run again`,
     )
   }
   if (mediaType === DOCKER_MANIFEST_LIST || mediaType === OCI_INDEX) {
@@ -80,11 +80,14 @@ export function isForeignLayer(descriptor: Descriptor): boolean {
   return (descriptor.urls?.length ?? 0) > 0 || descriptor.mediaType.includes('foreign') || descriptor.mediaType.includes('nondistributable')
 }
 
-/** The blobs an image manifest has ferry copy (config, then layers): each once, foreign layers left out. Pure. */
-export function copiedBlobs(image: {config: Descriptor; layers: Descriptor[]}): Descriptor[] {
+/**
+ * The blobs an image manifest has ferry copy (config, then layers): each once, foreign layers left
+ * out unless `nondistributable` (--include-nondistributable: read from the source registry). Pure.
+ */
+export function copiedBlobs(image: {config: Descriptor; layers: Descriptor[]}, options: {nondistributable?: boolean} = {}): Descriptor[] {
   const seen = new Set<string>()
   return [image.config, ...image.layers].filter((descriptor) => {
-    if (isForeignLayer(descriptor) || seen.has(descriptor.digest)) return false
+    if ((!options.nondistributable && isForeignLayer(descriptor)) || seen.has(descriptor.digest)) return false
     seen.add(descriptor.digest)
     return true
   })

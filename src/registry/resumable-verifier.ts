@@ -7,16 +7,17 @@
  * DigestVerifier, the last chunk is held back until the whole blob has checked out, so a wrong
  * byte fails the stream before the destination can commit.
  *
- * Two hash engines: node:crypto (fast; states can be copied, not saved) and hash-wasm, whose
- * state can be written to a file so that a later run resumes the upload (measured on the test
- * machine: ~750 MB/s vs ~140 MB/s for SHA-256, so hash-wasm only where a resume across runs is
- * wanted).
+ * The check runs on node:crypto (states can be copied, not saved; ~4× hash-wasm's speed on the
+ * test machine, bench/hash-state.mjs). States a later run can load (for the upload journal) come
+ * from a hash-wasm follower in a worker thread (saved-hash.ts), off the copy's path. Only a blob
+ * resumed from such a state is checked with hash-wasm itself, the one engine that can load it.
  */
 import {createHash, type Hash} from 'node:crypto'
 import {Transform, type TransformCallback} from 'node:stream'
 import {createSHA256, createSHA512, type IHasher} from 'hash-wasm'
 
 import {FerryError} from '../errors.js'
+import {SavedHashFollower} from './saved-hash.js'
 
 interface HashEngine {
   update(data: Uint8Array): void
@@ -74,7 +75,7 @@ class WasmEngine implements HashEngine {
 export interface ResumableVerifierOptions {
   /** Bytes between checkpoints; the destination's chunk size, so its offsets fall on them. */
   interval: number
-  /** Hash states that can be saved to a file (hash-wasm). */
+  /** Hash states that can be saved to a file are wanted (hash-wasm, in a worker unless resumed from `start`). */
   savable?: boolean
   /** A state saved by an earlier run: the hash of the blob's first `offset` bytes. */
   start?: {offset: number; state: Uint8Array}
@@ -85,6 +86,8 @@ export class ResumableVerifier {
   /** Position → engine state there; 0 is the empty hash. */
   private readonly checkpoints = new Map<number, unknown>([[0, undefined]])
   private generation = 0
+  /** Makes the savable states when the engine cannot (node:crypto). */
+  private follower?: SavedHashFollower
 
   private constructor(
     private readonly engine: HashEngine,
@@ -99,20 +102,33 @@ export class ResumableVerifier {
     if (algorithm !== 'sha256' && algorithm !== 'sha512') {
       throw new FerryError('UNSUPPORTED_DIGEST', `${what}: digest algorithm ${algorithm} is not supported`)
     }
-    const engine = options.savable ? new WasmEngine(await (algorithm === 'sha256' ? createSHA256() : createSHA512())) : new NodeEngine(algorithm)
-    const verifier = new ResumableVerifier(engine, algorithm, expected, what, Math.max(1, options.interval))
+    const interval = Math.max(1, options.interval)
     const start = options.start
     if (start && options.savable && start.offset > 0 && start.offset <= expected.size) {
+      const engine = new WasmEngine(await (algorithm === 'sha256' ? createSHA256() : createSHA512()))
+      const verifier = new ResumableVerifier(engine, algorithm, expected, what, interval)
       try {
         engine.restore(start.state)
         verifier.position = start.offset
         verifier.checkpoints.set(start.offset, engine.snapshot())
+        return verifier
       } catch {
-        // A state that does not load is no state: the hash starts from the first byte.
-        engine.restore(undefined)
+        // A state that does not load is no state: the hash starts from the first byte, on node:crypto.
       }
     }
+    const verifier = new ResumableVerifier(new NodeEngine(algorithm), algorithm, expected, what, interval)
+    if (options.savable) verifier.follower = new SavedHashFollower(algorithm)
     return verifier
+  }
+
+  /** Resolves once the savable states asked for so far have arrived (they are made in a worker). */
+  async statesSettled(): Promise<void> {
+    await this.follower?.settled()
+  }
+
+  /** Lets the follower's worker forget this blob. */
+  close(): void {
+    this.follower?.close()
   }
 
   /**
@@ -122,6 +138,7 @@ export class ResumableVerifier {
   reset(): void {
     this.checkpoints.clear()
     this.checkpoints.set(0, undefined)
+    this.follower?.rewind(0, true)
     this.rewind(0)
   }
 
@@ -130,10 +147,17 @@ export class ResumableVerifier {
     return this.position
   }
 
-  /** The state after the blob's first `offset` bytes, as bytes for a file; undefined when not kept. */
-  savedState(offset: number): Uint8Array | undefined {
-    if (offset === 0 || !this.checkpoints.has(offset)) return undefined
-    return this.engine.serialize(this.checkpoints.get(offset))
+  /**
+   * The newest savable state at or below `offset` (the bytes a destination holds), as bytes for a
+   * file, with the bytes it covers; undefined when none is kept. A later run resuming from it
+   * re-reads the source from there.
+   */
+  savedState(offset: number): {offset: number; state: Uint8Array} | undefined {
+    if (this.follower) return this.follower.newest(offset)
+    let best = 0
+    for (const at of this.checkpoints.keys()) if (at <= offset && at > best) best = at
+    const state = best > 0 ? this.engine.serialize(this.checkpoints.get(best)) : undefined
+    return state && {offset: best, state}
   }
 
   /**
@@ -145,6 +169,7 @@ export class ResumableVerifier {
     let best = 0
     for (const at of this.checkpoints.keys()) if (at <= offset && at > best) best = at
     this.engine.restore(this.checkpoints.get(best))
+    if (best !== this.position) this.follower?.rewind(best)
     this.position = best
     this.generation++
     return best
@@ -200,9 +225,13 @@ export class ResumableVerifier {
       const next = (Math.floor(this.position / this.interval) + 1) * this.interval
       const take = Math.min(data.length, next - this.position)
       this.engine.update(data.subarray(0, take))
+      this.follower?.update(data.subarray(0, take))
       this.position += take
       data = data.subarray(take)
-      if (this.position === next && next < this.expected.size) this.checkpoints.set(next, this.engine.snapshot())
+      if (this.position === next && next < this.expected.size) {
+        this.checkpoints.set(next, this.engine.snapshot())
+        this.follower?.mark(next)
+      }
     }
   }
 }

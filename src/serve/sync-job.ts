@@ -11,6 +11,7 @@ import type {PullQuotas} from '../registry/pull-quota.js'
 import type {Logger} from '../report/logger.js'
 import type {JobResult} from '../report/summary.js'
 import {runTransfer, type TransferReport} from '../engine/run.js'
+import type {EngineSettings} from '../engine/options.js'
 import {requestLimiter} from '../engine/session.js'
 import type {UserSettings} from '../settings.js'
 import {rulesForPush, withClaimants} from './event-rules.js'
@@ -53,7 +54,7 @@ export function rulesSyncJob(options: {
   name: string
   trigger: TriggerSpec
   load: () => Promise<TransferInputs>
-  engine: UserSettings
+  engine: UserSettings & Pick<EngineSettings, 'resumeDir'>
 }): SyncJob & {load(): Promise<void>} {
   const limiter: RequestLimiter = requestLimiter({qps: options.engine.qps})
   let rules: Rule[] = []

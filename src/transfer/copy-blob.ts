@@ -80,7 +80,7 @@ export async function ensureBlob(descriptor: Descriptor, source: ImageSource, de
         signal: context.signal,
         onRetry: (error, attempt, delayMs) => context.onEvent?.({type: 'blob-retry', digest, attempt, delayMs, error}),
       },
-    )
+    ).finally(() => resume?.verifier.close())
 
     if (resume?.key) await context.journal?.remove(resume.key).catch(() => undefined)
     context.homes.remember(destination.scope, digest, destination.repository)
@@ -174,9 +174,11 @@ async function uploadBlob(
   const onProgress = resume
     ? (progress: {location: string; offset: number}) => {
         resume.session = progress.location
-        const state = resume.key && resume.verifier.savedState(progress.offset)
+        // The newest savable hash state may lag the session (hashed in a worker): the next run
+        // re-reads the source from its offset and sends from the session's.
+        const saved = resume.verifier.savedState(progress.offset) ?? {offset: 0, state: new Uint8Array()}
         // Saved before the next chunk goes out; a journal that cannot be written costs only the resume.
-        if (state && resume.key) return context.journal?.save(resume.key, {location: progress.location, offset: progress.offset, state}).catch(() => undefined)
+        if (resume.key) return context.journal?.save(resume.key, {location: progress.location, ...saved}).catch(() => undefined)
       }
     : undefined
   let write: Promise<void> | undefined

@@ -24,7 +24,8 @@ import {mapLimit} from './map-limit.js'
  * What the copy of one image runs with: the session's endpoints, locks and streams, and the
  * settings it reads (src/settings.ts documents each).
  */
-export interface CopyContext extends BlobContext, Pick<Selection, 'platforms' | 'overwriteTags' | 'deep'>, Pick<UserSettings, 'dryRun'> {
+export interface CopyContext
+  extends BlobContext, Pick<Selection, 'platforms' | 'overwriteTags' | 'deep' | 'includeNondistributable'>, Pick<UserSettings, 'dryRun'> {
   endpoints: EndpointResolver
   /** Blobs of one image copied at once. */
   blobConcurrency?: number
@@ -221,7 +222,7 @@ async function copyReferenced(
     }
     return
   }
-  const blobs = copiedBlobs(parsed)
+  const blobs = copiedBlobs(parsed, {nondistributable: context.includeNondistributable})
   if (destination instanceof FanOutDestination) destination.learnSizes(blobs)
   await mapLimit(blobs, context.blobConcurrency ?? 3, async (descriptor) => {
     const how = await ensureBlob(descriptor, source, destination, context)

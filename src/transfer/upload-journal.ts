@@ -1,7 +1,9 @@
 /**
  * Resume across runs: for a blob upload in progress, a small file holds what a later run needs to
- * go on with it instead of sending the blob again: the upload URL, the bytes the registry
- * accepted, and the hash state after those bytes (ResumableVerifier, hash-wasm). One file per
+ * go on with it instead of sending the blob again: the upload URL, and the newest savable hash
+ * state at or below the bytes the registry accepted (ResumableVerifier, hash-wasm; none yet:
+ * offset 0, and the next run re-reads the source from the first byte but still sends only what
+ * the session lacks). One file per
  * destination registry, repository, digest and credential identity (a file of other credentials
  * is never found), written after each accepted chunk, deleted once the blob is committed. Files
  * are 0600 in a 0700 folder: the URL carries the session's id. A file that does not parse or does
@@ -26,8 +28,9 @@ export interface UploadKey {
 
 export interface JournalEntry {
   location: string
+  /** Bytes the hash state covers: at most what the session holds (asked again on resume). */
   offset: number
-  /** Hash state after `offset` bytes. */
+  /** Hash state after `offset` bytes; empty at 0. */
   state: Uint8Array
 }
 
@@ -121,7 +124,7 @@ export function parseEntry(text: string, key: UploadKey, size: number): JournalE
     return undefined
   }
   if (typeof location !== 'string' || typeof offset !== 'number' || typeof state !== 'string') return undefined
-  if (!Number.isSafeInteger(offset) || offset <= 0 || offset > size) return undefined
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) return undefined
   try {
     const url = new URL(location)
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined

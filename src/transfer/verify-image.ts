@@ -13,7 +13,7 @@ import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.
 import {mapLimit} from './map-limit.js'
 import {choosePlatforms} from './platform-select.js'
 
-export interface VerifyContext extends Pick<Selection, 'platforms'> {
+export interface VerifyContext extends Pick<Selection, 'platforms' | 'includeNondistributable'> {
   endpoints: EndpointResolver
   /** HEADs of one image's blobs at once. */
   blobConcurrency?: number
@@ -83,7 +83,7 @@ async function checkReferenced(
     }
     return
   }
-  const blobs = copiedBlobs(parsed)
+  const blobs = copiedBlobs(parsed, {nondistributable: context.includeNondistributable})
   const absent = new Set<string>()
   await mapLimit(blobs, context.blobConcurrency ?? 3, async (descriptor) => {
     if (!(await destination.hasBlob(descriptor.digest, context.signal))) absent.add(descriptor.digest)

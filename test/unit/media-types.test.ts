@@ -44,16 +44,20 @@ test('copiedBlobs: config then layers, each digest once, foreign layers left out
     size: 1,
     ...(urls ? {urls} : {}),
   })
-  const cases: Array<[string, Parameters<typeof copiedBlobs>[0], string[]]> = [
+  const foreign = d('w', 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip')
+  const nondistributable = d('n', 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip', ['https://example.invalid/n'])
+  const cases: Array<[string, Parameters<typeof copiedBlobs>[0], string[], boolean?]> = [
     ['plain', {config: d('c'), layers: [d('a'), d('b')]}, ['c', 'a', 'b']],
     ['a layer twice', {config: d('c'), layers: [d('a'), d('a')]}, ['c', 'a']],
     ['config equal to a layer', {config: d('a'), layers: [d('a')]}, ['a']],
-    ['foreign by media type', {config: d('c'), layers: [d('w', 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip'), d('a')]}, ['c', 'a']],
+    ['foreign by media type', {config: d('c'), layers: [foreign, d('a')]}, ['c', 'a']],
     ['foreign by urls', {config: d('c'), layers: [d('u', undefined, ['https://example.invalid/u'])]}, ['c']],
+    ['--include-nondistributable: foreign layers too, in order', {config: d('c'), layers: [foreign, nondistributable, d('a')]}, ['c', 'w', 'n', 'a'], true],
+    ['--include-nondistributable: still each digest once', {config: d('c'), layers: [foreign, foreign]}, ['c', 'w'], true],
   ]
-  for (const [name, image, expected] of cases)
+  for (const [name, image, expected, included] of cases)
     assert.deepEqual(
-      copiedBlobs(image).map((b) => b.digest),
+      copiedBlobs(image, {nondistributable: included}).map((b) => b.digest),
       expected,
       name,
     )
