@@ -27,6 +27,10 @@ export type FerryCode =
   /** A registry's pull limit reached the reserve: its manifest pulls stop for the run. */
   | 'PULL_LIMIT'
   | 'RANGE_UNSUPPORTED'
+  /** A source listed more referrers for one image than any real one has. */
+  | 'TOO_MANY_REFERRERS'
+  /** Another writer kept replacing a destination's fallback referrers index while ferry merged into it. */
+  | 'REFERRERS_INDEX_LOST'
 
 const brand = Symbol.for('ferry.error')
 

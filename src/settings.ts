@@ -22,6 +22,14 @@ export interface Selection {
   overwriteTags?: boolean
   /** --deep: a tag at the same digest has its child manifests and blobs checked and repaired. */
   deep?: boolean
+  /**
+   * --referrers (default true): an image's referrers (signatures, attestations, SBOMs: manifests
+   * whose `subject` names it, and cosign's `sha256-<hex>.sig`/`.att`/`.sbom` tags) travel with it,
+   * and theirs with them; tags of those schemes are then left out of tag listings. False: images only.
+   */
+  referrers?: boolean
+  /** --referrers-artifact-type: only referrers of these artifact types (cosign's tags count as cosign's OCI 1.1 types); all when absent. */
+  referrerArtifactTypes?: string[]
 }
 
 /** How much at once, and how fast. */

@@ -119,7 +119,15 @@ export function sessionOptions(flat: EngineSettings): SessionOptions {
   return {
     credentials: flat.credentials,
     mode: flat.verify ? 'verify' : flat.dryRun ? 'dry run' : 'copy',
-    selection: {tagFilter: flat.tagFilter, tagSelection: flat.tagSelection, platforms: flat.platforms, overwriteTags: flat.overwriteTags, deep: flat.deep},
+    selection: {
+      tagFilter: flat.tagFilter,
+      tagSelection: flat.tagSelection,
+      platforms: flat.platforms,
+      overwriteTags: flat.overwriteTags,
+      deep: flat.deep,
+      referrers: flat.referrers,
+      referrerArtifactTypes: flat.referrerArtifactTypes,
+    },
     limits: {
       routines: flat.routines,
       qps: flat.qps,

@@ -28,9 +28,10 @@ import {copyImage, type CopyContext, type CopyEvent} from '../transfer/copy-imag
 import {defaultResumeDir, UploadJournal} from '../transfer/upload-journal.js'
 import type {EndpointResolver} from '../transfer/endpoints.js'
 import {readOnlyEndpoints} from '../transfer/read-only.js'
+import {isReferrerTag} from '../transfer/referrer-set.js'
 import {registryEndpoints} from '../transfer/registry-endpoints.js'
 import {verifyImage} from '../transfer/verify-image.js'
-import type {Limits, Mode, SessionOptions} from './options.js'
+import type {Limits, Mode, Selection, SessionOptions} from './options.js'
 import {copiedResult, failedResult, narrowedJob, references, verifiedResult, type PrintableError, type Span} from './results.js'
 import {type ImageReference} from '../reference.js'
 
@@ -114,6 +115,8 @@ export class EngineSession {
       endpoints: this.endpoints,
       platforms: selection.platforms,
       deep: selection.deep,
+      referrers: selection.referrers ?? true,
+      referrerArtifactTypes: selection.referrerArtifactTypes,
       dryRun: this.mode === 'dry run',
       flights: options.shared?.flights ?? new BlobFlights(),
       homes: new BlobHomes(),
@@ -160,7 +163,7 @@ export class EngineSession {
       listRepositories: (registry, prefix, signal) => listRepositories(this.clients.get(registry, prefix).client, {signal}),
       listers: this.routines,
       signal: this.starting,
-      tagFilter: selection.tagFilter,
+      tagFilter: withoutReferrerTags(selection),
       selector: compileSelection(selection.tagSelection),
       onListed: options.onListed,
       distinctDestinations: options.distinctDestinations,
@@ -263,6 +266,16 @@ export async function withSession<T>(options: SessionOptions, work: (session: En
   } finally {
     await session.close()
   }
+}
+
+/**
+ * With referrers on, the tags of the fallback and cosign schemes travel with the image they name,
+ * so a listing leaves them out (a rule that names one still copies it).
+ */
+function withoutReferrerTags(selection: Selection): Selection['tagFilter'] {
+  if (selection.referrers === false) return selection.tagFilter
+  const filter = selection.tagFilter
+  return (tag) => !isReferrerTag(tag) && (filter?.(tag) ?? true)
 }
 
 /** One call per repository, shared by concurrent callers; a failure is not remembered, so a retry tries again. */
