@@ -79,7 +79,7 @@ export async function copyReferrers(
       }
       const head = await destination.headManifest(tag ?? descriptor.digest, signal)
       if (head?.digest === descriptor.digest) tally.present++
-      else if (context.dryRun) tally.planned.push(describeReferrer(referrer))
+      else if (context.dryRun) tally.planned.push(`${describeReferrer(referrer)}${depth > 0 ? ` of ${digest}` : ''}`)
       else indexedByRegistry = (await copyOne(referrer)) || indexedByRegistry
       if (!tag) listed.push(descriptor)
       if (depth + 1 < MAX_DEPTH) await walk(descriptor.digest, depth + 1)

@@ -9,7 +9,7 @@ import {RegistryError} from '../errors.js'
 import {listTags} from '../registry/catalog.js'
 import type {RegistryClient} from '../registry/client.js'
 import {getManifest, headManifest, type FetchedManifest} from '../registry/manifests.js'
-import {fallbackTag, queryReferrers, readIndex} from '../registry/referrers.js'
+import {fallbackTag, queryReferrers, readIndex, type ReferrersAnswer} from '../registry/referrers.js'
 import type {FoundReferrer} from './endpoints.js'
 import {cosignTags, isReferrerTag, keepReferrers} from './referrer-set.js'
 
@@ -20,26 +20,25 @@ import {cosignTags, isReferrerTag, keepReferrers} from './referrer-set.js'
 const TAGS_TTL_MS = 30_000
 
 export class RegistryReferrers {
-  /** Per registry: whether it has the referrers API, once known. */
-  private readonly api = new Map<string, boolean>()
+  /**
+   * Per registry: whether it has the referrers API. The first question's answer, awaited by the
+   * questions that come while it is asked, so a registry without it is asked once, not once per routine.
+   */
+  private readonly api = new Map<string, Promise<boolean>>()
   private readonly tags = new Map<string, {at: number; tags: Promise<Set<string> | undefined>}>()
 
   constructor(private readonly now: () => number = Date.now) {}
 
   /** The referrers of `digest` in `repository` of the wanted artifact types (all when none). */
   async find(client: RegistryClient, repository: string, digest: string, wanted: readonly string[], signal?: AbortSignal): Promise<FoundReferrer[]> {
-    const [answer, tags] = await Promise.all([
-      this.api.get(client.registry) === false
-        ? undefined
-        : queryReferrers(client, repository, digest, {artifactType: wanted.length === 1 ? wanted[0] : undefined, signal}),
-      this.schemeTags(client, repository, signal),
-    ])
-    if (answer) this.api.set(client.registry, answer.kind === 'api')
+    const query = () => queryReferrers(client, repository, digest, {artifactType: wanted.length === 1 ? wanted[0] : undefined, signal})
+    const [answer, tags] = await Promise.all([this.ask(client.registry, query), this.schemeTags(client, repository, signal)])
+    // Where the repository could not be listed, each tag is asked for on its own.
+    const head = (tag: string) => (tags && !tags.has(tag) ? undefined : headManifest(client, repository, tag, {signal}))
     const found: FoundReferrer[] = []
-    const has = (tag: string) => (tags ? Promise.resolve(tags.has(tag)) : headManifest(client, repository, tag, {signal}).then(Boolean))
     if (answer?.kind === 'api') {
       found.push(...keepReferrers(answer.referrers, wanted, answer.filtersApplied).map((descriptor) => ({descriptor})))
-    } else if (await has(fallbackTag(digest))) {
+    } else if (!tags || tags.has(fallbackTag(digest))) {
       const index = await readOptional(client, repository, fallbackTag(digest), signal)
       const what = `referrers index ${client.registry}/${repository}:${fallbackTag(digest)}`
       if (index) found.push(...keepReferrers(readIndex(index.bytes, what)!, wanted).map((descriptor) => ({descriptor})))
@@ -47,9 +46,8 @@ export class RegistryReferrers {
     // cosign writes its tags whether or not the registry has the API.
     for (const {tag, artifactType} of cosignTags(digest)) {
       if (wanted.length > 0 && !wanted.includes(artifactType)) continue
-      if (!(await has(tag))) continue
-      const head = await headManifest(client, repository, tag, {signal})
-      if (head) found.push({descriptor: {mediaType: head.mediaType, digest: head.digest, size: head.size, artifactType}, tag})
+      const at = await head(tag)
+      if (at) found.push({descriptor: {mediaType: at.mediaType, digest: at.digest, size: at.size, artifactType}, tag})
     }
     return found
   }
@@ -57,15 +55,29 @@ export class RegistryReferrers {
   /** Whether the registry lists referrers itself: known from a push it answered with OCI-Subject, or asked once. */
   async listsReferrers(client: RegistryClient, repository: string, digest: string, signal?: AbortSignal): Promise<boolean> {
     const known = this.api.get(client.registry)
-    if (known !== undefined) return known
-    const answer = await queryReferrers(client, repository, digest, {signal})
-    this.api.set(client.registry, answer.kind === 'api')
-    return answer.kind === 'api'
+    if (known) return known
+    return (await this.ask(client.registry, () => queryReferrers(client, repository, digest, {signal})))?.kind === 'api'
   }
 
   /** A push answered with `OCI-Subject`: the registry has the API. */
   learnIndexed(registry: string): void {
-    this.api.set(registry, true)
+    this.api.set(registry, Promise.resolve(true))
+  }
+
+  /**
+   * The API's answer, or undefined where the registry is known to lack it. The first question to a
+   * registry settles that for the run; a failed one settles nothing.
+   */
+  private async ask(registry: string, query: () => Promise<ReferrersAnswer>): Promise<ReferrersAnswer | undefined> {
+    const known = this.api.get(registry)
+    if (known) return (await known.catch(() => true)) ? query() : undefined
+    const answer = query()
+    const settled = answer.then((found) => found.kind === 'api')
+    this.api.set(registry, settled)
+    settled.catch(() => {
+      if (this.api.get(registry) === settled) this.api.delete(registry)
+    })
+    return answer
   }
 
   /**

@@ -69,7 +69,7 @@ async function checkReferrers(subject: string, source: ImageSource, destination:
   const tally = emptyTally()
   const walk = {...context, dryRun: true, checkIndex: true}
   await copyReferrers(subject, source, destination, walk, async () => undefined, tally)
-  for (const referrer of tally.planned) missing.push(`missing referrer ${destination.name}: ${referrer} of ${subject}`)
+  for (const referrer of tally.planned) missing.push(`missing referrer ${destination.name}: ${referrer}`)
   for (const referrer of tally.unlisted ?? []) missing.push(`referrer ${referrer} is not findable: run transfer again to add it`)
 }
 
