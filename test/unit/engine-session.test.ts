@@ -165,7 +165,15 @@ test('sessionOptions: the flat settings, one sub-object per concern', () => {
       'every concern',
       {credentials: anonymousStore, tagFilter, deep: true, overwriteTags: false, routines: 3, qps: 9, chunkSize: 5, pullReserve: 2, retry: 4, retryBaseMs: 7},
       {
-        selection: {tagFilter, tagSelection: undefined, platforms: undefined, overwriteTags: false, deep: true},
+        selection: {
+          tagFilter,
+          tagSelection: undefined,
+          platforms: undefined,
+          overwriteTags: false,
+          deep: true,
+          referrers: undefined,
+          referrerArtifactTypes: undefined,
+        },
         limits: {routines: 3, qps: 9, bytesPerSecond: undefined, chunkSize: 5, idleTimeoutMs: undefined, pullReserve: 2, blobConnections: undefined},
         retry: {retries: 4, baseMs: 7},
       },
