@@ -5,9 +5,9 @@
  * short while, filtered to the scheme's tags), so that a manifest without referrers at a registry
  * without the API costs no request of its own.
  */
-import {RegistryError} from '../errors.js'
 import {listTags} from '../registry/catalog.js'
 import type {RegistryClient} from '../registry/client.js'
+import {RegistryError} from '../errors.js'
 import {getManifest, headManifest, type FetchedManifest} from '../registry/manifests.js'
 import {fallbackTag, queryReferrers, readIndex, type ReferrersAnswer} from '../registry/referrers.js'
 import type {FoundReferrer} from './endpoints.js'
@@ -93,13 +93,15 @@ export class RegistryReferrers {
       try {
         for await (const tag of listTags(client, repository, {signal})) if (typeof tag === 'string' && isReferrerTag(tag)) out.add(tag)
       } catch (error) {
-        if (signal?.aborted || !(error instanceof RegistryError) || error.retryable) throw error
+        // A listing the registry refuses or breaks (its own job's listing says so, once) leaves the
+        // tags to be asked for one by one.
+        if (signal?.aborted) throw error
         return undefined
       }
       return out
     })()
     this.tags.set(key, {at: this.now(), tags})
-    // A failed listing is not kept: the next job asks again.
+    // An aborted listing is not kept.
     tags.catch(() => this.tags.delete(key))
     return tags
   }
