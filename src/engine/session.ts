@@ -30,6 +30,7 @@ import type {EndpointResolver} from '../transfer/endpoints.js'
 import {readOnlyEndpoints} from '../transfer/read-only.js'
 import {isReferrerTag} from '../transfer/referrer-set.js'
 import {registryEndpoints} from '../transfer/registry-endpoints.js'
+import {RegistryReferrers} from '../transfer/registry-referrers.js'
 import {verifyImage} from '../transfer/verify-image.js'
 import type {Limits, Mode, Selection, SessionOptions} from './options.js'
 import {copiedResult, failedResult, narrowedJob, references, verifiedResult, type PrintableError, type Span} from './results.js'
@@ -72,6 +73,8 @@ export class EngineSession {
   private readonly requestsBefore: number
   private readonly context: CopyContext
   private readonly retries: number
+  /** Where each registry keeps referrers, learnt once in the run; fed by the run's own tag listings. */
+  private readonly referrerLookups = new RegistryReferrers()
 
   constructor(private readonly options: SessionOptions) {
     // Registries can echo what they were sent; nothing a credential store holds leaves the engine.
@@ -105,7 +108,11 @@ export class EngineSession {
       },
     )
     const readOnly = this.mode === 'copy' ? undefined : this.mode
-    const registries = registryEndpoints(this.clients, {readOnly: readOnly !== undefined, blobConnections: options.limits?.blobConnections})
+    const registries = registryEndpoints(this.clients, {
+      readOnly: readOnly !== undefined,
+      blobConnections: options.limits?.blobConnections,
+      referrers: this.referrerLookups,
+    })
     const resolver = options.endpoints ? options.endpoints(registries) : registries
     this.endpoints = readOnly ? readOnlyEndpoints(resolver, readOnly) : resolver
     this.signal = runSignal(options.signal)
@@ -159,7 +166,11 @@ export class EngineSession {
   ): AsyncGenerator<Generated> {
     const selection = this.options.selection ?? {}
     return generateJobs(rules, {
-      listTags: (registry, repository, signal) => listTags(this.clients.get(registry, repository).client, repository, {signal}),
+      listTags: (registry, repository, signal) => {
+        const client = this.clients.get(registry, repository).client
+        const listing = listTags(client, repository, {signal})
+        return selection.referrers === false ? listing : this.referrerLookups.sharedListing(client.registry, repository, listing)
+      },
       listRepositories: (registry, prefix, signal) => listRepositories(this.clients.get(registry, prefix).client, {signal}),
       listers: this.routines,
       signal: this.starting,

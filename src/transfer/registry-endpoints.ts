@@ -106,9 +106,12 @@ export class RegistryRepository implements ImageSource, ImageDestination {
  * The engine's default: both ends of every job are registry repositories. `readOnly` (verify, dry
  * run) asks the destination for pull tokens only, so a read-only account can check a mirror.
  */
-export function registryEndpoints(clients: ClientPool, options: {readOnly?: boolean; blobConnections?: number} = {}): EndpointResolver {
+export function registryEndpoints(
+  clients: ClientPool,
+  options: {readOnly?: boolean; blobConnections?: number; referrers?: RegistryReferrers} = {},
+): EndpointResolver {
   const ranged: RangedSettings = {connections: options.blobConnections ?? DEFAULT_BLOB_CONNECTIONS, slots: new PartSlots()}
-  const referrers = new RegistryReferrers()
+  const referrers = options.referrers ?? new RegistryReferrers()
   const open = (location: ImageReference, push: boolean) =>
     new RegistryRepository(clients.get(location.registry, location.repository), location.repository, push, ranged, referrers)
   return {source: (location) => open(location, false), destination: (location) => open(location, !options.readOnly)}

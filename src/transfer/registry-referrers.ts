@@ -5,9 +5,9 @@
  * short while, filtered to the scheme's tags), so that a manifest without referrers at a registry
  * without the API costs no request of its own.
  */
-import {listTags} from '../registry/catalog.js'
+import {listTags, type Listed} from '../registry/catalog.js'
 import type {RegistryClient} from '../registry/client.js'
-import {RegistryError} from '../errors.js'
+import {FerryError, RegistryError} from '../errors.js'
 import {getManifest, headManifest, type FetchedManifest} from '../registry/manifests.js'
 import {fallbackTag, queryReferrers, readIndex, type ReferrersAnswer} from '../registry/referrers.js'
 import type {FoundReferrer} from './endpoints.js'
@@ -78,6 +78,28 @@ export class RegistryReferrers {
       if (this.api.get(registry) === settled) this.api.delete(registry)
     })
     return answer
+  }
+
+  /**
+   * Passes a run's own listing of a repository's tags through, keeping the scheme's tags for the
+   * lookups of its jobs: a repository listed to make jobs is not listed again to find their
+   * referrers. Only a listing read to its end is kept, and nothing waits for one in progress: the
+   * listing waits for routines to take its jobs, and a routine waiting for the listing would hold
+   * them both. One that breaks leaves the tags to be asked for one by one (the rule says once why).
+   */
+  async *sharedListing(registry: string, repository: string, listing: AsyncIterable<Listed>): AsyncGenerator<Listed> {
+    const found = new Set<string>()
+    const keep = (tags: Set<string> | undefined) => this.tags.set(`${registry}\u0000${repository}`, {at: this.now(), tags: Promise.resolve(tags)})
+    try {
+      for await (const tag of listing) {
+        if (typeof tag === 'string' && isReferrerTag(tag)) found.add(tag)
+        yield tag
+      }
+    } catch (error) {
+      if (FerryError.is(error) && error.code !== 'ABORTED') keep(undefined)
+      throw error
+    }
+    keep(found)
   }
 
   /**

@@ -90,6 +90,7 @@ describe('what a run tells: --json, --log-format json, --debug', () => {
         interrupted: false,
         bytes: 0,
         blobBytes: null,
+        referrers: {copied: 0, present: 0},
         requests: 0,
         durationMs: 0,
         pullQuotas: [],
