@@ -197,6 +197,8 @@ async function withReferrers(
       const holds = outcome.status === 'copied' || outcome.status === 'planned' || (outcome.status === 'skipped' && outcome.reason === 'same digest')
       if (!holds || outcome.digest !== subject) return
       const destination = targets[index]!.endpoint
+      // Registries only, for now: an OCI layout keeps referrers its own way (issue 17, layouts).
+      if (!destination.listsReferrers) return
       outcome.referrers = emptyTally()
       await copyReferrers(
         subject,

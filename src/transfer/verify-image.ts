@@ -60,7 +60,8 @@ export async function verifyImage(job: TransferJob, context: VerifyContext): Pro
   }
   await checkReferenced(manifest, source, destination, context, outcome.missing, '')
   // A reduced index is a manifest of its own: the source's referrers are of the whole one.
-  if (context.referrers !== false && !outcome.destinationDigest) await checkReferrers(manifest.digest, source, destination, context, outcome.missing)
+  if (context.referrers !== false && !outcome.destinationDigest && destination.listsReferrers)
+    await checkReferrers(manifest.digest, source, destination, context, outcome.missing)
   return outcome
 }
 
