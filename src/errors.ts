@@ -39,6 +39,10 @@ export type FerryCode =
   | 'UNKNOWN_HOST'
   /** The registry's certificate is not trusted or not for its name. */
   | 'TLS'
+  /** A source listed more referrers for one image than any real one has. */
+  | 'TOO_MANY_REFERRERS'
+  /** Another writer kept replacing a destination's fallback referrers index while ferry merged into it. */
+  | 'REFERRERS_INDEX_LOST'
 
 const brand = Symbol.for('ferry.error')
 

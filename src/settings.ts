@@ -35,6 +35,14 @@ export interface Selection {
    * manifest naming them is copied, as docker and skopeo do.
    */
   includeNondistributable?: boolean
+  /**
+   * --referrers (default true): an image's referrers (signatures, attestations, SBOMs: manifests
+   * whose `subject` names it, and cosign's `sha256-<hex>.sig`/`.att`/`.sbom` tags) travel with it,
+   * and theirs with them; tags of those schemes are then left out of tag listings. False: images only.
+   */
+  referrers?: boolean
+  /** --referrers-artifact-type: only referrers of these artifact types (cosign's tags count as cosign's OCI 1.1 types); all when absent. */
+  referrerArtifactTypes?: string[]
 }
 
 /** How much at once, and how fast. */

@@ -7,6 +7,9 @@ import {LOG_FORMATS} from '../report/log-line.js'
 import {DEFAULT_BLOB_CONNECTIONS, PART_SIZE, RANGED_THRESHOLD, RUN_PART_SLOTS} from '../registry/ranged-reader.js'
 import {tagFilter} from '../select/filters.js'
 import type {EngineSettings} from '../engine/options.js'
+import {ConfigError} from '../errors.js'
+import {quote} from '../names.js'
+import {isMediaType} from '../registry/referrers.js'
 import type {UserSettings} from '../settings.js'
 
 const MiB = 1024 * 1024
@@ -75,6 +78,17 @@ export const engineFlags = {
     multiple: true,
   }),
   'exclude-tags': Flags.string({description: 'leave out listed tags matching this regular expression (repeatable)', aliases: ['excludeTags'], multiple: true}),
+  referrers: Flags.boolean({
+    description:
+      "copy each image's referrers with it: signatures, attestations, SBOMs (OCI 1.1 referrers, the sha256-<hex> fallback index, cosign's .sig/.att/.sbom tags), recursively; --referrers=false: images only (docs/referrers.md)",
+    default: true,
+    allowNo: true,
+  }),
+  'referrers-artifact-type': Flags.string({
+    description: 'only referrers of this artifact type (repeatable), e.g. application/vnd.dev.cosign.artifact.sig.v1+json for cosign signatures',
+    aliases: ['referrersArtifactType'],
+    multiple: true,
+  }),
   'chunk-size': Flags.string({description: 'upload blobs in chunks of this size (e.g. 16MiB) instead of one streamed PUT', aliases: ['chunkSize']}),
   'blob-connections': Flags.integer({
     description: `read a blob of ${RANGED_THRESHOLD / MiB} MiB or more from a registry over this many connections at once (Range requests on ${PART_SIZE / MiB} MiB parts, in order; memory: N × ${PART_SIZE / MiB} MiB per blob, and ${RUN_PART_SLOTS} parts beyond each blob's first over the whole run); 1 = one stream per blob`,
@@ -158,7 +172,16 @@ export type EngineFlagValues = Pick<EngineFlagsParsed, 'routines' | 'retry' | 'q
   Partial<
     Pick<
       EngineFlagsParsed,
-      'chunk-size' | 'limit-rate' | 'include-tags' | 'exclude-tags' | 'pull-reserve' | 'blob-connections' | 'resume-dir' | 'include-nondistributable'
+      | 'chunk-size'
+      | 'limit-rate'
+      | 'include-tags'
+      | 'exclude-tags'
+      | 'pull-reserve'
+      | 'blob-connections'
+      | 'resume-dir'
+      | 'include-nondistributable'
+      | 'referrers'
+      | 'referrers-artifact-type'
     >
   >
 
@@ -167,7 +190,18 @@ export function engineSettings(
   flags: EngineFlagValues,
 ): Pick<
   UserSettings,
-  'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'tagFilter' | 'pullReserve' | 'blobConnections' | 'includeNondistributable'
+  | 'routines'
+  | 'retry'
+  | 'qps'
+  | 'chunkSize'
+  | 'bytesPerSecond'
+  | 'overwriteTags'
+  | 'tagFilter'
+  | 'pullReserve'
+  | 'blobConnections'
+  | 'includeNondistributable'
+  | 'referrers'
+  | 'referrerArtifactTypes'
 > &
   Pick<EngineSettings, 'resumeDir'> {
   return {
@@ -182,5 +216,13 @@ export function engineSettings(
     blobConnections: flags['blob-connections'],
     ...(flags['resume-dir'] ? {resumeDir: flags['resume-dir']} : {}),
     ...(flags['include-nondistributable'] ? {includeNondistributable: true} : {}),
+    ...(flags.referrers === false ? {referrers: false} : {}),
+    ...(flags['referrers-artifact-type']?.length ? {referrerArtifactTypes: flags['referrers-artifact-type'].map(artifactType)} : {}),
   }
+}
+
+/** A --referrers-artifact-type value: a media type, or one line naming the flag. */
+function artifactType(text: string): string {
+  if (isMediaType(text)) return text
+  throw new ConfigError(`--referrers-artifact-type ${quote(text)} is not a media type (type/subtype, e.g. application/vnd.dev.cosign.artifact.sig.v1+json)`)
 }

@@ -140,6 +140,8 @@ export function sessionOptions(flat: EngineSettings): SessionOptions {
       deep: flat.deep,
       frozenLock: flat.frozenLock,
       includeNondistributable: flat.includeNondistributable,
+      referrers: flat.referrers,
+      referrerArtifactTypes: flat.referrerArtifactTypes,
     },
     limits: {
       routines: flat.routines,

@@ -63,10 +63,15 @@ export function copiedResult(
     bytes: outcome.bytes,
     blobs: outcome.blobs,
     blobBytes: outcome.blobBytes,
+    ...(outcome.referrers ? {referrers: referrerCounts(outcome.referrers)} : {}),
     attempts: attempt.attempts,
     durationMs: attempt.durationMs,
     ...attempt.span,
   }
+}
+
+function referrerCounts(tally: NonNullable<CopyOutcome['referrers']>): NonNullable<JobResult['referrers']> {
+  return {copied: tally.copied, present: tally.present, ...(tally.planned.length > 0 ? {planned: [...tally.planned]} : {})}
 }
 
 /** `ferry verify`'s check of one destination; `redact` cleans what a registry may have echoed. */

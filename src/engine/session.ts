@@ -29,9 +29,11 @@ import {copyImage, type CopyContext, type CopyEvent} from '../transfer/copy-imag
 import {defaultResumeDir, UploadJournal} from '../transfer/upload-journal.js'
 import type {EndpointResolver} from '../transfer/endpoints.js'
 import {readOnlyEndpoints} from '../transfer/read-only.js'
+import {isReferrerTag} from '../transfer/referrer-set.js'
 import {registryEndpoints} from '../transfer/registry-endpoints.js'
+import {RegistryReferrers} from '../transfer/registry-referrers.js'
 import {verifyImage} from '../transfer/verify-image.js'
-import type {Limits, Mode, SessionOptions} from './options.js'
+import type {Limits, Mode, Selection, SessionOptions} from './options.js'
 import {copiedResult, failedResult, interruptedResult, narrowedJob, references, verifiedResult, type PrintableError, type Span} from './results.js'
 import {type ImageReference} from '../reference.js'
 
@@ -74,6 +76,8 @@ export class EngineSession {
   private readonly requestsBefore: number
   private readonly context: CopyContext
   private readonly retries: number
+  /** Where each registry keeps referrers, learnt once in the run; fed by the run's own tag listings. */
+  private readonly referrerLookups = new RegistryReferrers()
 
   constructor(private readonly options: SessionOptions) {
     // Registries can echo what they were sent; nothing a credential store holds leaves the engine.
@@ -108,7 +112,11 @@ export class EngineSession {
       },
     )
     const readOnly = this.mode === 'copy' ? undefined : this.mode
-    const registries = registryEndpoints(this.clients, {readOnly: readOnly !== undefined, blobConnections: options.limits?.blobConnections})
+    const registries = registryEndpoints(this.clients, {
+      readOnly: readOnly !== undefined,
+      blobConnections: options.limits?.blobConnections,
+      referrers: this.referrerLookups,
+    })
     const resolver = options.endpoints ? options.endpoints(registries) : registries
     this.endpoints = readOnly ? readOnlyEndpoints(resolver, readOnly) : resolver
     this.signal = runSignal(options.signal)
@@ -119,6 +127,8 @@ export class EngineSession {
       platforms: selection.platforms,
       deep: selection.deep,
       includeNondistributable: selection.includeNondistributable,
+      referrers: selection.referrers ?? true,
+      referrerArtifactTypes: selection.referrerArtifactTypes,
       dryRun: this.mode === 'dry run',
       flights: options.shared?.flights ?? new BlobFlights(),
       homes: new BlobHomes(),
@@ -161,11 +171,15 @@ export class EngineSession {
   ): AsyncGenerator<Generated> {
     const selection = this.options.selection ?? {}
     return generateJobs(rules, {
-      listTags: (registry, repository, signal) => listTags(this.clients.get(registry, repository).client, repository, {signal}),
+      listTags: (registry, repository, signal) => {
+        const client = this.clients.get(registry, repository).client
+        const listing = listTags(client, repository, {signal})
+        return selection.referrers === false ? listing : this.referrerLookups.sharedListing(client.registry, repository, listing)
+      },
       listRepositories: (registry, prefix, signal) => listRepositories(this.clients.get(registry, prefix).client, {signal}),
       listers: this.routines,
       signal: this.starting,
-      tagFilter: selection.tagFilter,
+      tagFilter: withoutReferrerTags(selection),
       selector: compileSelection(selection.tagSelection),
       onListed: options.onListed,
       distinctDestinations: options.distinctDestinations,
@@ -288,6 +302,16 @@ export async function withSession<T>(options: SessionOptions, work: (session: En
   } finally {
     await session.close()
   }
+}
+
+/**
+ * With referrers on, the tags of the fallback and cosign schemes travel with the image they name,
+ * so a listing leaves them out (a rule that names one still copies it).
+ */
+function withoutReferrerTags(selection: Selection): Selection['tagFilter'] {
+  if (selection.referrers === false) return selection.tagFilter
+  const filter = selection.tagFilter
+  return (tag) => !isReferrerTag(tag) && (filter?.(tag) ?? true)
 }
 
 /** One call per repository, shared by concurrent callers; a failure is not remembered, so a retry tries again. */

@@ -80,7 +80,8 @@ async function* pagesOf(
   }
 }
 
-function pageUrl(link: string, base: string, what: string): URL {
+/** A next-page link resolved against the registry; one that is no URL is an error naming the listing. */
+export function pageUrl(link: string, base: string, what: string): URL {
   try {
     return new URL(link, base)
   } catch {

@@ -90,6 +90,20 @@ export async function putManifest(
   manifest: {bytes: Buffer; mediaType: string},
   options: {signal?: AbortSignal} = {},
 ): Promise<string> {
+  return (await pushManifest(client, repository, reference, manifest, options)).digest
+}
+
+/**
+ * `putManifest`, and whether the registry answered `OCI-Subject`: then it lists a manifest with a
+ * `subject` in its referrers API itself, and no fallback tag index is needed.
+ */
+export async function pushManifest(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  manifest: {bytes: Buffer; mediaType: string},
+  options: {signal?: AbortSignal} = {},
+): Promise<{digest: string; subjectIndexed: boolean}> {
   const response = await client.send({
     method: 'PUT',
     path: `/v2/${repository}/manifests/${reference}`,
@@ -103,7 +117,8 @@ export async function putManifest(
   })
   const stored = response.headers['docker-content-digest']
   // Only reported, never trusted: a header that is no digest gives way to the one ferry computes.
-  return stored && !digestProblem(stored) ? stored : digestLike(manifest.bytes, reference, 'PUT manifest')
+  const digest = stored && !digestProblem(stored) ? stored : digestLike(manifest.bytes, reference, 'PUT manifest')
+  return {digest, subjectIndexed: Boolean(response.headers['oci-subject'])}
 }
 
 /**

@@ -30,6 +30,8 @@ export interface ReportJob {
   blobs: BlobCounts
   /** The blobs' sizes by how they came to be there: uploaded, mounted from another repository, already present. */
   blobBytes: BlobCounts
+  /** The image's referrers: pushed by this job, already at the destination, what a dry run would copy; null with --referrers=false. */
+  referrers: {copied: number; present: number; planned: string[]} | null
   /** From the first attempt's start to the last attempt's end. */
   durationMs: number
   startedAt: string | null
@@ -66,6 +68,8 @@ export interface ReportSummary {
   /** Blob bytes uploaded. */
   bytes: number
   blobBytes: BlobCounts
+  /** Referrers pushed by the run's jobs, and found already at their destinations. */
+  referrers: {copied: number; present: number}
   requests: number
   durationMs: number
   pullQuotas: ReportPullQuota[]
@@ -154,6 +158,7 @@ export function reportJob(result: JobResult, redactor = new Redactor()): ReportJ
     bytes: result.bytes,
     blobs: {...result.blobs},
     blobBytes: result.blobBytes ? {...result.blobBytes} : {uploaded: result.bytes, mounted: 0, existing: 0},
+    referrers: result.referrers ? {copied: result.referrers.copied, present: result.referrers.present, planned: [...(result.referrers.planned ?? [])]} : null,
     durationMs: spanMs ?? result.durationMs,
     startedAt: result.startedAt ?? null,
     finishedAt: result.finishedAt ?? null,
@@ -178,6 +183,10 @@ function reportSummary(summary: TransferSummary, jobs: readonly ReportJob[]): Re
     interruptedJobs: summary.interruptedJobs ?? 0,
     bytes: summary.bytes,
     blobBytes: {uploaded: sum('uploaded'), mounted: sum('mounted'), existing: sum('existing')},
+    referrers: {
+      copied: jobs.reduce((total, job) => total + (job.referrers?.copied ?? 0), 0),
+      present: jobs.reduce((total, job) => total + (job.referrers?.present ?? 0), 0),
+    },
     requests: summary.requests,
     durationMs: summary.durationMs,
     pullQuotas: (summary.pullQuotas ?? []).map(reportPullQuota),

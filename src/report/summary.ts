@@ -30,6 +30,11 @@ export interface JobResult {
   blobs: {uploaded: number; mounted: number; existing: number}
   /** The blobs' sizes by how they came to be at the destination: what a mount or a blob already there saved. */
   blobBytes?: {uploaded: number; mounted: number; existing: number}
+  /**
+   * The image's referrers (signatures, attestations, SBOMs) at this destination: pushed by this
+   * job, already there, and what a dry run would copy. Absent with --referrers=false.
+   */
+  referrers?: {copied: number; present: number; planned?: string[]}
   attempts: number
   durationMs: number
   error?: {code: string; message: string}
@@ -211,10 +216,16 @@ export function formatProgress(index: number, result: JobResult): string {
   const head = `[${index}] ${result.status} ${result.source} → ${result.destination}`
   if (result.status === 'failed') return `${head}: ${result.error?.message ?? 'unknown error'}`
   if (result.status === 'interrupted') return head
-  if (result.status === 'skipped') return `${head} (${result.note ?? result.reason ?? 'same digest'})`
+  if (result.status === 'skipped') return `${head} (${result.note ?? result.reason ?? 'same digest'})${plannedReferrers(result)}`
   if (result.status === 'planned')
-    return `${head} ${result.digest ?? ''}${result.destinationDigest ? ` as ${result.destinationDigest}` : ''} (${result.note ?? 'would copy'})`
+    return `${head} ${result.digest ?? ''}${result.destinationDigest ? ` as ${result.destinationDigest}` : ''} (${result.note ?? 'would copy'})${plannedReferrers(result)}`
   if (result.status === 'verified') return `${head} complete`
   const {uploaded, mounted, existing} = result.blobs
   return `${head} (${formatBytes(result.bytes)}; blobs: ${uploaded} uploaded, ${mounted} mounted, ${existing} present${result.note ? `; ${result.note}` : ''})`
+}
+
+/** A dry run's referrers of one job, as the end of its line. Pure. */
+function plannedReferrers(result: JobResult): string {
+  const planned = result.referrers?.planned ?? []
+  return planned.length > 0 ? `; referrers it would copy: ${planned.join(', ')}` : ''
 }

@@ -1,5 +1,6 @@
 import type {Rule} from '../config/rules.js'
 import {formatRepository} from '../reference.js'
+import {isReferrerTag} from '../transfer/referrer-set.js'
 import {normalizeHost, type PushEvent} from './push-events.js'
 
 /**
@@ -9,12 +10,24 @@ import {normalizeHost, type PushEvent} from './push-events.js'
  * pushed one, and it would copy the tag: it lists every tag (and the tag passes the tag filter)
  * or names it. A rule pinned to a digest never moves. Pure.
  */
-export function rulesForPush(rules: readonly Rule[], push: PushEvent, tagFilter?: (tag: string) => boolean): Rule[] {
+export function rulesForPush(rules: readonly Rule[], push: PushEvent, tagFilter?: (tag: string) => boolean, options: {referrers?: boolean} = {}): Rule[] {
   const hosts = new Set(push.hosts.map(normalizeHost))
+  const subject = options.referrers === false ? undefined : subjectOfReferrerTag(push.tag)
   const matched: Rule[] = []
   for (const rule of rules) {
     const source = rule.source
     if (source.digest || source.repository !== push.repository || !hosts.has(normalizeHost(source.registry))) continue
+    if (subject) {
+      // A signature, SBOM or fallback index pushed for an image: that image's job by digest, which
+      // finds the image at the destination and copies its referrers (a job of the referrer tag
+      // itself would copy the source's fallback index over the one ferry keeps there). Only rules
+      // that copy every tag: which tag the subject is, the event does not say.
+      if (!source.tags && !source.tagPattern && !rule.selection?.tags) {
+        const {tag: _tag, ...destination} = rule.destination
+        matched.push({...rule, source: {registry: source.registry, repository: source.repository, digest: subject}, destination})
+      }
+      continue
+    }
     if (source.tags ? !source.tags.includes(push.tag) : tagFilter && !tagFilter(push.tag)) continue
     matched.push({
       ...rule,
@@ -23,6 +36,11 @@ export function rulesForPush(rules: readonly Rule[], push: PushEvent, tagFilter?
     })
   }
   return matched
+}
+
+/** `sha256-<hex>` (`.sig`, `.att`, `.sbom`) → `sha256:<hex>`; undefined for any other tag. Pure. */
+export function subjectOfReferrerTag(tag: string): string | undefined {
+  return isReferrerTag(tag) ? tag.replace(/\.(?:sig|att|sbom)$/, '').replace('-', ':') : undefined
 }
 
 /**

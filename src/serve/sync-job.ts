@@ -75,7 +75,7 @@ export function rulesSyncJob(options: {
       const inputs = await load()
       return runTransfer({...options.engine, ...inputs, limiter, ...hooks})
     },
-    rulesForPush: (push) => withClaimants(rulesForPush(rules, push, options.engine.tagFilter), rules),
+    rulesForPush: (push) => withClaimants(rulesForPush(rules, push, options.engine.tagFilter, {referrers: options.engine.referrers}), rules),
     async runRules(narrowed, hooks) {
       if (!credentials) await load()
       // A push copies one tag: its run lists no rule whole, so it never prunes.

@@ -16,6 +16,7 @@ import {
   type SkipReason,
 } from './copy-plan.js'
 import {FanOutDestination} from './fan-out.js'
+import {copyReferrers, emptyTally, type ReferrerTally} from './copy-referrers.js'
 import type {Selection, UserSettings} from '../settings.js'
 import {choosePlatforms} from './platform-select.js'
 import {mapLimit} from './map-limit.js'
@@ -25,7 +26,10 @@ import {mapLimit} from './map-limit.js'
  * settings it reads (src/settings.ts documents each).
  */
 export interface CopyContext
-  extends BlobContext, Pick<Selection, 'platforms' | 'overwriteTags' | 'deep' | 'includeNondistributable'>, Pick<UserSettings, 'dryRun'> {
+  extends
+    BlobContext,
+    Pick<Selection, 'platforms' | 'overwriteTags' | 'deep' | 'includeNondistributable' | 'referrers' | 'referrerArtifactTypes'>,
+    Pick<UserSettings, 'dryRun'> {
   endpoints: EndpointResolver
   /** Blobs of one image copied at once. */
   blobConcurrency?: number
@@ -53,6 +57,8 @@ export interface CopyOutcome {
   /** The blobs' sizes, by the same three ways: what mounts and blobs already present saved. */
   blobBytes: {uploaded: number; mounted: number; existing: number}
   manifests: number
+  /** The image's referrers at this destination (absent with referrers off, or for a job that wrote nothing of the image's). */
+  referrers?: ReferrerTally
 }
 
 /**
@@ -97,7 +103,8 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     if (decision.kind === 'fetch') open.push(index)
     else outcomes[index] = settled(decision)
   })
-  if (open.length === 0) return outcomes
+  // Only the heads-only path returns here, and it settles nothing under --platform: the full image.
+  if (open.length === 0) return withReferrers(outcomes, sourceHead?.digest, targets, source, context)
 
   const fetched = await source.getManifest(sourceHead?.digest ?? sourceReference, signal)
   const sourceDigest = fetched.digest
@@ -109,6 +116,8 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   const choice = subsetting ? await choosePlatforms(fetched, platforms, source, signal) : undefined
   const manifest = choice?.kind === 'keep' ? choice.manifest : fetched
   const selection: PlatformSubset = !choice ? {kind: 'all'} : choice.kind === 'leave' ? choice : {kind: 'keep', digest: manifest.digest, note: choice.note}
+  // A reduced index is a manifest of its own: the source's referrers name (and sign) the whole one.
+  const subject = manifest.digest === sourceDigest ? sourceDigest : undefined
   const repair: Task[] = []
   const copy: Task[] = []
   planFromManifest(
@@ -134,7 +143,7 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     if (repaired) outcome.status = 'copied'
     else outcome.reason = 'same digest'
   }
-  if (copy.length === 0) return outcomes
+  if (copy.length === 0) return withReferrers(outcomes, subject, targets, source, context)
 
   // A digest-pinned destination of a subset is pushed under the subset's own digest.
   const pushReference = (index: number) => (targets[index]!.reference === sourceDigest ? manifest.digest : targets[index]!.reference)
@@ -168,7 +177,48 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
         ? {...common, status: 'failed', error: push.reason, manifests: 0}
         : {...common, status: 'copied', destinationDigest: push.value, manifests: shared.manifests + 1}
   })
-  return outcomes
+  return withReferrers(outcomes, subject, targets, source, context)
+}
+
+/**
+ * The referrers of `subject` (the source's top manifest, which each of these destinations holds
+ * now or, in a dry run, would hold), copied to each destination after it: also when the image was
+ * found equal, so a signature added later comes with the next run. A single destination's failure
+ * fails the job (its retry finds the image equal and goes on with the referrers); one of several
+ * fails alone.
+ */
+async function withReferrers(
+  outcomes: CopyOutcome[],
+  subject: string | undefined,
+  targets: readonly {endpoint: ImageDestination}[],
+  source: ImageSource,
+  context: CopyContext,
+): Promise<CopyOutcome[]> {
+  if (context.referrers === false || !subject || !source.referrers) return outcomes
+  const done = await Promise.allSettled(
+    outcomes.map(async (outcome, index) => {
+      const holds = outcome.status === 'copied' || outcome.status === 'planned' || (outcome.status === 'skipped' && outcome.reason === 'same digest')
+      if (!holds || outcome.digest !== subject) return
+      const destination = targets[index]!.endpoint
+      // Registries only, for now: an OCI layout keeps referrers its own way (issue 17, layouts).
+      if (!destination.listsReferrers) return
+      outcome.referrers = emptyTally()
+      await copyReferrers(
+        subject,
+        source,
+        destination,
+        context,
+        (manifest) => copyReferenced(manifest, source, destination, context, outcome),
+        outcome.referrers,
+      )
+      if (outcome.status === 'skipped' && outcome.referrers.copied > 0) outcome.note = `image unchanged; ${outcome.referrers.copied} referrers copied`
+    }),
+  )
+  if (targets.length === 1 && done[0]?.status === 'rejected') throw done[0].reason
+  return outcomes.map((outcome, index) => {
+    const result = done[index]!
+    return result.status === 'rejected' ? {...outcome, status: 'failed', error: result.reason} : outcome
+  })
 }
 
 /** A destination the plan writes to, and the note its report carries. */

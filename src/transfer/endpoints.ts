@@ -7,6 +7,7 @@ import type {Readable} from 'node:stream'
 
 import type {FetchedManifest, ManifestHead} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
+import type {ReferrerDescriptor} from '../registry/referrers.js'
 import type {ImageReference} from '../reference.js'
 
 export interface BlobReadOptions {
@@ -35,6 +36,19 @@ export interface ImageSource extends Endpoint {
    * reads from 0 again or fails; it never glues).
    */
   openBlob(descriptor: Descriptor, signal?: AbortSignal, options?: BlobReadOptions): Promise<Readable>
+  /**
+   * The referrers of a manifest of the wanted artifact types (all when none are named): through the
+   * referrers API, else the fallback tag index, and cosign's tags either way. Absent where the
+   * source keeps none (an OCI layout, for now).
+   */
+  referrers?(digest: string, wanted: readonly string[], signal?: AbortSignal): Promise<FoundReferrer[]>
+}
+
+/** A referrer found at a source. */
+export interface FoundReferrer {
+  descriptor: ReferrerDescriptor
+  /** cosign's `sha256-<hex>.sig` (`.att`, `.sbom`): copied to the same tag. Absent for a referrer with a `subject`. */
+  tag?: string
 }
 
 export type MountResult = {mounted: true} | {mounted: false; session?: string}
@@ -75,6 +89,12 @@ export interface ImageDestination extends Endpoint {
   writeBlob(descriptor: Descriptor, body: BlobBody, options: BlobWriteOptions): Promise<void>
   /** Returns the digest the destination stored the manifest under. */
   putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<string>
+  /** `putManifest`, and whether the registry answered `OCI-Subject` (it lists the referrer itself). */
+  pushReferrer?(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<{digest: string; subjectIndexed: boolean}>
+  /** A manifest's bytes, undefined when absent (the fallback tag index ferry merges into). */
+  readManifest?(reference: string, signal?: AbortSignal): Promise<FetchedManifest | undefined>
+  /** Whether the destination lists referrers through the referrers API (asked once per registry and run). */
+  listsReferrers?(digest: string, signal?: AbortSignal): Promise<boolean>
 }
 
 /**

@@ -26,5 +26,8 @@ function readOnlyDestination(inner: ImageDestination, why: string): ImageDestina
     mountBlob: async (digest) => refuse(`mount blob ${digest}`),
     writeBlob: async (descriptor) => refuse(`upload blob ${descriptor.digest}`),
     putManifest: async (reference) => refuse(`push manifest ${reference}`),
+    ...(inner.pushReferrer ? {pushReferrer: async (reference: string) => refuse(`push manifest ${reference}`)} : {}),
+    ...(inner.readManifest ? {readManifest: inner.readManifest.bind(inner)} : {}),
+    ...(inner.listsReferrers ? {listsReferrers: inner.listsReferrers.bind(inner)} : {}),
   }
 }

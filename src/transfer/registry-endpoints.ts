@@ -4,11 +4,12 @@ import type {Readable} from 'node:stream'
 import type {ImageReference} from '../reference.js'
 import {blobExists, mountBlob, openBlob, uploadBlob} from '../registry/blobs.js'
 import {chunksRefused, uploadResumable} from '../registry/resumable-upload.js'
-import {getManifest, headManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
+import {getManifest, headManifest, pushManifest, putManifest, type FetchedManifest} from '../registry/manifests.js'
 import type {Descriptor} from '../registry/media-types.js'
 import {DEFAULT_BLOB_CONNECTIONS, PartSlots, type RangedSettings} from '../registry/ranged-reader.js'
 import type {ClientPool, PooledClient} from './clients.js'
-import type {BlobBody, BlobReadOptions, BlobWriteOptions, EndpointResolver, ImageDestination, ImageSource, MountResult} from './endpoints.js'
+import type {BlobBody, BlobReadOptions, BlobWriteOptions, EndpointResolver, FoundReferrer, ImageDestination, ImageSource, MountResult} from './endpoints.js'
+import {readOptional, RegistryReferrers} from './registry-referrers.js'
 
 /** A repository of a registry, read and written through the pooled client for its credentials. */
 export class RegistryRepository implements ImageSource, ImageDestination {
@@ -24,6 +25,8 @@ export class RegistryRepository implements ImageSource, ImageDestination {
     private readonly push: boolean,
     /** How a large blob is read from this repository as a source. */
     private readonly ranged?: RangedSettings,
+    /** What the run learnt of where each registry keeps referrers. */
+    private readonly referrerLookups = new RegistryReferrers(),
   ) {
     this.name = `${pooled.client.registry}/${repository}`
     this.scope = pooled.key
@@ -79,15 +82,37 @@ export class RegistryRepository implements ImageSource, ImageDestination {
   putManifest(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<string> {
     return putManifest(this.client, this.repository, reference, manifest, {signal})
   }
+
+  referrers(digest: string, wanted: readonly string[], signal?: AbortSignal): Promise<FoundReferrer[]> {
+    return this.referrerLookups.find(this.client, this.repository, digest, wanted, signal)
+  }
+
+  async pushReferrer(reference: string, manifest: FetchedManifest, signal?: AbortSignal): Promise<{digest: string; subjectIndexed: boolean}> {
+    const pushed = await pushManifest(this.client, this.repository, reference, manifest, {signal})
+    if (pushed.subjectIndexed) this.referrerLookups.learnIndexed(this.client.registry)
+    return pushed
+  }
+
+  readManifest(reference: string, signal?: AbortSignal): Promise<FetchedManifest | undefined> {
+    return readOptional(this.client, this.repository, reference, signal)
+  }
+
+  listsReferrers(digest: string, signal?: AbortSignal): Promise<boolean> {
+    return this.referrerLookups.listsReferrers(this.client, this.repository, digest, signal)
+  }
 }
 
 /**
  * The engine's default: both ends of every job are registry repositories. `readOnly` (verify, dry
  * run) asks the destination for pull tokens only, so a read-only account can check a mirror.
  */
-export function registryEndpoints(clients: ClientPool, options: {readOnly?: boolean; blobConnections?: number} = {}): EndpointResolver {
+export function registryEndpoints(
+  clients: ClientPool,
+  options: {readOnly?: boolean; blobConnections?: number; referrers?: RegistryReferrers} = {},
+): EndpointResolver {
   const ranged: RangedSettings = {connections: options.blobConnections ?? DEFAULT_BLOB_CONNECTIONS, slots: new PartSlots()}
+  const referrers = options.referrers ?? new RegistryReferrers()
   const open = (location: ImageReference, push: boolean) =>
-    new RegistryRepository(clients.get(location.registry, location.repository), location.repository, push, ranged)
+    new RegistryRepository(clients.get(location.registry, location.repository), location.repository, push, ranged, referrers)
   return {source: (location) => open(location, false), destination: (location) => open(location, !options.readOnly)}
 }

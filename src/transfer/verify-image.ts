@@ -12,8 +12,10 @@ import type {Selection} from '../settings.js'
 import type {EndpointResolver, ImageDestination, ImageSource} from './endpoints.js'
 import {mapLimit} from './map-limit.js'
 import {choosePlatforms} from './platform-select.js'
+import {copyReferrers, emptyTally, type ReferrerContext} from './copy-referrers.js'
 
-export interface VerifyContext extends Pick<Selection, 'platforms' | 'includeNondistributable'> {
+export interface VerifyContext
+  extends Pick<Selection, 'platforms' | 'includeNondistributable' | 'referrers' | 'referrerArtifactTypes'>, Pick<ReferrerContext, 'flights'> {
   endpoints: EndpointResolver
   /** HEADs of one image's blobs at once. */
   blobConcurrency?: number
@@ -58,7 +60,19 @@ export async function verifyImage(job: TransferJob, context: VerifyContext): Pro
     return outcome
   }
   await checkReferenced(manifest, source, destination, context, outcome.missing, '')
+  // A reduced index is a manifest of its own: the source's referrers are of the whole one.
+  if (context.referrers !== false && !outcome.destinationDigest && destination.listsReferrers)
+    await checkReferrers(manifest.digest, source, destination, context, outcome.missing)
   return outcome
+}
+
+/** Every referrer of the image (and theirs) at the destination, and findable there; the walk of the copy, writing nothing. */
+async function checkReferrers(subject: string, source: ImageSource, destination: ImageDestination, context: VerifyContext, missing: string[]): Promise<void> {
+  const tally = emptyTally()
+  const walk = {...context, dryRun: true, checkIndex: true}
+  await copyReferrers(subject, source, destination, walk, async () => undefined, tally)
+  for (const referrer of tally.planned) missing.push(`missing referrer ${destination.name}: ${referrer}`)
+  for (const referrer of tally.unlisted ?? []) missing.push(`referrer ${referrer} is not findable: run transfer again to add it`)
 }
 
 async function checkReferenced(

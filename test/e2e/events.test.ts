@@ -6,7 +6,8 @@ import assert from 'node:assert/strict'
 import {randomUUID} from 'node:crypto'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {after, before, test} from 'node:test'
-import {freePort, pushImage, randomBlob, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
+import {cosignSignature, pushArtifact, pushFallbackIndex, referrer, SBOM_TYPE} from '../harness/artifacts.js'
+import {fetchManifest, freePort, pushImage, randomBlob, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
 import {listTags} from './destination-check.js'
 import {httpRequest, metrics, metricValue, startFerry, type FerryProcess} from './serve-support.js'
 import {plainEntries, workDir} from './support.js'
@@ -109,6 +110,35 @@ test('a push to a source whose notifications point at ferry reaches the destinat
   assert.ok(metricValue(text, 'ferry_events_received_total', {endpoint: 'registry', outcome: 'ignored'}) >= 2)
   assert.ok(metricValue(text, 'ferry_runs_total', {sync: 'transfer', trigger: 'event', outcome: 'complete'}) >= 1)
   assert.equal(metricValue(text, 'ferry_event_requests_total', {endpoint: 'registry', code: '401'}), 0, 'the registry sent the right token')
+})
+
+test('a signature and an SBOM pushed later reach the destination by their push events, the image not copied again', {timeout: 30_000}, async () => {
+  await waitForTag(dst, 'hooked/app', '1', 10_000)
+  const image = await fetchManifest(src, 'hooked/app', '1')
+  const subject = {mediaType: image.mediaType, digest: image.digest, manifest: image.bytes}
+  // Not cleared: the /metrics test below compares the whole log with ferry's counts.
+  const imagePushes = () => dst.requestLog.count({method: 'PUT', path: '/v2/hooked/app/manifests/1'})
+  await dst.requestLog.settle()
+  const pushesBefore = imagePushes()
+  const signature = await pushArtifact(src, 'hooked/app', cosignSignature('hooked/app', image.digest), `${image.digest.replace(':', '-')}.sig`)
+  await waitForTag(dst, 'hooked/app', `${image.digest.replace(':', '-')}.sig`, 10_000)
+  assert.equal(await skopeoDigest(dst, `hooked/app:${image.digest.replace(':', '-')}.sig`), signature.digest)
+  // Another client's entry in the destination's fallback index stays (a copy of the source's index would drop it).
+  const foreign = await pushArtifact(dst, 'hooked/app', referrer(subject, 'application/vnd.example.other', 'other'))
+  await pushFallbackIndex(dst, 'hooked/app', image.digest, [foreign])
+  // An OCI 1.1 referrer where the registry has no referrers API: by digest, then the fallback index (the event).
+  const sbom = await pushArtifact(src, 'hooked/app', referrer(subject, SBOM_TYPE, '{"spdxVersion":"SPDX-2.3"}'))
+  await pushFallbackIndex(src, 'hooked/app', image.digest, [sbom])
+  const listed = async () =>
+    (JSON.parse((await fetchManifest(dst, 'hooked/app', image.digest.replace(':', '-'))).bytes.toString()) as {manifests: {digest: string}[]}).manifests.map(
+      (entry) => entry.digest,
+    )
+  for (let waited = 0; (await listed()).length < 2 && waited < 10_000; waited += 100) await sleep(100)
+  assert.deepEqual(await listed(), [foreign.digest, sbom.digest])
+  assert.equal(await skopeoDigest(dst, `hooked/app@${sbom.digest}`), sbom.digest)
+  await dst.requestLog.settle()
+  assert.equal(imagePushes(), pushesBefore, 'the image was not pushed again')
+  assert.doesNotMatch(ferry.stderr(), /run 2 started/, 'no scheduled run did it')
 })
 
 test('a wrong or missing token gets 401 and starts nothing; the right one copies the tag; a repeated id is dropped', {timeout: 30_000}, async () => {

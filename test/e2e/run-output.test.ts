@@ -91,6 +91,7 @@ describe('what a run tells: --json, --log-format json, --debug', () => {
         interruptedJobs: 0,
         bytes: 0,
         blobBytes: null,
+        referrers: {copied: 0, present: 0},
         requests: 0,
         durationMs: 0,
         pullQuotas: [],

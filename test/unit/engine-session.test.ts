@@ -185,6 +185,8 @@ test('sessionOptions: the flat settings, one sub-object per concern', () => {
           deep: true,
           frozenLock: undefined,
           includeNondistributable: true,
+          referrers: undefined,
+          referrerArtifactTypes: undefined,
         },
         limits: {routines: 3, qps: 9, bytesPerSecond: undefined, chunkSize: 5, idleTimeoutMs: undefined, pullReserve: 2, blobConnections: undefined},
         retry: {retries: 4, baseMs: 7},
