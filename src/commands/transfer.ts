@@ -168,6 +168,12 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
           ]
         }
         if (flags['dry-run']) throw new ConfigError('--dryRun runs once; drop --schedule, --interval and --listen to see the plan')
+        // SWR keys with an SWR destination ask for its login and organizations, which only a single run makes.
+        const cloud = await cloudDestinations(files, {secretFile: flags.secretFile, qps: engineSettings(flags).qps})
+        if (cloud) {
+          await cloud.limiter.stop()
+          throw new ConfigError('an SWR destination with SWR keys is prepared (login, organizations) in one run for now; drop --schedule, --interval and --listen')
+        }
         const {flatten, ...selection} = selectionSettings(flags)
         const job = transferSyncJob({
           name: 'transfer',

@@ -302,3 +302,20 @@ test("image-migrator's path: config k8s → transfer --auth --images into SWR wi
     await k8s.stop()
   }
 })
+
+test('a standing transfer into an SWR host with SWR keys is refused in one line, not run without its login and organizations', async () => {
+  const dir = await workDir()
+  try {
+    const secrets = await dir.file('secret.yaml', SECRET_YAML)
+    const list = await dir.file('list.txt', `${plainSource.host}/team/app:1.0.0\n`)
+    const run = await runCli(
+      ['transfer', '--images', list, '--registry', `swr.${REGION}.myhuaweicloud.com`, '--namespace', 'org', '--secretFile', secrets, '--interval', '1h'],
+      {timeoutMs: 20_000},
+    )
+    assert.equal(run.code, 2, `${run.stdout}\n${run.stderr}`)
+    assert.equal(lines(run.stderr).length, 1, run.stderr)
+    assert.match(run.stderr, /SWR destination .* in one run for now; drop --schedule, --interval and --listen/)
+  } finally {
+    await dir.cleanup()
+  }
+})
