@@ -215,6 +215,15 @@ export function engineSettings(
     ...(flags['pull-reserve'] ? {pullReserve: flags['pull-reserve']} : {}),
     blobConnections: flags['blob-connections'],
     ...(flags['resume-dir'] ? {resumeDir: flags['resume-dir']} : {}),
+    ...whatTravels(flags),
+  }
+}
+
+/** What travels with an image (--include-nondistributable, --referrers, --referrers-artifact-type): transfer's and a worker's. */
+export function whatTravels(
+  flags: Partial<Pick<EngineFlagsParsed, 'include-nondistributable' | 'referrers' | 'referrers-artifact-type'>>,
+): Pick<UserSettings, 'includeNondistributable' | 'referrers' | 'referrerArtifactTypes'> {
+  return {
     ...(flags['include-nondistributable'] ? {includeNondistributable: true} : {}),
     ...(flags.referrers === false ? {referrers: false} : {}),
     ...(flags['referrers-artifact-type']?.length ? {referrerArtifactTypes: flags['referrers-artifact-type'].map(artifactType)} : {}),

@@ -31,7 +31,7 @@ export interface EnqueueFlags extends EngineFlagValues, SelectionFlagValues {
 }
 
 /** Settings the workers own or that need a run of their own: refused with --queue rather than ignored. */
-const NOT_WITH_QUEUE = ['ccrToTcr', 'dry-run', 'deep', 'report', 'chunk-size', 'limit-rate'] as const
+const NOT_WITH_QUEUE = ['ccrToTcr', 'dry-run', 'deep', 'report', 'chunk-size', 'limit-rate', 'referrers-artifact-type', 'include-nondistributable'] as const
 
 /**
  * `ferry transfer --queue`: the generator's jobs into the fleet's queue. Prints the number added
@@ -42,6 +42,7 @@ export async function runEnqueue(command: Command, flags: EnqueueFlags): Promise
     const refused = NOT_WITH_QUEUE.filter((name) => Boolean(flags[name]))
     if (flags.standing) refused.push('--schedule/--interval/--listen/--stateFile' as never)
     if (flags['tag-exist-overridden'] === false) refused.push('tag-exist-overridden=false' as never)
+    if (flags.referrers === false) refused.push('referrers=false' as never)
     if (refused.length > 0) {
       throw new ConfigError(
         `--queue only enqueues; it does not take ${refused.map((name) => (name.startsWith('-') ? name : `--${name}`)).join(', ')} (workers copy with their own settings)`,

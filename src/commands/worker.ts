@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {FerryCommand} from '../cli/ferry-command.js'
 
-import {engineFlags, flagQps, qpsFlag} from '../cli/engine-flags.js'
+import {engineFlags, flagQps, qpsFlag, whatTravels} from '../cli/engine-flags.js'
 import {queueFlags, runQueueCommand} from '../cli/queue-flags.js'
 import {abortOnStopSignals} from '../cli/stop-signals.js'
 import {parseSize} from '../config/size.js'
@@ -11,7 +11,19 @@ import {loadWorkerCredentials} from '../fleet/credentials.js'
 import {runWorker} from '../fleet/worker.js'
 import {createLogger} from '../report/logger.js'
 
-const {securityFile, routines, retry, 'chunk-size': chunkSize, 'limit-rate': limitRate, log, quiet, verbose} = engineFlags
+const {
+  securityFile,
+  routines,
+  retry,
+  'chunk-size': chunkSize,
+  'limit-rate': limitRate,
+  referrers,
+  'referrers-artifact-type': referrersArtifactType,
+  'include-nondistributable': includeNondistributable,
+  log,
+  quiet,
+  verbose,
+} = engineFlags
 
 export default class Worker extends FerryCommand {
   static override summary = 'Copy the jobs of a Redis queue, as one of a fleet of workers on any number of machines.'
@@ -36,6 +48,9 @@ another worker after --lock-duration.`
     }),
     'chunk-size': chunkSize,
     'limit-rate': limitRate,
+    referrers,
+    'referrers-artifact-type': referrersArtifactType,
+    'include-nondistributable': includeNondistributable,
     'lock-duration': Flags.integer({
       aliases: ['lockDuration'],
       description: "seconds a job stays claimed by a worker that stops renewing the claim; a killed worker's jobs go to others after about this long",
@@ -63,6 +78,7 @@ another worker after --lock-duration.`
         qps: flagQps(flags.qps),
         chunkSize: flags['chunk-size'] ? parseSize(flags['chunk-size'], '--chunk-size') : undefined,
         bytesPerSecond: flags['limit-rate'] ? parseSize(flags['limit-rate'], '--limit-rate') : undefined,
+        ...whatTravels(flags),
         lockDurationMs: flags['lock-duration'] * 1000,
         logger,
         stop: stop.signal,

@@ -13,7 +13,17 @@ import {createFleetLimiter} from './limiter.js'
 /** The engine's settings a worker passes on as they are; `qps` is the whole fleet's budget. */
 export interface WorkerOptions extends Pick<
   EngineOptions,
-  'routines' | 'retry' | 'qps' | 'chunkSize' | 'bytesPerSecond' | 'overwriteTags' | 'retryBaseMs' | 'logger'
+  | 'routines'
+  | 'retry'
+  | 'qps'
+  | 'chunkSize'
+  | 'bytesPerSecond'
+  | 'overwriteTags'
+  | 'retryBaseMs'
+  | 'logger'
+  | 'includeNondistributable'
+  | 'referrers'
+  | 'referrerArtifactTypes'
 > {
   queue: QueueAddress
   /** From the worker's own security file: the queue never carries any. */
@@ -46,7 +56,12 @@ export async function runWorker(options: WorkerOptions): Promise<TransferReport>
   const limiter = limiterConnection ? await createFleetLimiter({redis: limiterConnection, id: fleetKey(options.queue, 'rate'), qps: options.qps!}) : undefined
   const session = new EngineSession({
     credentials: options.credentials,
-    selection: {overwriteTags: options.overwriteTags},
+    selection: {
+      overwriteTags: options.overwriteTags,
+      includeNondistributable: options.includeNondistributable,
+      referrers: options.referrers,
+      referrerArtifactTypes: options.referrerArtifactTypes,
+    },
     limits: {routines: options.routines, chunkSize: options.chunkSize, bytesPerSecond: options.bytesPerSecond},
     retry: {retries: options.retry, baseMs: options.retryBaseMs},
     output: {logger: options.logger},

@@ -15,6 +15,7 @@ import {clientFor, freePort, skopeoDigest, startRedis, startRegistry, type TestR
 import {onProcessExit} from '../harness/cleanup.js'
 import {seedCorpus, type Corpus} from '../harness/corpus.js'
 import {peakInWindow, startFaultProxy, type FaultProxy, type ProxyRequest} from '../harness/fault-proxy.js'
+import {cosignSignature, pushArtifact} from '../harness/artifacts.js'
 import {ROOT, runCli, workDir} from './support.js'
 
 const QPS = 100
@@ -307,6 +308,33 @@ test('failed jobs: status lists them with redacted errors, --wait exits 1, retry
   }
   // The main queue was never touched by this one.
   assert.equal((await status()).done, corpus.entries.length)
+})
+
+test("a worker copies an image's cosign signature with it; a worker given --referrers=false does not; the producer refuses it", {timeout: 60_000}, async () => {
+  const image = corpus.entries.find((entry) => entry.repository === corpus.repositories[1])!
+  const sigTag = `${image.digest.replace(':', '-')}.sig`
+  const signature = await pushArtifact(src, image.repository, cosignSignature(image.repository, image.digest), sigTag)
+  const refused = await runCli(['transfer', '--ruleFile', ruleFile, '--securityFile', securityFile, '--queue', redis.url, '--referrers=false'])
+  assert.equal(refused.code, 2, refused.stdout + refused.stderr)
+  assert.match(refused.stderr, /--queue only enqueues; it does not take --referrers=false \(workers copy with their own settings\)/)
+  for (const [queueName, extra, copied] of [
+    ['sig-on', [], true],
+    ['sig-off', ['--referrers=false'], false],
+  ] as const) {
+    const rules = await work.file(
+      `${queueName}.yaml`,
+      `${srcProxy.host}/${image.repository}:${image.tag}: ${dstProxy.host}/${queueName}/${image.repository}:${image.tag}\n`,
+    )
+    const enqueue = await runCli(['transfer', '--ruleFile', rules, '--securityFile', securityFile, '--queue', redis.url, '--queueName', queueName])
+    assert.equal(enqueue.code, 0, enqueue.stderr)
+    const worker = startWorker(['--queue', redis.url, '--queueName', queueName, '--securityFile', securityFile, '--quiet', ...extra])
+    const wait = await runCli(['status', '--queue', redis.url, '--queueName', queueName, '--wait'], {timeoutMs: 40_000})
+    assert.equal(await stopWorker(worker), 0, worker.output())
+    assert.equal(wait.code, 0, wait.stdout + wait.stderr)
+    assert.equal(await skopeoDigest(dst, `${queueName}/${image.repository}:${image.tag}`), image.digest)
+    const copiedSignature = await skopeoDigest(dst, `${queueName}/${image.repository}:${sigTag}`).catch(() => undefined)
+    assert.equal(copiedSignature, copied ? signature.digest : undefined, `${queueName}: the signature tag`)
+  }
 })
 
 test('a queue that cannot be reached: one line naming it, exit 2, for every fleet command', async () => {
