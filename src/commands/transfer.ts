@@ -172,7 +172,9 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
         const cloud = await cloudDestinations(files, {secretFile: flags.secretFile, qps: engineSettings(flags).qps})
         if (cloud) {
           await cloud.limiter.stop()
-          throw new ConfigError('an SWR destination with SWR keys is prepared (login, organizations) in one run for now; drop --schedule, --interval and --listen')
+          throw new ConfigError(
+            'an SWR destination with SWR keys is prepared (login, organizations) in one run for now; drop --schedule, --interval and --listen',
+          )
         }
         const {flatten, ...selection} = selectionSettings(flags)
         const job = transferSyncJob({
