@@ -7,6 +7,7 @@ import type {SyncJob} from '../serve/sync-job.js'
 import type {LogFormat} from '../report/log-line.js'
 import {redactCommandLine} from '../report/redactor.js'
 import {buildRunReport, type RunReport} from '../report/run-report.js'
+import {debugObserver} from './run-command.js'
 import {serviceSettings, type ServiceFlagValues} from './serve-flags.js'
 import {onStopSignals} from './stop-signals.js'
 import {exitWithUserError} from './user-error.js'
@@ -18,7 +19,7 @@ import {exitWithUserError} from './user-error.js'
  */
 export async function runServiceCommand(
   command: Command & {jsonEnabled(): boolean},
-  flags: ServiceFlagValues & {log?: string; quiet: boolean; 'log-format'?: string},
+  flags: ServiceFlagValues & {log?: string; quiet: boolean; 'log-format'?: string; debug?: boolean},
   buildJobs: (logger: Logger) => Promise<SyncJob[]>,
 ): Promise<RunReport | undefined> {
   const json = command.jsonEnabled()
@@ -35,7 +36,7 @@ export async function runServiceCommand(
     try {
       const settings = serviceSettings(flags)
       const jobs = await buildJobs(logger)
-      service = await startService({...settings, jobs, logger})
+      service = await startService({...settings, jobs, logger, ...(flags.debug ? {observer: debugObserver(logger)} : {})})
     } catch (error) {
       if (!FerryError.is(error)) throw error
       exitWithUserError(command, error.message)

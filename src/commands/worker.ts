@@ -9,6 +9,8 @@ import {parseSize} from '../config/size.js'
 import {parseQueueAddress} from '../fleet/connection.js'
 import {loadWorkerCredentials} from '../fleet/credentials.js'
 import {runWorker} from '../fleet/worker.js'
+import {debugObserver} from '../cli/run-command.js'
+import type {LogFormat} from '../report/log-line.js'
 import {createLogger} from '../report/logger.js'
 
 const {
@@ -23,6 +25,8 @@ const {
   log,
   quiet,
   verbose,
+  'log-format': logFormat,
+  debug,
 } = engineFlags
 
 export default class Worker extends FerryCommand {
@@ -61,6 +65,8 @@ another worker after --lock-duration.`
     log,
     quiet,
     verbose,
+    'log-format': logFormat,
+    debug,
   }
 
   async run(): Promise<void> {
@@ -69,7 +75,7 @@ another worker after --lock-duration.`
     await runQueueCommand(this, async () => {
       const queue = parseQueueAddress(flags.queue!, flags['queue-name'])
       const credentials = await loadWorkerCredentials(flags.securityFile)
-      const logger = createLogger({logFile: flags.log, quiet: flags.quiet, verbose: flags.verbose})
+      const logger = createLogger({logFile: flags.log, quiet: flags.quiet, verbose: flags.verbose, format: flags['log-format'] as LogFormat})
       const report = await runWorker({
         queue,
         credentials,
@@ -82,6 +88,7 @@ another worker after --lock-duration.`
         lockDurationMs: flags['lock-duration'] * 1000,
         logger,
         stop: stop.signal,
+        ...(flags.debug ? {observer: debugObserver(logger)} : {}),
       })
       const failed = report.results.filter((result) => result.status === 'failed').length
       logger.result(`stopped: ${report.results.length - failed} copied or skipped, ${failed} failed (see ferry status)`)

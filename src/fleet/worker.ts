@@ -1,6 +1,7 @@
 import {Worker, type Job} from 'bullmq'
 
 import type {CredentialStore} from '../config/security.js'
+import type {RegistryObserver} from '../registry/client.js'
 import type {EngineOptions} from '../engine/options.js'
 import {RunTally} from '../engine/run.js'
 import {EngineSession} from '../engine/session.js'
@@ -35,6 +36,8 @@ export interface WorkerOptions extends Pick<
   lockDurationMs?: number
   /** Aborted (SIGTERM): take no more jobs, finish the ones in flight, then resolve. */
   stop: AbortSignal
+  /** Told of every registry request (--debug). */
+  observer?: RegistryObserver
 }
 
 /** What a done job keeps in Redis: references, digests and counts. */
@@ -64,7 +67,7 @@ export async function runWorker(options: WorkerOptions): Promise<TransferReport>
     },
     limits: {routines: options.routines, chunkSize: options.chunkSize, bytesPerSecond: options.bytesPerSecond},
     retry: {retries: options.retry, baseMs: options.retryBaseMs},
-    output: {logger: options.logger},
+    output: {logger: options.logger, observer: options.observer},
     // The fleet's request budget and blob locks, in Redis.
     shared: {limiter, flights: new RedisFlights({redis: keys, prefix: fleetKey(options.queue, 'flight')})},
   })

@@ -3,6 +3,8 @@
  * metrics in one process, and a graceful stop. Runs of one job never overlap: a tick that comes
  * while the job is busy is skipped and logged.
  */
+import type {RegistryObserver} from '../registry/client.js'
+import {everyObserver} from '../registry/observers.js'
 import {describeError} from '../errors.js'
 import {KeyedLock} from '../keyed-lock.js'
 import {destinationsOf} from '../pipeline/job.js'
@@ -30,6 +32,8 @@ export interface ServiceOptions {
   logger: Logger
   /** Quiet time before a pushed tag is copied (a burst of pushes of one tag is one copy). */
   debounceMs?: number
+  /** Told of every registry request besides the metrics (--debug). */
+  observer?: RegistryObserver
 }
 
 export interface ServiceOutcome {
@@ -79,7 +83,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const hooksFor = (slot: JobSlot, onResult: (result: JobResult) => void): RunHooks => ({
     signal: abort.signal,
     drain: drain.signal,
-    observer: metrics.observer,
+    observer: options.observer ? everyObserver(metrics.observer, options.observer) : metrics.observer,
     pullQuotas,
     logger: prefixed(logger, slot.job.name),
     exclusive: async (job) => {

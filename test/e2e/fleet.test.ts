@@ -318,7 +318,7 @@ test("a worker copies an image's cosign signature with it; a worker given --refe
   assert.equal(refused.code, 2, refused.stdout + refused.stderr)
   assert.match(refused.stderr, /--queue only enqueues; it does not take --referrers=false \(workers copy with their own settings\)/)
   for (const [queueName, extra, copied] of [
-    ['sig-on', [], true],
+    ['sig-on', ['--debug'], true],
     ['sig-off', ['--referrers=false'], false],
   ] as const) {
     const rules = await work.file(
@@ -331,6 +331,10 @@ test("a worker copies an image's cosign signature with it; a worker given --refe
     const wait = await runCli(['status', '--queue', redis.url, '--queueName', queueName, '--wait'], {timeoutMs: 40_000})
     assert.equal(await stopWorker(worker), 0, worker.output())
     assert.equal(wait.code, 0, wait.stdout + wait.stderr)
+    // --debug: the worker prints its requests, credentials blanked.
+    if ((extra as readonly string[]).includes('--debug'))
+      assert.match(worker.output(), new RegExp(`debug: PUT http://${dstProxy.host}/v2/${queueName}/\\S+/manifests/`), worker.output())
+    if ((extra as readonly string[]).includes('--debug')) assertNoSecret(worker.output())
     assert.equal(await skopeoDigest(dst, `${queueName}/${image.repository}:${image.tag}`), image.digest)
     const copiedSignature = await skopeoDigest(dst, `${queueName}/${image.repository}:${sigTag}`).catch(() => undefined)
     assert.equal(copiedSignature, copied ? signature.digest : undefined, `${queueName}: the signature tag`)

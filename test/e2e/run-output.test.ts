@@ -8,6 +8,7 @@ import {after, before, describe, test} from 'node:test'
 
 import {pushImage, randomLayer, skopeoDigest, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
 import type {RunReport} from '../../src/index.js'
+import {startFerry} from './serve-support.js'
 import {ruleYaml, runCli, workDir} from './support.js'
 
 const SRC_USER = 'reader'
@@ -230,6 +231,33 @@ describe('what a run tells: --json, --log-format json, --debug', () => {
       const upload = requests.find((request) => request.method === 'PUT' && /\/blobs\/uploads\//.test(request.url))
       assert.ok(upload, `${format}: a blob upload PUT`)
       assert.match(upload.url, /[?&]digest=sha256(%3A|:)[0-9a-f]{64}/, 'the digest stays readable')
+    }
+  })
+
+  test('--debug in the standing mode: the request lines of each run, no credential in them', async () => {
+    dst.tokenServer!.reset()
+    const ferry = startFerry([
+      'transfer',
+      '--ruleFile',
+      await rules('debug-standing'),
+      '--securityFile',
+      security,
+      '--retry',
+      '0',
+      '--interval',
+      '1h',
+      '--debug',
+    ])
+    try {
+      await ferry.waitFor(/run 1 (complete|incomplete)/, 30_000)
+      ferry.child.kill('SIGTERM')
+      await ferry.exited
+      const text = ferry.stderr() + ferry.stdout()
+      assert.match(text, new RegExp(`debug: PUT http://${dst.host}/v2/debug-standing/app/manifests/1\\.0 → 201 \\(\\d+ ms\\)`), text)
+      assert.match(text, new RegExp(`debug: GET http://${src.host}/v2/team/app/manifests/\\S+ → 200`), text)
+      for (const secret of secrets()) assert.ok(!text.includes(secret), `a credential in the output: ${secret.slice(0, 6)}…`)
+    } finally {
+      ferry.kill()
     }
   })
 })
