@@ -183,7 +183,7 @@ export class EngineSession {
       selector: compileSelection(selection.tagSelection),
       onListed: options.onListed,
       distinctDestinations: options.distinctDestinations,
-      onSourceListing: options.onSourceListing,
+      onSourceListing: options.onSourceListing && withReferrerScope(selection, options.onSourceListing),
     })
   }
 
@@ -312,6 +312,15 @@ function withoutReferrerTags(selection: Selection): Selection['tagFilter'] {
   if (selection.referrers === false) return selection.tagFilter
   const filter = selection.tagFilter
   return (tag) => !isReferrerTag(tag) && (filter?.(tag) ?? true)
+}
+
+/**
+ * A listing's scope for prune: with referrers on, the scheme tags left out of the listing travel
+ * with their images, so they are in scope wherever the rule copies (prune keeps those whose image stays).
+ */
+function withReferrerScope(selection: Selection, onSourceListing: (listing: SourceListing) => void): (listing: SourceListing) => void {
+  if (selection.referrers === false) return onSourceListing
+  return (listing) => onSourceListing({...listing, inScope: (tag) => isReferrerTag(tag) || listing.inScope(tag)})
 }
 
 /** One call per repository, shared by concurrent callers; a failure is not remembered, so a retry tries again. */

@@ -164,7 +164,10 @@ describe('ranged reads of the source', () => {
       assert.equal(resume.headers.range, `bytes=${start}-${connections > 1 ? 8 * MiB - 1 : ''}`)
       assert.ok(resume.headers['if-range'], 'the resume is conditional on the ETag')
       assert.equal(run.result.blobs?.uploaded, pushed.blobs.length, describeReport(run.report))
-      assert.ok(run.served < 1.25 * imageBytes(pushed), `${run.served} bytes served for ${imageBytes(pushed)}`)
+      // Served twice: only what the cut lost between the client's last byte and the 6 MiB the
+      // proxy sent (on a loaded machine the client has read less when the RST comes), and a little.
+      const lost = 6 * MiB - start
+      assert.ok(run.served <= imageBytes(pushed) + lost + MiB, `${run.served} bytes served for ${imageBytes(pushed)}, ${lost} lost in the cut`)
     })
   }
 
