@@ -18,6 +18,7 @@ interface ManifestFlag {
   aliases?: string[]
   description?: string
   multiple?: boolean
+  exclusive?: string[]
 }
 type Manifest = {commands: Record<string, {flags: Record<string, ManifestFlag>; pluginName?: string}>}
 
@@ -144,22 +145,40 @@ describe('cli surface: flag names', () => {
       status: ['--queue', 'http://not-redis'],
       worker: ['--queue', 'http://not-redis'],
     }
-    const parseErrors = /unknown flag|Nonexistent flag|Parsing --|expects a value|Unexpected argument|cannot also be provided|is not a ferry command/
+    const parseErrors =
+      /unknown flag|Nonexistent flag|Parsing --|expects a value|Unexpected argument|cannot also be provided|can only be specified once|is not a ferry command/
     let checked = 0
+    // One process per command, spelling set (names, then aliases) and value: every boolean of the
+    // command at once, so a spelling that does not parse fails the whole line (and names itself).
     for (const [id, command] of Object.entries(commands)) {
-      for (const flag of Object.values(command.flags)) {
-        if (flag.type !== 'boolean') continue
-        assert.ok(base[id], `no base arguments for ${id} (boolean --${flag.name})`)
-        for (const name of [flag.name, ...(flag.aliases ?? [])]) {
-          for (const value of ['true', 'false']) {
-            // --ccrToTcr=true replaces --ruleFile; a secret file that is not there stops it.
-            const args = name === 'ccrToTcr' && value === 'true' ? ['--secretFile', '/nonexistent/secret.yaml', '--tcrName', 't'] : base[id]!
-            const run = await runCli([id, ...args, `--${name}=${value}`])
-            const said = `${id} --${name}=${value}: ${run.stdout}${run.stderr}`
-            assert.equal(run.code, 2, said)
-            assert.doesNotMatch(run.stdout + run.stderr, parseErrors, said)
-            checked++
-          }
+      const booleans = Object.values(command.flags).filter((flag) => flag.type === 'boolean')
+      if (booleans.length === 0) continue
+      assert.ok(base[id], `no base arguments for ${id} (booleans ${booleans.map((flag) => `--${flag.name}`).join(', ')})`)
+      // Spelling k of each flag (its name, then its aliases), split where flags exclude each other.
+      const spellings: string[][] = []
+      for (let k = 0; booleans.some((flag) => k <= (flag.aliases?.length ?? 0)); k++) {
+        const groups: {flags: ManifestFlag[]; names: string[]}[] = []
+        for (const flag of booleans) {
+          const name = k === 0 ? flag.name : flag.aliases?.[k - 1]
+          if (name === undefined) continue
+          const clashes = (other: ManifestFlag) => flag.exclusive?.includes(other.name) || other.exclusive?.includes(flag.name)
+          let group = groups.find((each) => !each.flags.some(clashes))
+          if (!group) groups.push((group = {flags: [], names: []}))
+          group.flags.push(flag)
+          group.names.push(name)
+        }
+        spellings.push(...groups.map((group) => group.names))
+      }
+      for (const names of spellings) {
+        for (const value of ['true', 'false']) {
+          // --ccrToTcr=true replaces --ruleFile; a secret file that is not there stops it.
+          const ccr = names.includes('ccrToTcr') && value === 'true'
+          const args = ccr ? ['--secretFile', '/nonexistent/secret.yaml', '--tcrName', 't'] : base[id]!
+          const run = await runCli([id, ...args, ...names.map((name) => `--${name}=${value}`)])
+          const said = `${id} ${names.map((name) => `--${name}=${value}`).join(' ')}: ${run.stdout}${run.stderr}`
+          assert.equal(run.code, 2, said)
+          assert.doesNotMatch(run.stdout + run.stderr, parseErrors, said)
+          checked += names.length
         }
       }
     }
