@@ -16,6 +16,7 @@ import {
   type BuiltImage,
   type TestRegistry,
 } from '../harness/index.js'
+import {startFerry} from './serve-support.js'
 import {plainEntries, runCli, workDir} from './support.js'
 
 let source: TestRegistry
@@ -164,4 +165,51 @@ test('a registry that refuses deletes (405 UNSUPPORTED) gives one line; the copi
     // Only this test's source tag: the others mirror v1 and v2.
     await fetch(`${source.url}/v2/app/manifests/${await skopeoDigest(source, 'app:v3')}`, {method: 'DELETE'})
   }
+})
+
+test('a job that failed keeps prune out of its repository: one line, the stale tag stays, exit 1', async () => {
+  const repository = 'failed/app'
+  const {v0} = await staleMirror(destination, repository)
+  // v1 already matches; v2's copy fails at its manifest GET, so this repository's listing is not trusted.
+  await fetch(`${destination.url}/v2/${repository}/manifests/${image.v2!.digest}`, {method: 'DELETE'})
+  const broken = proxy.addFault({method: 'GET', path: new RegExp(`^/v2/app/manifests/(v2|${image.v2!.digest})$`), fault: {kind: 'status', status: 404}})
+  try {
+    const run = await prune(proxy.host, destination, repository)
+    assert.equal(run.code, 1, run.output)
+    assert.match(run.output, new RegExp(`prune: ${destination.host}/${repository} left as it is: a job copying to it failed`))
+    assert.deepEqual(run.report.pruned, [])
+    assert.ok((await tagsOf(destination, repository)).includes('v0'), `v0 (${v0}) stays`)
+  } finally {
+    broken.remove()
+  }
+})
+
+test('a standing mirror prunes after a complete run, and not after one whose source listing failed', async () => {
+  const repository = 'standing/app'
+  await staleMirror(destination, repository)
+  const rules = await work.file('rules-standing.yaml', `${proxy.host}/app: ${destination.host}/${repository}\n`)
+  const standing = async () => {
+    const ferry = startFerry(['transfer', '--ruleFile', rules, '--securityFile', security, '--retry', '0', '--interval', '1h', '--prune'])
+    try {
+      const [line] = await ferry.waitFor(/run 1 (complete|incomplete)[^\n]*/, 30_000)
+      ferry.child.kill('SIGTERM')
+      await ferry.exited
+      return {line, output: ferry.stderr() + ferry.stdout()}
+    } finally {
+      ferry.kill()
+    }
+  }
+  const failed = proxy.addFault({method: 'GET', path: /\/v2\/app\/tags\/list/, fault: {kind: 'status', status: 403}})
+  try {
+    const outage = await standing()
+    assert.match(outage.line, /incomplete/, outage.output)
+    assert.match(outage.output, /prune: not run/, outage.output)
+  } finally {
+    failed.remove()
+  }
+  assert.equal((await tagsOf(destination, repository)).length, 4, 'nothing deleted after the failed listing')
+  const complete = await standing()
+  assert.match(complete.line, /run 1 complete/, complete.output)
+  assert.match(complete.output, new RegExp(`pruned ${destination.host}/${repository}:v0 `), complete.output)
+  assert.deepEqual(await tagsOf(destination, repository), ['v1', 'v2'])
 })
