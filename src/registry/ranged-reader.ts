@@ -11,7 +11,7 @@ import {FerryError} from '../errors.js'
 import {networkError} from './errors.js'
 
 /** Connections per blob when the settings name none (bench --far: docs/far-links.md). */
-export const DEFAULT_BLOB_CONNECTIONS = 4
+export const DEFAULT_BLOB_CONNECTIONS = 8
 /** Bytes per Range request of a part. */
 export const PART_SIZE = 8 * 1024 * 1024
 /** Blobs smaller than this are read as one stream: a part or two gain less than a round trip costs. */
