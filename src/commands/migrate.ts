@@ -5,6 +5,7 @@ import {FerryCommand} from '../cli/ferry-command.js'
 import {runMigration, type MigrationRequest} from '../cli/migration.js'
 import type {Logger} from '../report/logger.js'
 import {runEngineCommand} from '../cli/run-command.js'
+import {exitWithUserError} from '../cli/user-error.js'
 import {runServiceCommand} from '../cli/run-service.js'
 import {isStanding, standingFlags, triggerFromFlags} from '../cli/serve-flags.js'
 import {planFlags, selectionFlags, selectionSettings} from '../cli/selection-flags.js'
@@ -86,6 +87,9 @@ repositories where its registry needs them before a push. Providers: ${providerN
 
   async run(): Promise<RunReport | undefined> {
     const {flags} = await this.parse(Migrate)
+    // The other providers name each tag they copy, so no listing says which destination tags the source lost.
+    if (flags.prune && flags.from !== 'registry')
+      exitWithUserError(this, `--prune works with --from registry for now; --from ${flags.from} names its tags one by one, so nothing would be pruned`)
     // Called inside the command runners, so a bad --semver or --platform is their one-line error.
     const selection = () => selectionSettings({...flags, flatten: false, 'flatten-separator': '-'})
     const request = (logger: Logger, signal: AbortSignal, hooks?: MigrationRequest['hooks']): MigrationRequest => {

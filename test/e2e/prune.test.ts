@@ -213,3 +213,12 @@ test('a standing mirror prunes after a complete run, and not after one whose sou
   assert.match(complete.output, new RegExp(`pruned ${destination.host}/${repository}:v0 `), complete.output)
   assert.deepEqual(await tagsOf(destination, repository), ['v1', 'v2'])
 })
+
+test('migrate --prune from a provider that names its tags one by one is refused in one line, not run to prune nothing', async () => {
+  const run = await runCli(['migrate', '--from', 'harbor', '--to', 'registry', '--to-registry', destination.host, '--prune'])
+  assert.equal(run.code, 2, run.stdout + run.stderr)
+  assert.deepEqual(
+    run.stderr.split('\n').filter((line) => line.trim()),
+    ['Error: --prune works with --from registry for now; --from harbor names its tags one by one, so nothing would be pruned'],
+  )
+})
