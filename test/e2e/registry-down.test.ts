@@ -114,8 +114,10 @@ describe('a registry that cannot be reached is one line, and down for the run', 
     )
     assert.ok(!line.includes('not-the-password'))
     assert.ok(!outcome.stderr.includes('not-the-password'))
-    // Each routine on its way: an anonymous try and one with the password; was one pair per job.
+    // Only requests already past the stop check when the first refusal came: per routine an
+    // anonymous try, one with the password and at most one renewal of it (seen: 11 of 15 once on
+    // CI). Before, every one of the 20 jobs sent its own pair.
     const refused = locked.requestLog.entries.filter((e) => e.status === 401).length
-    assert.ok(refused >= 2 && refused <= 2 * ROUTINES, `${refused} requests answered 401`)
+    assert.ok(refused >= 2 && refused <= 3 * ROUTINES, `${refused} requests answered 401`)
   })
 })
