@@ -168,10 +168,11 @@ export const lockFlags = {
 type EngineFlagsParsed = Interfaces.InferredFlags<typeof engineFlags>
 
 /** The parsed values of `engineFlags` that `engineSettings` reads (a command may leave out those without a default). */
-export type EngineFlagValues = Pick<EngineFlagsParsed, 'routines' | 'retry' | 'qps' | 'tag-exist-overridden'> &
+export type EngineFlagValues = Pick<EngineFlagsParsed, 'routines' | 'retry' | 'qps'> &
   Partial<
     Pick<
       EngineFlagsParsed,
+      | 'tag-exist-overridden'
       | 'chunk-size'
       | 'limit-rate'
       | 'include-tags'
@@ -219,8 +220,8 @@ export function engineSettings(
   }
 }
 
-/** What travels with an image (--include-nondistributable, --referrers, --referrers-artifact-type): transfer's and a worker's. */
-export function whatTravels(
+/** What travels with an image (--include-nondistributable, --referrers, --referrers-artifact-type). */
+function whatTravels(
   flags: Partial<Pick<EngineFlagsParsed, 'include-nondistributable' | 'referrers' | 'referrers-artifact-type'>>,
 ): Pick<UserSettings, 'includeNondistributable' | 'referrers' | 'referrerArtifactTypes'> {
   return {

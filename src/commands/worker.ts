@@ -2,10 +2,9 @@ import {Flags} from '@oclif/core'
 
 import {FerryCommand} from '../cli/ferry-command.js'
 
-import {engineFlags, flagQps, qpsFlag, whatTravels} from '../cli/engine-flags.js'
+import {engineFlags, engineSettings, qpsFlag} from '../cli/engine-flags.js'
 import {queueFlags, runQueueCommand} from '../cli/queue-flags.js'
 import {abortOnStopSignals} from '../cli/stop-signals.js'
-import {parseSize} from '../config/size.js'
 import {parseQueueAddress} from '../fleet/connection.js'
 import {loadWorkerCredentials} from '../fleet/credentials.js'
 import {runWorker} from '../fleet/worker.js'
@@ -22,6 +21,8 @@ const {
   referrers,
   'referrers-artifact-type': referrersArtifactType,
   'include-nondistributable': includeNondistributable,
+  'blob-connections': blobConnections,
+  'resume-dir': resumeDir,
   log,
   quiet,
   verbose,
@@ -55,6 +56,8 @@ another worker after --lock-duration.`
     referrers,
     'referrers-artifact-type': referrersArtifactType,
     'include-nondistributable': includeNondistributable,
+    'blob-connections': blobConnections,
+    'resume-dir': resumeDir,
     'lock-duration': Flags.integer({
       aliases: ['lockDuration'],
       description: "seconds a job stays claimed by a worker that stops renewing the claim; a killed worker's jobs go to others after about this long",
@@ -79,12 +82,7 @@ another worker after --lock-duration.`
       const report = await runWorker({
         queue,
         credentials,
-        routines: flags.routines,
-        retry: flags.retry,
-        qps: flagQps(flags.qps),
-        chunkSize: flags['chunk-size'] ? parseSize(flags['chunk-size'], '--chunk-size') : undefined,
-        bytesPerSecond: flags['limit-rate'] ? parseSize(flags['limit-rate'], '--limit-rate') : undefined,
-        ...whatTravels(flags),
+        ...engineSettings(flags),
         lockDurationMs: flags['lock-duration'] * 1000,
         logger,
         stop: stop.signal,

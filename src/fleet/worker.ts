@@ -1,8 +1,7 @@
 import {Worker, type Job} from 'bullmq'
 
-import type {CredentialStore} from '../config/security.js'
 import type {RegistryObserver} from '../registry/client.js'
-import type {EngineOptions} from '../engine/options.js'
+import {sessionOptions, type EngineSettings} from '../engine/options.js'
 import {RunTally} from '../engine/run.js'
 import {EngineSession} from '../engine/session.js'
 import type {JobResult, TransferReport} from '../report/summary.js'
@@ -11,24 +10,17 @@ import {RedisFlights} from './flights.js'
 import type {QueuedJob} from './job-data.js'
 import {createFleetLimiter} from './limiter.js'
 
-/** The engine's settings a worker passes on as they are; `qps` is the whole fleet's budget. */
-export interface WorkerOptions extends Pick<
-  EngineOptions,
-  | 'routines'
-  | 'retry'
-  | 'qps'
-  | 'chunkSize'
-  | 'bytesPerSecond'
-  | 'overwriteTags'
-  | 'retryBaseMs'
-  | 'logger'
-  | 'includeNondistributable'
-  | 'referrers'
-  | 'referrerArtifactTypes'
+/**
+ * A worker copies with the engine's own settings (one list of them: `EngineSettings`), less those
+ * that need a run of their own (verify, dry run, prune, a lock) or that the fleet supplies in Redis
+ * (the limiter, blob locks); `qps` is the whole fleet's budget.
+ */
+export interface WorkerOptions extends Omit<
+  EngineSettings,
+  'verify' | 'dryRun' | 'deep' | 'prune' | 'maxDeletes' | 'removeTag' | 'frozenLock' | 'limiter' | 'flights' | 'exclusive' | 'signal' | 'drain' | 'onResult'
 > {
   queue: QueueAddress
-  /** From the worker's own security file: the queue never carries any. */
-  credentials: CredentialStore
+  /** From the worker's own security file: the queue never carries any (`credentials`). */
   /**
    * How long a job stays claimed without its worker renewing the claim; a killed worker's jobs go
    * back to the queue (to another worker) after about this long. BullMQ's default is 30 s.
@@ -52,28 +44,18 @@ export interface JobReturn {
  * are finished; a worker killed outright leaves its jobs to BullMQ's stalled-job check.
  */
 export async function runWorker(options: WorkerOptions): Promise<TransferReport> {
-  await checkReachable(options.queue)
-  const queueConnection = connect(options.queue, {blocking: true})
-  const keys = connect(options.queue, {blocking: true})
-  const limiterConnection = options.qps ? connect(options.queue, {blocking: true}) : undefined
-  const limiter = limiterConnection ? await createFleetLimiter({redis: limiterConnection, id: fleetKey(options.queue, 'rate'), qps: options.qps!}) : undefined
-  const session = new EngineSession({
-    credentials: options.credentials,
-    selection: {
-      overwriteTags: options.overwriteTags,
-      includeNondistributable: options.includeNondistributable,
-      referrers: options.referrers,
-      referrerArtifactTypes: options.referrerArtifactTypes,
-    },
-    limits: {routines: options.routines, chunkSize: options.chunkSize, bytesPerSecond: options.bytesPerSecond},
-    retry: {retries: options.retry, baseMs: options.retryBaseMs},
-    output: {logger: options.logger, observer: options.observer},
-    // The fleet's request budget and blob locks, in Redis.
-    shared: {limiter, flights: new RedisFlights({redis: keys, prefix: fleetKey(options.queue, 'flight')})},
-  })
+  const {queue, lockDurationMs, stop, ...settings} = options
+  await checkReachable(queue)
+  const queueConnection = connect(queue, {blocking: true})
+  const keys = connect(queue, {blocking: true})
+  const limiterConnection = settings.qps ? connect(queue, {blocking: true}) : undefined
+  const limiter = limiterConnection ? await createFleetLimiter({redis: limiterConnection, id: fleetKey(queue, 'rate'), qps: settings.qps!}) : undefined
+  // The fleet's request budget and blob locks, in Redis.
+  const flights = new RedisFlights({redis: keys, prefix: fleetKey(queue, 'flight')})
+  const session = new EngineSession(sessionOptions({...settings, limiter, flights}))
   const {logger, redactor, routines} = session
   const tally = new RunTally(session)
-  const bytesKey = fleetKey(options.queue, 'bytes')
+  const bytesKey = fleetKey(queue, 'bytes')
 
   const copyQueued = async (queued: Job<QueuedJob>): Promise<JobReturn> => {
     const done = await session.copy(queued.data)
@@ -104,8 +86,8 @@ export async function runWorker(options: WorkerOptions): Promise<TransferReport>
     }
   }
 
-  const lockDuration = options.lockDurationMs ?? 30_000
-  const worker = new Worker<QueuedJob, JobReturn>(options.queue.name, copyQueued, {
+  const lockDuration = lockDurationMs ?? 30_000
+  const worker = new Worker<QueuedJob, JobReturn>(queue.name, copyQueued, {
     connection: queueConnection,
     concurrency: routines,
     lockDuration,
@@ -115,7 +97,7 @@ export async function runWorker(options: WorkerOptions): Promise<TransferReport>
   })
   worker.on('error', (error) => logger.warn(`queue: ${redactor.redact(error.message)}`))
 
-  if (!options.stop.aborted) await new Promise((resolve) => options.stop.addEventListener('abort', resolve, {once: true}))
+  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, {once: true}))
   logger.info('stopping: taking no more jobs, finishing those in flight')
   // Waits for the jobs in flight.
   await worker.close()
