@@ -13,7 +13,7 @@ import {attemptOutcome, type AttemptObserver} from './layers/attempt.js'
 import {authorize, refusedWhat} from './layers/auth.js'
 import {compose, type Send} from './layers/exchange.js'
 import {rateLimit, RegistryPause} from './layers/rate-limit.js'
-import {pullQuota, stoppedBetweenRetries, stoppedRegistry, type RegistryRunState} from './layers/registry-state.js'
+import {pullQuota, stoppedBeforeAttempt, stoppedRegistry, type RegistryRunState} from './layers/registry-state.js'
 import {retryRequests} from './layers/retry.js'
 import type {RequestLimiter} from './limiter.js'
 import {PullQuotas, type PullQuota} from './pull-quota.js'
@@ -175,9 +175,10 @@ export class RegistryClient {
   /**
    * The one place the layers are composed, innermost first: every attempt waits out a 429's pause
    * and passes the limiter, is counted and has its failure typed, spends (and reads) the pull
-   * quota, carries the authorization of its scopes (renewed on a 401), has its status checked
-   * against what the request expects, and is retried when idempotent; a registry the run stopped
-   * is refused before all of that. Composed once per client: no layer keeps state for one request
+   * quota, is refused when the run stopped its registry or credentials meanwhile, carries the
+   * authorization of its scopes (renewed on a 401), has its status checked against what the
+   * request expects, and is retried when idempotent; a registry the run stopped is refused before
+   * all of that. Composed once per client: no layer keeps state for one request
    * in its closure (the auth layer counts renewals per exchange).
    */
   private layers(): Send {
@@ -186,9 +187,9 @@ export class RegistryClient {
       rateLimit(this.limiter, this.pause, (ms) => this.observer?.onRateLimitWait?.(this.registry, ms)),
       attemptOutcome(this.registry, this.observer, this.writtenIn),
       pullQuota(this.state, this.registry),
+      stoppedBeforeAttempt(this.state, this.registry, this.entry),
       authorize(this.auth, this.registry, this.writtenIn),
       expectedAnswers(),
-      stoppedBetweenRetries(this.state, this.registry),
       retryRequests(this.requestRetries),
       stoppedRegistry(this.state, this.registry, this.entry),
     )

@@ -8,7 +8,10 @@ import {attemptOutcome} from '../../src/registry/layers/attempt.js'
 import {authorize, authStep, refusedWhat, type AuthState} from '../../src/registry/layers/auth.js'
 import {compose, type Answer, type Layer, type Outgoing, type Send} from '../../src/registry/layers/exchange.js'
 import {pauseAfter} from '../../src/registry/layers/rate-limit.js'
+import {stoppedBeforeAttempt} from '../../src/registry/layers/registry-state.js'
 import {attemptFailure, retryableFailure, retryRequests} from '../../src/registry/layers/retry.js'
+import {PullQuotas} from '../../src/registry/pull-quota.js'
+import {RegistryStops} from '../../src/registry/registry-stops.js'
 import type {RegistryRequest} from '../../src/registry/request.js'
 
 test('pauseAfter: only a 429 the request did not expect holds the registry, for Retry-After or a second', () => {
@@ -296,4 +299,23 @@ test('layers: the header is the one current when the attempt leaves, not when it
   const auth = fakeAuth({authorization: async () => `Bearer t${token++}`})
   await layered(registry.send, auth)({request: request(), url: 'https://r/v2/', sameOrigin: true})
   assert.deepEqual(registry.seen, ['Bearer t1'])
+})
+
+test('layers: a stop made while a request is in flight ends it before its next attempt (a renewal sends no password again)', async () => {
+  const stops = new RegistryStops()
+  const state = {stops, quotas: new PullQuotas({whenSpent: 'stop'}), reserve: 0}
+  const refusal = new RegistryError('UNAUTHORIZED', 'registry r refused the credentials given for r', {status: 401})
+  const sent: (string | undefined)[] = []
+  // The first attempt is answered 401 after another request has had its password refused.
+  const registry: Send = async (outgoing) => {
+    sent.push(outgoing.authorization)
+    stops.stop('r with the login of r', refusal, 'requests')
+    return {status: 401, headers: {'www-authenticate': 'Basic realm="r"'}, body: Buffer.alloc(0), url: outgoing.url}
+  }
+  const send = compose(registry, stoppedBeforeAttempt(state, 'r', 'r'), authorize(fakeAuth(), 'r'), expectedAnswers(), retryRequests(3))
+  await assert.rejects(send({request: request(), url: 'https://r/v2/', sameOrigin: true}), (error: unknown) => error === refusal)
+  assert.deepEqual(sent, ['Bearer t0'])
+  // Another login of the same registry, and the registry itself, are not stopped by it.
+  const other = compose(scripted([200]).send, stoppedBeforeAttempt(state, 'r', 'other'))
+  assert.equal((await other({request: request(), url: 'https://r/v2/', sameOrigin: true})).status, 200)
 })

@@ -19,9 +19,7 @@ export interface RegistryRunState {
  * registry for the run: its other requests end with that line instead of each retrying it.
  */
 export function stoppedRegistry(state: RegistryRunState, registry: string, login?: string): Layer {
-  // The client's credentials are stopped apart from the registry: another entry (a namespace's own
-  // account) may still be right.
-  const credentials = `${registry} with the login of ${login ?? 'no entry'}`
+  const credentials = credentialsKey(registry, login)
   return (next) => async (outgoing) => {
     const stopped = state.stops.check(registry, outgoing.request) ?? state.stops.check(credentials, outgoing.request)
     if (stopped) throw stopped
@@ -38,15 +36,25 @@ export function stoppedRegistry(state: RegistryRunState, registry: string, login
 }
 
 /**
- * Inside the request retries: a retry of a request whose registry another request has meanwhile
- * found unreachable ends with that line, instead of waiting out its own backoff again.
+ * Under auth, so before every attempt it sends (a retry's, a renewal's): a request already past the
+ * outer check when another request stopped its registry or its credentials ends with that line
+ * instead of sending them again (a wrong password is sent at most once more per request in flight).
  */
-export function stoppedBetweenRetries(state: RegistryRunState, registry: string): Layer {
+export function stoppedBeforeAttempt(state: RegistryRunState, registry: string, login?: string): Layer {
+  const credentials = credentialsKey(registry, login)
   return (next) => async (outgoing) => {
-    const stopped = state.stops.check(registry, outgoing.request)
+    const stopped = state.stops.check(registry, outgoing.request) ?? state.stops.check(credentials, outgoing.request)
     if (stopped) throw stopped
     return next(outgoing)
   }
+}
+
+/**
+ * The client's credentials are stopped apart from the registry: another entry (a namespace's own
+ * account) may still be right.
+ */
+function credentialsKey(registry: string, login?: string): string {
+  return `${registry} with the login of ${login ?? 'no entry'}`
 }
 
 /**
