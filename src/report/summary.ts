@@ -32,9 +32,11 @@ export interface JobResult {
   blobBytes?: {uploaded: number; mounted: number; existing: number}
   /**
    * The image's referrers (signatures, attestations, SBOMs) at this destination: pushed by this
-   * job, already there, and what a dry run would copy. Absent with --referrers=false.
+   * job, already there, and what a dry run would copy. Absent with --referrers=false. `digests`:
+   * each one copied or present (`tag@digest` for a cosign tag), recursively, as the lock records
+   * them; `unlocked`: --frozen left these out, the lock does not name them.
    */
-  referrers?: {copied: number; present: number; planned?: string[]}
+  referrers?: {copied: number; present: number; planned?: string[]; digests?: string[]; unlocked?: string[]}
   attempts: number
   durationMs: number
   error?: {code: string; message: string}
