@@ -201,6 +201,7 @@ export function lockChanges(
 export function formatLockChange(change: LockChange): string {
   if (change.kind === 'moved') return `moved ${change.source} ${change.locked} → ${change.current}`
   if (change.kind === 'gone') return `gone  ${change.source} ${change.locked}`
-  if (change.kind === 'referrers') return `referrers ${change.source} ${[...change.added.map((item) => `+${item}`), ...change.removed.map((item) => `-${item}`)].join(' ')}`
+  if (change.kind === 'referrers')
+    return `referrers ${change.source} ${[...change.added.map((item) => `+${item}`), ...change.removed.map((item) => `-${item}`)].join(' ')}`
   return `new   ${change.source} ${change.current}`
 }

@@ -93,10 +93,9 @@ export async function copyReferrers(
         )
       }
       const referrer = locked ? await lockedForm(current, locked, source, signal) : current
-      if (!referrer) {
-        ;(tally.unlocked ??= []).push(referrerItem(current))
-        continue
-      }
+      // Not copied as the source has it now: a new referrer, or a cosign tag's new digest.
+      if (referrer !== current) (tally.unlocked ??= []).push(referrerItem(current))
+      if (!referrer) continue
       if (locked) matched.add(referrerItem(referrer))
       const {descriptor, tag} = referrer
       const head = await destination.headManifest(tag ?? descriptor.digest, signal)
