@@ -195,6 +195,8 @@ test('the lock names the referrers; a signature added since is left out by --fro
   const lock = `${work.dir}/signed.lock.yaml`
   const first = await runCli(['transfer', '--ruleFile', rules, '--securityFile', security, '--lock-file', lock])
   assert.equal(first.code, 0, first.stderr)
+  // Issue 17's closing line: the referrers counted.
+  assert.match(first.stdout + first.stderr, /^Finished, 0 transfer jobs failed, 0 jobs generate failed \(1 copied, 0 skipped, 2 referrers copied, /m)
   const key = `${source.host}/team/signed:1.0`
   const locked = [`${sigTag}@${cosignOne.digest}`, one.digest].sort()
   assert.deepEqual((await readLock(lock)).images[key]!.referrers, locked)
