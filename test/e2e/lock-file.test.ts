@@ -8,6 +8,7 @@ import yaml from 'js-yaml'
 import {startFaultProxy, type FaultProxy} from '../harness/fault-proxy.js'
 import {cosignSignature, OCI_MANIFEST, pushArtifact, pushFallbackIndex, referrer, SIGNATURE_TYPE} from '../harness/artifacts.js'
 import {fetchManifest, pushImage, randomLayer, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
+import {startFerry} from './serve-support.js'
 import {plainEntries, runCli, workDir} from './support.js'
 
 let source: TestRegistry
@@ -241,4 +242,39 @@ test('the lock names the referrers; a signature added since is left out by --fro
   const failed = await runCli(['transfer', '--ruleFile', other, '--securityFile', security, '--lock-file', bad, '--frozen', '--retry', '0'])
   assert.equal(failed.code, 1, failed.stderr)
   assert.match(failed.stdout + failed.stderr, new RegExp(`the locked referrer ${lost} is gone from the source; restore it there`))
+})
+
+test('a standing mirror writes the lock after each run; a job that failed keeps its last good entry', async () => {
+  const before = {a: await push('team/standing', '1.0', 'standing-1.0-a'), b: await push('team/standing', '2.0', 'standing-2.0-a')}
+  const rules = await work.file('standing.yaml', `${source.host}/team/standing: ${proxy.host}/standing/app\n`)
+  const lock = `${work.dir}/standing.lock.yaml`
+  const one = `${source.host}/team/standing:1.0`
+  const two = `${source.host}/team/standing:2.0`
+  const at = (tag: string) => `${proxy.host}/standing/app:${tag}`
+  const ferry = startFerry(['transfer', '--ruleFile', rules, '--securityFile', security, '--retry', '0', '--interval', '500ms', '--lock-file', lock])
+  let refusal: ReturnType<FaultProxy['addFault']> | undefined
+  try {
+    await ferry.waitFor(/run 1 complete/, 30_000)
+    assert.deepEqual((await readLock(lock)).images, {
+      [one]: {digest: before.a, destinations: {[at('1.0')]: before.a}},
+      [two]: {digest: before.b, destinations: {[at('2.0')]: before.b}},
+    })
+    // Both tags move; the destination refuses 2.0 from now on.
+    refusal = proxy.addFault({method: 'PUT', path: /\/standing\/app\/manifests\/2\.0$/, fault: {kind: 'status', status: 403}})
+    const after = {a: await push('team/standing', '1.0', 'standing-1.0-b'), b: await push('team/standing', '2.0', 'standing-2.0-b')}
+    // The run after the one that may have begun before the move.
+    const finished = [...(ferry.stderr() + ferry.stdout()).matchAll(/run (\d+) (?:complete|incomplete)/g)].map((match) => Number(match[1]))
+    const next = Math.max(...finished) + 2
+    await ferry.waitFor(new RegExp(`run ${next} incomplete`), 30_000)
+    assert.deepEqual((await readLock(lock)).images, {
+      [one]: {digest: after.a, destinations: {[at('1.0')]: after.a}},
+      [two]: {digest: before.b, destinations: {[at('2.0')]: before.b}},
+    })
+    assert.notEqual(after.b, before.b)
+    ferry.child.kill('SIGTERM')
+    await ferry.exited
+  } finally {
+    ferry.kill()
+    refusal?.remove()
+  }
 })
