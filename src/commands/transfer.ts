@@ -130,7 +130,10 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
       exitWithUserError(this, `--prune does not go with --${flags.queue ? 'queue' : 'ccrToTcr'}; run it with --ruleFile, --images or --config`)
     if ((flags['lock-file'] || flags.frozen) && (flags.queue || flags.ccrToTcr)) {
       // The queue's results are the workers'; the CCR migration's jobs no diff or --frozen run can list again (docs/lock-file.md).
-      exitWithUserError(this, `--lock-file and --frozen do not go with --${flags.queue ? 'queue' : 'ccrToTcr'}; run the rules with --ruleFile, --images or --config`)
+      exitWithUserError(
+        this,
+        `--lock-file and --frozen do not go with --${flags.queue ? 'queue' : 'ccrToTcr'}; run the rules with --ruleFile, --images or --config`,
+      )
     }
     // A standing mirror writes its lock after each run; copying one fixed lock again and again is a one-shot run's job.
     if (flags.frozen && isStanding(flags)) exitWithUserError(this, '--frozen copies a lock once; drop --schedule, --interval and --listen')
