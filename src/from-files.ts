@@ -9,7 +9,7 @@ import {diffLock, type LockDiff} from './engine/lock-diff.js'
 import {requestLimiter} from './engine/session.js'
 import {runTransfer, type EngineOptions} from './engine/run.js'
 import {loadTransferInputs, type InputFiles, type TransferInputs} from './inputs.js'
-import {checkLockTarget, lockAfterRun, lockInputs, readLockFile, warnUnusedEntries, writeLockFile, type LockOptions} from './lock-files.js'
+import {checkLockTarget, lockAfterRun, lockedSyncJob, lockInputs, readLockFile, warnUnusedEntries, writeLockFile, type LockOptions} from './lock-files.js'
 import type {RequestLimiter} from './registry/limiter.js'
 import type {TransferReport} from './report/summary.js'
 import {rulesSyncJob, type SyncJob} from './serve/sync-job.js'
@@ -64,9 +64,17 @@ async function withInputs(options: TransferOptions): Promise<EngineOptions> {
  * A standing job over input files: they are read again at each full run, so a changed ConfigMap
  * takes effect without a restart (serve/sync-job.ts).
  */
-export function transferSyncJob(options: {name: string; trigger: TriggerSpec; files: InputFiles; engine: UserSettings}): SyncJob & {load(): Promise<void>} {
-  const {files, ...job} = options
-  return rulesSyncJob({...job, load: () => loadTransferInputs(files)})
+export function transferSyncJob(options: {
+  name: string
+  trigger: TriggerSpec
+  files: InputFiles
+  engine: UserSettings
+  /** Written after each run (lock-files.ts `lockedSyncJob`). */
+  lockFile?: string
+}): SyncJob & {load(): Promise<void>} {
+  const {files, lockFile, ...job} = options
+  const standing = rulesSyncJob({...job, load: () => loadTransferInputs(files)})
+  return lockFile ? lockedSyncJob(standing, lockFile) : standing
 }
 
 /**

@@ -7,10 +7,11 @@ import path from 'node:path'
 
 import {replaceFileAtomically} from './atomic-file.js'
 import {parseLock} from './config/lock-file.js'
-import {ConfigError} from './errors.js'
+import {ConfigError, describeError} from './errors.js'
 import {buildLock, lockFormat, serializeLock, unusedLockEntries, type Lock} from './lock.js'
 import type {Logger} from './report/logger.js'
 import type {TransferReport} from './report/summary.js'
+import type {SyncJob} from './serve/sync-job.js'
 
 /** The lock options of transfer, save and diff. */
 export interface LockOptions {
@@ -80,4 +81,52 @@ export function warnUnusedEntries(lock: Lock, report: TransferReport, logger: Lo
 export function lockAfterRun(report: TransferReport, previous: Lock | undefined, options: {keepUnseen?: boolean} = {}): Lock {
   const incomplete = report.interrupted === true || report.generateFailures.length > 0
   return buildLock(report.results, previous, {keepUnseen: options.keepUnseen === true || incomplete})
+}
+
+/**
+ * A standing mirror's lock, so that which digests it held on a given day is in the lock's history:
+ * written after each full run as after a one-shot run (a failed job keeps its last good entry; a
+ * run cut short or a rule that failed to list keeps what it did not reach), and after each push it
+ * copies (that tag's entry only). One write at a time; the lock is read once, at `load`.
+ */
+export function lockedSyncJob<J extends SyncJob & {load(): Promise<void>}>(job: J, file: string): J {
+  let lock: Lock | undefined
+  let read = false
+  let writes = Promise.resolve()
+  const record = (report: TransferReport, keepUnseen: boolean, logger: Logger): Promise<void> => {
+    writes = writes.then(async () => {
+      try {
+        if (!read) lock = await readLockFile(file, {required: false})
+        read = true
+        const next = lockAfterRun(report, lock, {keepUnseen})
+        await writeLockFile(file, next)
+        lock = next
+        logger.info(`Lock written to ${file}`)
+      } catch (error) {
+        // The mirror goes on; the next run writes the lock with this one's results lost to it only.
+        logger.warn(`warning: --lock-file ${file}: not written (${describeError(error)})`)
+      }
+    })
+    return writes
+  }
+  return {
+    ...job,
+    async load() {
+      await checkLockTarget(file)
+      // A lock that cannot be read stops the start, not the first run.
+      lock = await readLockFile(file, {required: false})
+      read = true
+      await job.load()
+    },
+    async runAll(hooks) {
+      const report = await job.runAll(hooks)
+      await record(report, false, hooks.logger)
+      return report
+    },
+    async runRules(rules, hooks) {
+      const report = await job.runRules(rules, hooks)
+      await record(report, true, hooks.logger)
+      return report
+    },
+  }
 }

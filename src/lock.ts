@@ -7,7 +7,7 @@
  */
 import yaml from 'js-yaml'
 
-import {digestProblem} from './names.js'
+import {digestProblem, tagProblem} from './names.js'
 import {formatReference, parseReference} from './reference.js'
 
 /** Bumped when a key is renamed or its meaning changes; a reader refuses a version it does not know. */
@@ -20,8 +20,8 @@ export interface LockEntry {
   /** Every destination reference written or found equal → the digest it holds (a --platform subset's own). */
   destinations: Record<string, string>
   /**
-   * Digests of the referrers (signatures, SBOMs) copied alongside, once a run's results carry
-   * them (issue 17); absent until then.
+   * The referrers (signatures, SBOMs, …) copied alongside or found there, recursively: each a
+   * digest, or `tag@digest` for one held by a cosign tag (`sha256-<hex>.sig`). Absent: none.
    */
   referrers?: string[]
 }
@@ -40,11 +40,8 @@ export interface LockedResult {
   reason?: string
   digest?: string
   destinationDigest?: string
-  /**
-   * Issue 17's referrers, whatever shape its results give them: a list of digests or of
-   * descriptors (`{digest}`) is read, anything else is left out.
-   */
-  referrers?: unknown
+  /** The referrers held at this destination after the job (digests, or `tag@digest`). */
+  referrers?: {digests?: readonly string[]}
 }
 
 export function emptyLock(): Lock {
@@ -102,12 +99,18 @@ export function buildLock(results: readonly LockedResult[], previous: Lock | und
   return {version: LOCK_VERSION, images}
 }
 
-function referrerDigests(referrers: unknown): string[] {
-  if (!Array.isArray(referrers)) return []
-  return referrers.flatMap((item: unknown) => {
-    const digest = typeof item === 'string' ? item : (item as {digest?: unknown} | null)?.digest
-    return typeof digest === 'string' && !digestProblem(digest) ? [digest] : []
-  })
+function referrerDigests(referrers: LockedResult['referrers']): string[] {
+  return (referrers?.digests ?? []).filter((item) => referrerItemProblem(item) === undefined)
+}
+
+/** What is wrong with a lock's referrer item (a digest, or `tag@digest`); undefined when nothing. Pure. */
+export function referrerItemProblem(item: string): string | undefined {
+  const at = item.lastIndexOf('@')
+  const digest = at < 0 ? item : item.slice(at + 1)
+  const problem = digestProblem(digest)
+  if (problem) return problem.reason
+  const tag = at < 0 ? undefined : tagProblem(item.slice(0, at))
+  return tag ? `its tag ${tag}` : undefined
 }
 
 /**
@@ -159,13 +162,20 @@ export type LockChange =
   | {kind: 'moved'; source: string; locked: string; current: string}
   | {kind: 'gone'; source: string; locked: string}
   | {kind: 'new'; source: string; current: string}
+  /** The image is at its locked digest; its referrers are not the locked ones (a signature added or removed). */
+  | {kind: 'referrers'; source: string; added: string[]; removed: string[]}
 
 /**
  * What moved at the sources since the lock: `current` holds what each source reference the rules
- * name resolves to now (undefined: the source no longer has it). Locked references the rules did
- * not name are gone only when `complete` (every rule was listed). Sorted by source. Pure.
+ * name resolves to now (undefined: the source no longer has it), `referrers` the referrers of
+ * those still at their locked digest (where they were asked). Locked references the rules did not
+ * name are gone only when `complete` (every rule was listed). Sorted by source. Pure.
  */
-export function lockChanges(lock: Lock, current: ReadonlyMap<string, string | undefined>, options: {complete: boolean}): LockChange[] {
+export function lockChanges(
+  lock: Lock,
+  current: ReadonlyMap<string, string | undefined>,
+  options: {complete: boolean; referrers?: ReadonlyMap<string, readonly string[]>},
+): LockChange[] {
   const changes: LockChange[] = []
   for (const [source, digest] of current) {
     const entry = lock.images[source]
@@ -173,6 +183,13 @@ export function lockChanges(lock: Lock, current: ReadonlyMap<string, string | un
       if (digest) changes.push({kind: 'new', source, current: digest})
     } else if (!digest) changes.push({kind: 'gone', source, locked: entry.digest})
     else if (digest !== entry.digest) changes.push({kind: 'moved', source, locked: entry.digest, current: digest})
+    else {
+      const now = options.referrers?.get(source)
+      const locked = entry.referrers ?? []
+      const added = (now ?? []).filter((item) => !locked.includes(item)).sort(byCodePoint)
+      const removed = now ? locked.filter((item) => !now.includes(item)).sort(byCodePoint) : []
+      if (added.length + removed.length > 0) changes.push({kind: 'referrers', source, added, removed})
+    }
   }
   if (options.complete) {
     for (const [source, entry] of Object.entries(lock.images)) if (!current.has(source)) changes.push({kind: 'gone', source, locked: entry.digest})
@@ -184,5 +201,7 @@ export function lockChanges(lock: Lock, current: ReadonlyMap<string, string | un
 export function formatLockChange(change: LockChange): string {
   if (change.kind === 'moved') return `moved ${change.source} ${change.locked} → ${change.current}`
   if (change.kind === 'gone') return `gone  ${change.source} ${change.locked}`
+  if (change.kind === 'referrers')
+    return `referrers ${change.source} ${[...change.added.map((item) => `+${item}`), ...change.removed.map((item) => `-${item}`)].join(' ')}`
   return `new   ${change.source} ${change.current}`
 }

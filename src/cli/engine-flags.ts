@@ -155,7 +155,7 @@ export function pruneSettings(flags: {prune?: boolean; 'max-deletes'?: number}):
 export const lockFlags = {
   'lock-file': Flags.string({
     description:
-      'after the run, write every source reference → its digest → the destination references holding it to this file (YAML; JSON when it ends .json), sorted; a failed job keeps its last good digest. With --frozen: the lock to copy',
+      'after the run, write every source reference → its digest → the destination references holding it to this file (YAML; JSON when it ends .json), sorted, with the referrers copied alongside; a failed job keeps its last good digest. A standing mirror writes it after each run. With --frozen: the lock to copy',
     aliases: ['lockFile'],
   }),
   frozen: Flags.boolean({

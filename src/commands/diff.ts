@@ -83,7 +83,9 @@ not listed, a source not answering) or the inputs are unusable. Writes nothing.`
     for (const change of result.changes) logger.result(formatLockChange(change))
     const count = (kind: string) => result.changes.filter((change) => change.kind === kind).length
     logger.result(
-      `${count('moved')} moved, ${count('gone')} gone, ${count('new')} new, ${result.unchanged} unchanged` +
+      `${count('moved')} moved, ${count('gone')} gone, ${count('new')} new, ` +
+        (count('referrers') > 0 ? `${count('referrers')} with other referrers, ` : '') +
+        `${result.unchanged} unchanged` +
         (result.notChecked.length > 0 ? `, ${result.notChecked.length} not checked` : ''),
     )
     process.exitCode = result.notChecked.length > 0 ? 2 : result.changes.length > 0 ? 1 : 0

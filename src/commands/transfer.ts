@@ -128,13 +128,15 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
     // Prune weighs the whole run's listings and results, which one process sees only when it copies too.
     if (flags.prune && (flags.queue || flags.ccrToTcr))
       exitWithUserError(this, `--prune does not go with --${flags.queue ? 'queue' : 'ccrToTcr'}; run it with --ruleFile, --images or --config`)
-    if ((flags['lock-file'] || flags.frozen) && (flags.queue || flags.ccrToTcr || isStanding(flags))) {
-      // A lock is one run's record; a standing mirror, a queue and the CCR migration have none yet.
+    if ((flags['lock-file'] || flags.frozen) && (flags.queue || flags.ccrToTcr)) {
+      // The queue's results are the workers'; the CCR migration's jobs no diff or --frozen run can list again (docs/lock-file.md).
       exitWithUserError(
         this,
-        `--lock-file and --frozen are for one run of rules; drop ${flags.queue ? '--queue' : flags.ccrToTcr ? '--ccrToTcr' : '--schedule, --interval and --listen'}`,
+        `--lock-file and --frozen do not go with --${flags.queue ? 'queue' : 'ccrToTcr'}; run the rules with --ruleFile, --images or --config`,
       )
     }
+    // A standing mirror writes its lock after each run; copying one fixed lock again and again is a one-shot run's job.
+    if (flags.frozen && isStanding(flags)) exitWithUserError(this, '--frozen copies a lock once; drop --schedule, --interval and --listen')
     if (flags.queue) {
       // Loaded only here: the fleet's modules bring BullMQ and a Redis client.
       const {runEnqueue} = await import('../cli/enqueue-command.js')
@@ -182,6 +184,7 @@ SIGTERM) cut short exits 1 and names the rules that did not finish.`
           trigger,
           files: {...files, ...(flatten !== undefined ? {flatten} : {})},
           engine: {...engineSettings(flags), ...pruneSettings(flags), ...selection, deep: flags.deep},
+          lockFile: flags['lock-file'],
         })
         // A broken rule or security file stops the start, not the first tick.
         await job.load()

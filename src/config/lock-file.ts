@@ -4,7 +4,7 @@
  * One-line errors naming the file and the line of the entry at fault.
  */
 import {ConfigError} from '../errors.js'
-import {LOCK_VERSION, lockKey, type Lock, type LockEntry} from '../lock.js'
+import {LOCK_VERSION, lockKey, referrerItemProblem, type Lock, type LockEntry} from '../lock.js'
 import {digestProblem} from '../names.js'
 import {parseReference, quote} from '../reference.js'
 import {isPlainMap, kindOf, lineOfKey, loadYaml} from './yaml.js'
@@ -54,7 +54,7 @@ function entryOf(raw: unknown, source: string, where: {file: string; line?: numb
   const entry: LockEntry = {digest, destinations}
   if (raw.referrers !== undefined) {
     if (!Array.isArray(raw.referrers)) throw new ConfigError(`${quote(source)} referrers: is ${kindOf(raw.referrers)}; it lists digests`, where)
-    entry.referrers = raw.referrers.map((item) => checkedDigest(item, `${quote(source)} referrer`, where))
+    entry.referrers = raw.referrers.map((item) => checkedReferrer(item, `${quote(source)} referrer`, where))
   }
   return entry
 }
@@ -64,6 +64,14 @@ function checkedDigest(value: unknown, what: string, where: {file: string; line?
   const problem = digestProblem(value)
   if (problem)
     throw new ConfigError(`${what}: ${problem.reason}`, {...where, code: problem.code === 'INVALID_DIGEST' ? 'INVALID_DIGEST' : 'UNSUPPORTED_DIGEST'})
+  return value
+}
+
+/** A digest, or `tag@digest` for a referrer held by a cosign tag. */
+function checkedReferrer(value: unknown, what: string, where: {file: string; line?: number}): string {
+  if (typeof value !== 'string' || !value.includes('@')) return checkedDigest(value, what, where)
+  const problem = referrerItemProblem(value)
+  if (problem) throw new ConfigError(`${what} ${quote(value)}: ${problem}`, where)
   return value
 }
 

@@ -30,6 +30,8 @@ export interface ScheduledJobConfig {
   trigger: TriggerSpec
   /** What schedule.yaml sets of the engine: routines, retry, qps, chunkSize, overwriteTags, tagFilter. */
   engine: UserSettings
+  /** The job's lock file, written after each run (docs/lock-file.md); resolved against schedule.yaml's folder. */
+  lockFile?: string
 }
 
 const FIELDS = [
@@ -47,6 +49,7 @@ const FIELDS = [
   'tagExistOverridden',
   'includeTags',
   'excludeTags',
+  'lockFile',
 ] as const
 type Field = (typeof FIELDS)[number]
 
@@ -87,7 +90,11 @@ export function parseSchedule(text: string, file: string): ScheduledJobConfig[] 
     if (!isPlainMap(value)) fail(`job "${name}": its settings must be a map; found ${kindOf(value)}`, line)
     const fields = jobKey ? childKeys(keys, jobKey) : []
     const at = (field: string) => fields.find((k) => k.key === field)?.line ?? line
-    out.push(parseJob(name, value as Record<string, unknown>, baseDir, (message, field) => fail(`job "${name}": ${message}`, field ? at(field) : line), line))
+    const job = parseJob(name, value as Record<string, unknown>, baseDir, (message, field) => fail(`job "${name}": ${message}`, field ? at(field) : line), line)
+    // Two jobs writing one lock would each drop the other's entries.
+    const sharing = out.find((other) => job.lockFile && other.lockFile === job.lockFile)
+    if (sharing) fail(`job "${name}": lockFile is job "${sharing.name}"'s too; give each job its own`, at('lockFile'))
+    out.push(job)
   }
   return out
 }
@@ -166,7 +173,8 @@ function parseJob(
   const ns = string('ns')
   if (registry) files.registry = registry
   if (ns) files.ns = ns
-  return {name, ...(line ? {line} : {}), files, trigger, engine}
+  const lockFile = string('lockFile')
+  return {name, ...(line ? {line} : {}), files, trigger, engine, ...(lockFile ? {lockFile: path.resolve(baseDir, lockFile)} : {})}
 }
 
 function cronOrFail(schedule: string, timezone: string | undefined, fail: (message: string, field?: string) => never): TriggerSpec {

@@ -4,7 +4,7 @@
  * tag that moved or went is reported as drift rather than copied over silently.
  */
 import {describeError, FerryError} from '../errors.js'
-import {lockKey, type Lock} from '../lock.js'
+import {lockKey, type Lock, type LockEntry} from '../lock.js'
 import type {TransferJob} from '../pipeline/job.js'
 import {formatReference} from '../reference.js'
 import type {Logger} from '../report/logger.js'
@@ -24,10 +24,10 @@ export interface FrozenCopy {
 
 export async function copyFrozen(job: TransferJob, context: FrozenCopy): Promise<JobResult[]> {
   const tag = job.source.tag
-  // A rule that names a digest is as fixed as a lock can make it.
-  if (!tag || job.source.digest) return context.copy(job)
   const key = lockKey(formatReference(job.source))
   const entry = context.lock.images[key]
+  // A rule that names a digest is as fixed as a lock can make it; its referrers, as locked if they are.
+  if (!tag || job.source.digest) return withUnlocked(await context.copy(entry ? lockedJob(job, entry) : job), key, context)
   if (!entry) {
     // Copying it would put bytes at the destination that no lock names: the lock is renewed instead.
     return context.fail(
@@ -59,7 +59,20 @@ export async function copyFrozen(job: TransferJob, context: FrozenCopy): Promise
     }
     context.logger.warn(`drift: ${key} ${current ? `is now ${current}` : 'is gone'} at the source; copying the locked ${entry.digest}`)
   }
-  const results = await context.copy({...job, source: {...job.source, digest: entry.digest}})
+  const results = withUnlocked(await context.copy(lockedJob({...job, source: {...job.source, digest: entry.digest}}, entry)), key, context)
   if (!moved) return results
   return results.map((result) => ({...result, drift: {locked: entry.digest, ...(current ? {source: current} : {})}}))
+}
+
+/** The job with the referrers the lock names: those travel, no other (none when it names none). */
+function lockedJob(job: TransferJob, entry: LockEntry): TransferJob {
+  return {...job, lockedReferrers: entry.referrers ?? []}
+}
+
+/** Referrers the source has and the lock does not name: left behind, and said, as drift is. */
+function withUnlocked(results: JobResult[], key: string, context: FrozenCopy): JobResult[] {
+  const unlocked = [...new Set(results.flatMap((result) => result.referrers?.unlocked ?? []))]
+  if (unlocked.length > 0)
+    context.logger.warn(`drift: ${key} has ${unlocked.length} referrers at the source the lock does not name; not copied: ${unlocked.join(', ')}`)
+  return results
 }

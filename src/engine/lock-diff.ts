@@ -7,6 +7,7 @@ import {lockChanges, lockKey, type Lock, type LockChange} from '../lock.js'
 import type {TransferJob} from '../pipeline/job.js'
 import {formatReference} from '../reference.js'
 import type {GenerateFailure} from '../report/summary.js'
+import {sourceReferrers} from '../transfer/copy-referrers.js'
 import {mapLimit} from '../transfer/map-limit.js'
 import {sessionOptions, type EngineSettings, type RunInput} from './options.js'
 import {ruleFailures} from './results.js'
@@ -31,16 +32,21 @@ export async function diffLock(options: EngineSettings & Pick<RunInput, 'rules' 
       else notChecked.push({rule: item.rule, code: item.error.code, message: redact(item.error.message)})
     }
     const current = new Map<string, string | undefined>()
+    const referrers = new Map<string, string[]>()
     await mapLimit([...sources], session.routines, async ([key, job]) => {
       try {
-        const head = await session.endpoints.source(job.source).headManifest(job.source.digest ?? job.source.tag!, session.signal)
+        const source = session.endpoints.source(job.source)
+        const head = await source.headManifest(job.source.digest ?? job.source.tag!, session.signal)
+        // Referrers only where the image is the locked one: a moved tag is said once, as moved.
+        if (head && options.referrers !== false && head.digest === lock.images[key]?.digest)
+          referrers.set(key, await sourceReferrers(head.digest, source, options.referrerArtifactTypes ?? [], session.signal))
         current.set(key, head?.digest)
       } catch (error) {
         notChecked.push({rule: job.rule, code: errorCode(error), message: redact(`${key}: ${describeError(error)}`)})
       }
     })
     // A source that could not be asked, or a rule that could not be listed, is not "gone".
-    const changes = lockChanges(lock, current, {complete: notChecked.length === 0 && !session.starting?.aborted})
+    const changes = lockChanges(lock, current, {complete: notChecked.length === 0 && !session.starting?.aborted, referrers})
     return {changes, unchanged: current.size - changes.filter((change) => current.has(change.source)).length, notChecked}
   })
 }

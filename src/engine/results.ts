@@ -71,7 +71,13 @@ export function copiedResult(
 }
 
 function referrerCounts(tally: NonNullable<CopyOutcome['referrers']>): NonNullable<JobResult['referrers']> {
-  return {copied: tally.copied, present: tally.present, ...(tally.planned.length > 0 ? {planned: [...tally.planned]} : {})}
+  return {
+    copied: tally.copied,
+    present: tally.present,
+    ...(tally.planned.length > 0 ? {planned: [...tally.planned]} : {}),
+    ...(tally.held.length > 0 ? {digests: [...tally.held]} : {}),
+    ...(tally.unlocked && tally.unlocked.length > 0 ? {unlocked: [...tally.unlocked]} : {}),
+  }
 }
 
 /** `ferry verify`'s check of one destination; `redact` cleans what a registry may have echoed. */

@@ -14,6 +14,8 @@ export interface TransferJob {
   rule: string
   /** Only these children of a multi-platform index (the rule's own `platform`); the run's --platform otherwise. */
   platforms?: Platform[]
+  /** --frozen: the referrers the lock names (digests, or `tag@digest`); only these travel, and each must. */
+  lockedReferrers?: readonly string[]
 }
 
 export function describeJob(job: TransferJob): string {

@@ -79,6 +79,7 @@ svg text{font-size:11px;fill:#444}
 <dt>Jobs</dt><dd>${escapeHtml(jobsLine(report))}</dd>
 <dt>Rules that generated no jobs</dt><dd>${s.generateFailed}</dd>
 ${report.interrupted ? `<dt>Interrupted</dt><dd>${report.unfinishedRules.length} rules did not finish${report.allRulesRead ? '' : ', and the rules were not read to the end'}</dd>` : ''}
+${s.referrers.copied + s.referrers.present > 0 ? `<dt>Referrers</dt><dd>${s.referrers.copied} copied, ${s.referrers.present} already present</dd>` : ''}
 <dt>Requests</dt><dd>${s.requests}</dd>
 </dl>
 ${renderFailures(report)}

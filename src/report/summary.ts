@@ -32,9 +32,11 @@ export interface JobResult {
   blobBytes?: {uploaded: number; mounted: number; existing: number}
   /**
    * The image's referrers (signatures, attestations, SBOMs) at this destination: pushed by this
-   * job, already there, and what a dry run would copy. Absent with --referrers=false.
+   * job, already there, and what a dry run would copy. Absent with --referrers=false. `digests`:
+   * each one copied or present (`tag@digest` for a cosign tag), recursively, as the lock records
+   * them; `unlocked`: --frozen left these out, the lock does not name them.
    */
-  referrers?: {copied: number; present: number; planned?: string[]}
+  referrers?: {copied: number; present: number; planned?: string[]; digests?: string[]; unlocked?: string[]}
   attempts: number
   durationMs: number
   error?: {code: string; message: string}
@@ -67,6 +69,8 @@ export interface TransferSummary {
   interrupted?: boolean
   /** Jobs a stop cut short while they ran (present only when some were). */
   interruptedJobs?: number
+  /** The images' referrers: pushed, already there, a dry run's to copy (present only when some job looked for them). */
+  referrers?: {copied: number; present: number; planned: number}
   bytes: number
   requests: number
   durationMs: number
@@ -118,11 +122,14 @@ export function summarize(
   extra: {requests: number; durationMs: number; dryRun?: boolean; verify?: boolean; interrupted?: boolean; pullQuotas?: readonly PullQuota[]},
 ): TransferSummary {
   const count = (status: JobResult['status']) => results.filter((result) => result.status === status).length
+  const looked = results.filter((result) => result.referrers)
+  const referrers = looked.length === 0 ? undefined : referrerTotals(looked)
   return {
     ...(extra.dryRun ? {dryRun: true, planned: count('planned')} : {}),
     ...(extra.verify ? {verify: true, verified: count('verified')} : {}),
     ...(extra.interrupted ? {interrupted: true} : {}),
     ...(count('interrupted') > 0 ? {interruptedJobs: count('interrupted')} : {}),
+    ...(referrers ? {referrers} : {}),
     jobs: results.length,
     copied: count('copied'),
     skipped: count('skipped'),
@@ -133,6 +140,11 @@ export function summarize(
     durationMs: extra.durationMs,
     ...(extra.pullQuotas && extra.pullQuotas.length > 0 ? {pullQuotas: extra.pullQuotas.map((quota) => ({...quota}))} : {}),
   }
+}
+
+function referrerTotals(results: readonly JobResult[]): NonNullable<TransferSummary['referrers']> {
+  const sum = (of: (referrers: NonNullable<JobResult['referrers']>) => number) => results.reduce((total, result) => total + of(result.referrers!), 0)
+  return {copied: sum((r) => r.copied), present: sum((r) => r.present), planned: sum((r) => r.planned?.length ?? 0)}
 }
 
 /** One line per registry that stated a pull limit. Pure. */
@@ -174,13 +186,14 @@ export function formatReport(
   lines.push(...formatPullQuotas(summary.pullQuotas))
   if (summary.dryRun) {
     lines.push(
-      `Dry run: nothing was written; ${summary.planned ?? 0} jobs would copy, ${summary.skipped} would be skipped, ${summary.failed} failed while planning`,
+      `Dry run: nothing was written; ${summary.planned ?? 0} jobs would copy, ${summary.skipped} would be skipped, ${summary.failed} failed while planning` +
+        (summary.referrers?.planned ? `; ${summary.referrers.planned} referrers would be copied` : ''),
     )
   }
   // image-transfer's last line; "Finished" would tell a script reading it that the run did.
   lines.push(
     `${ending.interrupted ? 'Interrupted' : 'Finished'}, ${summary.failed} transfer jobs failed, ${summary.generateFailed} jobs generate failed` +
-      ` (${summary.copied} copied, ${summary.skipped} skipped, ${summary.interruptedJobs ? `${summary.interruptedJobs} interrupted, ` : ''}${formatBytes(summary.bytes)} moved, ${summary.requests} requests, ${(summary.durationMs / 1000).toFixed(1)}s)`,
+      ` (${summary.copied} copied, ${summary.skipped} skipped, ${summary.interruptedJobs ? `${summary.interruptedJobs} interrupted, ` : ''}${summary.referrers?.copied ? `${summary.referrers.copied} referrers copied, ` : ''}${formatBytes(summary.bytes)} moved, ${summary.requests} requests, ${(summary.durationMs / 1000).toFixed(1)}s)`,
   )
   return lines
 }

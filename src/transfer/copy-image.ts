@@ -16,7 +16,7 @@ import {
   type SkipReason,
 } from './copy-plan.js'
 import {FanOutDestination} from './fan-out.js'
-import {copyReferrers, emptyTally, type ReferrerTally} from './copy-referrers.js'
+import {copyReferrers, emptyTally, type ReferrerContext, type ReferrerTally} from './copy-referrers.js'
 import type {Selection, UserSettings} from '../settings.js'
 import {choosePlatforms} from './platform-select.js'
 import {mapLimit} from './map-limit.js'
@@ -29,7 +29,8 @@ export interface CopyContext
   extends
     BlobContext,
     Pick<Selection, 'platforms' | 'overwriteTags' | 'deep' | 'includeNondistributable' | 'referrers' | 'referrerArtifactTypes'>,
-    Pick<UserSettings, 'dryRun'> {
+    Pick<UserSettings, 'dryRun'>,
+    Pick<ReferrerContext, 'lockedReferrers'> {
   endpoints: EndpointResolver
   /** Blobs of one image copied at once. */
   blobConcurrency?: number
@@ -72,6 +73,7 @@ export interface CopyOutcome {
  * re-run picks up what is already there.
  */
 export async function copyImage(job: TransferJob, context: CopyContext): Promise<CopyOutcome[]> {
+  if (job.lockedReferrers) context = {...context, lockedReferrers: new Set(job.lockedReferrers)}
   const source = context.endpoints.source(job.source)
   const sourceReference = job.source.digest ?? job.source.tag
   if (!sourceReference) throw new FerryError('INVALID_RULE', 'job without a source tag or digest')

@@ -25,6 +25,10 @@ export interface ReferrerTally {
   planned: string[]
   /** `ferry verify`: referrers present but not findable: the fallback index of a destination without the API does not list them. */
   unlisted?: string[]
+  /** Each referrer copied or found present, as the lock records it (`referrerItem`), recursively. */
+  held: string[]
+  /** --frozen: referrers at the source the lock does not name, not copied. */
+  unlocked?: string[]
 }
 
 export interface ReferrerContext extends Pick<Selection, 'referrerArtifactTypes'> {
@@ -33,6 +37,8 @@ export interface ReferrerContext extends Pick<Selection, 'referrerArtifactTypes'
   checkIndex?: boolean
   flights: FlightLock
   signal?: AbortSignal
+  /** --frozen: only these referrers (`referrerItem`s the lock names) travel, each one a must. */
+  lockedReferrers?: ReadonlySet<string>
 }
 
 /** Signatures of signatures of …: no real chain is this deep; a source that claims one is cut here. */
@@ -41,7 +47,15 @@ const MAX_DEPTH = 8
 export const MAX_REFERRERS = 1000
 
 export function emptyTally(): ReferrerTally {
-  return {copied: 0, present: 0, planned: []}
+  return {copied: 0, present: 0, planned: [], held: []}
+}
+
+/**
+ * A referrer as the lock names it: its digest, or `tag@digest` for one held by a cosign tag (the
+ * tag is where --frozen puts it back, and a new signature moves the tag). Pure.
+ */
+export function referrerItem({descriptor, tag}: FoundReferrer): string {
+  return tag ? `${tag}@${descriptor.digest}` : descriptor.digest
 }
 
 /**
@@ -61,14 +75,15 @@ export async function copyReferrers(
   const wanted = context.referrerArtifactTypes ?? []
   const signal = context.signal
   const seen = new Set<string>([subject])
+  const locked = context.lockedReferrers
+  const matched = new Set<string>()
 
   const walk = async (digest: string, depth: number): Promise<void> => {
     const found = await find(digest, wanted, signal)
     const listed: ReferrerDescriptor[] = []
     let indexedByRegistry = false
-    for (const referrer of found) {
-      const {descriptor, tag} = referrer
-      const key = tag ?? descriptor.digest
+    for (const current of found) {
+      const key = current.tag ?? current.descriptor.digest
       if (seen.has(key)) continue
       seen.add(key)
       if (seen.size > MAX_REFERRERS) {
@@ -77,10 +92,17 @@ export async function copyReferrers(
           `${source.name}@${subject}: more than ${MAX_REFERRERS} referrers; copy them with --referrers=false and another tool`,
         )
       }
+      const referrer = locked ? await lockedForm(current, locked, source, signal) : current
+      // Not copied as the source has it now: a new referrer, or a cosign tag's new digest.
+      if (referrer !== current) (tally.unlocked ??= []).push(referrerItem(current))
+      if (!referrer) continue
+      if (locked) matched.add(referrerItem(referrer))
+      const {descriptor, tag} = referrer
       const head = await destination.headManifest(tag ?? descriptor.digest, signal)
       if (head?.digest === descriptor.digest) tally.present++
       else if (context.dryRun) tally.planned.push(`${describeReferrer(referrer)}${depth > 0 ? ` of ${digest}` : ''}`)
       else indexedByRegistry = (await copyOne(referrer)) || indexedByRegistry
+      if (head?.digest === descriptor.digest || !context.dryRun) tally.held.push(referrerItem(referrer))
       if (!tag) listed.push(descriptor)
       if (depth + 1 < MAX_DEPTH) await walk(descriptor.digest, depth + 1)
     }
@@ -107,6 +129,48 @@ export async function copyReferrers(
   }
 
   await walk(subject, 0)
+  const gone = [...(locked ?? [])].filter((item) => !matched.has(item))
+  if (gone.length > 0) {
+    throw new FerryError(
+      'LOCKED_DIGEST_GONE',
+      `${source.name}@${subject}: the locked referrer ${gone.join(', ')} is gone from the source; restore it there, or lock again with a run without --frozen`,
+    )
+  }
+}
+
+/**
+ * --frozen: the referrer as the lock has it, or undefined when the lock does not name it. A
+ * cosign tag that moved since (a signature added) is copied at its locked digest, which the
+ * source must still hold.
+ */
+async function lockedForm(referrer: FoundReferrer, locked: ReadonlySet<string>, source: ImageSource, signal?: AbortSignal): Promise<FoundReferrer | undefined> {
+  if (locked.has(referrerItem(referrer))) return referrer
+  const {tag} = referrer
+  const item = tag ? [...locked].find((entry) => entry.startsWith(`${tag}@`)) : undefined
+  if (!item) return undefined
+  const digest = item.slice(tag!.length + 1)
+  // Absent: the walk's end names it as gone.
+  if ((await source.headManifest(digest, signal))?.digest !== digest) return undefined
+  return {tag, descriptor: {...referrer.descriptor, digest}}
+}
+
+/** The referrers of `subject` at the source, recursively, as the lock names them (`ferry diff`). */
+export async function sourceReferrers(subject: string, source: ImageSource, wanted: readonly string[], signal?: AbortSignal): Promise<string[]> {
+  if (!source.referrers) return []
+  const items: string[] = []
+  const seen = new Set<string>([subject])
+  const walk = async (digest: string, depth: number): Promise<void> => {
+    for (const referrer of await source.referrers!(digest, wanted, signal)) {
+      const key = referrer.tag ?? referrer.descriptor.digest
+      if (seen.has(key)) continue
+      seen.add(key)
+      if (seen.size > MAX_REFERRERS) throw new FerryError('TOO_MANY_REFERRERS', `${source.name}@${subject}: more than ${MAX_REFERRERS} referrers`)
+      items.push(referrerItem(referrer))
+      if (depth + 1 < MAX_DEPTH) await walk(referrer.descriptor.digest, depth + 1)
+    }
+  }
+  await walk(subject, 0)
+  return items
 }
 
 /** How a dry run and `ferry verify` name a referrer. Pure. */

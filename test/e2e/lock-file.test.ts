@@ -6,7 +6,9 @@ import {after, before, test} from 'node:test'
 import yaml from 'js-yaml'
 
 import {startFaultProxy, type FaultProxy} from '../harness/fault-proxy.js'
-import {pushImage, randomLayer, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
+import {cosignSignature, OCI_MANIFEST, pushArtifact, pushFallbackIndex, referrer, SIGNATURE_TYPE} from '../harness/artifacts.js'
+import {fetchManifest, pushImage, randomLayer, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
+import {startFerry} from './serve-support.js'
 import {plainEntries, runCli, workDir} from './support.js'
 
 let source: TestRegistry
@@ -17,7 +19,7 @@ let security: string
 
 interface LockDocument {
   version: number
-  images: Record<string, {digest: string; destinations: Record<string, string>}>
+  images: Record<string, {digest: string; destinations: Record<string, string>; referrers?: string[]}>
 }
 
 const push = async (repository: string, tag: string, seed: string) => (await pushImage(source, repository, tag, {layers: [randomLayer(128, seed)]})).digest
@@ -180,4 +182,99 @@ test('save writes the lock into the layout; save --frozen saves the locked diges
   assert.match(said, new RegExp(`${source.host}/team/off:1\\.1 is not in ${other.replace(/[.]/g, '\\.')}; --frozen loads only locked images`))
   const tags = await fetch(`${destination.url}/v2/refused/off/tags/list`)
   assert.equal(tags.status, 404)
+})
+
+test('the lock names the referrers; a signature added since is left out by --frozen and shown by diff; a lost one fails the job', async () => {
+  const image = await pushImage(source, 'team/signed', '1.0', {layers: [randomLayer(128, 'signed-1.0')], flavour: 'oci'})
+  const hexOf = (digest: string) => digest.replace(':', '-')
+  const sigTag = `${hexOf(image.digest)}.sig`
+  // cosign 2's tag (a second signing replaces it) and an OCI 1.1 signature listed in the fallback index.
+  const cosignOne = await pushArtifact(source, 'team/signed', cosignSignature('team/signed', image.digest, 'one'), sigTag)
+  const one = await pushArtifact(source, 'team/signed', referrer(image, SIGNATURE_TYPE, 'signature one'))
+  await pushFallbackIndex(source, 'team/signed', image.digest, [one])
+  const rules = await work.file('signed.yaml', `${source.host}/team/signed: ${destination.host}/signed/app\n`)
+  const lock = `${work.dir}/signed.lock.yaml`
+  const first = await runCli(['transfer', '--ruleFile', rules, '--securityFile', security, '--lock-file', lock])
+  assert.equal(first.code, 0, first.stderr)
+  // Issue 17's closing line: the referrers counted.
+  assert.match(first.stdout + first.stderr, /^Finished, 0 transfer jobs failed, 0 jobs generate failed \(1 copied, 0 skipped, 2 referrers copied, /m)
+  const key = `${source.host}/team/signed:1.0`
+  const locked = [`${sigTag}@${cosignOne.digest}`, one.digest].sort()
+  assert.deepEqual((await readLock(lock)).images[key]!.referrers, locked)
+
+  // A second signature of each kind at the source.
+  const cosignTwo = await pushArtifact(source, 'team/signed', cosignSignature('team/signed', image.digest, 'two'), sigTag)
+  const two = await pushArtifact(source, 'team/signed', referrer(image, SIGNATURE_TYPE, 'signature two'))
+  await pushFallbackIndex(source, 'team/signed', image.digest, [one, two])
+  const diff = await runCli(['diff', '--ruleFile', rules, '--securityFile', security, '--lock-file', lock])
+  assert.equal(diff.code, 1, diff.stderr)
+  assert.deepEqual(
+    diff.stdout.split('\n').filter((line) => line !== ''),
+    [
+      `referrers ${key} +${sigTag}@${cosignTwo.digest} +${two.digest} -${sigTag}@${cosignOne.digest}`,
+      '0 moved, 0 gone, 0 new, 1 with other referrers, 0 unchanged',
+    ],
+  )
+
+  // --frozen into a fresh repository: the image and exactly the locked signatures.
+  const fresh = await work.file('signed-fresh.yaml', `${source.host}/team/signed: ${destination.host}/frozen/signed\n`)
+  const frozen = await runCli(['transfer', '--ruleFile', fresh, '--securityFile', security, '--lock-file', lock, '--frozen'])
+  assert.equal(frozen.code, 0, frozen.stderr)
+  assert.match(frozen.stderr, new RegExp(`drift: ${key} has 2 referrers at the source the lock does not name; not copied`))
+  assert.equal(await skopeoDigest(destination, 'frozen/signed:1.0'), image.digest)
+  assert.equal(await skopeoDigest(destination, `frozen/signed:${sigTag}`), cosignOne.digest)
+  const has = async (digest: string) =>
+    (await fetch(`${destination.url}/v2/frozen/signed/manifests/${digest}`, {method: 'HEAD', headers: {accept: OCI_MANIFEST}})).status
+  assert.equal(await has(one.digest), 200)
+  assert.equal(await has(two.digest), 404)
+  const index = JSON.parse((await fetchManifest(destination, 'frozen/signed', hexOf(image.digest))).bytes.toString('utf8')) as {manifests: {digest: string}[]}
+  assert.deepEqual(
+    index.manifests.map((entry) => entry.digest),
+    [one.digest],
+  )
+
+  // A locked referrer the source does not have: that job fails, in one line.
+  const lost = `sha256:${'e'.repeat(64)}`
+  const text = (await readFile(lock, 'utf8')).replace(`      - ${one.digest}`, `      - ${one.digest}\n      - ${lost}`)
+  assert.notEqual(text, await readFile(lock, 'utf8'))
+  const bad = await work.file('signed-lost.lock.yaml', text)
+  const other = await work.file('signed-other.yaml', `${source.host}/team/signed: ${destination.host}/lost/signed\n`)
+  const failed = await runCli(['transfer', '--ruleFile', other, '--securityFile', security, '--lock-file', bad, '--frozen', '--retry', '0'])
+  assert.equal(failed.code, 1, failed.stderr)
+  assert.match(failed.stdout + failed.stderr, new RegExp(`the locked referrer ${lost} is gone from the source; restore it there`))
+})
+
+test('a standing mirror writes the lock after each run; a job that failed keeps its last good entry', async () => {
+  const before = {a: await push('team/standing', '1.0', 'standing-1.0-a'), b: await push('team/standing', '2.0', 'standing-2.0-a')}
+  const rules = await work.file('standing.yaml', `${source.host}/team/standing: ${proxy.host}/standing/app\n`)
+  const lock = `${work.dir}/standing.lock.yaml`
+  const one = `${source.host}/team/standing:1.0`
+  const two = `${source.host}/team/standing:2.0`
+  const at = (tag: string) => `${proxy.host}/standing/app:${tag}`
+  const ferry = startFerry(['transfer', '--ruleFile', rules, '--securityFile', security, '--retry', '0', '--interval', '500ms', '--lock-file', lock])
+  let refusal: ReturnType<FaultProxy['addFault']> | undefined
+  try {
+    await ferry.waitFor(/run 1 complete/, 30_000)
+    assert.deepEqual((await readLock(lock)).images, {
+      [one]: {digest: before.a, destinations: {[at('1.0')]: before.a}},
+      [two]: {digest: before.b, destinations: {[at('2.0')]: before.b}},
+    })
+    // Both tags move; the destination refuses 2.0 from now on.
+    refusal = proxy.addFault({method: 'PUT', path: /\/standing\/app\/manifests\/2\.0$/, fault: {kind: 'status', status: 403}})
+    const after = {a: await push('team/standing', '1.0', 'standing-1.0-b'), b: await push('team/standing', '2.0', 'standing-2.0-b')}
+    // The run after the one that may have begun before the move.
+    const finished = [...(ferry.stderr() + ferry.stdout()).matchAll(/run (\d+) (?:complete|incomplete)/g)].map((match) => Number(match[1]))
+    const next = Math.max(...finished) + 2
+    await ferry.waitFor(new RegExp(`run ${next} incomplete`), 30_000)
+    assert.deepEqual((await readLock(lock)).images, {
+      [one]: {digest: after.a, destinations: {[at('1.0')]: after.a}},
+      [two]: {digest: before.b, destinations: {[at('2.0')]: before.b}},
+    })
+    assert.notEqual(after.b, before.b)
+    ferry.child.kill('SIGTERM')
+    await ferry.exited
+  } finally {
+    ferry.kill()
+    refusal?.remove()
+  }
 })

@@ -76,9 +76,24 @@ test('buildLock: this run, the last good digest for what failed, unseen sources 
       want: {[`${SRC}:1.0`]: {digest: D(1), destinations: {[`${DST}:1.0`]: D(5)}}},
     },
     {
-      name: 'referrers, once results carry them (issue 17)',
-      results: [copied('1.0', D(1), {referrers: [{digest: D(7)}, {digest: D(6)}]})],
-      want: {[`${SRC}:1.0`]: {digest: D(1), destinations: {[`${DST}:1.0`]: D(1)}, referrers: [D(7), D(6)]}},
+      name: 'the referrers each destination holds, once each; a cosign tag as tag@digest; a bad item left out',
+      results: [
+        copied('1.0', D(1), {referrers: {digests: [D(7), `sha256-${'1'.repeat(64)}.sig@${D(6)}`, 'sha256:bad']}}),
+        copied('1.0', D(1), {destination: `${DST}:other`, referrers: {digests: [D(7)]}}),
+      ],
+      want: {
+        [`${SRC}:1.0`]: {
+          digest: D(1),
+          destinations: {[`${DST}:1.0`]: D(1), [`${DST}:other`]: D(1)},
+          referrers: [D(7), `sha256-${'1'.repeat(64)}.sig@${D(6)}`],
+        },
+      },
+    },
+    {
+      name: 'a failed job keeps the last good referrers with its digest',
+      results: [{source: `${SRC}:1.0`, destination: `${DST}:1.0`, status: 'failed'}],
+      previous: lockOf({[`${SRC}:1.0`]: {digest: D(1), destinations: {[`${DST}:1.0`]: D(1)}, referrers: [D(7)]}}),
+      want: {[`${SRC}:1.0`]: {digest: D(1), destinations: {[`${DST}:1.0`]: D(1)}, referrers: [D(7)]}},
     },
   ]
   for (const c of cases) {
@@ -119,7 +134,11 @@ test('parseLock: one line naming the file (and line) for what a lock cannot say'
     [good.replace(`${SRC}:1.0:`, 'UPPER/Case:1.0:'), /^l\.yaml:3: invalid image reference/],
     ['version: 1\nimages: [a]\n', /^l\.yaml:2: images: is a list/],
     [`version: 1\nimages:\n  ${SRC}:1.0: ${D(1)}\n`, /^l\.yaml:3: ".*" is a string; it needs digest: and destinations:$/],
+    [`${good}    referrers: [sha256:abc]\n`, /^l\.yaml:3: ".*:1\.0" referrer: sha256 digest has 3 hex digits/],
+    [`${good}    referrers: ["-bad.sig@${D(2)}"]\n`, /^l\.yaml:3: ".*:1\.0" referrer "-bad\.sig@sha256:2+": its tag must start with/],
   ]
+  const tagged = `${good}    referrers: ["sha256-${'1'.repeat(64)}.sig@${D(2)}", ${D(3)}]\n`
+  assert.deepEqual(parseLock(tagged, 'l.yaml').images[`${SRC}:1.0`]!.referrers, [`sha256-${'1'.repeat(64)}.sig@${D(2)}`, D(3)])
   for (const [text, message] of cases) assert.throws(() => parseLock(text, 'l.yaml'), {message}, text)
 })
 
@@ -144,6 +163,31 @@ test('lockChanges: moved, gone, new, sorted; unseen locked sources gone only aft
     lockChanges(lock, current, {complete: false}).map((change) => change.source),
     [`${SRC}:a`, `${SRC}:b`, `${SRC}:d`],
   )
+  assert.deepEqual(lockChanges(lock, new Map([[`${SRC}:a`, D(1)]]), {complete: false}), [])
+})
+
+test('lockChanges: referrers added and removed at an image still at its locked digest, one line; a moved image says only moved', () => {
+  const sig = `sha256-${'1'.repeat(64)}.sig`
+  const lock = lockOf({
+    [`${SRC}:a`]: {digest: D(1), destinations: {}, referrers: [D(7), `${sig}@${D(6)}`]},
+    [`${SRC}:b`]: {digest: D(2), destinations: {}},
+    [`${SRC}:c`]: {digest: D(3), destinations: {}, referrers: [D(7)]},
+  })
+  const current = new Map([
+    [`${SRC}:a`, D(1)],
+    [`${SRC}:b`, D(2)],
+    [`${SRC}:c`, D(9)],
+  ])
+  const referrers = new Map([
+    [`${SRC}:a`, [D(7), `${sig}@${D(5)}`, D(8)]],
+    [`${SRC}:b`, []],
+    [`${SRC}:c`, [D(8)]],
+  ])
+  assert.deepEqual(lockChanges(lock, current, {complete: true, referrers}).map(formatLockChange), [
+    `referrers ${SRC}:a +${sig}@${D(5)} +${D(8)} -${sig}@${D(6)}`,
+    `moved ${SRC}:c ${D(3)} → ${D(9)}`,
+  ])
+  // Referrers not asked (--referrers=false, a source without them): nothing said of them.
   assert.deepEqual(lockChanges(lock, new Map([[`${SRC}:a`, D(1)]]), {complete: false}), [])
 })
 

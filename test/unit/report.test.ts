@@ -9,7 +9,7 @@ import {Redactor, redactCommandLine, redactUrl} from '../../src/report/redactor.
 import {formatVerboseEvent, type EngineEvent} from '../../src/report/events.js'
 import {escapeHtml, jobsLine, renderHtmlReport, reportTitle, throughputSvg} from '../../src/report/html.js'
 import {buildRunReport, reportJob, type RunReport} from '../../src/report/run-report.js'
-import type {JobResult, TransferSummary} from '../../src/report/summary.js'
+import {formatReport, summarize, type JobResult, type TransferSummary} from '../../src/report/summary.js'
 import {throughputSeries} from '../../src/report/throughput.js'
 import {reportFormat} from '../../src/report/write-report.js'
 
@@ -387,4 +387,30 @@ test('failedResult: a failed job keeps the time it took', () => {
   const job = {source: parseReference('src.example/a:1'), destination: parseReference('dst.example/a:1'), rule: 'r'}
   const failed = failedResult(job, job.destination, {code: 'X', message: 'y'}, 2, {startedAt: at(0), finishedAt: at(1234)})
   assert.equal(failed.durationMs, 1234)
+})
+
+test('referrer counts: the closing line, the dry run line and the HTML summary say how many; nothing said when none', () => {
+  const signed = [
+    result({referrers: {copied: 2, present: 1}}),
+    result({status: 'skipped', reason: 'same digest', referrers: {copied: 1, present: 0}}),
+    result({referrers: undefined}),
+  ]
+  const summary = summarize(signed, [], {requests: 4, durationMs: 1000})
+  assert.deepEqual(summary.referrers, {copied: 3, present: 1, planned: 0})
+  assert.equal(
+    formatReport(summary, signed, []).at(-1),
+    'Finished, 0 transfer jobs failed, 0 jobs generate failed (2 copied, 1 skipped, 3 referrers copied, 0 B moved, 4 requests, 1.0s)',
+  )
+  const plain = summarize([result({})], [], {requests: 1, durationMs: 0})
+  assert.equal('referrers' in plain, false)
+  assert.doesNotMatch(formatReport(plain, [], []).at(-1)!, /referrers/)
+  const planned = [result({status: 'planned', referrers: {copied: 0, present: 0, planned: ['sha256:a', 'sha256:b']}})]
+  const dry = summarize(planned, [], {requests: 1, durationMs: 0, dryRun: true})
+  assert.match(formatReport(dry, planned, []).join('\n'), /^Dry run: .*; 2 referrers would be copied$/m)
+  const html = renderHtmlReport(buildRunReport({results: signed, generateFailures: [], summary}, {startedAt: at(0), finishedAt: at(10)}))
+  assert.match(html, /<dt>Referrers<\/dt><dd>3 copied, 1 already present<\/dd>/)
+  assert.doesNotMatch(
+    renderHtmlReport(buildRunReport({results: [result({})], generateFailures: [], summary: plain}, {startedAt: at(0), finishedAt: at(10)})),
+    /Referrers/,
+  )
 })

@@ -92,7 +92,7 @@ test('schedule.yaml: each mistake is one line with the file, the line and the jo
     [job('    ruleFile: r.yaml\n    interval: 1m\n    routines: 0\n'), `${FILE}:5: job "mirror": routines must be a whole number of at least 1`],
     [
       job('    ruleFile: r.yaml\n    interval: 1m\n    rutines: 3\n'),
-      `${FILE}:5: job "mirror": unknown setting "rutines"; known: ruleFile, securityFile, registry, ns, schedule, timezone, interval, routines, retry, qps, chunkSize, tagExistOverridden, includeTags, excludeTags`,
+      `${FILE}:5: job "mirror": unknown setting "rutines"; known: ruleFile, securityFile, registry, ns, schedule, timezone, interval, routines, retry, qps, chunkSize, tagExistOverridden, includeTags, excludeTags, lockFile`,
     ],
     [job('    ruleFile: 42\n    interval: 1m\n'), `${FILE}:3: job "mirror": ruleFile must be text; found a number`],
     [
@@ -105,6 +105,10 @@ test('schedule.yaml: each mistake is one line with the file, the line and the jo
       `${FILE}:2: job "bad name": a job name is letters, digits, '.', '_' and '-' (it labels metrics and the state file)`,
     ],
     ['jobs:\n  a: 3\n', `${FILE}:2: job "a": its settings must be a map; found a number`],
+    [
+      'jobs:\n  a:\n    ruleFile: r\n    interval: 1m\n    lockFile: m.lock.yaml\n  b:\n    ruleFile: s\n    interval: 1m\n    lockFile: ./m.lock.yaml\n',
+      `${FILE}:9: job "b": lockFile is job "a"'s too; give each job its own`,
+    ],
     ['jobs:\n  a:\n    ruleFile: r\n  a:\n    ruleFile: s\n', `${FILE}:4: key "a" appears twice (lines 2 and 4); each key may appear only once`],
   ]
   for (const [text, message] of cases) {
@@ -116,4 +120,10 @@ test('schedule.yaml: each mistake is one line with the file, the line and the jo
       },
     )
   }
+})
+
+test("schedule.yaml: a job's lockFile, resolved against the schedule file's folder", () => {
+  const [job] = parseSchedule('jobs:\n  hub:\n    ruleFile: r.yaml\n    interval: 1h\n    lockFile: locks/hub.lock.yaml\n', FILE)
+  assert.equal(job!.lockFile, '/etc/ferry/locks/hub.lock.yaml')
+  assert.equal('lockFile' in parseSchedule('jobs:\n  hub:\n    ruleFile: r.yaml\n    interval: 1h\n', FILE)[0]!, false)
 })
