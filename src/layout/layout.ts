@@ -102,10 +102,18 @@ export class ImageLayout {
     return bySubject
   }
 
-  /** An unnamed entry read as a referrer; undefined for anything else (another tool's auxiliary descriptor). */
+  /**
+   * An unnamed entry read as a referrer; undefined for anything else (another tool's auxiliary
+   * descriptor) and for one that cannot be read: a load then says it did not load that entry.
+   */
   private async referrerEntry(entry: IndexEntry): Promise<ReturnType<typeof referrerOf>> {
     if (!entry.mediaType.endsWith('+json') || !(await this.store.has(entry.digest))) return undefined
-    return referrerOf(await this.store.read(entry.digest, entry.size), entry, `layout ${this.root}: index.json entry ${entry.digest}`)
+    try {
+      return referrerOf(await this.store.read(entry.digest, entry.size), entry, `layout ${this.root}: index.json entry ${entry.digest}`)
+    } catch (error) {
+      if (FerryError.is(error)) return undefined
+      throw error
+    }
   }
 
   repository(location: ImageReference): LayoutRepository {

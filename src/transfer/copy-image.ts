@@ -186,8 +186,8 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
  * The referrers of `subject` (the source's top manifest, which each of these destinations holds
  * now or, in a dry run, would hold), copied to each destination after it: also when the image was
  * found equal, so a signature added later comes with the next run. Those of the index's
- * `children` come where this job wrote the image (one lookup per manifest copied; a run that
- * finds the image equal asks nothing more). A single destination's failure fails the job (its
+ * `children` come where this job wrote the image, or walked it again (--deep): one lookup per
+ * manifest copied; a run that finds the image equal asks nothing more. A single destination's failure fails the job (its
  * retry finds the image equal and goes on with the referrers); one of several fails alone.
  */
 async function withReferrers(
@@ -202,7 +202,10 @@ async function withReferrers(
   const done = await Promise.allSettled(
     outcomes.map(async (outcome, index) => {
       const holds = outcome.status === 'copied' || outcome.status === 'planned' || (outcome.status === 'skipped' && outcome.reason === 'same digest')
-      const subjects = [...(holds && subject && outcome.digest === subject ? [subject] : []), ...(outcome.status === 'copied' ? children : [])]
+      const subjects = [
+        ...(holds && subject && outcome.digest === subject ? [subject] : []),
+        ...(outcome.status === 'copied' || (context.deep && holds) ? children : []),
+      ]
       const destination = targets[index]!.endpoint
       // A destination that cannot say where it keeps referrers (a fan-out) gets none.
       if (subjects.length === 0 || !destination.listsReferrers) return

@@ -25,9 +25,9 @@ after(async () => {
   await Promise.all([src?.stop(), dst?.stop(), work?.cleanup()])
 })
 
-const transfer = async (rules: string) => {
+const transfer = async (rules: string, ...flags: string[]) => {
   const file = await work.file(`rules-${Math.random().toString(36).slice(2)}.yaml`, rules)
-  const run = await runCli(['transfer', '--ruleFile', file, '--securityFile', security, '--json'])
+  const run = await runCli(['transfer', '--ruleFile', file, '--securityFile', security, '--json', ...flags])
   return {...run, report: run.stdout ? JSON.parse(run.stdout) : undefined}
 }
 
@@ -63,6 +63,13 @@ test("the referrers of an index's platform manifests come with it; a run finding
   const children = [amd64!.digest, arm64!.digest].map((digest) => digest.slice('sha256:'.length))
   const asked = src.requestLog.entries.filter((entry) => children.some((hex) => entry.path.includes(hex))).map((entry) => `${entry.method} ${entry.path}`)
   assert.deepEqual(asked, [])
+
+  // A signature added later over a platform: --deep, which walks the image again, brings it.
+  const arm64Signature = await pushArtifact(src, 'team/multi', cosignSignature('team/multi', arm64!.digest), `${hexOf(arm64!.digest)}.sig`)
+  const deep = await transfer(rules, '--deep')
+  assert.equal(deep.code, 0, deep.stderr)
+  assert.equal(deep.report.jobs[0].referrers.copied, 1)
+  assert.equal(await skopeoDigest(dst, `team/multi:${hexOf(arm64!.digest)}.sig`), arm64Signature.digest)
 })
 
 test('a referrer deleted at the destination: its entry leaves the fallback index, every other entry stays, and the merge goes on', async () => {
