@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict'
 import {after, before, test} from 'node:test'
 
-import {cosignSignature, pushArtifact, pushFallbackIndex, referrer, SBOM_TYPE, SIGNATURE_TYPE} from '../harness/artifacts.js'
-import {fetchManifest, pushImage, pushIndex, randomLayer, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
+import {cosignSignature, fallbackIndexEntries, pushArtifact, pushFallbackIndex, referrer, SBOM_TYPE, SIGNATURE_TYPE} from '../harness/artifacts.js'
+import {pushImage, pushIndex, randomLayer, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
 import {plainEntries, runCli, workDir} from './support.js'
 
 let src: TestRegistry
@@ -31,10 +31,7 @@ const transfer = async (rules: string, ...flags: string[]) => {
   return {...run, report: run.stdout ? JSON.parse(run.stdout) : undefined}
 }
 
-const indexAt = async (registry: TestRegistry, repository: string, subject: string): Promise<string[]> => {
-  const manifest = await fetchManifest(registry, repository, hexOf(subject))
-  return (JSON.parse(manifest.bytes.toString()) as {manifests: {digest: string}[]}).manifests.map((entry) => entry.digest)
-}
+const indexAt = fallbackIndexEntries
 
 test("the referrers of an index's platform manifests come with it; a run finding the index equal asks nothing of its platforms", async () => {
   const multi = await pushIndex(src, 'team/multi', '1.0', ['linux/amd64', 'linux/arm64'], 'oci', {layerSize: 256})

@@ -7,8 +7,17 @@ import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {after, before, test} from 'node:test'
 
-import {cosignSignature, pushArtifact, pushFallbackIndex, referrer, SBOM_TYPE, SIGNATURE_TYPE, type BuiltArtifact} from '../harness/artifacts.js'
-import {fetchManifest, pushImage, randomLayer, skopeoDigest, skopeoTags, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
+import {
+  cosignSignature,
+  fallbackIndexEntries,
+  pushArtifact,
+  pushFallbackIndex,
+  referrer,
+  SBOM_TYPE,
+  SIGNATURE_TYPE,
+  type BuiltArtifact,
+} from '../harness/artifacts.js'
+import {pushImage, randomLayer, skopeoDigest, skopeoTags, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
 import {plainEntries, runCli, workDir} from './support.js'
 
 let src: TestRegistry
@@ -43,10 +52,7 @@ after(async () => {
 type Entry = {digest: string; artifactType?: string; annotations?: Record<string, string>}
 const entriesOf = async (layout: string): Promise<Entry[]> => JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8')).manifests
 
-const indexOf = async (repository: string, subject: string): Promise<string[]> => {
-  const manifest = await fetchManifest(dst, repository, hexOf(subject))
-  return (JSON.parse(manifest.bytes.toString()) as {manifests: {digest: string}[]}).manifests.map((entry) => entry.digest)
-}
+const indexOf = (repository: string, subject: string): Promise<string[]> => fallbackIndexEntries(dst, repository, subject)
 
 /** The image and its three referrers at `repository` of the destination, checked by skopeo, and findable there. */
 async function assertWhole(repository: string): Promise<void> {
