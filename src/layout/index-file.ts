@@ -15,6 +15,8 @@ import {replaceFileAtomically} from '../atomic-file.js'
 export const REF_NAME = 'org.opencontainers.image.ref.name'
 
 export interface IndexEntry extends Descriptor {
+  /** A referrer's artifact type, as the referrers API lists it. */
+  artifactType?: string
   annotations?: Record<string, string>
 }
 
@@ -62,10 +64,15 @@ export function parseIndex(text: string, file: string): IndexEntry[] {
   })
 }
 
-/** The entries in the order they were first added; a ref name added again replaces its entry in place. */
+/**
+ * The entries in the order they were first added; a ref name added again replaces its entry in
+ * place, and so does an entry without one (a referrer) added again by digest.
+ */
 export function withEntry(entries: readonly IndexEntry[], entry: IndexEntry): IndexEntry[] {
   const name = refNameOf(entry)
-  const at = name === undefined ? -1 : entries.findIndex((existing) => refNameOf(existing) === name)
+  const same = (existing: IndexEntry) =>
+    name === undefined ? refNameOf(existing) === undefined && existing.digest === entry.digest : refNameOf(existing) === name
+  const at = entries.findIndex(same)
   if (at < 0) return [...entries, entry]
   return entries.map((existing, position) => (position === at ? entry : existing))
 }
@@ -107,12 +114,18 @@ export class IndexWriter {
   }
 
   /**
-   * Adds (or moves) one ref name; resolves once index.json on disk holds it. Entries that arrive
-   * while a write is under way go into the next write together, so a large index is not
-   * rewritten once per image.
+   * Adds (or moves) one ref name, or without one a referrer's entry; resolves once index.json on
+   * disk holds it. Entries that arrive while a write is under way go into the next write
+   * together, so a large index is not rewritten once per image.
    */
-  put(descriptor: Descriptor, refName: string): Promise<void> {
-    const entry: IndexEntry = {mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size, annotations: {[REF_NAME]: refName}}
+  put(descriptor: Descriptor & {artifactType?: string}, refName?: string): Promise<void> {
+    const entry: IndexEntry = {
+      mediaType: descriptor.mediaType,
+      digest: descriptor.digest,
+      size: descriptor.size,
+      ...(descriptor.artifactType ? {artifactType: descriptor.artifactType} : {}),
+      ...(refName !== undefined ? {annotations: {[REF_NAME]: refName}} : {}),
+    }
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({entry, resolve, reject})
       this.writing ??= this.drain()

@@ -51,7 +51,9 @@ export async function loadLayout(options: LoadLayoutOptions): Promise<TransferRe
   const {input, destinations, frozen, ...settings} = options
   const opened = await openLayout(input)
   try {
-    const loaded = loadRules(opened.layout.index.current(), destinations, options, opened.indexFile)
+    // Referrers (and with referrers on, the tags of the referrer schemes) travel with their image.
+    const travelling = await opened.layout.travelling(settings.referrers !== false)
+    const loaded = loadRules(opened.layout.index.current(), destinations, {...options, travelling}, opened.indexFile)
     const {rules, errors, warnings} = frozen ? await frozenRules(loaded, frozen, opened) : loaded
     return await runTransfer({
       ...settings,
@@ -81,13 +83,14 @@ async function frozenRules(
 export function loadRules(
   entries: readonly IndexEntry[],
   mapper: Destinations,
-  options: {repository?: string; tagFilter?: (tag: string) => boolean},
+  options: {repository?: string; tagFilter?: (tag: string) => boolean; travelling?: ReadonlySet<IndexEntry>},
   indexFile: string,
 ): {rules: Rule[]; errors: ConfigError[]; warnings: string[]} {
   const rules: Rule[] = []
   const errors: ConfigError[] = []
   const warnings: string[] = []
   entries.forEach((entry, position) => {
+    if (options.travelling?.has(entry)) return
     // The digest names a file under blobs/ and goes into the destination's URLs.
     const badDigest = nameRefusal(() => checkDigest(entry.digest, `manifests[${position}]`, 'not loaded'))
     if (badDigest) {

@@ -8,7 +8,7 @@ import {FerryError} from '../errors.js'
 import type {FetchedManifest, ManifestHead} from '../registry/manifests.js'
 import {DOCKER_MANIFEST, OCI_MANIFEST, parseManifest, type Descriptor} from '../registry/media-types.js'
 import {formatPlatform, pickPlatform, type Platform} from '../select/platforms.js'
-import type {BlobReadOptions, EndpointResolver, ImageSource} from '../transfer/endpoints.js'
+import type {BlobReadOptions, EndpointResolver, FoundReferrer, ImageSource} from '../transfer/endpoints.js'
 
 class PlatformSource implements ImageSource {
   readonly name: string
@@ -40,6 +40,11 @@ class PlatformSource implements ImageSource {
 
   openBlob(descriptor: Descriptor, signal?: AbortSignal, options?: BlobReadOptions) {
     return this.inner.openBlob(descriptor, signal, options)
+  }
+
+  /** The chosen platform's manifest is saved as it is: its own referrers (a signature over its digest) come with it. */
+  referrers(digest: string, wanted: readonly string[], signal?: AbortSignal): Promise<FoundReferrer[]> {
+    return this.inner.referrers ? this.inner.referrers(digest, wanted, signal) : Promise.resolve([])
   }
 
   /** The platform's entry when `reference` names an index; undefined for a single image. */

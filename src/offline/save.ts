@@ -30,7 +30,20 @@ export const IGNORED_DESTINATION = 'ferry-save.invalid'
 /** What a save, load or backup takes of the engine's settings (engine/options.ts documents each). */
 export type OfflineSettings = Pick<
   EngineSettings,
-  'routines' | 'retry' | 'qps' | 'chunkSize' | 'overwriteTags' | 'tagFilter' | 'logger' | 'observer' | 'signal' | 'idleTimeoutMs' | 'retryBaseMs' | 'frozenLock'
+  | 'routines'
+  | 'retry'
+  | 'qps'
+  | 'chunkSize'
+  | 'overwriteTags'
+  | 'tagFilter'
+  | 'logger'
+  | 'observer'
+  | 'signal'
+  | 'idleTimeoutMs'
+  | 'retryBaseMs'
+  | 'frozenLock'
+  | 'referrers'
+  | 'referrerArtifactTypes'
 >
 
 /** A save of the rules' sources; the rule and security files are read by the caller (offline-files.ts). */

@@ -100,7 +100,8 @@ export function readIndex(bytes: Buffer, what: string, lenient = false): Referre
   return doc.manifests.map((item, position) => referrerDescriptor(item, `${what}: manifests[${position}]`))
 }
 
-function referrerDescriptor(item: unknown, what: string): ReferrerDescriptor {
+/** One descriptor of a referrers index, checked: its digest goes into URLs and paths, its types into logs. */
+export function referrerDescriptor(item: unknown, what: string): ReferrerDescriptor {
   const d = (item ?? {}) as Record<string, unknown>
   if (typeof d.mediaType !== 'string' || !isMediaType(d.mediaType) || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {
     throw new FerryError('INVALID_RESPONSE', `${what}: a referrer without a valid mediaType or size`)

@@ -120,6 +120,8 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   const selection: PlatformSubset = !choice ? {kind: 'all'} : choice.kind === 'leave' ? choice : {kind: 'keep', digest: manifest.digest, note: choice.note}
   // A reduced index is a manifest of its own: the source's referrers name (and sign) the whole one.
   const subject = manifest.digest === sourceDigest ? sourceDigest : undefined
+  // The platform manifests an index names are copied as they are, so theirs travel too.
+  const children = childDigests(manifest, source.name)
   const repair: Task[] = []
   const copy: Task[] = []
   planFromManifest(
@@ -145,7 +147,7 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
     if (repaired) outcome.status = 'copied'
     else outcome.reason = 'same digest'
   }
-  if (copy.length === 0) return withReferrers(outcomes, subject, targets, source, context)
+  if (copy.length === 0) return withReferrers(outcomes, subject, targets, source, context, children)
 
   // A digest-pinned destination of a subset is pushed under the subset's own digest.
   const pushReference = (index: number) => (targets[index]!.reference === sourceDigest ? manifest.digest : targets[index]!.reference)
@@ -179,15 +181,16 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
         ? {...common, status: 'failed', error: push.reason, manifests: 0}
         : {...common, status: 'copied', destinationDigest: push.value, manifests: shared.manifests + 1}
   })
-  return withReferrers(outcomes, subject, targets, source, context)
+  return withReferrers(outcomes, subject, targets, source, context, children)
 }
 
 /**
  * The referrers of `subject` (the source's top manifest, which each of these destinations holds
  * now or, in a dry run, would hold), copied to each destination after it: also when the image was
- * found equal, so a signature added later comes with the next run. A single destination's failure
- * fails the job (its retry finds the image equal and goes on with the referrers); one of several
- * fails alone.
+ * found equal, so a signature added later comes with the next run. Those of the index's
+ * `children` come where this job wrote the image, or walked it again (--deep): one lookup per
+ * manifest copied; a run that finds the image equal asks nothing more. A single destination's failure fails the job (its
+ * retry finds the image equal and goes on with the referrers); one of several fails alone.
  */
 async function withReferrers(
   outcomes: CopyOutcome[],
@@ -195,24 +198,29 @@ async function withReferrers(
   targets: readonly {endpoint: ImageDestination}[],
   source: ImageSource,
   context: CopyContext,
+  children: readonly string[] = [],
 ): Promise<CopyOutcome[]> {
-  if (context.referrers === false || !subject || !source.referrers) return outcomes
+  if (context.referrers === false || !source.referrers) return outcomes
   const done = await Promise.allSettled(
     outcomes.map(async (outcome, index) => {
       const holds = outcome.status === 'copied' || outcome.status === 'planned' || (outcome.status === 'skipped' && outcome.reason === 'same digest')
-      if (!holds || outcome.digest !== subject) return
+      const subjects = [
+        ...(holds && subject && outcome.digest === subject ? [subject] : []),
+        ...(outcome.status === 'copied' || (context.deep && holds) ? children : []),
+      ]
       const destination = targets[index]!.endpoint
-      // Registries only, for now: an OCI layout keeps referrers its own way (issue 17, layouts).
-      if (!destination.listsReferrers) return
+      // A destination that cannot say where it keeps referrers (a fan-out) gets none.
+      if (subjects.length === 0 || !destination.listsReferrers) return
       outcome.referrers = emptyTally()
-      await copyReferrers(
-        subject,
-        source,
-        destination,
-        context,
-        (manifest) => copyReferenced(manifest, source, destination, context, outcome),
-        outcome.referrers,
-      )
+      for (const digest of subjects)
+        await copyReferrers(
+          digest,
+          source,
+          destination,
+          context,
+          (manifest) => copyReferenced(manifest, source, destination, context, outcome),
+          outcome.referrers,
+        )
       if (outcome.status === 'skipped' && outcome.referrers.copied > 0) outcome.note = `image unchanged; ${outcome.referrers.copied} referrers copied`
     }),
   )
@@ -221,6 +229,12 @@ async function withReferrers(
     const result = done[index]!
     return result.status === 'rejected' ? {...outcome, status: 'failed', error: result.reason} : outcome
   })
+}
+
+/** The digests of the manifests an index names; none for an image. */
+function childDigests(manifest: FetchedManifest, from: string): string[] {
+  const parsed = parseManifest(manifest.bytes, manifest.mediaType, `${from}@${manifest.digest}`)
+  return parsed.kind === 'index' ? parsed.manifests.map((child) => child.digest) : []
 }
 
 /** A destination the plan writes to, and the note its report carries. */

@@ -9,11 +9,12 @@
 import {sha256Digest} from '../digest.js'
 import {FerryError} from '../errors.js'
 import type {FetchedManifest} from '../registry/manifests.js'
-import {fallbackTag, type ReferrerDescriptor} from '../registry/referrers.js'
+import {OCI_INDEX} from '../registry/media-types.js'
+import {fallbackTag, readIndex, type ReferrerDescriptor} from '../registry/referrers.js'
 import type {Selection} from '../settings.js'
 import type {FlightLock} from './blob-flight.js'
 import type {FoundReferrer, ImageDestination, ImageSource} from './endpoints.js'
-import {mergeReferrerIndex, missingFromIndex} from './referrer-set.js'
+import {mergeReferrerIndex, missingFromIndex, withoutEntries} from './referrer-set.js'
 
 /** What the referrers of one image came to at one destination. */
 export interface ReferrerTally {
@@ -190,6 +191,15 @@ async function unlisted(subject: string, referrers: ReferrerDescriptor[], destin
   )
 }
 
+function putIndex(destination: ImageDestination, tag: string, bytes: Buffer, signal?: AbortSignal): Promise<string> {
+  return destination.putManifest(tag, {bytes, mediaType: OCI_INDEX, digest: sha256Digest(bytes), size: bytes.length}, signal)
+}
+
+/** CNCF Distribution 2.8 refuses an index naming a manifest the repository does not hold. */
+function namesMissingManifest(error: unknown): boolean {
+  return FerryError.is(error) && (error.code === 'MANIFEST_BLOB_UNKNOWN' || error.code === 'MANIFEST_UNKNOWN')
+}
+
 /** Merges attempts when a writer outside ferry replaces the index between its read and its write. */
 const INDEX_ATTEMPTS = 3
 
@@ -212,8 +222,17 @@ async function keepIndexed(subject: string, referrers: ReferrerDescriptor[], des
       const existing = await readManifest.call(destination, tag, signal)
       const merged = mergeReferrerIndex(existing?.bytes, referrers, what)
       if (merged.kind === 'unchanged') return
-      const manifest = {bytes: merged.bytes, mediaType: merged.mediaType, digest: sha256Digest(merged.bytes), size: merged.bytes.length}
-      await destination.putManifest(tag, manifest, signal)
+      await putIndex(destination, tag, merged.bytes, signal).catch(async (error: unknown) => {
+        if (!existing || !namesMissingManifest(error)) throw error
+        // A manifest the index names was deleted here (Distribution refuses an index naming it):
+        // it is no referrer any more. Only entries whose manifest is gone are dropped.
+        const listed = readIndex(existing.bytes, what)!
+        const heads = await Promise.all(listed.map((entry) => destination.headManifest(entry.digest, signal)))
+        const gone = listed.filter((entry, index) => heads[index]?.digest !== entry.digest).map((entry) => entry.digest)
+        if (gone.length === 0) throw error
+        const kept = mergeReferrerIndex(withoutEntries(existing.bytes, gone, what), referrers, what)
+        if (kept.kind === 'push') await putIndex(destination, tag, kept.bytes, signal)
+      })
       const after = await readManifest.call(destination, tag, signal)
       if (missingFromIndex(after?.bytes, referrers, what).length === 0) return
       if (attempt >= INDEX_ATTEMPTS) {

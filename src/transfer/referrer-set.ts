@@ -69,6 +69,16 @@ export function mergeReferrerIndex(existing: Buffer | undefined, referrers: read
   return {kind: 'push', bytes: Buffer.from(JSON.stringify({...doc, mediaType: OCI_INDEX, manifests})), mediaType: OCI_INDEX, added: added.length}
 }
 
+/**
+ * The fallback index without the entries of `gone` (manifests deleted where it lives), every
+ * other entry and field kept as it is. Pure.
+ */
+export function withoutEntries(existing: Buffer, gone: readonly string[], what: string): Buffer {
+  readIndex(existing, what)
+  const doc = JSON.parse(existing.toString('utf8')) as {manifests: {digest?: unknown}[]}
+  return Buffer.from(JSON.stringify({...doc, manifests: doc.manifests.filter((entry) => !gone.includes(entry.digest as string))}))
+}
+
 /** The digests of `referrers` an index does not list: what a concurrent writer dropped. Pure. */
 export function missingFromIndex(index: Buffer | undefined, referrers: readonly ReferrerDescriptor[], what: string): string[] {
   const listed = new Set((index ? readIndex(index, what)! : []).map((descriptor) => descriptor.digest))

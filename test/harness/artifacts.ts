@@ -5,7 +5,7 @@
 // config media type of its own.
 import {sha256} from './blobs.js'
 import type {Endpoint} from './http.js'
-import {pushBlob, putManifest, type Blob} from './images.js'
+import {fetchManifest, pushBlob, putManifest, type Blob} from './images.js'
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
@@ -106,4 +106,10 @@ export async function pushFallbackIndex(registry: Endpoint, repository: string, 
   const manifest = Buffer.from(JSON.stringify(doc))
   await putManifest(registry, repository, subject.replace(':', '-'), {manifest, mediaType: OCI_INDEX, digest: sha256(manifest)})
   return manifest
+}
+
+/** The digests the fallback tag index `sha256-<hex>` of `subject` lists at a registry, in order. */
+export async function fallbackIndexEntries(registry: Endpoint, repository: string, subject: string): Promise<string[]> {
+  const manifest = await fetchManifest(registry, repository, subject.replace(':', '-'))
+  return (JSON.parse(manifest.bytes.toString()) as {manifests: {digest: string}[]}).manifests.map((entry) => entry.digest)
 }
