@@ -87,6 +87,9 @@ test('save stores the referrers in the layout; load pushes them back after their
       [sbomSignature.digest, SIGNATURE_TYPE],
     ].sort(),
   )
+  // The lock inside the layout names them too, so a `load --frozen` can replay them.
+  const lock = await readFile(path.join(layout, 'ferry.lock.yaml'), 'utf8')
+  for (const digest of [signature.digest, sbom.digest, sbomSignature.digest]) assert.ok(lock.includes(digest), `${digest} in the layout's lock:\n${lock}`)
 
   const loaded = await runCli(['load', layout, '--registry', dst.host, '--securityFile', security, '--json'])
   assert.equal(loaded.code, 0, loaded.stdout + loaded.stderr)
