@@ -90,7 +90,10 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   askedSource.catch(() => undefined) // awaited below, unless the manifest is fetched without it
   const heads = await Promise.allSettled(targets.map((target) => target.endpoint.headManifest(target.reference, signal)))
   // With several destinations, one that cannot even be asked fails alone.
-  if (heads.every((head) => head.status === 'rejected')) throw (heads[0] as PromiseRejectedResult).reason
+  if (heads.every((head) => head.status === 'rejected')) {
+    await askedSource // the source's own failure, when it has one, says more
+    throw (heads[0] as PromiseRejectedResult).reason
+  }
   // At no destination: the manifest is needed whatever the source's HEAD says, so it is asked for
   // now rather than one round trip after that HEAD (a new image across a far link). Never when a
   // destination holds the reference: a manifest GET can count against a pull limit, a HEAD not.
