@@ -51,6 +51,8 @@ import {
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // BENCH_FERRY_BIN runs another build (an older checkout's bin/run.js) for a before/after comparison.
 const FERRY_BIN = process.env.BENCH_FERRY_BIN ? path.resolve(process.env.BENCH_FERRY_BIN) : path.join(ROOT, 'bin', 'run.js');
+// The tool `before` (--tools skopeo,ferry,before): that build's bin/run.js beside this one's, in the same run.
+const BEFORE_BIN = process.env.BENCH_BEFORE_BIN ? path.resolve(process.env.BENCH_BEFORE_BIN) : undefined;
 const PIPE_BLOB = path.join(ROOT, 'bench', 'pipe-blob.mjs');
 const HEAD_FLOOR = path.join(ROOT, 'bench', 'head-floor.mjs');
 const TIME_BIN = '/usr/bin/time';
@@ -101,7 +103,7 @@ interface FarOptions {
 
 type FarScenario = 'corpus' | 'large' | 'cut';
 
-type Tool = 'skopeo' | 'ferry';
+type Tool = 'skopeo' | 'ferry' | 'before';
 
 function parseSize(text: string, what: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(text);
@@ -179,7 +181,8 @@ function parseOptions(): Options {
                         run max(3, --repeat) times
   --seed S              corpus seed (ferry-bench)
   --repeat N            whole passes, fresh registries each; the table shows medians (3)
-  --tools LIST          skopeo,ferry (env BENCH_FERRY_BIN: the ferry build to run, default this checkout's)
+  --tools LIST          skopeo,ferry (env BENCH_FERRY_BIN: the ferry build to run, default this checkout's);
+                        before: also the build at env BENCH_BEFORE_BIN, same flags, same run
   --skopeo-mode M       yaml (one skopeo sync for all) or per-repo (one skopeo sync per repository)
   --preserve-digests    pass --preserve-digests to skopeo sync (default: skopeo's defaults)
   --tls                 registries on HTTPS with their own CA (ferry: caFile; skopeo: cert-dir);
@@ -214,7 +217,8 @@ function parseOptions(): Options {
   };
   const large = int('large', 'LARGE', 0);
   const tools = (pick('tools', 'TOOLS') ?? 'skopeo,ferry').split(',').map((t) => t.trim()).filter(Boolean);
-  for (const t of tools) if (t !== 'skopeo' && t !== 'ferry') throw new Error(`--tools: unknown tool ${t}`);
+  for (const t of tools) if (t !== 'skopeo' && t !== 'ferry' && t !== 'before') throw new Error(`--tools: unknown tool ${t}`);
+  if (tools.includes('before') && !BEFORE_BIN) throw new Error('--tools before: set BENCH_BEFORE_BIN to the other build\'s bin/run.js');
   const skopeoMode = pick('skopeo-mode', 'SKOPEO_MODE') ?? 'yaml';
   if (skopeoMode !== 'yaml' && skopeoMode !== 'per-repo') throw new Error(`--skopeo-mode: yaml or per-repo, not ${skopeoMode}`);
   const layerSizeText = pick('layer-size', 'LAYER_SIZE');
@@ -662,6 +666,7 @@ async function runFerry(
   work: string,
   logFile: string,
   routines = options.routines,
+  bin = FERRY_BIN,
 ): Promise<ToolRun> {
   const securityFile = path.join(work, 'security.yaml');
   const ruleFile = path.join(work, 'rules.yaml');
@@ -670,7 +675,7 @@ async function runFerry(
   const rules: Record<string, string> = {};
   for (const { from, to } of mapping) rules[`${source.host}/${from}`] = `${destination.host}/${to}`;
   await writeFile(ruleFile, yaml.dump(rules));
-  const args = [FERRY_BIN, 'transfer', '--securityFile', securityFile, '--ruleFile', ruleFile, '--routines', String(routines)];
+  const args = [bin, 'transfer', '--securityFile', securityFile, '--ruleFile', ruleFile, '--routines', String(routines)];
   if (options.qps > 0) args.push('--qps', String(options.qps));
   args.push(...options.ferryArgs);
   const run = await measure(process.execPath, args, logFile);
@@ -938,7 +943,7 @@ async function onePass(
         const run =
           tool === 'skopeo'
             ? await runSkopeo(options, source, destination, mapping, work, logFile)
-            : await runFerry(options, source, destination, mapping, work, logFile);
+            : await runFerry(options, source, destination, mapping, work, logFile, options.routines, tool === 'before' ? BEFORE_BIN : FERRY_BIN);
 
         await Promise.all([source.requestLog.settle(), destination.requestLog.settle()]);
         const srcCount = countRequests(source.requestLog);
@@ -1057,6 +1062,8 @@ function summarise(rows: readonly RowResult[], options: Options): Summary[] {
     const f = out.find((s) => s.scenario === scenario && s.tool === 'ferry');
     const k = out.find((s) => s.scenario === scenario && s.tool === 'skopeo');
     if (f && k) f.ferryOverSkopeo = f.wallSeconds / k.wallSeconds;
+    const b = out.find((s) => s.scenario === scenario && s.tool === 'before');
+    if (b && k) b.ferryOverSkopeo = b.wallSeconds / k.wallSeconds;
   }
   return out;
 }
@@ -1172,7 +1179,7 @@ async function farPass(options: Options, far: FarOptions, pass: number, work: st
         const run =
           tool === 'skopeo'
             ? await runSkopeo(options, farSource, destination, mapping, work, logFile, ['--retry-times', '3'])
-            : await runFerry(options, farSource, destination, mapping, work, logFile, routines);
+            : await runFerry(options, farSource, destination, mapping, work, logFile, routines, tool === 'before' ? BEFORE_BIN : FERRY_BIN);
         const stats = link.stats;
         const verify = await verifyCopy(source, destination, mapping, sample);
         const row: FarRow = {
@@ -1234,12 +1241,12 @@ async function farPass(options: Options, far: FarOptions, pass: number, work: st
       );
       await runVariants('corpus', source, link, mapping, sample, seeded.bytes, [
         ...(options.tools.includes('skopeo') ? [{ variant: 'skopeo', tool: 'skopeo' as Tool }] : []),
-        ...(options.tools.includes('ferry')
-          ? [
-              { variant: 'ferry', tool: 'ferry' as Tool },
-              ...far.routines.filter((r) => r !== options.routines).map((r) => ({ variant: `ferry --routines ${r}`, tool: 'ferry' as Tool, routines: r })),
-            ]
-          : []),
+        ...(['ferry', 'before'] as const)
+          .filter((tool) => options.tools.includes(tool))
+          .flatMap((tool) => [
+            { variant: tool, tool: tool as Tool },
+            ...far.routines.filter((r) => r !== options.routines).map((r) => ({ variant: `${tool} --routines ${r}`, tool: tool as Tool, routines: r })),
+          ]),
       ]);
       await link.stop();
       await source.stop();
@@ -1383,7 +1390,7 @@ async function farMain(options: Options, far: FarOptions): Promise<void> {
         2,
       )}\n`,
     );
-    keepWork = !allOk;
+    keepWork = !allOk || process.env.BENCH_KEEP_LOGS === '1';
     console.log(`results: ${path.relative(process.cwd(), options.out)}${keepWork ? `; tool logs kept in ${work}` : ''}`);
     if (!allOk) process.exitCode = 1;
   } catch (error) {

@@ -82,7 +82,7 @@ export class HarborApi {
       ...(options.access.ca ? {ca: [...tls.rootCertificates, options.access.ca]} : {}),
     }
     // The registry client's proxy agents: axios's own proxy support cannot tunnel HTTPS.
-    const proxied = new ProxyAgents(tlsOptions).for(new URL(this.baseUrl))
+    const proxied = new ProxyAgents(() => tlsOptions).for(new URL(this.baseUrl))
     this.http = axios.create({
       httpAgent: proxied ?? new http.Agent({keepAlive: true}),
       httpsAgent: proxied ?? new https.Agent({keepAlive: true, ...tlsOptions}),

@@ -75,9 +75,19 @@ export async function getManifest(
     signal: options.signal,
   })
   const bytes = response.data
-  const digest = digestLike(bytes, reference, what)
-  if (reference.includes(':') && digest !== reference) {
-    throw new FerryError('DIGEST_MISMATCH', `${what}: registry served a manifest whose digest is ${digest}`, {retryable: true})
+  // By tag, the registry's Docker-Content-Digest is what the bytes must match: as strict as a HEAD
+  // then a GET by that digest, one round trip sooner.
+  const stated = response.headers['docker-content-digest']
+  const expected = reference.includes(':') ? reference : stated && !digestProblem(stated) ? stated : undefined
+  const digest = digestLike(bytes, expected ?? reference, what)
+  if (expected !== undefined && digest !== expected) {
+    throw new FerryError(
+      'DIGEST_MISMATCH',
+      `${what}: registry served a manifest whose digest is ${digest}${expected === reference ? '' : `, not the ${expected} it stated`}`,
+      {
+        retryable: true,
+      },
+    )
   }
   return {bytes, digest, mediaType: response.headers['content-type'] ?? '', size: bytes.length}
 }

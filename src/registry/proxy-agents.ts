@@ -56,7 +56,8 @@ export class ProxyAgents {
   private readonly byOrigin = new Map<string, http.Agent | undefined>()
 
   constructor(
-    private readonly targetTls: https.AgentOptions,
+    /** Asked for on the first https tunnel only: building it costs CPU a plain-http run never needs. */
+    private readonly targetTls: () => https.AgentOptions,
     private readonly proxyFor: ProxyFor = proxyFromEnvironment,
   ) {}
 
@@ -91,7 +92,7 @@ export class ProxyAgents {
     const key = `${secure ? 'https' : 'http'} ${proxy}`
     let agent = this.agents.get(key)
     if (!agent) {
-      agent = secure ? new TunnelAgent(proxy, this.targetTls) : new HttpProxyAgent(proxy, AGENT)
+      agent = secure ? new TunnelAgent(proxy, this.targetTls()) : new HttpProxyAgent(proxy, AGENT)
       this.agents.set(key, agent)
     }
     return agent

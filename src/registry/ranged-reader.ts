@@ -20,6 +20,8 @@ export const RANGED_THRESHOLD = 2 * PART_SIZE
 export const MAX_RESUMES = 5
 /** Parts beyond each blob's first that a run reads at once, over all its blobs (128 MiB of parts). */
 export const RUN_PART_SLOTS = 16
+/** The most bytes of a part handed on as one buffer. */
+const BATCH = 1024 * 1024
 
 /**
  * The run's budget of extra parts: a blob always reads its head part, and reads further parts in
@@ -257,7 +259,7 @@ class PartReader {
 
   async *chunks(): AsyncGenerator<Buffer> {
     for (;;) {
-      const chunk = this.held.shift()
+      const chunk = this.batch()
       if (chunk) {
         yield chunk
         continue
@@ -266,6 +268,22 @@ class PartReader {
       if (this.done) return
       await new Promise<void>((resolve) => (this.wake = resolve))
     }
+  }
+
+  /**
+   * What is held, up to BATCH bytes as one buffer: a part read ahead is handed on in few large
+   * writes, not as the link's small pieces (each one a socket write and a hash call downstream).
+   */
+  private batch(): Buffer | undefined {
+    if (this.held.length < 2) return this.held.shift()
+    const taken: Buffer[] = []
+    let size = 0
+    while (this.held.length > 0 && size < BATCH) {
+      const next = this.held.shift()!
+      taken.push(next)
+      size += next.length
+    }
+    return taken.length === 1 ? taken[0] : Buffer.concat(taken, size)
   }
 
   cancel(): void {

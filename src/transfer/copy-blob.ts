@@ -35,57 +35,98 @@ export interface BlobContext extends Pick<Limits, 'chunkSize'> {
 
 export type BlobResult = {kind: 'uploaded' | 'mounted' | 'existing'; bytes: number}
 
-/** Makes one blob present in the destination repository: already there, mounted, or uploaded. */
+/**
+ * Makes one blob present in the destination repository: already there, mounted, or uploaded.
+ *
+ * Two locks, always taken in this order: the blob in this repository, then the blob at the
+ * registry. Once the registry holds the blob somewhere, a repository checks for it and mounts it
+ * under its own lock alone, so twenty repositories that share a base layer do not wait in one line
+ * for each other's HEAD and mount (on a far link that line was the longest path of the run). Only
+ * an upload, or a check made before any copy of the blob is known, holds the registry-wide lock:
+ * one upload per blob at a time, and the jobs that waited for it mount it instead.
+ */
 export async function ensureBlob(descriptor: Descriptor, source: ImageSource, destination: ImageDestination, context: BlobContext): Promise<BlobResult> {
   const digest = descriptor.digest
-  return context.flights.exclusive(destination.flightKey, digest, async () => {
-    if (await destination.hasBlob(digest, context.signal)) {
-      context.homes.remember(destination.scope, digest, destination.repository)
-      return {kind: 'existing', bytes: 0}
+  const home = () => context.homes.find(destination.scope, digest) ?? (source.scope === destination.scope ? source.repository : undefined)
+  return context.flights.exclusive(destination.flightKey, `${digest}\u0000${destination.repository}`, async () => {
+    if (home() === undefined) {
+      const done = await context.flights.exclusive(destination.flightKey, digest, async () => {
+        // Committed by another job while this one waited: leave the registry-wide line and mount.
+        if (home() !== undefined) return undefined
+        if (await isPresent(digest, destination, context)) return {kind: 'existing' as const, bytes: 0}
+        return sendBlob(descriptor, source, destination, context)
+      })
+      if (done) return done
     }
-    const sameStore = source.scope === destination.scope
-    const home = context.homes.find(destination.scope, digest) ?? (sameStore ? source.repository : undefined)
-    let session: string | undefined
-    if (home && home !== destination.repository && destination.mountBlob) {
-      try {
-        const mount = await destination.mountBlob(digest, home, context.signal)
-        if (mount.mounted) {
-          context.homes.remember(destination.scope, digest, destination.repository)
-          return {kind: 'mounted', bytes: 0}
-        }
-        session = mount.session
-      } catch (error) {
-        if (FerryError.is(error) && error.code === 'ABORTED') throw error
-        // A registry that refuses mounts (or lost the home repository) still takes an upload.
-      }
-    }
-    const resume = await resumeState(descriptor, source, destination, context)
-    const bytes = await withRetry(
-      // The session a declined mount opened died with a failed upload; a resumable one is gone on with.
-      (attempt) =>
-        uploadBlob(descriptor, source, destination, resume?.session ?? (attempt === 1 ? session : undefined), context, resume).catch(async (error: unknown) => {
-          // The session holds the wrong bytes and the checkpoints hash them: the next try starts afresh.
-          if (resume && isVerdict(error)) {
-            resume.session = undefined
-            resume.verifier.reset()
-            if (resume.key) await context.journal?.remove(resume.key).catch(() => undefined)
-          }
-          throw error
-        }),
-      {
-        retries: BLOB_ATTEMPTS - 1,
-        backoff: {baseMs: 200},
-        // A reset or an expired token in the middle of one layer costs that layer, not the whole job.
-        retryable: (error) => FerryError.is(error) && error.retryable,
-        signal: context.signal,
-        onRetry: (error, attempt, delayMs) => context.onEvent?.({type: 'blob-retry', digest, attempt, delayMs, error}),
-      },
-    ).finally(() => resume?.verifier.close())
-
-    if (resume?.key) await context.journal?.remove(resume.key).catch(() => undefined)
-    context.homes.remember(destination.scope, digest, destination.repository)
-    return {kind: 'uploaded', bytes}
+    const placed = await presentOrMounted(digest, home()!, destination, context)
+    if (placed.kind !== 'declined') return placed
+    // A registry that will not mount (or lost the home): one upload at a time, as above.
+    return context.flights.exclusive(destination.flightKey, digest, () => sendBlob(descriptor, source, destination, context, placed.session))
   })
+}
+
+async function isPresent(digest: string, destination: ImageDestination, context: BlobContext): Promise<boolean> {
+  if (!(await destination.hasBlob(digest, context.signal))) return false
+  context.homes.remember(destination.scope, digest, destination.repository)
+  return true
+}
+
+/** Already in the repository, or mounted from `home`; 'declined' (with the session a declined mount opened) otherwise. */
+async function presentOrMounted(
+  digest: string,
+  home: string,
+  destination: ImageDestination,
+  context: BlobContext,
+): Promise<BlobResult | {kind: 'declined'; session?: string}> {
+  if (await isPresent(digest, destination, context)) return {kind: 'existing', bytes: 0}
+  if (home === destination.repository || !destination.mountBlob) return {kind: 'declined'}
+  try {
+    const mount = await destination.mountBlob(digest, home, context.signal)
+    if (!mount.mounted) return {kind: 'declined', session: mount.session}
+    context.homes.remember(destination.scope, digest, destination.repository)
+    return {kind: 'mounted', bytes: 0}
+  } catch (error) {
+    if (FerryError.is(error) && error.code === 'ABORTED') throw error
+    // A registry that refuses mounts (or lost the home repository) still takes an upload.
+    return {kind: 'declined'}
+  }
+}
+
+/** Uploads the blob, under its registry-wide lock; `session`: one a declined mount opened. */
+async function sendBlob(
+  descriptor: Descriptor,
+  source: ImageSource,
+  destination: ImageDestination,
+  context: BlobContext,
+  session?: string,
+): Promise<BlobResult> {
+  const digest = descriptor.digest
+  const resume = await resumeState(descriptor, source, destination, context)
+  const bytes = await withRetry(
+    // The session a declined mount opened died with a failed upload; a resumable one is gone on with.
+    (attempt) =>
+      uploadBlob(descriptor, source, destination, resume?.session ?? (attempt === 1 ? session : undefined), context, resume).catch(async (error: unknown) => {
+        // The session holds the wrong bytes and the checkpoints hash them: the next try starts afresh.
+        if (resume && isVerdict(error)) {
+          resume.session = undefined
+          resume.verifier.reset()
+          if (resume.key) await context.journal?.remove(resume.key).catch(() => undefined)
+        }
+        throw error
+      }),
+    {
+      retries: BLOB_ATTEMPTS - 1,
+      backoff: {baseMs: 200},
+      // A reset or an expired token in the middle of one layer costs that layer, not the whole job.
+      retryable: (error) => FerryError.is(error) && error.retryable,
+      signal: context.signal,
+      onRetry: (error, attempt, delayMs) => context.onEvent?.({type: 'blob-retry', digest, attempt, delayMs, error}),
+    },
+  ).finally(() => resume?.verifier.close())
+
+  if (resume?.key) await context.journal?.remove(resume.key).catch(() => undefined)
+  context.homes.remember(destination.scope, digest, destination.repository)
+  return {kind: 'uploaded', bytes}
 }
 
 /**

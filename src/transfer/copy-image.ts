@@ -88,12 +88,19 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   const options: PlanOptions = {subsetting, deep: context.deep, dryRun: context.dryRun, overwriteTags: context.overwriteTags}
 
   // One HEAD at each side decides a no-change job; nothing else is requested for it.
-  const [sourceHead, heads] = await Promise.all([
-    job.source.digest ? {digest: job.source.digest} : source.headManifest(sourceReference, signal),
-    Promise.allSettled(targets.map((target) => target.endpoint.headManifest(target.reference, signal))),
-  ])
+  const askedSource = job.source.digest ? Promise.resolve({digest: job.source.digest}) : source.headManifest(sourceReference, signal)
+  askedSource.catch(() => undefined) // awaited below, unless the manifest is fetched without it
+  const heads = await Promise.allSettled(targets.map((target) => target.endpoint.headManifest(target.reference, signal)))
   // With several destinations, one that cannot even be asked fails alone.
-  if (heads.every((head) => head.status === 'rejected')) throw (heads[0] as PromiseRejectedResult).reason
+  if (heads.every((head) => head.status === 'rejected')) {
+    await askedSource // the source's own failure, when it has one, says more
+    throw (heads[0] as PromiseRejectedResult).reason
+  }
+  // At no destination: the manifest is needed whatever the source's HEAD says, so it is asked for
+  // now rather than one round trip after that HEAD (a new image across a far link). Never when a
+  // destination holds the reference: a manifest GET can count against a pull limit, a HEAD not.
+  const early = job.source.digest === undefined && heads.every((head) => head.status === 'fulfilled' && head.value === undefined)
+  const sourceHead = early ? undefined : await askedSource
   const destinations: PlannedDestination[] = targets.map(({location}, index) => ({
     head: headOf(heads[index]!),
     tagged: Boolean(location.tag),
@@ -267,7 +274,9 @@ async function copyReferenced(
   const what = `${source.name}@${manifest.digest}`
   const parsed = parseManifest(manifest.bytes, manifest.mediaType, what)
   if (parsed.kind === 'index') {
-    for (const child of parsed.manifests) {
+    // Children side by side: on a far link each is a chain of round trips (manifest, blobs,
+    // push). The index itself is pushed by the caller only once every one of them is in.
+    await mapLimit(parsed.manifests, context.blobConcurrency ?? 3, async (child) => {
       // One push of a child per destination repository at a time, checked again inside: CNCF
       // Distribution 2.8 rewrites a manifest's revision link in place when it is pushed again, and
       // an index PUT checking that child at that moment answers 400 DIGEST_INVALID (two tags of
@@ -285,7 +294,7 @@ async function copyReferenced(
         await destination.putManifest(child.digest, childManifest, context.signal)
         outcome.manifests++
       })
-    }
+    })
     return
   }
   const blobs = copiedBlobs(parsed, {nondistributable: context.includeNondistributable})
