@@ -84,8 +84,10 @@ describe('install: npm pack, npm install -g, the installed ferry', () => {
   })
 
   test('npm pack: the tarball holds bin/, dist/ and oclif.manifest.json, no sources or tests', async () => {
-    await rm(path.join(checkout, 'dist'), {recursive: true, force: true})
-    const {stdout} = await npm(['pack', '--json', '--pack-destination', tmp], checkout)
+    // README's order: the checkout is built (here by the test above's `prepare`), then packed.
+    // npm would run `prepare` (the whole tsc build) again; the test above already shows it builds.
+    assert.ok(existsSync(path.join(checkout, 'dist', 'commands', 'transfer.js')), 'the checkout is built')
+    const {stdout} = await npm(['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], checkout)
     tarball = path.join(tmp, (JSON.parse(stdout) as {filename: string}[])[0]!.filename)
     const files: string[] = []
     await tar.list({file: tarball, onReadEntry: (entry) => void files.push(entry.path)})
