@@ -37,7 +37,7 @@ export interface FleetLimiterOptions {
  * id. bottleneck's Redis clustering spaces starts 1000/qps ms apart across the cluster (evenly
  * paced, as one process would), and a sliding window kept in Redis is the hard bound under it, with
  * a 100 ms margin for what happens between admission and the wire: a Redis round trip and a busy
- * worker's event loop. With the single-process limiter's 50 ms, three workers on a loaded 2-core
+ * worker's event loop. With a 50 ms margin (the single-process limiter's then), three workers on a loaded 2-core
  * machine were once seen 101 times in one sliding second at --qps 100 (test/e2e/fleet.test.ts).
  */
 export async function createFleetLimiter(options: FleetLimiterOptions): Promise<RequestLimiter> {
