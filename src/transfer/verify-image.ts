@@ -66,13 +66,25 @@ export async function verifyImage(job: TransferJob, context: VerifyContext): Pro
   return outcome
 }
 
-/** Every referrer of the image (and theirs) at the destination, and findable there; the walk of the copy, writing nothing. */
-async function checkReferrers(subject: string, source: ImageSource, destination: ImageDestination, context: VerifyContext, missing: string[]): Promise<void> {
+/**
+ * Every referrer of the image (and theirs) at the destination, and findable there; the walk of the
+ * copy, writing nothing. `of` names a platform manifest: a transfer that finds its index equal
+ * does not look again, so what it lacks is added with --deep.
+ */
+async function checkReferrers(
+  subject: string,
+  source: ImageSource,
+  destination: ImageDestination,
+  context: VerifyContext,
+  missing: string[],
+  of = '',
+): Promise<void> {
   const tally = emptyTally()
   const walk = {...context, dryRun: true, checkIndex: true}
   await copyReferrers(subject, source, destination, walk, async () => undefined, tally)
-  for (const referrer of tally.planned) missing.push(`missing referrer ${destination.name}: ${referrer}`)
-  for (const referrer of tally.unlisted ?? []) missing.push(`referrer ${referrer} is not findable: run transfer again to add it`)
+  const fix = of ? 'run transfer again with --deep to add it' : 'run transfer again to add it'
+  for (const referrer of tally.planned) missing.push(`missing referrer ${destination.name}: ${referrer}${of}${of ? ` (${fix})` : ''}`)
+  for (const referrer of tally.unlisted ?? []) missing.push(`referrer ${referrer}${of} is not findable: ${fix}`)
 }
 
 async function checkReferenced(
@@ -94,6 +106,9 @@ async function checkReferenced(
       }
       const childManifest = await source.getManifest(child.digest, context.signal)
       await checkReferenced(childManifest, source, destination, context, missing, ` of manifest ${child.digest}${label}`)
+      // A signature over one platform's manifest travels with the index as the index's own do.
+      if (context.referrers !== false && destination.listsReferrers)
+        await checkReferrers(child.digest, source, destination, context, missing, ` of manifest ${child.digest}${label}`)
     }
     return
   }

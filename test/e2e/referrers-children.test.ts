@@ -63,10 +63,19 @@ test("the referrers of an index's platform manifests come with it; a run finding
 
   // A signature added later over a platform: --deep, which walks the image again, brings it.
   const arm64Signature = await pushArtifact(src, 'team/multi', cosignSignature('team/multi', arm64!.digest), `${hexOf(arm64!.digest)}.sig`)
+  // verify checks the platform manifests' referrers too, and says how to add the one missing.
+  const file = await work.file('verify-rules.yaml', rules)
+  const verify = await runCli(['verify', '--ruleFile', file, '--securityFile', security])
+  assert.equal(verify.code, 1, verify.stdout + verify.stderr)
+  const said = (verify.stdout + verify.stderr).split('\n').filter((line) => line.includes('missing referrer'))
+  assert.ok(said.length > 0, verify.stdout + verify.stderr)
+  for (const line of said) assert.match(line, new RegExp(`${hexOf(arm64!.digest)}\\.sig.* of manifest ${arm64!.digest} \\(linux/arm64\\).*--deep`))
   const deep = await transfer(rules, '--deep')
   assert.equal(deep.code, 0, deep.stderr)
   assert.equal(deep.report.jobs[0].referrers.copied, 1)
   assert.equal(await skopeoDigest(dst, `team/multi:${hexOf(arm64!.digest)}.sig`), arm64Signature.digest)
+  const verified = await runCli(['verify', '--ruleFile', file, '--securityFile', security])
+  assert.equal(verified.code, 0, verified.stdout + verified.stderr)
 })
 
 test('a referrer deleted at the destination: its entry leaves the fallback index, every other entry stays, and the merge goes on', async () => {
