@@ -270,7 +270,12 @@ export class EngineSession {
     const release = await this.options.shared?.exclusive?.(job)
     // Per-chunk byte events cost a call each: only made when someone listens.
     const context = this.logger.event ? {...this.context, onEvent: this.copyEvents(job)} : this.context
-    const outcomes = await copyImage(job, context).finally(() => release?.())
+    const outcomes = await copyImage(job, context)
+      .catch((error: unknown) => {
+        for (const destination of destinations) this.context.homes.forget(destination.repository)
+        throw error
+      })
+      .finally(() => release?.())
     const durationMs = Date.now() - begun
     const results = destinations.map((destination, index) => {
       const outcome = outcomes[index]!
@@ -278,6 +283,7 @@ export class EngineSession {
       return copiedResult(job, destination, outcome, {attempts: attempt, durationMs, span: span()})
     })
     const failed = outcomes.flatMap((outcome, index) => (outcome.status === 'failed' ? [index] : []))
+    for (const index of failed) this.context.homes.forget(destinations[index]!.repository)
     if (failed.length === 0) return {results}
     return {results, failure: {error: outcomes[failed[0]!]!.error, destinations: failed.map((index) => destinations[index]!)}}
   }

@@ -22,16 +22,39 @@ export class BlobFlights implements FlightLock {
   }
 }
 
-/** Where each digest is known to live at a destination, so a later job can mount it from there. */
+/**
+ * Where each digest is known to live at a destination, so a later job can mount it from there, and
+ * which repositories this run has seen holding it, so the next job of the same repository does not
+ * ask again (on a far link, each job of a repository asked in turn for the shared base layer).
+ */
 export class BlobHomes {
   private readonly homes = new Map<string, string>()
+  private readonly held = new Set<string>()
 
   /** `scope` separates clients with different credentials: a mount needs pull on the home. */
   remember(scope: string, digest: string, repository: string): void {
     this.homes.set(`${scope}\u0000${digest}`, repository)
+    this.held.add(heldKey(scope, repository, digest))
   }
 
   find(scope: string, digest: string): string | undefined {
     return this.homes.get(`${scope}\u0000${digest}`)
   }
+
+  /** The run has seen `repository` hold the blob (a HEAD, a commit or a mount said so). */
+  holds(scope: string, digest: string, repository: string): boolean {
+    return this.held.has(heldKey(scope, repository, digest))
+  }
+
+  /**
+   * A job to `repository` failed: what the run believed it holds is asked again next time (a
+   * manifest refused for a blob deleted meanwhile must not be retried on the same belief).
+   */
+  forget(repository: string): void {
+    for (const key of this.held) if (key.split('\u0000')[1] === repository) this.held.delete(key)
+  }
+}
+
+function heldKey(scope: string, repository: string, digest: string): string {
+  return `${scope}\u0000${repository}\u0000${digest}`
 }

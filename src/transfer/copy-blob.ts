@@ -78,6 +78,7 @@ async function presentOrMounted(
   destination: ImageDestination,
   context: BlobContext,
 ): Promise<BlobResult | {kind: 'declined'; session?: string}> {
+  if (context.homes.holds(destination.scope, digest, destination.repository)) return {kind: 'existing', bytes: 0}
   if (await isPresent(digest, destination, context)) return {kind: 'existing', bytes: 0}
   if (home === destination.repository || !destination.mountBlob) return {kind: 'declined'}
   try {

@@ -9,7 +9,7 @@ import {after, before, describe, test} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {startFaultProxy, type Fault, type FaultProxy, type ProxyRequest} from '../harness/fault-proxy.js'
-import {pushImage, pushIndex, randomLayer, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
+import {pushImage, pushIndex, randomLayer, sha256, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
 import {plainEntries, ruleYaml, runCli, workDir} from './support.js'
 
 /** The registry's own answer, sent once `released()` holds (or after 5 s). */
@@ -85,6 +85,20 @@ describe('round trips a copy does not wait for', () => {
     assert.equal(beside.length, 1, 'the layer was uploaded once and mounted into the two other repositories')
     assert.ok(beside[0]!.endedAt! < held.endedAt!, "the second repository's mount was answered while the first was held")
     for (const name of names) assert.equal(await skopeoDigest(dst, `shared/${name}:v1`), await skopeoDigest(src, `share/${name}:v1`))
+  })
+
+  test('tags of one repository that share a layer: the destination is asked about it once in the run, not by every job', async () => {
+    const base = randomLayer(64 * 1024, 'round-trips-tags-base')
+    const tags = ['1', '2', '3']
+    for (const tag of tags) await pushImage(src, 'tags/app', tag, {layers: [base, randomLayer(4096, `round-trips-tags-${tag}`)]})
+    const before = dstProxy.requests.length
+    const run = await transfer('tags', [[`${srcProxy.host}/tags/app`, `${dstProxy.host}/tags/app`]], '--routines', '1')
+    assert.equal(run.code, 0, run.stdout + run.stderr)
+    const digest = sha256(base)
+    const asked = dstProxy.requests.slice(before).filter((r) => r.method === 'HEAD' && r.path.endsWith(`/blobs/${digest}`))
+    // The first job asks (404) and uploads it; the next two know the repository holds it.
+    assert.equal(asked.length, 1, asked.map((r) => `${r.method} ${r.path} ${r.status}`).join('\n'))
+    for (const tag of tags) assert.equal(await skopeoDigest(dst, `tags/app:${tag}`), await skopeoDigest(src, `tags/app:${tag}`))
   })
 
   test("an index's children are copied side by side, and the index is pushed after all of them", async () => {
