@@ -165,6 +165,11 @@ export const lockFlags = {
   }),
 }
 
+/** The engine flags a command offers, by name: one list, not a destructuring and a flags object that repeat it. */
+export function engineFlagsNamed<K extends keyof typeof engineFlags>(...names: K[]): Pick<typeof engineFlags, K> {
+  return Object.fromEntries(names.map((name) => [name, engineFlags[name]])) as Pick<typeof engineFlags, K>
+}
+
 type EngineFlagsParsed = Interfaces.InferredFlags<typeof engineFlags>
 
 /** The parsed values of `engineFlags` that `engineSettings` reads (a command may leave out those without a default). */

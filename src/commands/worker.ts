@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {FerryCommand} from '../cli/ferry-command.js'
 
-import {engineFlags, engineSettings, qpsFlag} from '../cli/engine-flags.js'
+import {engineFlagsNamed, engineSettings, qpsFlag} from '../cli/engine-flags.js'
 import {queueFlags, runQueueCommand} from '../cli/queue-flags.js'
 import {abortOnStopSignals} from '../cli/stop-signals.js'
 import {parseQueueAddress} from '../fleet/connection.js'
@@ -11,24 +11,6 @@ import {runWorker} from '../fleet/worker.js'
 import {debugObserver} from '../cli/run-command.js'
 import type {LogFormat} from '../report/log-line.js'
 import {createLogger} from '../report/logger.js'
-
-const {
-  securityFile,
-  routines,
-  retry,
-  'chunk-size': chunkSize,
-  'limit-rate': limitRate,
-  referrers,
-  'referrers-artifact-type': referrersArtifactType,
-  'include-nondistributable': includeNondistributable,
-  'blob-connections': blobConnections,
-  'resume-dir': resumeDir,
-  log,
-  quiet,
-  verbose,
-  'log-format': logFormat,
-  debug,
-} = engineFlags
 
 export default class Worker extends FerryCommand {
   static override summary = 'Copy the jobs of a Redis queue, as one of a fleet of workers on any number of machines.'
@@ -44,20 +26,12 @@ another worker after --lock-duration.`
 
   static override flags = {
     ...queueFlags(true),
-    securityFile,
-    routines,
-    retry,
+    ...engineFlagsNamed('securityFile', 'routines', 'retry'),
     qps: qpsFlag({
       description:
         'at most this many requests per second to all registries, across every worker of the queue together, evenly paced; fractions too (0.5: one every 2 s); 0 = unlimited',
     }),
-    'chunk-size': chunkSize,
-    'limit-rate': limitRate,
-    referrers,
-    'referrers-artifact-type': referrersArtifactType,
-    'include-nondistributable': includeNondistributable,
-    'blob-connections': blobConnections,
-    'resume-dir': resumeDir,
+    ...engineFlagsNamed('chunk-size', 'limit-rate', 'referrers', 'referrers-artifact-type', 'include-nondistributable', 'blob-connections', 'resume-dir'),
     'lock-duration': Flags.integer({
       aliases: ['lockDuration'],
       description: "seconds a job stays claimed by a worker that stops renewing the claim; a killed worker's jobs go to others after about this long",
@@ -65,11 +39,7 @@ another worker after --lock-duration.`
       min: 2,
       max: 600,
     }),
-    log,
-    quiet,
-    verbose,
-    'log-format': logFormat,
-    debug,
+    ...engineFlagsNamed('log', 'quiet', 'verbose', 'log-format', 'debug'),
   }
 
   async run(): Promise<void> {

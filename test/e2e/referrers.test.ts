@@ -71,6 +71,10 @@ const transfer = async (rules: string, ...flags: string[]) => {
   return {...run, report: run.stdout ? JSON.parse(run.stdout) : undefined}
 }
 
+/** `ferry verify` of team/app:v1 from `source` to `destination`. */
+const verifyApp = async (source: {host: string}, destination: {host: string}, file: string) =>
+  runCli(['verify', '--ruleFile', await work.file(file, `${source.host}/team/app:v1: ${destination.host}/team/app:v1\n`), '--securityFile', security])
+
 const indexOf = async (registry: {url: string}, repository: string, subject: string): Promise<string[]> => {
   const manifest = await fetchManifest(registry, repository, hexOf(subject))
   return (JSON.parse(manifest.bytes.toString()) as {manifests: {digest: string}[]}).manifests.map((entry) => entry.digest)
@@ -94,13 +98,7 @@ test('fallback to fallback: the cosign tag, the SBOM and the signature of the SB
   assert.deepEqual(await indexOf(destination, 'team/app', image.digest), [foreign.digest, sbom.digest])
   assert.deepEqual(await indexOf(destination, 'team/app', sbom.digest), [sbomSignature.digest])
 
-  const verify = await runCli([
-    'verify',
-    '--ruleFile',
-    await work.file('v.yaml', `${source.host}/team/app:v1: ${destination.host}/team/app:v1\n`),
-    '--securityFile',
-    security,
-  ])
+  const verify = await verifyApp(source, destination, 'v.yaml')
   assert.equal(verify.code, 0, verify.stdout + verify.stderr)
 })
 
@@ -165,13 +163,7 @@ test('verify names a referrer lost at the destination', async () => {
   const hex = sbomSignature.digest.slice('sha256:'.length)
   const deleted = await fetch(`${destination.url}/v2/team/app/manifests/${sbomSignature.digest}`, {method: 'DELETE'})
   assert.equal(deleted.status, 202, hex)
-  const verify = await runCli([
-    'verify',
-    '--ruleFile',
-    await work.file('v2.yaml', `${source.host}/team/app:v1: ${destination.host}/team/app:v1\n`),
-    '--securityFile',
-    security,
-  ])
+  const verify = await verifyApp(source, destination, 'v2.yaml')
   assert.equal(verify.code, 1, verify.stdout + verify.stderr)
   assert.match(
     verify.stdout + verify.stderr,
