@@ -1139,6 +1139,8 @@ interface FarRow {
   exitCode: number;
   peakRssMiB: number;
   cpuSeconds: number;
+  /** CPU this bench process (the link emulator, in the main) used while the tool ran: on a small machine the tool shares the cores with it and the two registries. */
+  emulatorCpuSeconds: number;
   imageBytes: number;
   /** Bytes the source sent across the link to the tool, and the tool's requests/uploads to it. */
   linkDown: number;
@@ -1176,10 +1178,12 @@ async function farPass(options: Options, far: FarOptions, pass: number, work: st
         link.resetCounters();
         if (scenario === 'cut') link.cutOnceAt(Math.round((far.largeMiB * MiB * far.cutPercent) / 100), { across: 'link' });
         const logFile = path.join(work, `far-pass${pass}-${scenario}-${variant.replace(/\W+/g, '-')}.log`);
+        const emulatorCpu = process.cpuUsage();
         const run =
           tool === 'skopeo'
             ? await runSkopeo(options, farSource, destination, mapping, work, logFile, ['--retry-times', '3'])
             : await runFerry(options, farSource, destination, mapping, work, logFile, routines, tool === 'before' ? BEFORE_BIN : FERRY_BIN);
+        const emulatorUsed = process.cpuUsage(emulatorCpu);
         const stats = link.stats;
         const verify = await verifyCopy(source, destination, mapping, sample);
         const row: FarRow = {
@@ -1191,6 +1195,7 @@ async function farPass(options: Options, far: FarOptions, pass: number, work: st
           exitCode: run.exitCode,
           peakRssMiB: run.peakRssKiB / 1024,
           cpuSeconds: run.cpuSeconds,
+          emulatorCpuSeconds: (emulatorUsed.user + emulatorUsed.system) / 1e6,
           imageBytes,
           linkDown: stats.serverToClient,
           linkUp: stats.clientToServer,
@@ -1202,7 +1207,7 @@ async function farPass(options: Options, far: FarOptions, pass: number, work: st
         say(
           `  pass ${pass + 1}  ${farLabel(scenario, far, options).padEnd(26)} ${variant.padEnd(20)} ${row.wallSeconds.toFixed(2).padStart(6)} s, exit ${row.exitCode}, ` +
             `${(row.linkDown / MB).toFixed(1)} MB across the link (${(row.linkDown / imageBytes).toFixed(2)}× the image bytes), ` +
-            `${row.connections} connections, ${row.cuts} cut, digests ${describeVerify(verify)}`,
+            `${row.connections} connections, ${row.cuts} cut, CPU ${row.cpuSeconds.toFixed(2)} s (emulator ${row.emulatorCpuSeconds.toFixed(2)} s), digests ${describeVerify(verify)}`,
         );
         if (run.exitCode !== 0) {
           const text = await readFile(logFile, 'utf8').catch(() => '');
@@ -1293,6 +1298,8 @@ interface FarSummary {
   connections: number;
   cuts: number;
   peakRssMiB: number;
+  cpuSeconds: number;
+  emulatorCpuSeconds: number;
   ok: boolean;
   digests: string;
   /** This variant's wall ÷ skopeo's, same scenario. */
@@ -1318,6 +1325,8 @@ function summariseFar(rows: readonly FarRow[], far: FarOptions): FarSummary[] {
         connections: m((r) => r.connections),
         cuts: m((r) => r.cuts),
         peakRssMiB: m((r) => r.peakRssMiB),
+        cpuSeconds: m((r) => r.cpuSeconds),
+        emulatorCpuSeconds: m((r) => r.emulatorCpuSeconds),
         ok: failed.length === 0,
         digests: describePasses(mine),
       });
@@ -1329,7 +1338,7 @@ function summariseFar(rows: readonly FarRow[], far: FarOptions): FarSummary[] {
 }
 
 function printFarTable(summary: readonly FarSummary[], far: FarOptions, options: Options): void {
-  const header = ['scenario', 'tool', 'wall s', '÷ skopeo', 'link floor s', 'wall ÷ floor', 'MB across', 'across ÷ image', 'conns', 'cuts', 'peak RSS MiB', 'digests = source'];
+  const header = ['scenario', 'tool', 'wall s', '÷ skopeo', 'link floor s', 'wall ÷ floor', 'MB across', 'across ÷ image', 'conns', 'cuts', 'peak RSS MiB', 'CPU s', 'emulator CPU s', 'digests = source'];
   const body = summary.map((s) => [
     farLabel(s.scenario, far, options),
     s.variant,
@@ -1342,14 +1351,17 @@ function printFarTable(summary: readonly FarSummary[], far: FarOptions, options:
     String(s.connections),
     String(s.cuts),
     s.peakRssMiB.toFixed(0),
+    s.cpuSeconds.toFixed(2),
+    s.emulatorCpuSeconds.toFixed(2),
     s.digests,
   ]);
-  printAligned(header, body, new Set([2, 4, 5, 6, 7, 8, 9, 10]));
+  printAligned(header, body, new Set([2, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
   console.log(
     `${options.repeat > 1 ? `median of ${options.repeat} passes; ` : ''}link: ${far.rttMs} ms round trip, ${(far.connectionRate / MB).toFixed(1)} MB/s per connection, ` +
       `${(far.linkRate / MB).toFixed(1)} MB/s for the link (MB = 10^6 B), source far, destination near.\n` +
       `link floor = image bytes (source blob store: layers, configs, manifests) ÷ link rate; MB across = bytes the source sent over the link; ` +
-      `the cut resets the connection carrying the byte at ${far.cutPercent}% of the layer, counted across the link.\n` +
+      `the cut resets the connection carrying the byte at ${far.cutPercent}% of the layer, counted across the link; ` +
+      `CPU s = the tool's user + system, emulator CPU s = this process's while the tool ran (the link emulator; both registries use CPU beside them).\n` +
       `ferry transfer --routines ${options.routines}${options.ferryArgs.length ? ` ${options.ferryArgs.join(' ')}` : ''}; ` +
       `skopeo sync --retry-times 3 ${options.skopeoMode === 'yaml' ? '--src yaml' : '--src docker (one process per repository)'} --all.`,
   );

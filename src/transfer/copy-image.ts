@@ -16,7 +16,7 @@ import {
   type SkipReason,
 } from './copy-plan.js'
 import {FanOutDestination} from './fan-out.js'
-import {copyReferrers, emptyTally, type ReferrerContext, type ReferrerTally} from './copy-referrers.js'
+import {askReferrers, copyReferrers, emptyTally, type ReferrerContext, type ReferrerTally} from './copy-referrers.js'
 import type {Selection, UserSettings} from '../settings.js'
 import {choosePlatforms} from './platform-select.js'
 import {mapLimit} from './map-limit.js'
@@ -156,6 +156,7 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
   }
   if (copy.length === 0) return withReferrers(outcomes, subject, targets, source, context, children)
 
+  const asked = wantsReferrers(copy, targets, source, context) ? askReferrers([...(subject ? [subject] : []), ...children], source, context) : undefined
   // A digest-pinned destination of a subset is pushed under the subset's own digest.
   const pushReference = (index: number) => (targets[index]!.reference === sourceDigest ? manifest.digest : targets[index]!.reference)
   await Promise.all(copy.map(({index}) => context.prepare?.(targets[index]!.location.registry, targets[index]!.location.repository, signal)))
@@ -188,7 +189,12 @@ export async function copyImage(job: TransferJob, context: CopyContext): Promise
         ? {...common, status: 'failed', error: push.reason, manifests: 0}
         : {...common, status: 'copied', destinationDigest: push.value, manifests: shared.manifests + 1}
   })
-  return withReferrers(outcomes, subject, targets, source, context, children)
+  return withReferrers(outcomes, subject, targets, source, asked ? {...context, asked} : context, children)
+}
+
+/** Whether the referrers of an image this job writes will be looked up (withReferrers' conditions). */
+function wantsReferrers(copy: readonly Task[], targets: readonly {endpoint: ImageDestination}[], source: ImageSource, context: CopyContext): boolean {
+  return context.referrers !== false && source.referrers !== undefined && copy.some(({index}) => targets[index]!.endpoint.listsReferrers !== undefined)
 }
 
 /**
@@ -204,7 +210,7 @@ async function withReferrers(
   subject: string | undefined,
   targets: readonly {endpoint: ImageDestination}[],
   source: ImageSource,
-  context: CopyContext,
+  context: CopyContext & Pick<ReferrerContext, 'asked'>,
   children: readonly string[] = [],
 ): Promise<CopyOutcome[]> {
   if (context.referrers === false || !source.referrers) return outcomes

@@ -40,6 +40,8 @@ export interface ReferrerContext extends Pick<Selection, 'referrerArtifactTypes'
   signal?: AbortSignal
   /** --frozen: only these referrers (`referrerItem`s the lock names) travel, each one a must. */
   lockedReferrers?: ReadonlySet<string>
+  /** Lookups at the source already sent, by subject: copy-image asks while the image copies, not after its push. */
+  asked?: ReadonlyMap<string, Promise<FoundReferrer[]>>
 }
 
 /** Signatures of signatures of …: no real chain is this deep; a source that claims one is cut here. */
@@ -80,7 +82,7 @@ export async function copyReferrers(
   const matched = new Set<string>()
 
   const walk = async (digest: string, depth: number): Promise<void> => {
-    const found = await find(digest, wanted, signal)
+    const found = await (context.asked?.get(digest) ?? find(digest, wanted, signal))
     const listed: ReferrerDescriptor[] = []
     let indexedByRegistry = false
     for (const current of found) {
@@ -153,6 +155,26 @@ async function lockedForm(referrer: FoundReferrer, locked: ReadonlySet<string>, 
   // Absent: the walk's end names it as gone.
   if ((await source.headManifest(digest, signal))?.digest !== digest) return undefined
   return {tag, descriptor: {...referrer.descriptor, digest}}
+}
+
+/**
+ * Sends the source's referrers lookups of `subjects` now, for copyReferrers to read later
+ * (`ReferrerContext.asked`): on a far link each is a round trip the job would otherwise wait for
+ * after its push. A lookup whose answer is never read (the push failed) costs that request only.
+ */
+export function askReferrers(
+  subjects: readonly string[],
+  source: ImageSource,
+  context: Pick<ReferrerContext, 'referrerArtifactTypes' | 'signal'>,
+): Map<string, Promise<FoundReferrer[]>> {
+  const asked = new Map<string, Promise<FoundReferrer[]>>()
+  if (!source.referrers) return asked
+  for (const subject of subjects) {
+    const lookup = source.referrers(subject, context.referrerArtifactTypes ?? [], context.signal)
+    lookup.catch(() => undefined) // read (and thrown) by copyReferrers, or never needed
+    asked.set(subject, lookup)
+  }
+  return asked
 }
 
 /** The referrers of `subject` at the source, recursively, as the lock names them (`ferry diff`). */

@@ -159,4 +159,25 @@ describe('round trips a copy does not wait for', () => {
     assert.equal(rerun.code, 0, rerun.stdout + rerun.stderr)
     assert.equal(srcProxy.requests.slice(again).filter((r) => r.method === 'GET' && r.path.includes('/manifests/')).length, 0)
   })
+
+  test("an image's referrers are looked up while it copies, not after its push", async () => {
+    const image = await pushImage(src, 'signed/app', 'v1', {layers: [randomLayer(4096, 'round-trips-signed')]})
+    const before = dstProxy.requests.length
+    const tagPushed = () => dstProxy.requests.slice(before).some((r) => r.method === 'PUT' && r.path.endsWith('/signed/app/manifests/v1'))
+    // The source's referrers answer comes only once the image's tag was pushed at the destination.
+    const hold = srcProxy.addFault({method: 'GET', path: new RegExp(`/signed/app/referrers/${image.digest}`), times: 1, fault: holdUntil(tagPushed)})
+    const srcBefore = srcProxy.requests.length
+    try {
+      const run = await transfer('signed', [[`${srcProxy.host}/signed/app`, `${dstProxy.host}/signed/app`]])
+      assert.equal(run.code, 0, run.stdout + run.stderr)
+    } finally {
+      hold.remove()
+    }
+    const lookup = srcProxy.requests.slice(srcBefore).find((r) => r.method === 'GET' && r.path.includes(`/referrers/${image.digest}`))
+    const push = dstProxy.requests.slice(before).find((r) => r.method === 'PUT' && r.path.endsWith('/signed/app/manifests/v1'))
+    assert.ok(lookup && push, 'the referrers were looked up and the tag pushed')
+    assert.ok(lookup.at < push.at, 'the lookup was sent before the push')
+    assert.ok(push.at < lookup.endedAt!, 'the push did not wait for the lookup')
+    assert.equal(await skopeoDigest(dst, 'signed/app:v1'), image.digest)
+  })
 })
