@@ -14,7 +14,7 @@
  */
 import {createHash, type Hash} from 'node:crypto'
 import {Transform, type TransformCallback} from 'node:stream'
-import {createSHA256, createSHA512, type IHasher} from 'hash-wasm'
+import type {IHasher} from 'hash-wasm'
 
 import {FerryError} from '../errors.js'
 import {SavedHashFollower} from './saved-hash.js'
@@ -105,6 +105,8 @@ export class ResumableVerifier {
     const interval = Math.max(1, options.interval)
     const start = options.start
     if (start && options.savable && start.offset > 0 && start.offset <= expected.size) {
+      // Loaded here, the one place the main thread hashes with it: every run's start paid ~40 ms for it.
+      const {createSHA256, createSHA512} = await import('hash-wasm')
       const engine = new WasmEngine(await (algorithm === 'sha256' ? createSHA256() : createSHA512()))
       const verifier = new ResumableVerifier(engine, algorithm, expected, what, interval)
       try {
