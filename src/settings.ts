@@ -57,8 +57,8 @@ export interface Limits {
   chunkSize?: number
   /**
    * --blob-connections: a blob of 16 MiB or more is read from a registry source over this many
-   * connections at once (Range requests on 8 MiB parts, put back in order); 1 reads each blob as
-   * one stream. Default 4. Memory: connections × 8 MiB per blob read at once.
+   * connections at once (Range requests on 4 MiB parts, put back in order); 1 reads each blob as
+   * one stream. Default 12 (DEFAULT_BLOB_CONNECTIONS). Memory: connections × 4 MiB per blob read at once.
    */
   blobConnections?: number
   /** A request or blob stream idle this long fails (and is retried). */

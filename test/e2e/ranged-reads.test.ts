@@ -10,14 +10,19 @@ import {startFaultProxy} from '../harness/fault-proxy.js'
 import {startHostileRegistry, type HostileRegistry} from '../harness/hostile-registry.js'
 import {startLinkEmulator, type LinkEmulator} from '../harness/link-emulator.js'
 import {parseRules} from '../../src/config/rules.js'
+import {PART_SIZE, planParts} from '../../src/registry/ranged-reader.js'
 import {parseSecurity} from '../../src/config/security.js'
 import {transfer, type JobResult, type TransferReport} from '../../src/index.js'
 import {assertDestinationConsistent} from './destination-check.js'
 import {describeReport} from './support.js'
 
 const MiB = 1024 * 1024
-/** Above the 16 MiB threshold: three 8 MiB parts (8, 8, 4). */
+/** Above the 16 MiB threshold: five parts of 4 MiB (PART_SIZE). */
 const LAYER = 20 * MiB
+/** The Range header of each part of a blob of `size` bytes, as ferry asks for them, and the answer expected. */
+const partRequests = (size: number) => planParts(0, size, PART_SIZE).map((part) => [`bytes=${part.start}-${part.end}`, 206])
+/** Where the first blob GET is cut: inside the first part, 75% through it. */
+const CUT_AT = (PART_SIZE * 3) / 4
 const TEST = {timeout: 120_000}
 
 let src: TestRegistry
@@ -79,11 +84,7 @@ describe('ranged reads of the source', () => {
     const gets = blobGets(big.digest)
     assert.deepEqual(
       gets.map((r) => [r.headers.range, r.status]),
-      [
-        ['bytes=0-8388607', 206],
-        [`bytes=8388608-16777215`, 206],
-        [`bytes=16777216-${big.size - 1}`, 206],
-      ],
+      partRequests(big.size),
     )
     // Every part after the first is conditional on the first answer's ETag (Distribution sends one).
     assert.ok(
@@ -113,7 +114,7 @@ describe('ranged reads of the source', () => {
     const gets = blobGets(big.digest)
     assert.deepEqual(
       gets.map((r) => [r.headers.range, r.status]),
-      [['bytes=0-8388607', 200]],
+      [[`bytes=0-${PART_SIZE - 1}`, 200]],
     )
     assert.ok(run.served < 1.05 * imageBytes(pushed), `${run.served} bytes served for ${imageBytes(pushed)}`)
   })
@@ -131,11 +132,7 @@ describe('ranged reads of the source', () => {
       const fromStorage = storage.requests.filter((r) => r.method === 'GET' && blobPath(big.digest).test(r.path))
       assert.deepEqual(
         fromStorage.map((r) => [r.headers.range, r.status]),
-        [
-          ['bytes=0-8388607', 206],
-          ['bytes=8388608-16777215', 206],
-          [`bytes=16777216-${big.size - 1}`, 206],
-        ],
+        partRequests(big.size),
       )
     } finally {
       await storage.stop()
@@ -146,8 +143,8 @@ describe('ranged reads of the source', () => {
     test(`a cut in the middle of a blob (${connections} connection${connections > 1 ? 's' : ''}) continues from the last byte received`, TEST, async () => {
       const pushed = await image(`cut-${connections}`)
       const big = pushed.layers[0]!
-      // The first blob GET is cut after 6 MiB (60% of the first part; 30% of the one stream).
-      const cut = hostile.addFault({method: 'GET', path: blobPath(big.digest), times: 1, fault: {kind: 'reset', afterBytes: 6 * MiB}})
+      // The first blob GET is cut inside the first part (15% of the one stream).
+      const cut = hostile.addFault({method: 'GET', path: blobPath(big.digest), times: 1, fault: {kind: 'reset', afterBytes: CUT_AT}})
       const run = await copy(`cut-${connections}`, {blobConnections: connections})
       cut.remove()
       assert.equal(cut.hits, 1)
@@ -156,17 +153,20 @@ describe('ranged reads of the source', () => {
       assert.equal(gets[0]!.fault, 'reset')
       // An RST drops what the client had not read yet: it resumes at the last byte it received.
       const startOf = (range: string | undefined) => Number(/^bytes=(\d+)-/.exec(range ?? '')?.[1])
-      const resume = gets.find((r) => r.headers.range !== undefined && ![0, 8 * MiB, 16 * MiB].includes(startOf(r.headers.range)))
+      const resume = gets.find((r) => r.headers.range !== undefined && startOf(r.headers.range) % PART_SIZE !== 0)
       const start = startOf(resume?.headers.range)
-      assert.ok(resume && start > 0 && start <= 6 * MiB, `a request resumes inside the first 6 MiB: ${JSON.stringify(gets.map((r) => r.headers.range))}`)
+      assert.ok(
+        resume && start > 0 && start <= CUT_AT,
+        `a request resumes inside the first ${CUT_AT} bytes: ${JSON.stringify(gets.map((r) => r.headers.range))}`,
+      )
       assert.equal(resume.status, 206)
       // Within its part when read in parts; to the end as one stream.
-      assert.equal(resume.headers.range, `bytes=${start}-${connections > 1 ? 8 * MiB - 1 : ''}`)
+      assert.equal(resume.headers.range, `bytes=${start}-${connections > 1 ? PART_SIZE - 1 : ''}`)
       assert.ok(resume.headers['if-range'], 'the resume is conditional on the ETag')
       assert.equal(run.result.blobs?.uploaded, pushed.blobs.length, describeReport(run.report))
-      // Served twice: only what the cut lost between the client's last byte and the 6 MiB the
-      // proxy sent (on a loaded machine the client has read less when the RST comes), and a little.
-      const lost = 6 * MiB - start
+      // Served twice: only what the cut lost between the client's last byte and what the proxy
+      // sent (on a loaded machine the client has read less when the RST comes), and a little.
+      const lost = CUT_AT - start
       assert.ok(run.served <= imageBytes(pushed) + lost + MiB, `${run.served} bytes served for ${imageBytes(pushed)}, ${lost} lost in the cut`)
     })
   }
