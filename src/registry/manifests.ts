@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto'
 
 import {sha256Digest} from '../digest.js'
-import {FerryError} from '../errors.js'
+import {FerryError, RegistryError} from '../errors.js'
 import {checkDigest, digestProblem} from '../names.js'
 import {repositoryScope} from './challenge.js'
 import type {RegistryClient} from './client.js'
@@ -114,21 +114,40 @@ export async function pushManifest(
   manifest: {bytes: Buffer; mediaType: string},
   options: {signal?: AbortSignal} = {},
 ): Promise<{digest: string; subjectIndexed: boolean}> {
-  const response = await client.send({
-    method: 'PUT',
-    path: `/v2/${repository}/manifests/${reference}`,
-    scopes: [repositoryScope(repository, PUSH)],
-    headers: {'Content-Type': manifest.mediaType},
-    body: manifest.bytes,
-    expect: [200, 201, 202],
-    idempotent: true,
-    what: `PUT manifest ${client.registry}/${repository}${reference.includes(':') ? '@' : ':'}${reference}`,
-    signal: options.signal,
-  })
+  const response = await client
+    .send({
+      method: 'PUT',
+      path: `/v2/${repository}/manifests/${reference}`,
+      scopes: [repositoryScope(repository, PUSH)],
+      headers: {'Content-Type': manifest.mediaType},
+      body: manifest.bytes,
+      expect: [200, 201, 202],
+      idempotent: true,
+      what: `PUT manifest ${client.registry}/${repository}${reference.includes(':') ? '@' : ':'}${reference}`,
+      signal: options.signal,
+    })
+    .catch((error: unknown) => {
+      throw blobGoneMeanwhile(error)
+    })
   const stored = response.headers['docker-content-digest']
   // Only reported, never trusted: a header that is no digest gives way to the one ferry computes.
   const digest = stored && !digestProblem(stored) ? stored : digestLike(manifest.bytes, reference, 'PUT manifest')
   return {digest, subjectIndexed: Boolean(response.headers['oci-subject'])}
+}
+
+/**
+ * A push refused because a blob it names is missing, although the job had made each one present:
+ * deleted meanwhile (a garbage collection, another client) or not yet visible (a registry on
+ * eventually consistent storage). The job is worth another attempt, which asks for every blob again
+ * (a failed job's repositories are forgotten as holding blobs). Sent once more at once would fail alike.
+ */
+function blobGoneMeanwhile(error: unknown): unknown {
+  if (!(error instanceof RegistryError) || error.code !== 'MANIFEST_BLOB_UNKNOWN' || error.retryable) return error
+  return new RegistryError(error.code, `${error.message}; a blob it names is missing at the destination (deleted meanwhile?)`, {
+    status: error.status,
+    retryable: true,
+    cause: error,
+  })
 }
 
 /**

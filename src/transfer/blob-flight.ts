@@ -29,12 +29,15 @@ export class BlobFlights implements FlightLock {
  */
 export class BlobHomes {
   private readonly homes = new Map<string, string>()
-  private readonly held = new Set<string>()
+  /** By repository: the scope and digest of each blob seen there (scopes hold \u0000 themselves). */
+  private readonly held = new Map<string, Set<string>>()
 
   /** `scope` separates clients with different credentials: a mount needs pull on the home. */
   remember(scope: string, digest: string, repository: string): void {
     this.homes.set(`${scope}\u0000${digest}`, repository)
-    this.held.add(heldKey(scope, repository, digest))
+    let seen = this.held.get(repository)
+    if (!seen) this.held.set(repository, (seen = new Set()))
+    seen.add(`${scope}\u0000${digest}`)
   }
 
   find(scope: string, digest: string): string | undefined {
@@ -43,18 +46,15 @@ export class BlobHomes {
 
   /** The run has seen `repository` hold the blob (a HEAD, a commit or a mount said so). */
   holds(scope: string, digest: string, repository: string): boolean {
-    return this.held.has(heldKey(scope, repository, digest))
+    return this.held.get(repository)?.has(`${scope}\u0000${digest}`) ?? false
   }
 
   /**
    * A job to `repository` failed: what the run believed it holds is asked again next time (a
-   * manifest refused for a blob deleted meanwhile must not be retried on the same belief).
+   * manifest refused for a blob deleted meanwhile must not be retried on the same belief). A
+   * repository of that name at another registry is forgotten too: it costs that one a HEAD.
    */
   forget(repository: string): void {
-    for (const key of this.held) if (key.split('\u0000')[1] === repository) this.held.delete(key)
+    this.held.delete(repository)
   }
-}
-
-function heldKey(scope: string, repository: string, digest: string): string {
-  return `${scope}\u0000${repository}\u0000${digest}`
 }

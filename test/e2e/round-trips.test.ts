@@ -45,7 +45,8 @@ describe('round trips a copy does not wait for', () => {
 
   async function transfer(name: string, rules: Array<[string, string]>, ...flags: string[]) {
     const ruleFile = await work.file(`${name}.yaml`, ruleYaml(rules))
-    return runCli(['transfer', '--ruleFile', ruleFile, '--securityFile', path.join(work.dir, 'security.yaml'), '--retry', '0', ...flags])
+    const retry = flags.includes('--retry') ? [] : ['--retry', '0']
+    return runCli(['transfer', '--ruleFile', ruleFile, '--securityFile', path.join(work.dir, 'security.yaml'), ...retry, ...flags])
   }
 
   test('repositories that share a layer mount it side by side, not one after another across the registry', async () => {
@@ -99,6 +100,53 @@ describe('round trips a copy does not wait for', () => {
     // The first job asks (404) and uploads it; the next two know the repository holds it.
     assert.equal(asked.length, 1, asked.map((r) => `${r.method} ${r.path} ${r.status}`).join('\n'))
     for (const tag of tags) assert.equal(await skopeoDigest(dst, `tags/app:${tag}`), await skopeoDigest(src, `tags/app:${tag}`))
+  })
+
+  test('a blob deleted at the destination in the middle of the run: the job that needs it again fails, and its retry asks and uploads it', async () => {
+    const base = randomLayer(64 * 1024, 'round-trips-deleted-base')
+    const digest = sha256(base)
+    for (const tag of ['1', '2']) await pushImage(src, 'gone/app', tag, {layers: [base, randomLayer(4096, `round-trips-deleted-${tag}`)]})
+    // Once the first tag is pushed, someone deletes the shared layer from the repository (the run believes it is held there).
+    const deleted = dstProxy.addFault({
+      method: 'PUT',
+      path: /\/gone\/app\/manifests\/[12]$/,
+      times: 1,
+      fault: {
+        kind: 'respond',
+        answer: async (_request, upstream) => {
+          const answer = await upstream()
+          const removed = await fetch(`${dst.url}/v2/gone/app/blobs/${digest}`, {method: 'DELETE'})
+          assert.equal(removed.status, 202)
+          return {status: answer.status, headers: answer.headers, body: answer.body}
+        },
+      },
+    })
+    const before = dstProxy.requests.length
+    try {
+      const run = await transfer('gone', [[`${srcProxy.host}/gone/app`, `${dstProxy.host}/gone/app`]], '--routines', '1', '--retry', '1')
+      assert.equal(
+        run.code,
+        0,
+        run.stdout +
+          run.stderr +
+          dstProxy.requests
+            .slice(before)
+            .map((r) => `${r.method} ${r.path} ${r.status}`)
+            .join('\n'),
+      )
+    } finally {
+      deleted.remove()
+    }
+    const seen = dstProxy.requests.slice(before)
+    const puts = seen.flatMap((r, at) => (r.method === 'PUT' && /\/gone\/app\/manifests\/[12]$/.test(r.path) ? [{at, status: r.status}] : []))
+    assert.deepEqual(
+      puts.map((put) => put.status),
+      [201, 400, 201],
+      'the second tag was refused once (the run still believed the repository held the layer), then pushed',
+    )
+    const askedAfter = seen.slice(puts[1]!.at).filter((r) => r.method === 'HEAD' && r.path.endsWith(`/blobs/${digest}`))
+    assert.equal(askedAfter.length, 1, 'the retry asked about the layer again instead of trusting what the failed attempt believed')
+    for (const tag of ['1', '2']) assert.equal(await skopeoDigest(dst, `gone/app:${tag}`), await skopeoDigest(src, `gone/app:${tag}`))
   })
 
   test("an index's children are copied side by side, and the index is pushed after all of them", async () => {

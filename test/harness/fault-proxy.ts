@@ -57,7 +57,7 @@ export type Fault =
   /**
    * Answer with whatever `answer` returns, without asking the registry: the hostile registry's
    * way to serve a forged tag list, a looping Link, an endless body or a redirect elsewhere.
-   * `upstream` fetches the real registry's answer to the same request first, when the forgery
+   * `upstream` fetches the real registry's answer to the same request (its body too) first, when the forgery
    * builds on it.
    */
   | {kind: 'respond'; answer: (request: ProxyRequest, upstream: () => Promise<UpstreamAnswer>) => Promise<Answer> | Answer}
@@ -256,10 +256,11 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>,
   }
 
   /** The real registry's whole answer to a GET or HEAD, for forgeries built on it. */
-  function fetchUpstream(method: string, path: string, incoming: http.IncomingHttpHeaders): Promise<UpstreamAnswer> {
+  function fetchUpstream(method: string, path: string, incoming: http.IncomingHttpHeaders, body?: Buffer): Promise<UpstreamAnswer> {
     return new Promise((resolve, reject) => {
       const headers = forwardHeaders(incoming, ['content-length'])
       headers.host = upstreamUrl.host
+      if (body && body.length > 0) headers['content-length'] = String(body.length)
       const request = transport.request(new URL(path, upstreamOrigin), {method, headers, agent}, (response) => {
         const chunks: Buffer[] = []
         response.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -270,7 +271,7 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>,
         response.on('error', reject)
       })
       request.on('error', reject)
-      request.end()
+      request.end(body && body.length > 0 ? body : undefined)
     })
   }
 
@@ -317,7 +318,15 @@ export async function startFaultProxy(upstream: Pick<Endpoint, 'url' | 'caPem'>,
       return
     }
     if (fault?.kind === 'respond') {
-      const upstreamAnswer = () => fetchUpstream(method, path, req.headers)
+      // The request's body (a manifest PUT) goes along, read whole first.
+      const chunks: Buffer[] = []
+      const body = new Promise<Buffer>((resolve, reject) => {
+        req.on('data', (chunk: Buffer) => chunks.push(chunk))
+        req.on('end', () => resolve(Buffer.concat(chunks)))
+        req.on('error', reject)
+      })
+      body.catch(() => undefined)
+      const upstreamAnswer = async () => fetchUpstream(method, path, req.headers, await body)
       Promise.resolve()
         .then(() => fault.answer(record, upstreamAnswer))
         .then((forged) => {
