@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import {randomUUID} from 'node:crypto'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {after, before, test} from 'node:test'
-import {cosignSignature, pushArtifact, pushFallbackIndex, referrer, SBOM_TYPE} from '../harness/artifacts.js'
+import {cosignSignature, cosignTag, fallbackIndexEntries, pushArtifact, pushFallbackIndex, referrer, SBOM_TYPE} from '../harness/artifacts.js'
 import {fetchManifest, freePort, pushImage, randomBlob, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
 import {listTags} from './destination-check.js'
 import {httpRequest, metrics, metricValue, startFerry, type FerryProcess} from './serve-support.js'
@@ -120,19 +120,16 @@ test('a signature and an SBOM pushed later reach the destination by their push e
   const imagePushes = () => dst.requestLog.count({method: 'PUT', path: '/v2/hooked/app/manifests/1'})
   await dst.requestLog.settle()
   const pushesBefore = imagePushes()
-  const signature = await pushArtifact(src, 'hooked/app', cosignSignature('hooked/app', image.digest), `${image.digest.replace(':', '-')}.sig`)
-  await waitForTag(dst, 'hooked/app', `${image.digest.replace(':', '-')}.sig`, 10_000)
-  assert.equal(await skopeoDigest(dst, `hooked/app:${image.digest.replace(':', '-')}.sig`), signature.digest)
+  const signature = await pushArtifact(src, 'hooked/app', cosignSignature('hooked/app', image.digest), cosignTag(image.digest))
+  await waitForTag(dst, 'hooked/app', cosignTag(image.digest), 10_000)
+  assert.equal(await skopeoDigest(dst, `hooked/app:${cosignTag(image.digest)}`), signature.digest)
   // Another client's entry in the destination's fallback index stays (a copy of the source's index would drop it).
   const foreign = await pushArtifact(dst, 'hooked/app', referrer(subject, 'application/vnd.example.other', 'other'))
   await pushFallbackIndex(dst, 'hooked/app', image.digest, [foreign])
   // An OCI 1.1 referrer where the registry has no referrers API: by digest, then the fallback index (the event).
   const sbom = await pushArtifact(src, 'hooked/app', referrer(subject, SBOM_TYPE, '{"spdxVersion":"SPDX-2.3"}'))
   await pushFallbackIndex(src, 'hooked/app', image.digest, [sbom])
-  const listed = async () =>
-    (JSON.parse((await fetchManifest(dst, 'hooked/app', image.digest.replace(':', '-'))).bytes.toString()) as {manifests: {digest: string}[]}).manifests.map(
-      (entry) => entry.digest,
-    )
+  const listed = () => fallbackIndexEntries(dst, 'hooked/app', image.digest)
   for (let waited = 0; (await listed()).length < 2 && waited < 10_000; waited += 100) await sleep(100)
   assert.deepEqual(await listed(), [foreign.digest, sbom.digest])
   assert.equal(await skopeoDigest(dst, `hooked/app@${sbom.digest}`), sbom.digest)

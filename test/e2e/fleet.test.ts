@@ -15,7 +15,7 @@ import {clientFor, freePort, skopeoDigest, startRedis, startRegistry, type TestR
 import {onProcessExit} from '../harness/cleanup.js'
 import {seedCorpus, type Corpus} from '../harness/corpus.js'
 import {peakInWindow, startFaultProxy, type FaultProxy, type ProxyRequest} from '../harness/fault-proxy.js'
-import {cosignSignature, pushArtifact} from '../harness/artifacts.js'
+import {cosignSignature, cosignTag, pushArtifact} from '../harness/artifacts.js'
 import {ROOT, runCli, workDir} from './support.js'
 
 const QPS = 100
@@ -318,7 +318,7 @@ test('failed jobs: status lists them with redacted errors, --wait exits 1, retry
 
 test("a worker copies an image's cosign signature with it; a worker given --referrers=false does not; the producer refuses it", {timeout: 60_000}, async () => {
   const image = corpus.entries.find((entry) => entry.repository === corpus.repositories[1])!
-  const sigTag = `${image.digest.replace(':', '-')}.sig`
+  const sigTag = cosignTag(image.digest)
   const signature = await pushArtifact(src, image.repository, cosignSignature(image.repository, image.digest), sigTag)
   const refused = await runCli(['transfer', '--ruleFile', ruleFile, '--securityFile', securityFile, '--queue', redis.url, '--referrers=false'])
   assert.equal(refused.code, 2, refused.stdout + refused.stderr)

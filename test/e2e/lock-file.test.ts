@@ -6,7 +6,7 @@ import {after, before, test} from 'node:test'
 import yaml from 'js-yaml'
 
 import {startFaultProxy, type FaultProxy} from '../harness/fault-proxy.js'
-import {cosignSignature, OCI_MANIFEST, pushArtifact, pushFallbackIndex, referrer, SIGNATURE_TYPE} from '../harness/artifacts.js'
+import {cosignSignature, OCI_MANIFEST, pushArtifact, pushFallbackIndex, referrer, SIGNATURE_TYPE, fallbackTag, cosignTag} from '../harness/artifacts.js'
 import {fetchManifest, pushImage, randomLayer, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
 import {startFerry} from './serve-support.js'
 import {plainEntries, runCli, workDir} from './support.js'
@@ -186,8 +186,7 @@ test('save writes the lock into the layout; save --frozen saves the locked diges
 
 test('the lock names the referrers; a signature added since is left out by --frozen and shown by diff; a lost one fails the job', async () => {
   const image = await pushImage(source, 'team/signed', '1.0', {layers: [randomLayer(128, 'signed-1.0')], flavour: 'oci'})
-  const hexOf = (digest: string) => digest.replace(':', '-')
-  const sigTag = `${hexOf(image.digest)}.sig`
+  const sigTag = cosignTag(image.digest)
   // cosign 2's tag (a second signing replaces it) and an OCI 1.1 signature listed in the fallback index.
   const cosignOne = await pushArtifact(source, 'team/signed', cosignSignature('team/signed', image.digest, 'one'), sigTag)
   const one = await pushArtifact(source, 'team/signed', referrer(image, SIGNATURE_TYPE, 'signature one'))
@@ -227,7 +226,9 @@ test('the lock names the referrers; a signature added since is left out by --fro
     (await fetch(`${destination.url}/v2/frozen/signed/manifests/${digest}`, {method: 'HEAD', headers: {accept: OCI_MANIFEST}})).status
   assert.equal(await has(one.digest), 200)
   assert.equal(await has(two.digest), 404)
-  const index = JSON.parse((await fetchManifest(destination, 'frozen/signed', hexOf(image.digest))).bytes.toString('utf8')) as {manifests: {digest: string}[]}
+  const index = JSON.parse((await fetchManifest(destination, 'frozen/signed', fallbackTag(image.digest))).bytes.toString('utf8')) as {
+    manifests: {digest: string}[]
+  }
   assert.deepEqual(
     index.manifests.map((entry) => entry.digest),
     [one.digest],

@@ -16,6 +16,7 @@ import {
   type BuiltImage,
   type TestRegistry,
 } from '../harness/index.js'
+import {cosignTag} from '../harness/artifacts.js'
 import {startFerry} from './serve-support.js'
 import {plainEntries, runCli, workDir} from './support.js'
 
@@ -42,13 +43,11 @@ after(async () => {
   await Promise.all([source?.stop(), destination?.stop(), refusing?.stop(), proxy?.stop(), work?.cleanup()])
 })
 
-const sigOf = (digest: string) => `${digest.replace(':', '-')}.sig`
-
 /** A mirror of app that the source has since moved on from: v1, v2, and v0 the source deleted (with its signature). */
 async function staleMirror(registry: TestRegistry, repository: string): Promise<{v0: string; v0sig: string}> {
   for (const tag of ['v1', 'v2']) await pushBuiltImage(registry, repository, tag, image[tag]!)
   const v0 = await pushImage(registry, repository, 'v0', {layers: [randomLayer(128, `${repository}:v0`)]})
-  const v0sig = sigOf(v0.digest)
+  const v0sig = cosignTag(v0.digest)
   await pushImage(registry, repository, v0sig, {layers: [randomLayer(64, `${repository}:v0 signature`)]})
   return {v0: v0.digest, v0sig}
 }
@@ -66,7 +65,7 @@ const tagsOf = async (registry: TestRegistry, repository: string) => (await skop
 test('--prune deletes the tags the source no longer has, with their digests in the report and the log; a signature of a kept image, a digest a kept tag shares and tags outside the filters stay', async () => {
   const repository = 'mirror/app'
   const {v0, v0sig} = await staleMirror(destination, repository)
-  const v1sig = sigOf(image.v1!.digest)
+  const v1sig = cosignTag(image.v1!.digest)
   await pushImage(destination, repository, v1sig, {layers: [randomLayer(64, 'v1 signature')]})
   // Same manifest as v2, which the source still has: a delete by digest would take v2 too.
   await pushBuiltImage(destination, repository, 'v2-old', image.v2!)

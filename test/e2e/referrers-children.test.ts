@@ -5,7 +5,17 @@
 import assert from 'node:assert/strict'
 import {after, before, test} from 'node:test'
 
-import {cosignSignature, fallbackIndexEntries, pushArtifact, pushFallbackIndex, referrer, SBOM_TYPE, SIGNATURE_TYPE} from '../harness/artifacts.js'
+import {
+  cosignSignature,
+  fallbackIndexEntries,
+  pushArtifact,
+  pushFallbackIndex,
+  referrer,
+  SBOM_TYPE,
+  SIGNATURE_TYPE,
+  fallbackTag,
+  cosignTag,
+} from '../harness/artifacts.js'
 import {pushImage, pushIndex, randomLayer, skopeoDigest, startRegistry, type TestRegistry} from '../harness/index.js'
 import {plainEntries, runCli, workDir} from './support.js'
 
@@ -13,8 +23,6 @@ let src: TestRegistry
 let dst: TestRegistry
 let work: Awaited<ReturnType<typeof workDir>>
 let security: string
-
-const hexOf = (digest: string) => digest.replace(':', '-')
 
 before(async () => {
   ;[src, dst, work] = await Promise.all([startRegistry(), startRegistry(), workDir()])
@@ -36,7 +44,7 @@ const indexAt = fallbackIndexEntries
 test("the referrers of an index's platform manifests come with it; a run finding the index equal asks nothing of its platforms", async () => {
   const multi = await pushIndex(src, 'team/multi', '1.0', ['linux/amd64', 'linux/arm64'], 'oci', {layerSize: 256})
   const [amd64, arm64] = multi.children
-  const amd64Signature = await pushArtifact(src, 'team/multi', cosignSignature('team/multi', amd64!.digest), `${hexOf(amd64!.digest)}.sig`)
+  const amd64Signature = await pushArtifact(src, 'team/multi', cosignSignature('team/multi', amd64!.digest), `${cosignTag(amd64!.digest)}`)
   const arm64Sbom = await pushArtifact(src, 'team/multi', referrer(arm64!, SBOM_TYPE, '{"spdxVersion":"SPDX-2.3","arch":"arm64"}'))
   await pushFallbackIndex(src, 'team/multi', arm64!.digest, [arm64Sbom])
 
@@ -46,7 +54,7 @@ test("the referrers of an index's platform manifests come with it; a run finding
   assert.equal(run.report.jobs[0].status, 'copied')
   assert.equal(run.report.jobs[0].referrers.copied, 2)
   assert.equal(await skopeoDigest(dst, 'team/multi:1.0'), multi.digest)
-  assert.equal(await skopeoDigest(dst, `team/multi:${hexOf(amd64!.digest)}.sig`), amd64Signature.digest)
+  assert.equal(await skopeoDigest(dst, `team/multi:${cosignTag(amd64!.digest)}`), amd64Signature.digest)
   assert.equal(await skopeoDigest(dst, `team/multi@${arm64Sbom.digest}`), arm64Sbom.digest)
   assert.deepEqual(await indexAt(dst, 'team/multi', arm64!.digest), [arm64Sbom.digest])
 
@@ -62,18 +70,18 @@ test("the referrers of an index's platform manifests come with it; a run finding
   assert.deepEqual(asked, [])
 
   // A signature added later over a platform: --deep, which walks the image again, brings it.
-  const arm64Signature = await pushArtifact(src, 'team/multi', cosignSignature('team/multi', arm64!.digest), `${hexOf(arm64!.digest)}.sig`)
+  const arm64Signature = await pushArtifact(src, 'team/multi', cosignSignature('team/multi', arm64!.digest), `${cosignTag(arm64!.digest)}`)
   // verify checks the platform manifests' referrers too, and says how to add the one missing.
   const file = await work.file('verify-rules.yaml', rules)
   const verify = await runCli(['verify', '--ruleFile', file, '--securityFile', security])
   assert.equal(verify.code, 1, verify.stdout + verify.stderr)
   const said = (verify.stdout + verify.stderr).split('\n').filter((line) => line.includes('missing referrer'))
   assert.ok(said.length > 0, verify.stdout + verify.stderr)
-  for (const line of said) assert.match(line, new RegExp(`${hexOf(arm64!.digest)}\\.sig.* of manifest ${arm64!.digest} \\(linux/arm64\\).*--deep`))
+  for (const line of said) assert.match(line, new RegExp(`${fallbackTag(arm64!.digest)}\\.sig.* of manifest ${arm64!.digest} \\(linux/arm64\\).*--deep`))
   const deep = await transfer(rules, '--deep')
   assert.equal(deep.code, 0, deep.stderr)
   assert.equal(deep.report.jobs[0].referrers.copied, 1)
-  assert.equal(await skopeoDigest(dst, `team/multi:${hexOf(arm64!.digest)}.sig`), arm64Signature.digest)
+  assert.equal(await skopeoDigest(dst, `team/multi:${cosignTag(arm64!.digest)}`), arm64Signature.digest)
   const verified = await runCli(['verify', '--ruleFile', file, '--securityFile', security])
   assert.equal(verified.code, 0, verified.stdout + verified.stderr)
 })

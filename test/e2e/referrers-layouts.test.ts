@@ -7,17 +7,8 @@ import {readFile} from 'node:fs/promises'
 import path from 'node:path'
 import {after, before, test} from 'node:test'
 
-import {
-  cosignSignature,
-  fallbackIndexEntries,
-  pushArtifact,
-  pushFallbackIndex,
-  referrer,
-  SBOM_TYPE,
-  SIGNATURE_TYPE,
-  type BuiltArtifact,
-} from '../harness/artifacts.js'
-import {pushImage, randomLayer, skopeoDigest, skopeoTags, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
+import {fallbackIndexEntries, referrer, SBOM_TYPE, SIGNATURE_TYPE, type BuiltArtifact, cosignTag, pushSignedImage} from '../harness/artifacts.js'
+import {skopeoDigest, skopeoTags, startRegistry, type PushedImage, type TestRegistry} from '../harness/index.js'
 import {plainEntries, runCli, workDir} from './support.js'
 
 let src: TestRegistry
@@ -31,16 +22,10 @@ let sbom: BuiltArtifact
 let sbomSignature: BuiltArtifact
 
 const REF_NAME = 'org.opencontainers.image.ref.name'
-const hexOf = (digest: string) => digest.replace(':', '-')
 
 before(async () => {
   ;[src, dst, work] = await Promise.all([startRegistry(), startRegistry(), workDir()])
-  image = await pushImage(src, 'team/app', 'v1', {layers: [randomLayer(512, 'layout-referrers:v1')], flavour: 'oci'})
-  signature = await pushArtifact(src, 'team/app', cosignSignature('team/app', image.digest), `${hexOf(image.digest)}.sig`)
-  sbom = await pushArtifact(src, 'team/app', referrer(image, SBOM_TYPE, '{"spdxVersion":"SPDX-2.3"}'))
-  sbomSignature = await pushArtifact(src, 'team/app', referrer(sbom, SIGNATURE_TYPE, 'signature of the SBOM'))
-  await pushFallbackIndex(src, 'team/app', image.digest, [sbom])
-  await pushFallbackIndex(src, 'team/app', sbom.digest, [sbomSignature])
+  ;({image, signature, sbom, sbomSignature} = await pushSignedImage(src, 'team/app', 'v1', 'layout-referrers:v1'))
   security = await work.file('security.yaml', plainEntries(src, dst))
   rules = await work.file('rules.yaml', `${src.host}/team/app:v1: ""\n`)
 })
@@ -57,7 +42,7 @@ const indexOf = (repository: string, subject: string): Promise<string[]> => fall
 /** The image and its three referrers at `repository` of the destination, checked by skopeo, and findable there. */
 async function assertWhole(repository: string): Promise<void> {
   assert.equal(await skopeoDigest(dst, `${repository}:v1`), image.digest)
-  assert.equal(await skopeoDigest(dst, `${repository}:${hexOf(image.digest)}.sig`), signature.digest)
+  assert.equal(await skopeoDigest(dst, `${repository}:${cosignTag(image.digest)}`), signature.digest)
   assert.equal(await skopeoDigest(dst, `${repository}@${sbom.digest}`), sbom.digest)
   assert.equal(await skopeoDigest(dst, `${repository}@${sbomSignature.digest}`), sbomSignature.digest)
   assert.deepEqual(await indexOf(repository, image.digest), [sbom.digest])
@@ -75,7 +60,7 @@ test('save stores the referrers in the layout; load pushes them back after their
     named,
     new Map([
       [`${src.host}/team/app:v1`, image.digest],
-      [`${src.host}/team/app:${hexOf(image.digest)}.sig`, signature.digest],
+      [`${src.host}/team/app:${cosignTag(image.digest)}`, signature.digest],
     ]),
   )
   // The referrers are listed without a ref name, with their artifact type; their `subject` links them.
@@ -116,7 +101,7 @@ test('save stores the referrers in the layout; load pushes them back after their
     SIGNATURE_TYPE,
   ])
   assert.equal(signatures.code, 0, signatures.stdout + signatures.stderr)
-  assert.deepEqual((await skopeoTags(dst, 'signed/app')).sort(), [`${hexOf(image.digest)}.sig`, 'v1'].sort())
+  assert.deepEqual((await skopeoTags(dst, 'signed/app')).sort(), [`${cosignTag(image.digest)}`, 'v1'].sort())
 })
 
 test('--referrers=false: a save stores the image alone; a load pushes no referrer (a cosign tag loads as the tag it is)', async () => {
@@ -130,7 +115,7 @@ test('--referrers=false: a save stores the image alone; a load pushes no referre
 
   const loaded = await runCli(['load', path.join(work.dir, 'saved'), '--registry', dst.host, '--ns', 'off', '--securityFile', security, '--referrers=false'])
   assert.equal(loaded.code, 0, loaded.stdout + loaded.stderr)
-  assert.deepEqual((await skopeoTags(dst, 'off/app')).sort(), [`${hexOf(image.digest)}.sig`, 'v1'].sort())
+  assert.deepEqual((await skopeoTags(dst, 'off/app')).sort(), [`${cosignTag(image.digest)}`, 'v1'].sort())
   await assert.rejects(skopeoDigest(dst, `off/app@${sbom.digest}`))
 })
 

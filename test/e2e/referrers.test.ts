@@ -14,6 +14,9 @@ import {
   SBOM_TYPE,
   SIGNATURE_TYPE,
   type BuiltArtifact,
+  fallbackTag,
+  cosignTag,
+  pushSignedImage,
 } from '../harness/artifacts.js'
 import {
   fetchManifest,
@@ -42,7 +45,6 @@ let sbomSignature: BuiltArtifact
 let attestation: BuiltArtifact
 let foreign: BuiltArtifact
 
-const hexOf = (digest: string) => digest.replace(':', '-')
 const ATTESTATION = 'application/vnd.in-toto+json'
 
 before(async () => {
@@ -52,12 +54,7 @@ before(async () => {
   security = await work.file('security.yaml', [source.host, destination.host, api.host].map((host) => `"http://${host}": {}\n`).join(''))
 
   // As cosign 2 and oras leave them on a registry without the referrers API.
-  image = await pushImage(source, 'team/app', 'v1', {layers: [randomLayer(512, 'referrers:v1')], flavour: 'oci'})
-  signature = await pushArtifact(source, 'team/app', cosignSignature('team/app', image.digest), `${hexOf(image.digest)}.sig`)
-  sbom = await pushArtifact(source, 'team/app', referrer(image, SBOM_TYPE, '{"spdxVersion":"SPDX-2.3"}'))
-  sbomSignature = await pushArtifact(source, 'team/app', referrer(sbom, SIGNATURE_TYPE, 'signature of the SBOM'))
-  await pushFallbackIndex(source, 'team/app', image.digest, [sbom])
-  await pushFallbackIndex(source, 'team/app', sbom.digest, [sbomSignature])
+  ;({image, signature, sbom, sbomSignature} = await pushSignedImage(source, 'team/app', 'v1', 'referrers:v1'))
 })
 
 after(async () => {
@@ -76,7 +73,7 @@ const verifyApp = async (source: {host: string}, destination: {host: string}, fi
   runCli(['verify', '--ruleFile', await work.file(file, `${source.host}/team/app:v1: ${destination.host}/team/app:v1\n`), '--securityFile', security])
 
 const indexOf = async (registry: {url: string}, repository: string, subject: string): Promise<string[]> => {
-  const manifest = await fetchManifest(registry, repository, hexOf(subject))
+  const manifest = await fetchManifest(registry, repository, fallbackTag(subject))
   return (JSON.parse(manifest.bytes.toString()) as {manifests: {digest: string}[]}).manifests.map((entry) => entry.digest)
 }
 
@@ -92,7 +89,7 @@ test('fallback to fallback: the cosign tag, the SBOM and the signature of the SB
   assert.equal(run.report.summary.referrers.copied, 3)
 
   assert.equal(await skopeoDigest(destination, 'team/app:v1'), image.digest)
-  assert.equal(await skopeoDigest(destination, `team/app:${hexOf(image.digest)}.sig`), signature.digest)
+  assert.equal(await skopeoDigest(destination, `team/app:${cosignTag(image.digest)}`), signature.digest)
   assert.equal(await skopeoDigest(destination, `team/app@${sbom.digest}`), sbom.digest)
   assert.equal(await skopeoDigest(destination, `team/app@${sbomSignature.digest}`), sbomSignature.digest)
   assert.deepEqual(await indexOf(destination, 'team/app', image.digest), [foreign.digest, sbom.digest])
@@ -121,7 +118,7 @@ test('a signature added later comes with the next run, without the image copied 
   assert.deepEqual(job.referrers, {copied: 1, present: 3, planned: []})
   await destination.requestLog.settle()
   const pushed = destination.requestLog.entries.filter((entry) => entry.method === 'PUT' && entry.path.includes('/manifests/')).map((entry) => entry.path)
-  assert.deepEqual(pushed.sort(), [`/v2/team/app/manifests/${attestation.digest}`, `/v2/team/app/manifests/${hexOf(image.digest)}`].sort())
+  assert.deepEqual(pushed.sort(), [`/v2/team/app/manifests/${attestation.digest}`, `/v2/team/app/manifests/${fallbackTag(image.digest)}`].sort())
   assert.deepEqual(await indexOf(destination, 'team/app', image.digest), [foreign.digest, sbom.digest, attestation.digest])
 })
 
@@ -135,13 +132,13 @@ test('--referrers=false copies the image alone; --referrers-artifact-type keeps 
   assert.equal(plan.code, 0, plan.stderr)
   assert.equal(plan.report.jobs[0].status, 'planned')
   assert.equal(plan.report.jobs[0].referrers.planned.length, 4)
-  assert.ok(plan.report.jobs[0].referrers.planned.includes(`${hexOf(image.digest)}.sig (${signature.digest})`))
+  assert.ok(plan.report.jobs[0].referrers.planned.includes(`${cosignTag(image.digest)} (${signature.digest})`))
   assert.ok(plan.report.jobs[0].referrers.planned.includes(`${sbom.digest} (${SBOM_TYPE})`))
 
   const signatures = await transfer(`${source.host}/team/app:v1: ${destination.host}/signed/app:v1\n`, '--referrersArtifactType', SIGNATURE_TYPE)
   assert.equal(signatures.code, 0, signatures.stderr)
   assert.deepEqual(signatures.report.jobs[0].referrers, {copied: 1, present: 0, planned: []})
-  assert.deepEqual((await skopeoTags(destination, 'signed/app')).sort(), [`${hexOf(image.digest)}.sig`, 'v1'].sort())
+  assert.deepEqual((await skopeoTags(destination, 'signed/app')).sort(), [`${cosignTag(image.digest)}`, 'v1'].sort())
 
   const bad = await transfer(`${source.host}/team/app:v1: ${destination.host}/signed/app:v1\n`, '--referrers-artifact-type', 'not a type')
   assert.notEqual(bad.code, 0)
@@ -180,8 +177,11 @@ test('the referrers API: a source with it is asked (paged), a destination with i
   assert.equal(toApi.code, 0, toApi.stderr)
   assert.equal(await skopeoDigest(apiBackend, `team/app@${sbomSignature.digest}`), sbomSignature.digest)
   const tags = await skopeoTags(apiBackend, 'team/app')
-  assert.ok(tags.includes(`${hexOf(image.digest)}.sig`), tags.join(' '))
-  assert.ok(!tags.includes(hexOf(image.digest)) && !tags.includes(hexOf(sbom.digest)), `no fallback index where the registry has the API: ${tags.join(' ')}`)
+  assert.ok(tags.includes(`${cosignTag(image.digest)}`), tags.join(' '))
+  assert.ok(
+    !tags.includes(fallbackTag(image.digest)) && !tags.includes(fallbackTag(sbom.digest)),
+    `no fallback index where the registry has the API: ${tags.join(' ')}`,
+  )
 
   // API source → fallback destination: found through the API (two referrers, pages of one).
   api.queries.length = 0
@@ -210,12 +210,12 @@ test('the referrers API: a source with it is asked (paged), a destination with i
 
 test('a Helm chart (its own config media type) and its cosign signature copy byte for byte', async () => {
   const chart = await pushArtifact(source, 'charts/demo', helmChart('demo', '0.1.0'), '0.1.0')
-  const chartSignature = await pushArtifact(source, 'charts/demo', cosignSignature('charts/demo', chart.digest, 'chart'), `${hexOf(chart.digest)}.sig`)
+  const chartSignature = await pushArtifact(source, 'charts/demo', cosignSignature('charts/demo', chart.digest, 'chart'), `${cosignTag(chart.digest)}`)
   const run = await transfer(`${source.host}/charts/demo:0.1.0: ${destination.host}/charts/demo:0.1.0\n`)
   assert.equal(run.code, 0, run.stderr)
   assert.deepEqual(await skopeoRawManifest(destination, 'charts/demo:0.1.0'), chart.manifest)
   assert.match(chart.manifest.toString(), new RegExp(HELM_CONFIG.replace(/[.+]/g, '\\$&')))
-  assert.equal(await skopeoDigest(destination, `charts/demo:${hexOf(chart.digest)}.sig`), chartSignature.digest)
+  assert.equal(await skopeoDigest(destination, `charts/demo:${cosignTag(chart.digest)}`), chartSignature.digest)
 })
 
 test('a no-change run of images without referrers costs at most one request per manifest more than --referrers=false', async () => {

@@ -3,9 +3,14 @@
 // referrers (a manifest with `subject` and `artifactType`), the fallback tag index `sha256-<hex>`
 // clients write where the registry has no referrers API, and a Helm-chart-like artifact with a
 // config media type of its own.
-import {sha256} from './blobs.js'
+import {randomLayer, sha256} from './blobs.js'
 import type {Endpoint} from './http.js'
-import {fetchManifest, pushBlob, putManifest, type Blob} from './images.js'
+import {fetchManifest, pushBlob, pushImage, putManifest, type Blob, type PushedImage} from './images.js'
+
+/** The fallback tag of `subject`'s referrers (`sha256-<hex>`), as the distribution spec names it. */
+export const fallbackTag = (subject: string) => subject.replace(':', '-')
+/** cosign's tag for `subject`'s signature (`sig`), attestation (`att`) or SBOM (`sbom`). */
+export const cosignTag = (subject: string, kind: 'sig' | 'att' | 'sbom' = 'sig') => `${fallbackTag(subject)}.${kind}`
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
@@ -104,12 +109,34 @@ export async function pushFallbackIndex(registry: Endpoint, repository: string, 
     manifests: referrers.map((r) => ({...descriptor(r), ...(r.artifactType ? {artifactType: r.artifactType} : {})})),
   }
   const manifest = Buffer.from(JSON.stringify(doc))
-  await putManifest(registry, repository, subject.replace(':', '-'), {manifest, mediaType: OCI_INDEX, digest: sha256(manifest)})
+  await putManifest(registry, repository, fallbackTag(subject), {manifest, mediaType: OCI_INDEX, digest: sha256(manifest)})
   return manifest
 }
 
 /** The digests the fallback tag index `sha256-<hex>` of `subject` lists at a registry, in order. */
 export async function fallbackIndexEntries(registry: Endpoint, repository: string, subject: string): Promise<string[]> {
-  const manifest = await fetchManifest(registry, repository, subject.replace(':', '-'))
+  const manifest = await fetchManifest(registry, repository, fallbackTag(subject))
   return (JSON.parse(manifest.bytes.toString()) as {manifests: {digest: string}[]}).manifests.map((entry) => entry.digest)
+}
+
+/** An image as cosign 2 and oras leave it on a registry without the referrers API. */
+export interface SignedImage {
+  image: PushedImage
+  /** cosign's signature, under its `sha256-<hex>.sig` tag. */
+  signature: BuiltArtifact
+  /** An SBOM referrer of the image, listed in the image's fallback index. */
+  sbom: BuiltArtifact
+  /** A signature of the SBOM, listed in the SBOM's fallback index. */
+  sbomSignature: BuiltArtifact
+}
+
+/** Pushes an OCI image with a cosign signature, an SBOM and the SBOM's signature (two levels of referrers). */
+export async function pushSignedImage(registry: Endpoint, repository: string, tag: string, seed: string): Promise<SignedImage> {
+  const image = await pushImage(registry, repository, tag, {layers: [randomLayer(512, seed)], flavour: 'oci'})
+  const signature = await pushArtifact(registry, repository, cosignSignature(repository, image.digest), cosignTag(image.digest))
+  const sbom = await pushArtifact(registry, repository, referrer(image, SBOM_TYPE, '{"spdxVersion":"SPDX-2.3"}'))
+  const sbomSignature = await pushArtifact(registry, repository, referrer(sbom, SIGNATURE_TYPE, 'signature of the SBOM'))
+  await pushFallbackIndex(registry, repository, image.digest, [sbom])
+  await pushFallbackIndex(registry, repository, sbom.digest, [sbomSignature])
+  return {image, signature, sbom, sbomSignature}
 }
